@@ -1,0 +1,370 @@
+"""Training-step and inference speed of jaxsr next to its PyTorch twin, in one run on one device.
+
+    python -m benchmarks.speed --quick                      # smoke run: quickstart model, batch 4
+    python -m benchmarks.speed                              # CPU default (a few minutes on 2 cores)
+    python -m benchmarks.speed --models full,quickstart \\
+        --batch-sizes 4,8,16,32,64 --reps 20                # GPU (jax[cuda] and a CUDA torch installed)
+
+What is timed, for each model x batch size x {train, forward}:
+  * jaxsr: the library's own pure train step (`jaxsr.train.make_train_step`, MSE + Adam 3e-4) jitted
+    with the state donated, and a jitted `model.apply(..., train=False)`; float32, plus bfloat16 compute
+    (`config.dtype = "bfloat16"`) when the JAX backend is a GPU or TPU.
+  * PyTorch (benchmarks/torch_unet.py, the same network): eager and `torch.compile`, float32, plus
+    autocast bfloat16 on CUDA; MSE + `torch.optim.Adam(3e-4)`.
+Inputs are a fixed random batch of `[batch, patch_length, 1]` already on the device (no input pipeline).
+Compilation and warm-up are excluded; each repetition runs `--steps-per-rep` steps then waits for the
+device (`block_until_ready` / `torch.cuda.synchronize`); the reported time is the median per step.
+
+FLOPs come from XLA's cost analysis of the compiled jaxsr function; achieved FLOP/s = FLOPs / time for
+every row (the same network, so the same work), and model FLOPs utilisation = achieved / peak, with the
+peak from `--peak-tflops` or from a small table of known accelerators.
+
+Output: a table, then one JSON line (the last line on stdout) with every row and the speed ratios
+`jaxsr_vs_torch_eager` and `jaxsr_vs_best_torch` (time of torch / time of jaxsr: > 1 means jaxsr is
+faster). With `--json` only the JSON goes to stdout and the table goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxsr import config as config_lib
+from jaxsr import models
+from jaxsr import train as train_lib
+
+MODELS = {  # name -> config.model overrides
+    "full": dict(num_blocks=4, width=1.0),  # the paper's network, ~56M params
+    "quickstart": dict(num_blocks=4, width=0.25),  # ~3.5M params
+}
+
+# Dense peak TFLOP/s by accelerator, per compute dtype. Float32 convs run on TF32 tensor cores by default
+# in both XLA and cuDNN on these GPUs, so TF32 is the relevant fp32 peak there.
+PEAK_TFLOPS = {
+    "H100": {"bfloat16": 989.4, "float32": 494.7},  # SXM; strict (non-TF32) fp32 would be ~67
+    "H200": {"bfloat16": 989.4, "float32": 494.7},  # same compute as H100 SXM
+    "A100": {"bfloat16": 312.0, "float32": 156.0},
+    "TPU v4": {"bfloat16": 275.0, "float32": 275.0},
+    "TPU v5e": {"bfloat16": 197.0, "float32": 197.0},
+}
+
+
+@dataclass
+class Row:
+    model: str
+    batch: int
+    mode: str  # "train" | "forward"
+    impl: str  # "jaxsr" | "torch eager" | "torch compile"
+    dtype: str  # "float32" | "bfloat16"
+    seconds: float | None = None  # median per step
+    times: list[float] = field(default_factory=list)
+    compile_seconds: float | None = None
+    xla_flops: float | None = None  # of the matching jaxsr function, per step
+    tflops_per_s: float | None = None
+    mfu: float | None = None
+    error: str | None = None
+
+
+# ------------------------------------------------------------------------------------------ timing
+def time_steps(step: Callable[[], object], sync: Callable[[object], None], reps: int, steps_per_rep: int,
+               warmup: int = 2) -> list[float]:
+    """Per-step seconds of `reps` repetitions of `steps_per_rep` calls of `step`, after `warmup` calls."""
+    for _ in range(warmup):
+        sync(step())
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        for _ in range(steps_per_rep):
+            out = step()
+        sync(out)
+        times.append((time.perf_counter() - t0) / steps_per_rep)
+    return times
+
+
+def _batch(batch: int, length: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = (0.3 * rng.standard_normal((batch, length, 1))).astype(np.float32)
+    x = (y + 0.05 * rng.standard_normal(y.shape)).astype(np.float32)
+    return x, y
+
+
+def _config(model_name: str, batch: int, length: int, dtype: str):
+    c = config_lib.default_config()
+    c.model.update(MODELS[model_name])
+    c.dtype = dtype
+    c.data.patch_length = length
+    c.train.batch_size = batch
+    c.train.learning_rate = 3e-4
+    config_lib.validate(c)
+    return c
+
+
+def _flops(compiled) -> float | None:
+    ca = compiled.cost_analysis()
+    if isinstance(ca, (list, tuple)):  # older jax returned one dict per device program
+        ca = ca[0] if ca else None
+    return float(ca["flops"]) if ca and "flops" in ca else None
+
+
+# ------------------------------------------------------------------------------------------- jaxsr
+def bench_jaxsr(model_name: str, batch: int, mode: str, dtype: str, args) -> Row:
+    row = Row(model_name, batch, mode, "jaxsr", dtype)
+    config = _config(model_name, batch, args.patch_length, dtype)
+    model = models.model_from_config(config)
+    rng = jax.random.key(0)
+    x, y = (jax.device_put(a) for a in _batch(batch, args.patch_length))
+    state = train_lib.create_train_state(config, model, rng)
+    t0 = time.perf_counter()
+    if mode == "train":
+        data = {"x": x, "y": y}
+        compiled = jax.jit(train_lib.make_train_step(config, model), donate_argnums=0).lower(state, data, rng).compile()
+        holder = [state]
+
+        def step():
+            holder[0], metrics = compiled(holder[0], data, rng)
+            return holder[0]
+    else:
+        variables = train_lib.eval_variables(state)
+        compiled = jax.jit(lambda v, x: model.apply(v, x, train=False)).lower(variables, x).compile()
+
+        def step():
+            return compiled(variables, x)
+    row.compile_seconds = time.perf_counter() - t0
+    row.xla_flops = _flops(compiled)
+    row.times = time_steps(step, jax.block_until_ready, args.reps, args.steps_per_rep)
+    return row
+
+
+# ------------------------------------------------------------------------------------------- torch
+def bench_torch(model_name: str, batch: int, mode: str, impl: str, dtype: str, args) -> Row:
+    import torch
+    import torch.nn.functional as F
+
+    from benchmarks.torch_unet import TorchAudioUNet
+
+    row = Row(model_name, batch, mode, impl, dtype)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(0)
+    net = TorchAudioUNet(**MODELS[model_name]).to(device)
+    fwd = torch.compile(net, dynamic=False, mode=args.torch_compile_mode) if impl == "torch compile" else net
+    x, y = (torch.from_numpy(a).to(device) for a in _batch(batch, args.patch_length))
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == "bfloat16")
+    sync = (lambda _: torch.cuda.synchronize()) if device.type == "cuda" else (lambda _: None)
+
+    if mode == "train":
+        net.train()
+        opt = torch.optim.Adam(net.parameters(), lr=3e-4, betas=(0.9, 0.999), eps=1e-8,
+                               fused=device.type == "cuda" or args.torch_fused_cpu)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            with autocast:
+                loss = F.mse_loss(fwd(x).float(), y)
+            loss.backward()
+            opt.step()
+            return loss
+    else:
+        net.eval()
+
+        def step():
+            with torch.inference_mode(), autocast:
+                return fwd(x)
+
+    t0 = time.perf_counter()
+    sync(step())  # torch.compile compiles here; counted as compile time, like jaxsr's
+    row.compile_seconds = time.perf_counter() - t0
+    row.times = time_steps(step, sync, args.reps, args.steps_per_rep)
+    return row
+
+
+# ------------------------------------------------------------------------------------------ driver
+def device_info() -> dict:
+    info = {"jax_backend": jax.default_backend(), "jax_device": jax.devices()[0].device_kind,
+            "jax": jax.__version__, "cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine()}
+    try:
+        import torch
+        info["torch"] = torch.__version__
+        info["torch_device"] = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+        info["torch_threads"] = torch.get_num_threads()
+    except ImportError:
+        info["torch"] = None
+    return info
+
+
+def peak_tflops(device_kind: str, dtype: str, override: float | None) -> float | None:
+    if override:
+        return override
+    for name, peaks in PEAK_TFLOPS.items():
+        if name.lower() in device_kind.lower():
+            return peaks[dtype]
+    return None
+
+
+def plan(args, backend: str, has_torch: bool, cuda: bool) -> list[tuple]:
+    """(model, batch, mode, impl, dtype) for every row, jaxsr first within each group."""
+    dtypes_jax = ["float32"] + (["bfloat16"] if backend in ("gpu", "tpu", "cuda", "rocm") and not args.no_bf16 else [])
+    dtypes_torch = ["float32"] + (["bfloat16"] if cuda and not args.no_bf16 else [])
+    torch_impls = ["torch eager"] + ([] if args.no_torch_compile else ["torch compile"])
+    rows = []
+    for model_name in args.models:
+        for batch in args.batch_sizes:
+            if model_name == "full" and args.full_max_batch and batch > args.full_max_batch:
+                continue
+            for mode in args.modes:
+                rows += [(model_name, batch, mode, "jaxsr", d) for d in dtypes_jax]
+                if has_torch:
+                    rows += [(model_name, batch, mode, impl, d) for d in dtypes_torch for impl in torch_impls]
+    return rows
+
+
+def summarise(rows: list[Row]) -> dict:
+    """Speed ratios per (model, batch, mode): torch seconds / jaxsr seconds (> 1: jaxsr is faster)."""
+    out = {}
+    groups = {}
+    for r in rows:
+        if r.seconds is not None:
+            groups.setdefault((r.model, r.batch, r.mode), []).append(r)
+    for (m, b, mode), rs in groups.items():
+        jx = {r.dtype: r.seconds for r in rs if r.impl == "jaxsr"}
+        eager = {r.dtype: r.seconds for r in rs if r.impl == "torch eager"}
+        torch_all = [r.seconds for r in rs if r.impl.startswith("torch")]
+        if not jx or not torch_all:
+            continue
+        best_jax = min(jx.values())
+        entry = {"jaxsr_vs_torch_eager": round(eager["float32"] / jx["float32"], 3)
+                 if "float32" in eager and "float32" in jx else None,
+                 "jaxsr_vs_best_torch": round(min(torch_all) / best_jax, 3)}
+        if "bfloat16" in jx and "bfloat16" in eager:
+            entry["jaxsr_vs_torch_eager_bf16"] = round(eager["bfloat16"] / jx["bfloat16"], 3)
+        out[f"{m}/b{b}/{mode}"] = entry
+    return out
+
+
+def format_table(rows: list[Row]) -> str:
+    head = f"{'model':<11}{'batch':>6} {'mode':<8}{'impl':<15}{'dtype':<10}{'ms/step':>10}{'min ms':>9}" \
+           f"{'ex/s':>9}{'TFLOP/s':>9}{'MFU':>7}{'compile s':>10}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        if r.seconds is None:
+            lines.append(f"{r.model:<11}{r.batch:>6} {r.mode:<8}{r.impl:<15}{r.dtype:<10}  failed: {r.error}")
+            continue
+        tf = f"{r.tflops_per_s:9.3f}" if r.tflops_per_s is not None else f"{'-':>9}"
+        mfu = f"{100 * r.mfu:6.1f}%" if r.mfu is not None else f"{'-':>7}"
+        lines.append(f"{r.model:<11}{r.batch:>6} {r.mode:<8}{r.impl:<15}{r.dtype:<10}{1e3 * r.seconds:10.2f}"
+                     f"{1e3 * min(r.times):9.2f}{r.batch / r.seconds:9.1f}{tf}{mfu}{r.compile_seconds:10.1f}")
+    return "\n".join(lines)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="smoke run: quickstart model, batch 4, 2 reps")
+    p.add_argument("--models", default="quickstart,full", help=f"comma-separated, from {sorted(MODELS)}")
+    p.add_argument("--batch-sizes", default=None,
+                   help="comma-separated, from 4,8,16,32,64 (default: 4,8 on CPU, 4,8,16,32,64 on GPU/TPU)")
+    p.add_argument("--full-max-batch", type=int, default=None,
+                   help="skip the full model above this batch (default: 4 on CPU, none elsewhere)")
+    p.add_argument("--modes", default="train,forward", help="comma-separated: train, forward")
+    p.add_argument("--patch-length", type=int, default=8192)
+    p.add_argument("--reps", type=int, default=None, help="timed repetitions (default: 3 on CPU, 20 elsewhere)")
+    p.add_argument("--steps-per-rep", type=int, default=None, help="steps per repetition (default 1 on CPU, 5 elsewhere)")
+    p.add_argument("--no-torch", action="store_true", help="time jaxsr only")
+    p.add_argument("--no-torch-compile", action="store_true")
+    p.add_argument("--torch-compile-mode", default=None, help="e.g. max-autotune (default: torch's default)")
+    p.add_argument("--torch-fused-cpu", action="store_true", help="fused Adam on CPU too (always fused on CUDA)")
+    p.add_argument("--no-bf16", action="store_true", help="float32 only, also on GPU/TPU")
+    p.add_argument("--peak-tflops", type=float, default=None, help="device peak for MFU (default: known table)")
+    p.add_argument("--json", action="store_true", help="only the JSON line on stdout; the table on stderr")
+    args = p.parse_args(argv)
+    accel = jax.default_backend() != "cpu"
+    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    for m in args.models:
+        if m not in MODELS:
+            p.error(f"--models: unknown model {m!r}; use any of {sorted(MODELS)}")
+    args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    for m in args.modes:
+        if m not in ("train", "forward"):
+            p.error(f"--modes: unknown mode {m!r}; use train and/or forward")
+    if args.quick:
+        args.models, args.batch_sizes, args.reps = ["quickstart"], args.batch_sizes or "4", args.reps or 2
+    try:
+        args.batch_sizes = [int(b) for b in (args.batch_sizes or ("4,8,16,32,64" if accel else "4,8")).split(",")]
+    except ValueError:
+        p.error(f"--batch-sizes: expected comma-separated integers such as 4,8,16; got {args.batch_sizes!r}")
+    if any(b < 1 for b in args.batch_sizes):
+        p.error("--batch-sizes: every batch size must be positive")
+    multiple = models.length_multiple(4)
+    if args.patch_length <= 0 or args.patch_length % multiple:
+        p.error(f"--patch-length: got {args.patch_length}; use a positive multiple of {multiple} such as 8192")
+    args.reps = args.reps or (20 if accel else 3)
+    args.steps_per_rep = args.steps_per_rep or (5 if accel else 1)
+    if args.full_max_batch is None and not accel:
+        args.full_max_batch = 4
+    return args
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    has_torch, cuda = False, False
+    if not args.no_torch:
+        try:
+            import torch
+            torch.set_num_threads(os.cpu_count() or 1)
+            has_torch, cuda = True, torch.cuda.is_available()
+        except ImportError:
+            print("PyTorch not installed (pip install -r requirements-bench.txt): timing jaxsr only", file=sys.stderr)
+    info = device_info()
+    print(f"device: {json.dumps(info)}", file=sys.stderr)
+    if cuda != (info["jax_backend"] == "gpu"):
+        print("warning: jax and torch are not on the same kind of device; ratios compare different hardware",
+              file=sys.stderr)
+
+    rows, flops = [], {}
+    for spec in plan(args, info["jax_backend"], has_torch, cuda):
+        model_name, batch, mode, impl, dtype = spec
+        print(f"timing {model_name} batch={batch} {mode} {impl} {dtype} ...", file=sys.stderr, flush=True)
+        try:
+            row = (bench_jaxsr(model_name, batch, mode, dtype, args) if impl == "jaxsr"
+                   else bench_torch(model_name, batch, mode, impl, dtype, args))
+        except Exception as e:  # one failing mode (say torch.compile without a compiler) must not end the run
+            row = Row(model_name, batch, mode, impl, dtype, error=f"{type(e).__name__}: {str(e)[:200]}")
+        if row.times:
+            row.seconds = statistics.median(row.times)
+        if impl == "jaxsr" and row.xla_flops:
+            flops[(model_name, batch, mode)] = row.xla_flops
+        f = flops.get((model_name, batch, mode))
+        if row.seconds and f:
+            row.xla_flops = f
+            row.tflops_per_s = f / row.seconds / 1e12
+            peak = peak_tflops(info["jax_device"] if impl == "jaxsr" else info.get("torch_device", ""), dtype,
+                               args.peak_tflops)
+            row.mfu = row.tflops_per_s / peak if peak else None
+        rows.append(row)
+        gc.collect()
+        if has_torch and impl == "torch compile":
+            import torch
+            torch._dynamo.reset()  # fresh compile cache per row: no recompile limits, no dynamic shapes
+
+    table = format_table(rows)
+    print(table, file=sys.stderr if args.json else sys.stdout)
+    result = {"device": info, "patch_length": args.patch_length, "reps": args.reps,
+              "steps_per_rep": args.steps_per_rep, "ratios": summarise(rows),
+              "rows": [{k: v for k, v in asdict(r).items()} for r in rows]}
+    print(json.dumps(result), flush=True)
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""Real speech: the `audio_folder` builder on ../shared/data/speech-44k, `sr` r=4 at 16 kHz.
+
+The split is the folder's README's: the 20 files that sort last are held out (valid = test), the rest train.
+
+    python launch/train.py --config configs/speech.py --workdir runs/speech \
+        --config.data.path=../shared/data/speech-44k
+"""
+
+from jaxsr.config import default_config
+
+
+def get_config():
+    config = default_config()
+    config.data.name = "audio_folder"
+    config.data.path = "../shared/data/speech-44k"
+    config.data.split = "tail:20"
+    config.data.sample_rate = 16000
+    config.data.patch_length = 8192
+    config.task.name = "sr"
+    config.task.ratio = 4
+    config.model.width = 0.25  # 3.5 M parameters: trainable within an hour on a 2-core CPU
+    config.train.batch_size = 16
+    config.train.num_train_steps = 3000
+    config.train.learning_rate = 1e-3
+    config.train.schedule = "cosine"
+    config.train.warmup_steps = 100
+    config.train.grad_clip = 1.0
+    config.train.stft_loss_weight = 0.0
+    config.train.log_every = 50
+    config.train.eval_every = 500
+    config.train.checkpoint_every = 500
+    config.eval.num_clips = 0  # all 20 held-out files
+    return config

@@ -1,0 +1,28 @@
+"""jaxsr: audio super-resolution, denoising and gap filling with a waveform U-Net, in JAX/Flax.
+
+    import jaxsr
+    model = jaxsr.load("runs/quickstart")                      # params + config from a workdir
+    restored = jaxsr.enhance(model, audio, sample_rate=4000)   # [time] or [time, channels]
+"""
+
+from jaxsr import metrics
+from jaxsr.config import default_config
+from jaxsr.models import AudioUNet, subpixel_1d
+
+__version__ = "0.1.0"
+
+_LAZY = {"load": "jaxsr.enhance", "enhance": "jaxsr.enhance", "Streamer": "jaxsr.enhance", "Model": "jaxsr.enhance",
+         "run_model": "jaxsr.enhance", "train_and_evaluate": "jaxsr.train"}
+
+
+def __getattr__(name):
+    # Inference and training pull in Orbax, grain and TFDS; import them on first use only.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'jaxsr' has no attribute {name!r}")
+
+
+__all__ = ["AudioUNet", "subpixel_1d", "metrics", "default_config", "load", "enhance", "Streamer", "Model",
+           "run_model", "train_and_evaluate", "__version__"]

@@ -1,0 +1,219 @@
+"""Reading, writing and resampling audio, with errors that name the file and what was expected.
+
+Everything returned is float32 in [-1, 1] (integer PCM scaled by its full range), shaped
+`[time, channels]` by `read_audio` and `[time]` or `[time, channels]` elsewhere. Decoding goes through
+libsndfile (`soundfile`: WAV, FLAC, OGG/Vorbis, AIFF and, with libsndfile >= 1.1, MP3); other formats
+(M4A/AAC, ...) fall back to `audioread`, which needs a system decoder such as ffmpeg. Resampling is soxr
+'HQ' everywhere so that training data and inference inputs go through the same filter.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import pathlib
+import uuid
+import warnings
+from typing import BinaryIO, Sequence
+
+import numpy as np
+import soundfile as sf
+import soxr
+from absl import logging
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".aiff", ".aif", ".au", ".w64", ".caf")
+_WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
+_SUBTYPES = {"WAV": ("PCM_16", "PCM_24", "PCM_32", "FLOAT"), "FLAC": ("PCM_16", "PCM_24")}
+
+PathLike = str | os.PathLike
+
+
+def to_float32(audio: np.ndarray) -> np.ndarray:
+    """Integer PCM or float samples -> float32 with full scale at 1.0 (int16 / 32768, uint8 (x-128) / 128, ...).
+
+    Floats are only cast, not rescaled or clipped: a float array already is in full-scale units.
+    """
+    a = np.asarray(audio)
+    if a.dtype == np.int16:
+        return a.astype(np.float32) / 32768.0
+    if a.dtype == np.int32:
+        return (a.astype(np.float64) / 2147483648.0).astype(np.float32)
+    if a.dtype == np.int8:
+        return a.astype(np.float32) / 128.0
+    if a.dtype == np.uint8:  # 8-bit WAV is unsigned with its zero at 128
+        return (a.astype(np.float32) - 128.0) / 128.0
+    if np.issubdtype(a.dtype, np.floating):
+        return a.astype(np.float32, copy=False)
+    raise ValueError(f"audio dtype {a.dtype} is not supported; pass float samples in [-1, 1] or int16/int32/uint8/int8 PCM")
+
+
+def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """Resample `x` (`[time]` or `[time, channels]`) from `sr_in` to `sr_out` Hz with soxr 'HQ'; float32 out.
+
+    The output has `ceil(len(x) * sr_out / sr_in)` samples (soxr's convention).
+    """
+    for name, rate in (("sr_in", sr_in), ("sr_out", sr_out)):
+        if not (np.isscalar(rate) and float(rate) > 0 and float(rate) == int(rate)):
+            raise ValueError(f"resample: {name} must be a positive integer rate in Hz; got {rate!r}")
+    x = to_float32(x)
+    if x.ndim not in (1, 2):
+        raise ValueError(f"resample: expected audio shaped [time] or [time, channels]; got shape {x.shape}")
+    if int(sr_in) == int(sr_out):
+        return x
+    if x.shape[0] == 0:
+        return np.zeros((0,) + x.shape[1:], np.float32)
+    y = soxr.resample(np.ascontiguousarray(x), int(sr_in), int(sr_out), quality="HQ")
+    return np.asarray(y, dtype=np.float32)
+
+
+def _name(src: PathLike | BinaryIO) -> str:
+    return str(getattr(src, "name", src)) if not isinstance(src, (str, os.PathLike)) else os.fspath(src)
+
+
+@functools.cache
+def _libsndfile_extensions() -> frozenset[str]:
+    """Extensions whose format this libsndfile build decodes itself (MP3 needs libsndfile >= 1.1)."""
+    formats = sf.available_formats()
+    exts = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG", ".opus": "OGG", ".aiff": "AIFF",
+            ".aif": "AIFF", ".au": "AU", ".w64": "W64", ".caf": "CAF", ".mp3": "MP3"}
+    return frozenset(e for e, f in exts.items() if f in formats)
+
+
+def _decode_audioread(path: str) -> tuple[np.ndarray, int]:
+    """Decode with audioread (ffmpeg/gstreamer/...): `[time, channels]` float32 and the file's rate."""
+    # audioread imports modules that Python 3.11+ deprecates (aifc, audioop, sunau) when it picks a backend.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import audioread  # Lazily: only formats libsndfile lacks need it.
+
+        with audioread.audio_open(path) as f:
+            rate, channels = int(f.samplerate), int(f.channels)
+            data = b"".join(f)
+    x = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+    return x.reshape(-1, channels), rate
+
+
+def read_audio(path: PathLike | BinaryIO, sample_rate: int | None = None,
+               mono: bool = False) -> tuple[np.ndarray, int]:
+    """Decode an audio file (or binary file object) -> (float32 `[time, channels]`, rate).
+
+    With `mono=True` channels are averaged to `[time, 1]`. With `sample_rate` the audio is resampled
+    (soxr HQ) and the returned rate is `sample_rate`. Raises FileNotFoundError for a missing path and
+    ValueError naming the file for anything that is not decodable, non-empty audio.
+    """
+    name = _name(path)
+    if sample_rate is not None and not (float(sample_rate) > 0 and float(sample_rate) == int(sample_rate)):
+        raise ValueError(f"read_audio({name}): sample_rate must be a positive integer in Hz or None; got {sample_rate!r}")
+    if isinstance(path, (str, os.PathLike)):
+        p = pathlib.Path(path)
+        if not p.exists():
+            raise FileNotFoundError(f"audio file not found: {p}")
+        if p.is_dir():
+            raise ValueError(f"{p} is a directory, not an audio file; use list_audio_files() for folders")
+        if p.stat().st_size == 0:
+            raise ValueError(f"{p} is empty (0 bytes); expected an audio file")
+    try:
+        x, rate = sf.read(path, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
+        is_path = isinstance(path, (str, os.PathLike))
+        if not is_path or pathlib.Path(path).suffix.lower() in _libsndfile_extensions():
+            # libsndfile owns this format: a failure means a damaged file, and audioread would not do better.
+            raise ValueError(f"cannot decode audio file {name}: {e!s}. The file is damaged, truncated "
+                             "or not audio of the format its name says.") from e
+        try:
+            x, rate = _decode_audioread(os.fspath(path))
+        except Exception as e2:  # audioread raises several unrelated types (NoBackendError, DecodeError, EOFError)
+            raise ValueError(
+                f"cannot decode audio file {name}: libsndfile says {e!s}; the audioread fallback says "
+                f"{type(e2).__name__}{': ' + str(e2) if str(e2) else ' (no decoder such as ffmpeg installed)'}. "
+                "Readable without extra tools: WAV, FLAC, OGG, AIFF, MP3; for M4A/AAC and others install "
+                "ffmpeg. The file may also be truncated or not audio.") from e2
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"{name} contains no audio samples (0 frames)")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contains NaN or infinite samples; expected finite audio")
+    if mono and x.shape[1] > 1:
+        x = x.mean(axis=1, keepdims=True, dtype=np.float32)
+    if sample_rate is not None and int(sample_rate) != int(rate):
+        x, rate = resample(x, int(rate), int(sample_rate)), int(sample_rate)
+    return x, int(rate)
+
+
+def write_audio(path: PathLike, audio: np.ndarray, sample_rate: int, subtype: str | None = None) -> pathlib.Path:
+    """Write `audio` (`[time]` or `[time, channels]`, float in [-1, 1]) to a .wav or .flac file.
+
+    `subtype` is "PCM_16" (default), "PCM_24", "PCM_32" or (WAV only) "FLOAT". Samples outside [-1, 1]
+    are clipped with a warning. The file appears atomically (written beside it, then renamed), and
+    missing parent directories are created. Returns the path written.
+    """
+    p = pathlib.Path(path)
+    fmt = _WRITE_FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"write_audio({p}): unsupported extension {p.suffix!r}; use one of {tuple(_WRITE_FORMATS)}")
+    subtype = (subtype or "PCM_16").upper()
+    if subtype not in _SUBTYPES[fmt]:
+        raise ValueError(f"write_audio({p}): subtype {subtype!r} is not available for {fmt}; use one of {_SUBTYPES[fmt]}")
+    if not (np.isscalar(sample_rate) and float(sample_rate) > 0 and float(sample_rate) == int(sample_rate)):
+        raise ValueError(f"write_audio({p}): sample_rate must be a positive integer in Hz; got {sample_rate!r}")
+    x = to_float32(audio)
+    if x.ndim not in (1, 2) or x.shape[0] == 0:
+        raise ValueError(f"write_audio({p}): expected non-empty audio shaped [time] or [time, channels]; got shape {x.shape}")
+    if x.ndim == 2 and x.shape[1] > 64:
+        raise ValueError(f"write_audio({p}): got shape {x.shape}, which reads as {x.shape[1]} channels; "
+                         "audio must be [time, channels] (transpose a [channels, time] array)")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"write_audio({p}): audio contains NaN or infinite samples")
+    over = np.abs(x) > 1.0
+    if over.any():
+        logging.warning("write_audio(%s): clipped %d of %d samples (%.3f%%) outside [-1, 1]; peak was %.3f",
+                        p, int(over.sum()), x.size, 100.0 * over.mean(), float(np.abs(x).max()))
+        x = np.clip(x, -1.0, 1.0)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    # Same directory so os.replace is an atomic rename; a unique name so concurrent writers do not collide.
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        sf.write(tmp, x, int(sample_rate), subtype=subtype, format=fmt)
+        os.replace(tmp, p)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return p
+
+
+def list_audio_files(root: PathLike, extensions: Sequence[str] = AUDIO_EXTENSIONS) -> list[pathlib.Path]:
+    """Audio files under `root` (recursive), sorted by relative path; extensions match case-insensitively.
+
+    Hidden files and folders (names starting with ".", e.g. macOS "._x.wav" resource forks) are skipped.
+    A file path is returned as `[root]`. Raises FileNotFoundError if `root` does not exist and
+    ValueError if it holds no audio files.
+    """
+    root = pathlib.Path(root).expanduser()
+    if not root.exists():
+        raise FileNotFoundError(f"audio path not found: {root}")
+    if root.is_file():
+        return [root]
+    exts = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
+    found, seen = [], set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:  # a symlink loop: do not walk the same folder twice
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        found += [pathlib.Path(dirpath, f) for f in filenames
+                  if not f.startswith(".") and f.lower().endswith(exts)]
+    if not found:
+        raise ValueError(f"no audio files under {root}: looked recursively for extensions {exts}")
+    return sorted(found, key=lambda f: f.relative_to(root).as_posix())
+
+
+def read_audio_bytes(data: bytes, name: str, sample_rate: int | None = None,
+                     mono: bool = False) -> tuple[np.ndarray, int]:
+    """`read_audio` for an in-memory file (e.g. a zip member); `name` is used in error messages."""
+    if not data:
+        raise ValueError(f"{name} is empty (0 bytes); expected an audio file")
+    buf = io.BytesIO(data)
+    buf.name = name
+    return read_audio(buf, sample_rate=sample_rate, mono=mono)

@@ -1,0 +1,406 @@
+"""The input pipeline: source clips -> random patches -> task degradation -> batches (grain).
+
+A *source* is any random-access sequence (`len`, `__getitem__`) of records
+`{'audio': float32 [time], 'id': str, ...}` at `config.data.sample_rate`: an in-memory list, or the
+TFDS `as_data_source()` that `jaxsr.data.builders.load_split` returns.
+
+Training (`train_loader`) is a pure function of the batch index. The run is one infinite stream of
+examples; global example `g` is
+
+* clip `perm_e[g % n]` with `perm_e` a permutation of the source for epoch `e = g // n` (shuffling),
+* a random patch of that clip drawn with `example_rng(seed, g, SELECT)`; patches quieter than
+  `data.silence_threshold_db` are redrawn (a few draws in the same clip, then in random clips, then an
+  exhaustive scan, so a source with any loud patch never yields a silent one; a source with none
+  raises). Clips shorter than a patch are zero-padded at the end, not skipped: short recordings still
+  train, and digital silence after an utterance is what the model meets in real files too;
+* degraded by `jaxsr.degrade.degrade` with `example_rng(seed, g, DEGRADE)`.
+
+Global batch `b` holds examples `b * B ... b * B + B - 1` (`B = train.batch_size`). Process `k` of `n`
+(`shard_index`, `shard_count`) builds rows `k * B/n ... (k+1) * B/n - 1` of every global batch, so the
+shards are disjoint and concatenating them in process order gives exactly the single-process batch:
+a run is the same on any number of hosts and any number of workers. (Sharding the *records*, as grain's
+`ShardByJaxProcess` does, would instead make the data depend on the host count.) Every process reads
+the whole source, which is what random-access array_record / in-memory sources are for.
+
+Because the stream is a function of the batch index, the iterator's whole state is the index of the
+next batch: `get_iterator_state` / `set_iterator_state` save and restore it as a small JSON string that
+is the same on every process and survives a change of `data.num_workers`.
+
+We use grain's `MapDataset` API (range of batch indices -> `map` -> `to_iter_dataset` ->
+`mp_prefetch`) rather than `DataLoader`: `mp_prefetch` runs the map in worker processes and interleaves
+their outputs back in index order, so the output is independent of the worker count, and a whole batch
+is built per call, which keeps grain's per-element Python overhead off each example. grain's own
+iterator state is not used: under `mp_prefetch` it records per-worker positions and cannot be restored
+with a different worker count, while a batch counter can. grain's `shuffle` is not used either: its
+index_shuffle costs milliseconds per lookup here, a numpy permutation per epoch costs microseconds.
+
+Evaluation (`eval_examples`) is whole clips in source order, degraded with a seed from
+`(config.seed, clip index)`.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import json
+import pathlib
+from typing import Any, Iterator, Sequence
+
+import grain
+import ml_collections
+import numpy as np
+
+from jaxsr.degrade import degrade
+
+# Streams of `example_rng`: independent generators for the different random choices of one example.
+SELECT, DEGRADE, EVAL, ORDER = 0, 1, 2, 3
+_SAME_CLIP_DRAWS = 2  # patch draws in the scheduled clip before trying random other clips
+_MAX_DRAWS = 8  # random draws before the exhaustive scan
+_NO_END = 2**62  # "infinite" number of batches
+_STATE_VERSION = 1
+NOISE_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
+
+
+def example_rng(seed: int, index: int, stream: int) -> np.random.Generator:
+    """The generator for `stream` (SELECT, DEGRADE, EVAL, ORDER) of example/clip/epoch `index`."""
+    return np.random.default_rng([int(seed), int(stream), int(index)])
+
+
+def records_from_clips(clips: Sequence[np.ndarray], sample_rate: int, prefix: str = "clip") -> list[dict]:
+    """An in-memory source from `[time]` arrays (e.g. `jaxsr.data.synthetic.make_corpus`)."""
+    return [{"audio": np.asarray(c, np.float32), "id": f"{prefix}/{i}", "speaker": "",
+             "source_sample_rate": int(sample_rate)} for i, c in enumerate(clips)]
+
+
+def _audio(record: Any) -> np.ndarray:
+    """`[time]` float32 audio of a source record."""
+    try:
+        a = record["audio"]
+    except (KeyError, TypeError, IndexError):
+        raise ValueError(f"source records must be dicts with an 'audio' array; got {type(record).__name__}") from None
+    a = np.asarray(a)
+    if np.issubdtype(a.dtype, np.integer):  # int16 PCM, in case a source stores it undecoded
+        a = a.astype(np.float32) / 32768.0
+    return a.astype(np.float32, copy=False).reshape(-1)
+
+
+class _AudioView(collections.abc.Sequence):
+    """A lazy `[time]`-array view of a source: the babble pool, without loading every clip."""
+
+    def __init__(self, source: Sequence):
+        self._source = source
+
+    def __len__(self) -> int:
+        return len(self._source)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return _audio(self._source[int(i)])
+
+
+def load_noise_files(noise_dir: str, sample_rate: int) -> list[np.ndarray]:
+    """Every audio file under `noise_dir` (recursively, sorted), mono `[time]` at `sample_rate`."""
+    from jaxsr.audio_io import read_audio  # imported here: only the "folder" noise type needs it
+
+    root = pathlib.Path(noise_dir).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"config.task.noise_dir={noise_dir!r} is not a folder; point it at a folder "
+                                f"of noise recordings ({', '.join(NOISE_EXTENSIONS)})")
+    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in NOISE_EXTENSIONS and p.is_file())
+    if not paths:
+        raise FileNotFoundError(f"config.task.noise_dir={noise_dir!r} holds no audio files "
+                                f"({', '.join(NOISE_EXTENSIONS)})")
+    return [read_audio(p, sample_rate, mono=True)[0].reshape(-1) for p in paths]
+
+
+def _check_source(source: Sequence, what: str = "source") -> int:
+    try:
+        n = len(source)
+    except TypeError:
+        raise ValueError(f"{what} must be a random-access sequence of records (len, __getitem__); "
+                         f"got {type(source).__name__}") from None
+    if n == 0:
+        raise ValueError(f"{what} is empty: it has no clips. Check config.data.name / data.path / data.split.")
+    return n
+
+
+def _check_seed(config: ml_collections.ConfigDict) -> int:
+    if int(config.seed) != config.seed or config.seed < 0:
+        raise ValueError(f"config.seed must be a non-negative integer; got {config.seed!r}")
+    return int(config.seed)
+
+
+def _noise_inputs(config, source, noise_pool, noise_files) -> tuple[Sequence, Sequence]:
+    """The babble pool and recorded noise the task needs (empty when it needs none)."""
+    task = config.task
+    if task.name != "denoise":
+        return (), ()
+    if "babble" in task.noise_types and noise_pool is None:
+        noise_pool = _AudioView(source)  # other clips of the same source (rarely, the clip itself)
+    if "folder" in task.noise_types and noise_files is None:
+        noise_files = load_noise_files(task.noise_dir, config.data.sample_rate)
+    return (noise_pool if noise_pool is not None else ()), (noise_files if noise_files is not None else ())
+
+
+# ------------------------------------------------------------------------------------------ training
+class _ClipOrder:
+    """Clip index of global example `g`: a fresh permutation of the source every epoch."""
+
+    def __init__(self, num_clips: int, seed: int):
+        self.num_clips, self.seed = num_clips, seed
+        self._epoch, self._perm = -1, None
+
+    def __call__(self, g: int) -> int:
+        epoch, pos = divmod(g, self.num_clips)
+        if epoch != self._epoch:  # batches walk the stream forwards, so one cached epoch suffices
+            self._epoch, self._perm = epoch, example_rng(self.seed, epoch, ORDER).permutation(self.num_clips)
+        return int(self._perm[pos])
+
+
+def _patch(audio: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
+    """A uniformly random `[length]` window of `audio`, or `audio` zero-padded at the end if shorter."""
+    if len(audio) < length:
+        return np.pad(audio, (0, length - len(audio)))
+    start = int(rng.integers(len(audio) - length + 1))
+    return audio[start:start + length]
+
+
+def _loud_starts(audio: np.ndarray, length: int, min_energy: float) -> np.ndarray:
+    """Start offsets of every `[length]` window with energy (sum of squares) >= `min_energy`."""
+    if len(audio) < length:
+        audio = np.pad(audio, (0, length - len(audio)))
+    cs = np.concatenate([[0.0], np.cumsum(np.square(audio, dtype=np.float64))])
+    return np.flatnonzero(cs[length:] - cs[:-length] >= min_energy)
+
+
+class _BatchFn:
+    """Batch index -> `{'x', 'y'}` rows of this shard. Pickled into grain's worker processes."""
+
+    def __init__(self, config: ml_collections.ConfigDict, source: Sequence, shard_index: int, shard_count: int,
+                 noise_pool: Sequence, noise_files: Sequence):
+        d = config.data
+        self.source = source
+        self.seed = _check_seed(config)
+        self.global_batch = int(config.train.batch_size)
+        self.local_batch = self.global_batch // shard_count
+        self.first_row = shard_index * self.local_batch
+        self.length = int(d.patch_length)
+        self.sample_rate = int(d.sample_rate)
+        self.threshold_db = float(d.silence_threshold_db)
+        # Energy of a [length] patch at the threshold RMS: rms_db < t  <=>  sum(p^2) < length * 10^(t/10).
+        self.min_energy = self.length * 10.0 ** (self.threshold_db / 10.0)
+        self.task = config.task.to_dict()  # a plain dict: cheap to pickle and to read per example
+        self.noise_pool, self.noise_files = noise_pool, noise_files
+        self.order = _ClipOrder(len(source), self.seed)
+
+    def __call__(self, batch_index: int) -> dict[str, np.ndarray]:
+        x = np.empty((self.local_batch, self.length, 1), np.float32)
+        y = np.empty((self.local_batch, self.length, 1), np.float32)
+        g0 = int(batch_index) * self.global_batch + self.first_row
+        for row in range(self.local_batch):
+            y[row, :, 0], x[row, :, 0] = self.example(g0 + row)
+        return {"x": x, "y": y}
+
+    def example(self, g: int) -> tuple[np.ndarray, np.ndarray]:
+        """Clean and degraded `[length]` patch of global example `g`."""
+        clean = self._loud_patch(self.order(g), example_rng(self.seed, g, SELECT))
+        d = degrade(clean, self.task, example_rng(self.seed, g, DEGRADE), self.sample_rate,
+                    self.noise_pool, self.noise_files)
+        return clean, d.x
+
+    def _loud_patch(self, clip: int, rng: np.random.Generator) -> np.ndarray:
+        # Rejection sampling: cheap when most patches are loud, as in speech corpora.
+        first = clip
+        for draw in range(_MAX_DRAWS):
+            if draw >= _SAME_CLIP_DRAWS:
+                clip = int(rng.integers(len(self.source)))
+            p = _patch(_audio(self.source[clip]), self.length, rng)
+            if float(np.dot(p, p)) >= self.min_energy:
+                return p
+        # Mostly silent data: scan clips from the scheduled one for any loud window.
+        n = len(self.source)
+        for k in range(n):
+            audio = _audio(self.source[(first + k) % n])
+            starts = _loud_starts(audio, self.length, self.min_energy)
+            if starts.size:
+                if len(audio) < self.length:
+                    return _patch(audio, self.length, rng)
+                start = int(starts[rng.integers(starts.size)])
+                return audio[start:start + self.length]
+        raise ValueError(f"no {self.length}-sample patch of the {n} source clips is louder than "
+                         f"config.data.silence_threshold_db={self.threshold_db} dBFS; lower the threshold "
+                         "or check that the audio is not silent")
+
+
+def _ensure_absl_flags_parsed() -> None:
+    # grain 0.2.18 with jax installed reads an absl flag when it starts workers and raises
+    # UnparsedFlagAccessError in scripts that do not run under absl.app (google/grain#1355, fixed
+    # upstream in #1362). Marking flags parsed keeps every flag at its default, which is what grain
+    # would read; under absl.app (our launch scripts) flags are already parsed and this does nothing.
+    from absl import flags
+
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS.mark_as_parsed()
+
+
+class PatchIterator(collections.abc.Iterator):
+    """Infinite iterator of training batches `{'x', 'y'}: float32 [local_batch, patch_length, 1]`.
+
+    Its state is the index of the next batch (`get_state` / `set_state`, JSON strings). Worker
+    processes start on the first `next()`; `close()` (or the end of a `with` block) stops them.
+    """
+
+    def __init__(self, batch_fn: _BatchFn, num_workers: int, prefetch: int):
+        self._batch_fn, self._num_workers, self._prefetch = batch_fn, num_workers, prefetch
+        self._next_batch = 0
+        self._it: Iterator | None = None
+
+    def _start(self) -> Iterator:
+        ds = grain.MapDataset.range(self._next_batch, _NO_END).map(self._batch_fn)
+        if self._num_workers == 0:
+            # A background thread computes ahead while the caller's train step runs.
+            threads = 1 if self._prefetch > 0 else 0
+            return iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=threads, prefetch_buffer_size=self._prefetch)))
+        _ensure_absl_flags_parsed()
+        # In workers the map runs in the worker's own loop; threads there would only contend for its GIL.
+        ids = ds.to_iter_dataset(grain.ReadOptions(num_threads=0, prefetch_buffer_size=0))
+        opts = grain.MultiprocessingOptions(num_workers=self._num_workers, per_worker_buffer_size=max(self._prefetch, 1))
+        return iter(ids.mp_prefetch(opts))
+
+    def __next__(self) -> dict[str, np.ndarray]:
+        if self._it is None:
+            self._it = self._start()
+        batch = next(self._it)
+        self._next_batch += 1
+        return batch
+
+    def get_state(self) -> str:
+        f = self._batch_fn
+        return json.dumps({"version": _STATE_VERSION, "next_batch": self._next_batch, "seed": f.seed,
+                           "batch_size": f.global_batch})
+
+    def set_state(self, state: str | bytes) -> None:
+        try:
+            s = json.loads(state)
+            next_batch = int(s["next_batch"])
+        except (TypeError, ValueError, KeyError) as e:
+            raise ValueError(f"not an input-pipeline state (expected the JSON from get_iterator_state): {e}") from None
+        f = self._batch_fn
+        for key, now in (("seed", f.seed), ("batch_size", f.global_batch)):
+            if key in s and s[key] != now:
+                field = "seed" if key == "seed" else "train.batch_size"
+                raise ValueError(f"the saved input-pipeline state was made with config.{field}={s[key]}, this run "
+                                 f"has {now}; resume with the same value or start a fresh workdir")
+        if next_batch < 0:
+            raise ValueError(f"input-pipeline state has a negative next_batch={next_batch}")
+        self.close()
+        self._next_batch = next_batch
+
+    def close(self) -> None:
+        if self._it is not None:
+            close = getattr(self._it, "close", None)
+            if close is not None:
+                close()
+            self._it = None
+
+    def __enter__(self) -> "PatchIterator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: grain's own finalizers clean up
+            pass
+
+
+def train_loader(config: ml_collections.ConfigDict, source: Sequence, *, shard_index: int = 0,
+                 shard_count: int = 1, noise_pool: Sequence[np.ndarray] | None = None,
+                 noise_files: Sequence[np.ndarray] | None = None) -> PatchIterator:
+    """Infinite training batches `{'x': degraded, 'y': clean}`, float32 `[batch // shard_count, patch_length, 1]`.
+
+    `noise_pool` (babble) defaults to the clips of `source`; `noise_files` ("folder" noise) to the files
+    in `config.task.noise_dir`. Uses `config.data.num_workers` processes (0: in this process) and
+    `config.data.prefetch` batches of read-ahead.
+    """
+    _check_source(source)
+    if not (isinstance(shard_count, int) and shard_count >= 1):
+        raise ValueError(f"shard_count must be a positive integer (the number of processes); got {shard_count!r}")
+    if not (isinstance(shard_index, int) and 0 <= shard_index < shard_count):
+        raise ValueError(f"shard_index must be in 0..{shard_count - 1}; got {shard_index!r}")
+    batch = config.train.batch_size
+    if batch < 1 or batch % shard_count:
+        raise ValueError(f"config.train.batch_size={batch} must be a positive multiple of the {shard_count} "
+                         f"processes reading data; use e.g. {max(1, batch // shard_count) * shard_count}")
+    if config.data.patch_length < 1:
+        raise ValueError(f"config.data.patch_length must be positive; got {config.data.patch_length}")
+    workers, prefetch = int(config.data.num_workers), int(config.data.prefetch)
+    if workers < 0:
+        raise ValueError(f"config.data.num_workers must be >= 0 (0: load in this process); got {workers}")
+    if prefetch < 0:
+        raise ValueError(f"config.data.prefetch must be >= 0; got {prefetch}")
+    pool, files = _noise_inputs(config, source, noise_pool, noise_files)
+    return PatchIterator(_BatchFn(config, source, shard_index, shard_count, pool, files), workers, prefetch)
+
+
+def get_iterator_state(it: PatchIterator) -> str:
+    """JSON string that `set_iterator_state` restores: the same on every process."""
+    if not isinstance(it, PatchIterator):
+        raise ValueError(f"get_iterator_state needs the iterator from train_loader; got {type(it).__name__}")
+    return it.get_state()
+
+
+def set_iterator_state(it: PatchIterator, state: str | bytes) -> None:
+    """Make `it` continue with the batch that followed when `state` was saved."""
+    if not isinstance(it, PatchIterator):
+        raise ValueError(f"set_iterator_state needs the iterator from train_loader; got {type(it).__name__}")
+    it.set_state(state)
+
+
+# -------------------------------------------------------------------------------------------- eval
+class EvalExamples(collections.abc.Sequence):
+    """Whole-clip evaluation examples, computed on access (a sequence: `len`, index, iterate).
+
+    Item `i`: `{'id', 'y': clean [time], 'x': degraded [time] (== 'baseline'), 'baseline', 'mask'}`
+    with `mask` the `[time]` bool gap mask for inpaint and None otherwise.
+    """
+
+    def __init__(self, config: ml_collections.ConfigDict, source: Sequence, num_clips: int,
+                 noise_pool: Sequence, noise_files: Sequence):
+        self._source, self._n = source, num_clips
+        self._seed = _check_seed(config)
+        self._task = config.task.to_dict()
+        self._sample_rate = int(config.data.sample_rate)
+        self._patch_length = int(config.data.patch_length)
+        self._noise_pool, self._noise_files = noise_pool, noise_files
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        if not -self._n <= i < self._n:
+            raise IndexError(f"eval example {i} out of range for {self._n} clips")
+        i = int(i) % self._n
+        record = self._source[i]
+        y = _audio(record)
+        task = dict(self._task)
+        if task["name"] == "inpaint":  # the gap density of training: num_gaps per patch_length samples
+            task["num_gaps"] = max(1, int(round(task["num_gaps"] * len(y) / self._patch_length)))
+        d = degrade(y, task, example_rng(self._seed, i, EVAL), self._sample_rate, self._noise_pool, self._noise_files)
+        rid = record.get("id", str(i)) if isinstance(record, dict) else str(i)
+        rid = rid.decode() if isinstance(rid, bytes) else str(rid)
+        return {"id": rid, "y": y, "x": d.x, "baseline": d.baseline, "mask": d.mask}
+
+
+def eval_examples(config: ml_collections.ConfigDict, source: Sequence, num_clips: int | None = None, *,
+                  noise_pool: Sequence[np.ndarray] | None = None,
+                  noise_files: Sequence[np.ndarray] | None = None) -> EvalExamples:
+    """The first `num_clips` clips of `source` (0 or None: all), whole, degraded deterministically."""
+    n = _check_source(source)
+    if num_clips is not None and (int(num_clips) != num_clips or num_clips < 0):
+        raise ValueError(f"num_clips (config.eval.num_clips) must be a non-negative integer; got {num_clips!r}")
+    n = n if not num_clips else min(int(num_clips), n)
+    pool, files = _noise_inputs(config, source, noise_pool, noise_files)
+    return EvalExamples(config, source, n, pool, files)

@@ -1,0 +1,164 @@
+"""AudioUNet (Kuleshov, Enam & Ermon, "Audio Super Resolution using Neural Networks", 2017).
+
+A waveform U-Net that predicts a residual: `y = x + f(x)`, where `x` is the degraded signal already at
+the target length (for super-resolution, the cubic-spline upsampling of the low-rate input).
+
+    x [b, T, 1]
+     ├─ down 1: conv stride 2, nf(1) filters, kernel k(1), ReLU        -> [b, T/2,  nf(1)]   ─┐ skip
+     ├─ ...                                                                                  │
+     ├─ down B                                                         -> [b, T/2^B, nf(B)]   ─┤
+     ├─ bottleneck: conv stride 2, norm, LeakyReLU, dropout            -> [b, T/2^(B+1), nf(B)]│
+     ├─ up B: conv 2*nf(B), dropout, ReLU, subpixel x2, concat skip B  -> [b, T/2^B, 2*nf(B)] ◄┘
+     ├─ ...
+     ├─ up 1                                                           -> [b, T/2, 2*nf(1)]
+     └─ final conv to 2 channels, subpixel x2                          -> [b, T, 1] ; + x
+
+with nf(b) = min(2**(6+b), 512) * width and k(b) = max(2**(7-b)+1, 9).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+
+def block_filters(num_blocks: int, width: float = 1.0, max_filters: int = 512) -> list[int]:
+    """Filter count of each downsampling block b = 1..B: `min(2**(6+b), max_filters) * width`."""
+    return [max(1, int(round(min(2 ** (6 + b), max_filters) * width))) for b in range(1, num_blocks + 1)]
+
+
+def block_kernels(num_blocks: int) -> list[int]:
+    """Kernel length of each downsampling block b = 1..B: `max(2**(7-b)+1, 9)`."""
+    return [max(2 ** (7 - b) + 1, 9) for b in range(1, num_blocks + 1)]
+
+
+def length_multiple(num_blocks: int) -> int:
+    """Input lengths must be a multiple of this: B stride-2 blocks plus the stride-2 bottleneck."""
+    return 2 ** (num_blocks + 1)
+
+
+def subpixel_1d(x: jax.Array, r: int = 2) -> jax.Array:
+    """1-D subpixel shuffle: `[b, t, r*c] -> [b, r*t, c]`.
+
+    Output sample `r*i + j`, channel `k` is input sample `i`, channel `j*c + k`: each group of `c`
+    channels becomes one of `r` interleaved phases in time (the 1-D form of Shi et al. 2016, as in the
+    reference code's `SubPixel1D`).
+    """
+    b, t, rc = x.shape
+    if rc % r:
+        raise ValueError(f"subpixel_1d: channel count {rc} is not divisible by r={r}")
+    return x.reshape(b, t, r, rc // r).reshape(b, t * r, rc // r)
+
+
+class AudioUNet(nn.Module):
+    """The AudioUNet. Call as `model.apply(variables, x, train=...)` with `x` of shape `[batch, time, 1]`.
+
+    Attributes mirror `config.model` (see `jaxsr.config`); `dtype` is the compute dtype (params are
+    always float32).
+    """
+
+    num_blocks: int = 4
+    width: float = 1.0
+    max_filters: int = 512
+    dilation: int = 2
+    norm: str = "batch"
+    dropout: float = 0.5
+    leaky_slope: float = 0.2
+    final_kernel: int = 9
+    dtype: Any = jnp.float32
+
+    def _conv(self, features: int, kernel: int, strides: int, name: str) -> nn.Conv:
+        return nn.Conv(
+            features,
+            kernel_size=(kernel,),
+            strides=(strides,),
+            kernel_dilation=(self.dilation,),
+            padding="SAME",
+            kernel_init=nn.initializers.orthogonal(),  # the reference code's initialiser
+            dtype=self.dtype,
+            param_dtype=jnp.float32,
+            name=name,
+        )
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        """`x`: `[batch, time, 1]` -> restored `[batch, time, 1]` (float32)."""
+        check_input_shape(x.shape, self.num_blocks)
+        filters = block_filters(self.num_blocks, self.width, self.max_filters)
+        kernels = block_kernels(self.num_blocks)
+        residual_in = x.astype(jnp.float32)
+        h = x.astype(self.dtype)
+
+        skips = []
+        for b, (nf, k) in enumerate(zip(filters, kernels), start=1):
+            h = nn.relu(self._conv(nf, k, 2, f"down{b}")(h))
+            skips.append(h)
+
+        h = self._conv(filters[-1], kernels[-1], 2, "bottleneck")(h)
+        if self.norm == "batch":
+            # Statistics are kept in float32 for stability under bfloat16 compute.
+            h = nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype,
+                             param_dtype=jnp.float32, name="bottleneck_bn")(h)
+        h = nn.leaky_relu(h, self.leaky_slope)
+        h = nn.Dropout(self.dropout, deterministic=not train)(h)
+
+        for b in reversed(range(1, self.num_blocks + 1)):
+            nf, k = filters[b - 1], kernels[b - 1]
+            h = self._conv(2 * nf, k, 1, f"up{b}")(h)
+            h = nn.Dropout(self.dropout, deterministic=not train)(h)
+            h = nn.relu(h)
+            h = subpixel_1d(h, 2)
+            h = jnp.concatenate([h, skips[b - 1]], axis=-1)
+
+        h = nn.Conv(2, kernel_size=(self.final_kernel,), padding="SAME",
+                    kernel_init=nn.initializers.normal(1e-3), dtype=self.dtype,
+                    param_dtype=jnp.float32, name="final")(h)
+        h = subpixel_1d(h, 2)
+        return residual_in + h.astype(jnp.float32)
+
+
+def check_input_shape(shape: Sequence[int], num_blocks: int) -> None:
+    """Raise ValueError unless `shape` is `[batch, time, 1]` with `time` a multiple of 2**(B+1)."""
+    if len(shape) != 3 or shape[-1] != 1:
+        raise ValueError(
+            f"AudioUNet expects input of shape [batch, time, 1] (mono, channels last); got {tuple(shape)}. "
+            "Add a channel axis with x[..., None] and restore each channel separately.")
+    m = length_multiple(num_blocks)
+    t = shape[1]
+    if t == 0 or t % m:
+        lo, hi = (t // m) * m, (t // m + 1) * m
+        raise ValueError(
+            f"AudioUNet with num_blocks={num_blocks} needs a time length that is a multiple of {m}; got {t}. "
+            f"Nearest lengths that work: {lo or m} and {hi}. Pad the input (jaxsr.enhance does this for you).")
+
+
+def model_from_config(config: ml_collections.ConfigDict) -> AudioUNet:
+    m = config.model
+    return AudioUNet(
+        num_blocks=m.num_blocks, width=m.width, max_filters=m.max_filters, dilation=m.dilation,
+        norm=m.norm, dropout=m.dropout, leaky_slope=m.leaky_slope, final_kernel=m.final_kernel,
+        dtype=compute_dtype(config.dtype),
+    )
+
+
+def compute_dtype(name: str) -> jnp.dtype:
+    """`config.dtype` as a jnp dtype; "auto" is bfloat16 on GPU/TPU and float32 on CPU."""
+    if name == "auto":
+        return jnp.dtype(jnp.bfloat16 if jax.default_backend() in ("gpu", "tpu", "cuda", "rocm") else jnp.float32)
+    return jnp.dtype(name)
+
+
+def init_variables(model: AudioUNet, rng: jax.Array, length: int | None = None) -> dict:
+    """Initialise `{'params': ..., 'batch_stats': ...}` with a dummy `[1, length, 1]` input."""
+    length = length or length_multiple(model.num_blocks) * 4
+    x = jnp.zeros((1, length, 1), jnp.float32)
+    return dict(jax.jit(lambda r: model.init({"params": r, "dropout": r}, x, train=False))(rng))
+
+
+def count_params(params: Any) -> int:
+    return int(sum(np.prod(p.shape) for p in jax.tree_util.tree_leaves(params)))

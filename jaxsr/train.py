@@ -1,0 +1,326 @@
+"""Training: the train state, the pure train step, and `train_and_evaluate(config, workdir)`.
+
+The step is a pure function `(state, batch, rng) -> (state, metrics)`, jitted once with shardings from
+`jaxsr.parallel` (data-parallel over every device). The loop around it feeds batches from the grain
+pipeline, logs, evaluates on whole validation clips against the task's baseline, and checkpoints with
+Orbax so that re-running the same command resumes exactly where the run stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+import shutil
+import signal
+import time
+from typing import Any, Callable
+
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax.training import train_state
+
+from jaxsr import checkpoints, metrics as metrics_lib, parallel
+from jaxsr.config import validate
+from jaxsr.models import AudioUNet, compute_dtype, model_from_config
+
+log = logging.getLogger("jaxsr")
+
+
+class TrainState(train_state.TrainState):
+    """Flax's TrainState plus BatchNorm statistics and an optional EMA of the params."""
+
+    batch_stats: Any = None
+    ema_params: Any = None
+
+
+def resolve_dtype(config: ml_collections.ConfigDict) -> str:
+    """`config.dtype` with "auto" resolved: bfloat16 on GPU/TPU, float32 on CPU."""
+    return compute_dtype(config.dtype).name
+
+
+def learning_rate_schedule(config: ml_collections.ConfigDict) -> optax.Schedule:
+    tr = config.train
+    if tr.schedule == "cosine":
+        return optax.warmup_cosine_decay_schedule(
+            0.0, tr.learning_rate, max(tr.warmup_steps, 1), max(tr.num_train_steps, tr.warmup_steps + 1),
+            end_value=tr.learning_rate * tr.final_lr_fraction)
+    if tr.warmup_steps > 0:
+        return optax.linear_schedule(0.0, tr.learning_rate, tr.warmup_steps)  # then constant at lr
+    return optax.constant_schedule(tr.learning_rate)
+
+
+def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
+    """Adam (paper: lr 3e-4, b1 0.9, b2 0.999), with optional weight decay and global-norm clipping."""
+    tr = config.train
+    lr = learning_rate_schedule(config)
+    opt = (optax.adamw(lr, b1=tr.b1, b2=tr.b2, weight_decay=tr.weight_decay) if tr.weight_decay
+           else optax.adam(lr, b1=tr.b1, b2=tr.b2))
+    return optax.chain(optax.clip_by_global_norm(tr.grad_clip), opt) if tr.grad_clip > 0 else opt
+
+
+def create_train_state(config: ml_collections.ConfigDict, model: AudioUNet, rng: jax.Array,
+                       tx: optax.GradientTransformation | None = None) -> TrainState:
+    """Initialise params (float32), BatchNorm statistics and optimizer state (`tx` defaults to
+    `make_optimizer(config)`; pass one to get states with identical tree structure)."""
+    x = jnp.zeros((1, config.data.patch_length, 1), jnp.float32)
+    variables = model.init({"params": rng, "dropout": rng}, x, train=False)
+    params = variables["params"]
+    return TrainState.create(
+        apply_fn=model.apply, params=params, tx=tx or make_optimizer(config),
+        batch_stats=variables.get("batch_stats", {}),
+        ema_params=params if config.train.ema_decay > 0 else None)
+
+
+def make_train_step(config: ml_collections.ConfigDict, model: AudioUNet) -> Callable:
+    """The pure train step `(state, batch, rng) -> (state, metrics)`.
+
+    `batch`: `{'x': [batch, time, 1] degraded, 'y': [batch, time, 1] clean}`. `rng` is the run's key;
+    the step's dropout key is `fold_in(rng, state.step)` so a resumed run draws the same dropout masks.
+    """
+    stft_weight = float(config.train.stft_loss_weight)
+    ema_decay = float(config.train.ema_decay)
+    schedule = learning_rate_schedule(config)
+
+    def loss_fn(params, batch_stats, batch, dropout_rng):
+        y_hat, updates = model.apply(
+            {"params": params, "batch_stats": batch_stats}, batch["x"], train=True,
+            rngs={"dropout": dropout_rng}, mutable=["batch_stats"])
+        mse = jnp.mean((y_hat - batch["y"]) ** 2)
+        loss = mse
+        if stft_weight > 0:
+            loss = loss + stft_weight * metrics_lib.multires_stft_loss(batch["y"][..., 0], y_hat[..., 0])
+        return loss, (mse, y_hat, updates.get("batch_stats", {}))
+
+    def train_step(state: TrainState, batch: dict, rng: jax.Array) -> tuple[TrainState, dict]:
+        dropout_rng = jax.random.fold_in(rng, state.step)
+        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+        (loss, (mse, y_hat, batch_stats)), grads = grad_fn(state.params, state.batch_stats, batch, dropout_rng)
+        new_state = state.apply_gradients(grads=grads, batch_stats=batch_stats)
+        if ema_decay > 0:
+            ema = jax.tree_util.tree_map(lambda e, p: ema_decay * e + (1 - ema_decay) * p,
+                                         state.ema_params, new_state.params)
+            new_state = new_state.replace(ema_params=ema)
+        out = {
+            "loss": loss,
+            "mse": mse,
+            "snr": jnp.mean(metrics_lib.snr_jnp(batch["y"][..., 0], y_hat[..., 0])),
+            "baseline_snr": jnp.mean(metrics_lib.snr_jnp(batch["y"][..., 0], batch["x"][..., 0])),
+            "grad_norm": optax.global_norm(grads),
+            "learning_rate": schedule(state.step),
+        }
+        return new_state, out
+
+    return train_step
+
+
+def eval_variables(state: TrainState) -> dict:
+    """Variables used for evaluation and export: EMA params when kept, else the live params."""
+    params = state.ema_params if state.ema_params is not None else state.params
+    return {"params": params, "batch_stats": state.batch_stats}
+
+
+# ------------------------------------------------------------------------------------------ the loop
+# Fields that may change between a run and its resumption (they do not change what is learned).
+_RESUMABLE_FIELDS = ("train.num_train_steps", "train.log_every", "train.eval_every", "train.checkpoint_every",
+                     "train.keep_checkpoints", "data.num_workers", "data.prefetch", "data.data_dir", "eval.")
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, prefix + k + "."))
+        else:
+            out[prefix + k] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def prepare_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool) -> None:
+    """Refuse to mix two different experiments in one workdir; `overwrite` starts it afresh."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    if (workdir / checkpoints.CONFIG_FILE).exists():
+        if overwrite:
+            for name in ("checkpoints", "best", "tensorboard", "log.txt", checkpoints.CONFIG_FILE):
+                p = workdir / name
+                shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+        else:
+            old = _flatten(checkpoints.read_config(workdir).to_dict())
+            new = _flatten(config.to_dict())
+            diff = sorted(k for k in set(old) | set(new)
+                          if old.get(k) != new.get(k) and not k.startswith(_RESUMABLE_FIELDS))
+            if diff:
+                detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:8])
+                raise ValueError(
+                    f"{workdir} holds a run with a different config ({detail}). Use a new --workdir, "
+                    "or pass --overwrite to delete that run and start again.")
+    checkpoints.save_config(workdir, config)
+
+
+class _StopFlag:
+    """Turns SIGTERM/SIGINT into a flag the loop checks, so it can save a checkpoint before exiting."""
+
+    def __init__(self):
+        self.signal = None
+        self._old = {}
+
+    def __enter__(self):
+        for s in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._old[s] = signal.signal(s, self._handle)
+            except ValueError:  # not the main thread (e.g. a notebook worker): leave signals alone
+                pass
+        return self
+
+    def _handle(self, signum, frame):
+        if self.signal is not None:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.signal = signum
+        log.warning("received %s: saving a checkpoint and stopping after this step", signal.Signals(signum).name)
+
+    def __exit__(self, *exc):
+        for s, h in self._old.items():
+            signal.signal(s, h)
+        return False
+
+
+def _check_finite(metrics: dict, step: int) -> None:
+    if not np.isfinite(metrics["loss"]):
+        raise FloatingPointError(
+            f"loss became {metrics['loss']} at step {step}. The run stopped without saving this state; the last "
+            "good checkpoint is kept. Try a lower config.train.learning_rate or config.train.grad_clip=1.0.")
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, overwrite: bool = False,
+                       quiet: bool = False) -> dict:
+    """Train per `config`, writing checkpoints and logs to `workdir`; returns the final eval summary.
+
+    Re-running with the same workdir resumes from its latest checkpoint.
+    """
+    # Imported here so that `import jaxsr.train` stays light for users who only need the step.
+    from jaxsr import evaluation, writers
+    from jaxsr.data import builders, pipeline
+
+    validate(config)
+    workdir = pathlib.Path(workdir).expanduser().absolute()
+    is_main = jax.process_index() == 0
+    if is_main:
+        prepare_workdir(config, workdir, overwrite)
+    writer = writers.MetricWriter(workdir, enabled=is_main, quiet=quiet)
+    config = ml_collections.ConfigDict(config.to_dict())  # a private copy: dtype "auto" is resolved below
+    config.dtype = resolve_dtype(config)
+
+    mesh = parallel.make_mesh()
+    local_batch = parallel.check_batch_size(config.train.batch_size, mesh)
+    model = model_from_config(config)
+    rng = jax.random.key(config.seed)
+
+    # Data.
+    data_dir = config.data.data_dir or None
+    train_source = builders.load_split(config.data, "train", data_dir)
+    valid_source = builders.load_split(config.data, "valid", data_dir)
+    loader = pipeline.train_loader(config, train_source, shard_index=jax.process_index(),
+                                   shard_count=jax.process_count())
+    examples = pipeline.eval_examples(config, valid_source, config.eval.num_clips or None)
+    writer.text(f"data: {config.data.name} train={len(train_source)} clips, valid={len(valid_source)} clips; "
+                f"{jax.device_count()} device(s) [{jax.default_backend()}], global batch {config.train.batch_size}, "
+                f"compute {config.dtype}")
+
+    # State, replicated over the mesh; the step is jitted once with explicit shardings.
+    tx = make_optimizer(config)
+    init = lambda: create_train_state(config, model, rng, tx)  # noqa: E731
+    state_shapes = jax.eval_shape(init)
+    state_sharding = jax.tree_util.tree_map(lambda _: parallel.replicated(mesh), state_shapes)
+    state = jax.jit(init, out_shardings=state_sharding)()
+    step_fn = jax.jit(make_train_step(config, model),
+                      in_shardings=(state_sharding, parallel.data_sharded(mesh), parallel.replicated(mesh)),
+                      out_shardings=(state_sharding, parallel.replicated(mesh)), donate_argnums=(0,))
+
+    ckpt = checkpoints.Checkpointer(workdir, keep=config.train.keep_checkpoints)
+    start = ckpt.latest_step()
+    if start is not None:
+        target = jax.tree_util.tree_map(lambda a, sh: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sh),
+                                        state_shapes, state_sharding)
+        model_vars, opt, meta = ckpt.restore(start, _model_item(target), _opt_item(target))
+        state = state.replace(params=model_vars["params"], batch_stats=model_vars["batch_stats"],
+                              ema_params=model_vars.get("ema_params"), opt_state=opt["opt_state"], step=opt["step"])
+        pipeline.set_iterator_state(loader, meta["data_state"])
+        writer.text(f"resumed from {workdir / 'checkpoints' / str(start)} at step {start}")
+    start = start or 0
+
+    num_steps = config.train.num_train_steps
+    tr = config.train
+    summary: dict = {}
+    last_metrics: dict = {}
+    t_window, n_window = time.perf_counter(), 0
+
+    def save(step: int, eval_lsd: float | None = None):
+        meta = {"data_state": pipeline.get_iterator_state(loader), "metrics": last_metrics}
+        ckpt.save(step, _model_item(state), _opt_item(state), meta, eval_lsd=eval_lsd, force=True)
+
+    with _StopFlag() as stop, writer.progress(start, num_steps) as bar:
+        step = start
+        while step < num_steps:
+            batch = parallel.shard_batch(next(loader), mesh)
+            try:
+                state, m = step_fn(state, batch, rng)
+            except Exception as e:  # out of memory at start-up: name the knob to turn
+                if "RESOURCE_EXHAUSTED" in str(e) or "Out of memory" in str(e):
+                    raise MemoryError(
+                        f"out of device memory with config.train.batch_size={tr.batch_size} and "
+                        f"data.patch_length={config.data.patch_length}; try --config.train.batch_size="
+                        f"{max(tr.batch_size // 2, jax.device_count())}.") from e
+                raise
+            step += 1
+            n_window += 1
+            if step % tr.log_every == 0 or step == num_steps or stop.signal:
+                last_metrics = {k: float(v) for k, v in jax.device_get(m).items()}
+                _check_finite(last_metrics, step)
+                dt = time.perf_counter() - t_window
+                patches = n_window * tr.batch_size / max(dt, 1e-9)
+                last_metrics.update(patches_per_s=patches,
+                                    audio_s_per_s=patches * config.data.patch_length / config.data.sample_rate)
+                writer.scalars(step, {f"train/{k}": v for k, v in last_metrics.items()})
+                bar.set_postfix(loss=f"{last_metrics['loss']:.2e}", snr=f"{last_metrics['snr']:.1f}",
+                                pps=f"{patches:.0f}")
+                t_window, n_window = time.perf_counter(), 0
+            bar.update(1)
+            eval_now = step % tr.eval_every == 0 or step == num_steps
+            if eval_now:
+                summary = evaluation.evaluate(eval_variables(state), config, examples)
+                writer.scalars(step, evaluation.flat_summary(summary, prefix="eval/"))
+                writer.text(f"step {step}: " + evaluation.one_line(summary))
+            if eval_now or step % tr.checkpoint_every == 0 or stop.signal:
+                if not last_metrics:
+                    last_metrics = {k: float(v) for k, v in jax.device_get(m).items()}
+                _check_finite(last_metrics, step)
+                save(step, summary["model"]["lsd"] if eval_now else None)
+            if stop.signal:
+                writer.text(f"stopped by signal at step {step}; checkpoint saved. Re-run the same command to resume.")
+                break
+    ckpt.wait()
+    ckpt.close()
+
+    if not summary and examples:  # resumed at the end: evaluate once so there is something to report
+        summary = evaluation.evaluate(eval_variables(state), config, examples)
+    if is_main and summary:
+        writer.text(evaluation.format_table(summary, config))
+        if config.eval.save_examples and examples:
+            evaluation.save_examples(workdir, eval_variables(state), config, examples[: config.eval.save_examples],
+                                     writer=writer, step=step)
+    writer.close()
+    return summary
+
+
+def _model_item(state) -> dict:
+    item = {"params": state.params, "batch_stats": state.batch_stats}
+    if state.ema_params is not None:
+        item["ema_params"] = state.ema_params
+    return item
+
+
+def _opt_item(state) -> dict:
+    return {"opt_state": state.opt_state, "step": state.step}

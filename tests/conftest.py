@@ -1,0 +1,55 @@
+"""Shared fixtures: the real-speech folder (read by path, never copied) and a tiny config."""
+
+from __future__ import annotations
+
+import pathlib
+
+import ml_collections
+import numpy as np
+import pytest
+
+from jaxsr import config as config_lib
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+SPEECH_44K = REPO_ROOT.parent / "shared" / "data" / "speech-44k"
+
+
+@pytest.fixture(scope="session")
+def speech44k_dir() -> pathlib.Path:
+    """`<repo>/../shared/data/speech-44k` (141 mono 44.1 kHz FLAC files); skips the test if absent."""
+    if not SPEECH_44K.is_dir() or not any(SPEECH_44K.glob("*.flac")):
+        pytest.skip(f"real-speech data not found at {SPEECH_44K} (it is present in CI); skipping")
+    return SPEECH_44K
+
+
+@pytest.fixture(scope="session")
+def speech44k_clip(speech44k_dir) -> tuple[np.ndarray, int]:
+    """The first real recording as float32 `[time]` plus its sample rate (44100)."""
+    import soundfile as sf
+
+    path = sorted(speech44k_dir.glob("*.flac"))[0]
+    audio, sr = sf.read(path, dtype="float32", always_2d=False)
+    assert audio.ndim == 1, f"{path} should be mono"
+    return audio, sr
+
+
+@pytest.fixture
+def tiny_config() -> ml_collections.ConfigDict:
+    """A valid config small enough for a CPU test: 2 blocks, 1/16 width, 512-sample patches."""
+    c = config_lib.default_config()
+    c.model.num_blocks = 2
+    c.model.width = 0.0625
+    c.data.sample_rate = 16000
+    c.data.patch_length = 512
+    c.data.num_train_clips = 4
+    c.data.num_eval_clips = 2
+    c.data.clip_seconds = 0.5
+    c.train.batch_size = 2
+    c.train.num_train_steps = 2
+    c.train.log_every = 1
+    c.train.eval_every = 2
+    c.train.checkpoint_every = 2
+    c.eval.num_clips = 2
+    c.eval.batch_size = 2
+    config_lib.validate(c)
+    return c
