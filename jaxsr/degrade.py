@@ -191,6 +191,8 @@ def gap_mask(
     Gaps are kept apart by at least one known sample (a start that would overlap or touch an earlier gap
     is redrawn), so the mask has `num_gaps` separate gaps, each within `gap_ms`, unless they cannot fit.
     """
+    if length < 3:
+        raise ValueError(f"inpainting needs a signal of at least 3 samples (a gap between two known ones); got {length}.")
     mask = np.zeros(length, bool)
     lo, hi = gap_ms
     for _ in range(int(num_gaps)):

@@ -139,7 +139,7 @@ def chunk_plan(config: ml_collections.ConfigDict, chunk_length: int | None = Non
     m = length_multiple(config.model.num_blocks)
     left, right = receptive_field(config)
     left, right = left + m, right + m  # a margin: exactness must not hinge on an off-by-one
-    fade = max(m, _round_up(max(left, right) // 2, m))
+    fade = _round_up(max(2 * m, 64), m)  # both chunks are exact here, so a short fade suffices
     overlap = _round_up(left + fade + right, m)
     minimum = 2 * overlap
     if chunk_length is None:
@@ -348,7 +348,8 @@ def _resolve(params, config: ml_collections.ConfigDict | None) -> tuple[dict, ml
     return _normalise_variables(params, config), config
 
 
-def _resolve_task(config: ml_collections.ConfigDict, task: str | None, ratio: int | None) -> tuple[str, int | None]:
+def resolve_task(config: ml_collections.ConfigDict, task: str | None, ratio: int | None) -> tuple[str, int | None]:
+    """`(task, ratio)` the model will run: the trained ones; a different `task` / `ratio` is a ValueError."""
     trained = config.task.name
     if task is not None and task != trained:
         raise ValueError(f"task={task!r}: this model was trained for task {trained!r}"
@@ -464,7 +465,7 @@ def enhance(params, audio, *, sample_rate: float, config: ml_collections.ConfigD
     """
     t0 = time.perf_counter()
     variables, config = _resolve(params, config)
-    task_name, ratio = _resolve_task(config, task, ratio)
+    task_name, ratio = resolve_task(config, task, ratio)
     rate = _check_rate(sample_rate)
     target = int(config.data.sample_rate)
     if band_limited and task_name != "sr":
@@ -656,7 +657,7 @@ class Streamer:
                  band_limited: bool = False, task: str | None = None, ratio: int | None = None,
                  batch_size: int | None = None, chunk_length: int | None = None):
         self.variables, self.config = _resolve(model_or_params, config)
-        self.task, self.ratio = _resolve_task(self.config, task, ratio)
+        self.task, self.ratio = resolve_task(self.config, task, ratio)
         if band_limited and self.task != "sr":
             raise ValueError(f"band_limited=True only applies to the sr task; this model does {self.task!r}.")
         rate, want = _check_rate(sample_rate), expected_input_rate(self.config, band_limited)
@@ -744,12 +745,13 @@ class Streamer:
         if not compute:
             return empty
         ready = (self._n - self.plan.length) // self.plan.hop + 1 if self._n >= self.plan.length else 0
-        if ready <= self._next:
-            return empty
-        self._compute(ready)
+        if ready > self._next:
+            self._compute(ready)
         upto = self._n - self.plan.length  # the fixed latency; everything before it is final
+        if self._next == 0 or upto <= self._emitted:
+            return empty
         assert upto <= self._next * self.plan.hop + self.plan.left
-        return self._emit(upto, last=None) if upto > self._emitted else empty
+        return self._emit(upto, last=None)
 
     def _compute(self, upto_chunk: int, pad_to: int | None = None) -> None:
         """Run chunks `[self._next, upto_chunk)` on the buffered input (zero-padded to `pad_to`)."""

@@ -132,9 +132,10 @@ def check_input_shape(shape: Sequence[int], num_blocks: int) -> None:
     t = shape[1]
     if t == 0 or t % m:
         lo, hi = (t // m) * m, (t // m + 1) * m
+        nearest = f"nearest lengths that work: {lo} and {hi}" if lo else f"the shortest length that works is {m}"
         raise ValueError(
-            f"AudioUNet with num_blocks={num_blocks} needs a time length that is a multiple of {m}; got {t}. "
-            f"Nearest lengths that work: {lo or m} and {hi}. Pad the input (jaxsr.enhance does this for you).")
+            f"AudioUNet with num_blocks={num_blocks} needs a time length that is a multiple of {m}; got {t}; "
+            f"{nearest}. Pad the input (jaxsr.enhance does this for you).")
 
 
 def model_from_config(config: ml_collections.ConfigDict) -> AudioUNet:

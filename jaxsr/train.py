@@ -124,9 +124,13 @@ def eval_variables(state: TrainState) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ the loop
-# Fields that may change between a run and its resumption (they do not change what is learned).
+# Fields that may change when a run is resumed: bookkeeping, and the learning-rate schedule (lowering
+# the rate after a divergence is the usual fix). Anything that changes the model, the data, the task or
+# the optimizer state's structure makes it another experiment.
 _RESUMABLE_FIELDS = ("train.num_train_steps", "train.log_every", "train.eval_every", "train.checkpoint_every",
-                     "train.keep_checkpoints", "data.num_workers", "data.prefetch", "data.data_dir", "eval.")
+                     "train.keep_checkpoints", "train.learning_rate", "train.schedule", "train.warmup_steps",
+                     "train.final_lr_fraction", "data.num_workers", "data.prefetch", "data.data_dir",
+                     "data.build_workers", "eval.")
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:

@@ -1,5 +1,6 @@
 """Tests for jaxsr.data.builders, on generated fixtures (and the shared speech-44k folder when present)."""
 
+import concurrent.futures
 import hashlib
 import json
 import pathlib
@@ -10,6 +11,7 @@ import sys
 import time
 import zipfile
 
+import librosa
 import numpy as np
 import pytest
 import soundfile as sf
@@ -218,6 +220,18 @@ def test_recovers_from_half_built_dirs(mixed_folder, tmp_path, monkeypatch):
     assert len(builders.load_split(c, "test", tmp_path)) == 2
 
 
+def test_concurrent_builds_of_one_config_take_turns(tmp_path, monkeypatch):
+    c = _data(num_train_clips=3, num_eval_clips=1, clip_seconds=0.1, build_workers=1)
+    prepared = []
+    real = builders._Builder.download_and_prepare
+    monkeypatch.setattr(builders._Builder, "download_and_prepare",
+                        lambda self, **kw: (prepared.append(1), real(self, **kw))[1])
+    with concurrent.futures.ThreadPoolExecutor(3) as ex:
+        paths = list(ex.map(lambda _: builders.build(c, tmp_path).data_path, range(3)))
+    assert len(set(map(str, paths))) == 1 and len(prepared) == 1
+    assert len(builders.load_split(c, "train", tmp_path)) == 3
+
+
 def test_synthetic_matches_corpus(tmp_path):
     c = _data(num_train_clips=3, num_eval_clips=2, clip_seconds=0.25, sample_rate=8000)
     train = builders.load_split(c, "train", tmp_path)
@@ -295,6 +309,11 @@ def test_vctk_single_speaker(tmp_path):
     np.testing.assert_allclose(mic2[0]["audio"], 0.5 * want, atol=INT16_STEP + 1e-6)
     with pytest.raises(ValueError, match="vctk_speaker='p999'.*p225"):
         builders.build(_data(**{**c.to_dict(), "vctk_speaker": "p999"}), tmp_path / "c")
+    with pytest.raises(ValueError, match="vctk_train_recordings=6: speaker p225 has 6"):
+        builders.build(_data(**{**c.to_dict(), "vctk_train_recordings": 6}), tmp_path / "c")
+    # A custom split spec applies to the chosen speaker only.
+    tail = builders.load_split(_data(**{**c.to_dict(), "split": "tail:1"}), "train", tmp_path / "c")
+    assert [r["id"] for r in tail] == [f"p225_{i:03d}" for i in range(1, 6)]
 
 
 def test_vctk_multi_speaker_080_and_zip(tmp_path):
@@ -334,6 +353,9 @@ def test_vctk_rejects_other_trees_and_trims(tmp_path, mixed_folder):
     trimmed = builders.load_split(_data(**{**c.to_dict(), "trim_silence": True, "trim_top_db": 30.0}), "test", tmp_path)
     assert len(plain[0]["audio"]) == 4800
     assert 1600 <= len(trimmed[0]["audio"]) <= 2600  # about the 0.1 s of tone, give or take a frame
+    want, _ = librosa.effects.trim(_reference(d / "p225_003_mic1.flac", 16000), top_db=30.0, frame_length=512,
+                                   hop_length=128)
+    np.testing.assert_allclose(trimmed[0]["audio"], want, atol=INT16_STEP / 2 + 1e-7)
 
 
 # ---------------------------------------------------------------------------------------------- MUSDB18

@@ -213,6 +213,11 @@ def test_linear_fill_is_exact_on_a_ramp():
     np.testing.assert_allclose(D.linear_fill(holed, mask), ramp, rtol=0, atol=1e-6)
 
 
+def test_inpaint_too_short_signal_is_a_clear_error():
+    with pytest.raises(ValueError, match="at least 3 samples"):
+        D.degrade_inpaint(np.zeros(2, np.float32), np.random.default_rng(0), SR)
+
+
 def test_linear_fill_rejects_mismatched_mask():
     with pytest.raises(ValueError, match="mask shape"):
         D.linear_fill(np.zeros(10, np.float32), np.zeros(9, bool))

@@ -22,7 +22,8 @@ def _band_limit(x: np.ndarray, sr: int, cutoff_hz: float) -> np.ndarray:
 
 def test_same_seed_gives_the_same_clip():
     np.testing.assert_array_equal(_clip("train", 3), _clip("train", 3))
-    np.testing.assert_array_equal(S.make_corpus("valid", 2, 16000, 0.5)[1], S.make_clip(S.clip_rng("valid", 1), 16000, 0.5))
+    corpus = S.make_corpus("valid", 2, 16000, 0.5)
+    np.testing.assert_array_equal(corpus[1], S.make_clip(S.clip_rng("valid", 1), 16000, 0.5))
 
 
 def test_splits_indices_and_base_seeds_differ():
@@ -42,6 +43,13 @@ def test_length_dtype_range_at_each_rate(sr):
     peak = np.max(np.abs(y))
     assert 0.0 < peak < 1.0, f"peak {peak} outside (0, 1)"
     assert np.sqrt(np.mean(y.astype(np.float64) ** 2)) > 1e-3, "clip is nearly silent"
+
+
+@pytest.mark.parametrize("seconds", [1 / 8000, 0.005, 0.05])
+def test_very_short_clips_render(seconds):
+    # Shorter than the ~0.1 s smoothing kernels of the control tracks (this once raised inside np.interp).
+    y = S.make_clip(S.clip_rng("train", 0), 8000, seconds)
+    assert y.shape == (round(seconds * 8000),) and np.all(np.isfinite(y)) and 0 < np.max(np.abs(y)) < 1
 
 
 @pytest.mark.parametrize("index", [0, 1, 2])

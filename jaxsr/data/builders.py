@@ -20,7 +20,8 @@ Split specs (`data.split`):
                         published splits, with `data.num_valid_clips` clips carved from train for valid.
   "hash:0.9,0.05,0.05"  train/valid/test fractions, by a hash of each file's relative path.
   "tail:20"             the 20 files whose relative paths sort last are held out; the rest train.
-  "list:/path/to.txt"   lines "<train|valid|test> <relative path>" ("#" comments); unlisted files unused.
+  "list:/path/to.txt"   lines "<train|valid|test> <id>" ("#" comments); unlisted files unused. Ids are
+                        paths relative to data.path (audio_folder), "p225_001" (vctk), "train/<track>" (musdb18).
 Where valid would be empty by construction (tail, a hash valid fraction of 0, a list without valid
 lines, num_valid_clips = 0), valid is the test set.
 """
@@ -217,17 +218,17 @@ def _assign_splits(items: list[_Item], spec: str, builder: str,
             split, _, rel = line.partition(" ")
             rel = rel.strip()
             if split not in SPLITS or not rel:
-                raise ValueError(f"{arg}:{n}: expected '<train|valid|test> <relative path>', got {line!r}")
+                raise ValueError(f"{arg}:{n}: expected '<train|valid|test> <id or relative path>', got {line!r}")
             (plan[split].append(by_id[rel]) if rel in by_id else unknown.append(rel))
         if unknown:
-            raise ValueError(f"{arg}: {len(unknown)} listed files are not among the {len(items)} audio files of "
-                             f"{builder} (ids are paths relative to data.path), e.g. {unknown[:3]}")
+            raise ValueError(f"{arg}: {len(unknown)} listed ids are not among the {len(items)} recordings of "
+                             f"{builder}: {unknown[:3]} (ids look like {items[0].id!r})")
     if not plan.get("valid"):
         plan["valid"] = list(plan["test"])
     for s in SPLITS:
         if not plan.get(s):
             raise ValueError(f"{builder}: split {s!r} would be empty with data.split={spec!r} over {len(items)} "
-                             f"files ({ {k: len(v) for k, v in plan.items()} }); use tail:N or a list: file")
+                             f"files ({ {k: len(v) for k, v in plan.items()} }); change data.split (e.g. tail:N or list:FILE)")
     return plan
 
 
@@ -321,8 +322,7 @@ def _vctk_plan(dc: Any) -> tuple[dict, dict, str]:
             "(VCTK-Corpus 0.92) or wav48/pXXX/pXXX_YYY.wav (0.80), in a directory or a zip")
     items = sorted((dataclasses.replace(it, id=m.group(2), speaker=m.group(1)) for m, it in matched),
                    key=lambda it: (_speaker_key(it.speaker), it.id))
-    opts.update(layout=layout, mode=mode, num_valid_clips=int(dc.get("num_valid_clips", 8)),
-                fingerprint=_fingerprint(items))
+    opts.update(layout=layout, mode=mode, num_valid_clips=int(dc.get("num_valid_clips", 8)))
     if layout == "0.92":
         opts["mic"] = mic
     speakers = sorted({it.speaker for it in items}, key=_speaker_key)
@@ -333,20 +333,27 @@ def _vctk_plan(dc: Any) -> tuple[dict, dict, str]:
                              f"{speakers[:8]}{'...' if len(speakers) > 8 else ''}")
         opts.update(speaker=spk, train_recordings=n_train)
         detail = f"single-{spk}-{n_train}"
+        items = [it for it in items if it.speaker == spk]  # any split spec applies to this speaker only
 
         def default(its):  # Kuleshov et al.: the speaker's first 223 recordings train, the rest test
-            mine = [it for it in its if it.speaker == spk]
-            train, valid = _carve_valid(mine[:n_train], opts["num_valid_clips"], "vctk")
-            return {"train": train, "valid": valid, "test": mine[n_train:]}
+            if not 0 < n_train < len(its):
+                raise ValueError(f"data.vctk_train_recordings={n_train}: speaker {spk} has {len(its)} recordings "
+                                 f"({mic if layout == '0.92' else 'wav48'}); use a number in 1..{len(its) - 1}")
+            train, valid = _carve_valid(its[:n_train], opts["num_valid_clips"], "vctk")
+            return {"train": train, "valid": valid, "test": its[n_train:]}
     else:
         n_spk = int(dc.get("vctk_train_speakers", 99))
         opts["train_speakers"] = n_spk
         detail = f"multi-{n_spk}"
 
         def default(its):  # the first 99 speakers train, the others test (speaker-disjoint)
+            if not 0 < n_spk < len(speakers):
+                raise ValueError(f"data.vctk_train_speakers={n_spk}: the VCTK at {root} has {len(speakers)} speakers "
+                                 f"with audio; use a number in 1..{len(speakers) - 1}")
             train_spk = set(speakers[:n_spk])
             train, valid = _carve_valid([it for it in its if it.speaker in train_spk], opts["num_valid_clips"], "vctk")
             return {"train": train, "valid": valid, "test": [it for it in its if it.speaker not in train_spk]}
+    opts["fingerprint"] = _fingerprint(items)
     plan = _assign_splits(items, opts["split"], f"vctk ({layout}, {mode})", default)
     readable = f"{layout}-{detail}-{opts.get('mic', 'mic')}-sr{opts['sample_rate']}-{opts['split'] or 'paper'}-{opts['store_dtype']}"
     return opts, plan, readable
@@ -457,10 +464,16 @@ def _load_file(item: _Item, opts: dict) -> _Loaded:
         return out
     if opts.get("trim_silence"):
         import librosa  # Lazily: librosa's import is slow and only trimming needs it.
-        y, _ = librosa.effects.trim(y, top_db=opts["trim_top_db"])
+        frame = _trim_frame(opts["sample_rate"])
+        y, _ = librosa.effects.trim(y, top_db=opts["trim_top_db"], frame_length=frame, hop_length=frame // 4)
     out.clipped = bool(np.max(np.abs(y)) > 1.0)
     out.audio = np.clip(y, -1.0, 1.0)
     return out
+
+
+def _trim_frame(rate: int) -> int:
+    """About 32 ms: librosa's default 2048 samples is 128 ms at 16 kHz and would keep most of a pause."""
+    return int(2 ** np.ceil(np.log2(0.032 * rate)))
 
 
 def _load_synthetic(item: _Item, opts: dict) -> _Loaded:

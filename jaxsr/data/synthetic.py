@@ -86,6 +86,13 @@ def _istft(spec: np.ndarray, n_fft: int, hop: int, length: int) -> np.ndarray:
     return out / np.maximum(norm, 1e-3)
 
 
+def _smooth(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """`np.convolve(x, kernel, mode="same")` that keeps `len(x)` samples even when the kernel is longer
+    (numpy's "same" then returns `len(kernel)` samples, which broke clips shorter than ~0.1 s)."""
+    start = (len(kernel) - 1) // 2
+    return np.convolve(x, kernel, mode="full")[start:start + len(x)]
+
+
 def _resonance(f: np.ndarray, fc: np.ndarray, bw: np.ndarray) -> np.ndarray:
     """Magnitude of a second-order resonance, peak-normalised to 1. f: [bins], fc/bw: [frames, 1]."""
     half = bw / 2.0
@@ -152,9 +159,9 @@ def make_clip(rng: np.random.Generator, sample_rate: int = 16000, seconds: float
     # Smooth amplitude tracks (~20 ms) so onsets are not clicks.
     kernel = np.hanning(7)
     kernel /= kernel.sum()
-    voice = np.convolve(voice, kernel, mode="same")
-    noise = np.convolve(noise, kernel, mode="same")
-    accent = np.convolve(accent, np.hanning(21) / np.hanning(21).sum(), mode="same")
+    voice = _smooth(voice, kernel)
+    noise = _smooth(noise, kernel)
+    accent = _smooth(accent, np.hanning(21) / np.hanning(21).sum())
 
     # f0: declination + accents + slow wander + vibrato-like jitter, at the sample rate.
     t = np.arange(n) / sr

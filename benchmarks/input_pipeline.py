@@ -1,0 +1,276 @@
+"""Input-pipeline throughput: training patches per second by task, sample rate and worker count.
+
+    python benchmarks/input_pipeline.py            # full table (a few minutes)
+    python benchmarks/input_pipeline.py --quick    # smoke run
+    python benchmarks/input_pipeline.py --json     # only the JSON line on stdout; the table on stderr
+
+Every cell builds `jaxsr.data.pipeline.train_loader` on the synthetic corpus (default 64 clips of 4 s)
+with 8192-sample patches and batch 32, takes warm-up batches (the first one includes starting the
+worker processes, reported as `startup_s`), then counts batches for `--seconds`. Workers: 0 (in the
+main process, with one read-ahead thread), 1 and 2 processes.
+
+It also times the numpy degradations alone (ms per 8192-sample patch, one core) and a prototype of a
+faster, batched `sr` degradation (see `sr_batched_scipy` / `sr_batched_fast` below), which is where the
+`sr` pipeline spends its time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import scipy.interpolate
+import scipy.linalg
+import scipy.signal
+
+from jaxsr import config as config_lib
+from jaxsr import degrade as degrade_lib
+from jaxsr.data import pipeline
+from jaxsr.data.synthetic import make_corpus
+
+PATCH = 8192
+BATCH = 32
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def make_config(task: str, sample_rate: int, workers: int) -> config_lib.ml_collections.ConfigDict:
+    c = config_lib.default_config()
+    c.task.name = task
+    c.task.ratio = 4
+    c.data.sample_rate = sample_rate
+    c.data.patch_length = PATCH
+    c.data.num_workers = workers
+    c.data.prefetch = 2
+    c.train.batch_size = BATCH
+    config_lib.validate(c)
+    return c
+
+
+def time_loader(config, source, seconds: float, warmup: int) -> dict:
+    t0 = time.perf_counter()
+    with pipeline.train_loader(config, source) as it:
+        next(it)
+        startup = time.perf_counter() - t0
+        for _ in range(warmup):
+            next(it)
+        n, t1 = 0, time.perf_counter()
+        while time.perf_counter() - t1 < seconds:
+            next(it)
+            n += 1
+        elapsed = time.perf_counter() - t1
+    return {"patches_per_s": n * BATCH / elapsed, "batches": n, "startup_s": startup}
+
+
+# ----------------------------------------------------------------------- sr degradation prototypes
+def sr_per_example(y: np.ndarray, ratio: int) -> np.ndarray:
+    """What the pipeline does today: `jaxsr.degrade.degrade_sr` per row. `[b, t] -> [b, t]`."""
+    return np.stack([degrade_lib.degrade_sr(row, ratio).x for row in y])
+
+
+def sr_batched_scipy(y: np.ndarray, ratio: int) -> np.ndarray:
+    """The same scipy calls on the whole batch (`axis=-1`): bit-identical to `sr_per_example`.
+
+    sosfiltfilt and CubicSpline both vectorise over leading axes, so the per-call overhead (filter
+    steady state, input validation, spline set-up) is paid once per batch instead of once per patch.
+    """
+    t = y.shape[-1]
+    sos = degrade_lib._antialias_sos(ratio)
+    padlen = min(3 * (2 * len(sos) + 1), t - 1)
+    low = scipy.signal.sosfiltfilt(sos, y, axis=-1, padlen=padlen).astype(np.float32)[:, ::ratio]
+    knots = np.arange(low.shape[-1]) * ratio
+    spline = scipy.interpolate.CubicSpline(knots, low.astype(np.float64), axis=-1, bc_type="not-a-knot")
+    return spline(np.arange(t)).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=None)
+def _sos_zi(ratio: int) -> tuple[np.ndarray, np.ndarray]:
+    sos = degrade_lib._antialias_sos(ratio)
+    return sos, scipy.signal.sosfilt_zi(sos)  # the filter's steady state: scipy recomputes it every call
+
+
+@functools.lru_cache(maxsize=None)
+def _slope_system(n: int, ratio: int) -> np.ndarray:
+    """Banded matrix (for solve_banded) of the not-a-knot slope system on `n` knots spaced `ratio`."""
+    h = float(ratio)
+    ab = np.zeros((3, n))
+    ab[1, 1:-1] = 4 * h  # interior rows: h s_{i-1} + 4h s_i + h s_{i+1} = 3h (d_{i-1} + d_i)
+    ab[0, 2:] = h
+    ab[2, :-2] = h
+    # Not-a-knot rows for uniform knots: s_0 + 2 s_1 = (5 d_0 + d_1) / 2, 2 s_{n-2} + s_{n-1} = (d_{n-3} + 5 d_{n-2}) / 2.
+    ab[1, 0], ab[0, 1] = 1.0, 2.0
+    ab[1, -1], ab[2, -2] = 1.0, 2.0
+    return ab
+
+
+def sr_batched_fast(y: np.ndarray, ratio: int) -> np.ndarray:
+    """Batched, with the filter steady state cached and the spline solved directly (float64 throughout).
+
+    Agrees with `sr_per_example` to float32 rounding (not bit-identical: the arithmetic order differs).
+    """
+    b, t = y.shape
+    sos, zi = _sos_zi(ratio)
+    pad = min(3 * (2 * len(sos) + 1), t - 1)
+    # Zero-phase filtering exactly as scipy.signal.sosfiltfilt (odd extension, steady-state start).
+    ext = np.concatenate([2 * y[:, :1] - y[:, pad:0:-1], y, 2 * y[:, -1:] - y[:, -2:-pad - 2:-1]], axis=1)
+    fwd, _ = scipy.signal.sosfilt(sos, ext, axis=-1, zi=zi[:, None, :] * ext[None, :, :1])
+    bwd, _ = scipy.signal.sosfilt(sos, fwd[:, ::-1], axis=-1, zi=zi[:, None, :] * fwd[None, :, -1:])
+    low = bwd[:, ::-1][:, pad:pad + t].astype(np.float32)[:, ::ratio].astype(np.float64)  # [b, n]
+    n = low.shape[1]
+    h = float(ratio)
+    d = np.diff(low, axis=1) / h  # secant slopes [b, n-1]
+    rhs = np.empty_like(low)
+    rhs[:, 1:-1] = 3 * h * (d[:, :-1] + d[:, 1:])
+    rhs[:, 0] = (5 * d[:, 0] + d[:, 1]) / 2
+    rhs[:, -1] = (d[:, -2] + 5 * d[:, -1]) / 2
+    s = scipy.linalg.solve_banded((1, 1), _slope_system(n, ratio), rhs.T, check_finite=False).T  # slopes [b, n]
+    # Hermite cubic per interval, y_i + s_i u + c2 u^2 + c3 u^3, evaluated at u = 0..r-1 by broadcasting
+    # (no gathers); the samples after the last knot use the last interval, as CubicSpline extrapolates.
+    c2 = (3 * d - 2 * s[:, :-1] - s[:, 1:]) / h
+    c3 = (s[:, :-1] + s[:, 1:] - 2 * d) / h**2
+    out = np.empty((b, t))
+    head = (n - 1) * ratio
+    u = np.arange(ratio, dtype=np.float64)
+    poly = low[:, :-1, None] + u * (s[:, :-1, None] + u * (c2[:, :, None] + u * c3[:, :, None]))
+    out[:, :head] = poly.reshape(b, head)
+    u = np.arange(t - head, dtype=np.float64) + ratio
+    out[:, head:] = low[:, -2:-1] + u * (s[:, -2:-1] + u * (c2[:, -1:] + u * c3[:, -1:]))
+    return out.astype(np.float32)
+
+
+def sr_fast_per_example(y: np.ndarray, ratio: int) -> np.ndarray:
+    """`sr_batched_fast` one row at a time: the gain of caching + the direct spline without batching."""
+    return np.concatenate([sr_batched_fast(row[None], ratio) for row in y])
+
+
+SR_VARIANTS = (("sr_per_example", sr_per_example), ("sr_fast_per_example", sr_fast_per_example),
+               ("sr_batched_scipy", sr_batched_scipy), ("sr_batched_fast", sr_batched_fast))
+
+
+def time_fn(fn, *args, min_seconds: float = 1.0) -> float:
+    """Median seconds per call over a few repeats of at least `min_seconds / 5` each."""
+    fn(*args)
+    times = []
+    for _ in range(5):
+        n, t0 = 0, time.perf_counter()
+        while True:
+            fn(*args)
+            n += 1
+            dt = time.perf_counter() - t0
+            if dt >= min_seconds / 5:
+                break
+        times.append(dt / n)
+    return float(np.median(times))
+
+
+def degradation_timings(patches: np.ndarray, min_seconds: float) -> dict:
+    """ms per patch for each task's `degrade`, and the sr prototypes on a batch of patches."""
+    c = config_lib.default_config()
+    out = {}
+    for task in ("sr", "denoise", "inpaint"):
+        c.task.name = task
+        rng = np.random.default_rng(0)
+        sec = time_fn(lambda: degrade_lib.degrade(patches[0], c.task, rng, 16000), min_seconds=min_seconds)
+        out[f"degrade_{task}_ms_per_patch"] = 1e3 * sec
+    ref = sr_per_example(patches, 4)
+    for name, fn in SR_VARIANTS:
+        got = fn(patches, 4)
+        out[f"{name}_ms_per_patch"] = 1e3 * time_fn(fn, patches, 4, min_seconds=min_seconds) / len(patches)
+        out[f"{name}_max_abs_diff"] = float(np.max(np.abs(got - ref)))
+        out[f"{name}_bit_identical"] = bool(np.array_equal(got, ref))
+    return out
+
+
+# --------------------------------------------------------------------------------------------- main
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="smoke run: few clips, short timings, 16 kHz sr only")
+    p.add_argument("--tasks", default="sr,denoise,inpaint")
+    p.add_argument("--rates", default="16000,48000")
+    p.add_argument("--workers", default="0,1,2")
+    p.add_argument("--clips", type=int, default=64)
+    p.add_argument("--clip-seconds", type=float, default=4.0)
+    p.add_argument("--seconds", type=float, default=4.0, help="timed seconds per cell (after warm-up)")
+    p.add_argument("--warmup", type=int, default=3, help="batches after the first before timing")
+    p.add_argument("--json", action="store_true", help="only the JSON line on stdout; the table on stderr")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.clips, args.clip_seconds, args.seconds, args.warmup = 8, 1.0, 1.0, 1
+        args.tasks, args.rates, args.workers = "sr,inpaint", "16000", "0,1"
+    return args
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    tasks = args.tasks.split(",")
+    rates = [int(r) for r in args.rates.split(",")]
+    workers = [int(w) for w in args.workers.split(",")]
+    load_start = os.getloadavg()[0]
+
+    corpora = {}
+    for rate in rates:
+        t0 = time.perf_counter()
+        clips = make_corpus("train", args.clips, rate, args.clip_seconds)
+        corpora[rate] = pipeline.records_from_clips(clips, rate, "train")
+        log(f"corpus: {args.clips} clips x {args.clip_seconds} s at {rate} Hz in {time.perf_counter() - t0:.1f} s")
+
+    cells = []
+    for rate in rates:
+        for task in tasks:
+            for w in workers:
+                log(f"timing {task} {rate} Hz workers={w} ...")
+                r = time_loader(make_config(task, rate, w), corpora[rate], args.seconds, args.warmup)
+                cells.append({"task": task, "sample_rate": rate, "workers": w, **r})
+
+    first = corpora[rates[0]]
+    rng = np.random.default_rng(0)
+    patches = np.stack([first[i % len(first)]["audio"][:PATCH] if len(first[i % len(first)]["audio"]) >= PATCH
+                        else np.resize(first[i % len(first)]["audio"], PATCH) for i in range(BATCH)])
+    patches = patches + np.float32(1e-3) * rng.standard_normal(patches.shape, dtype=np.float32)
+    log("timing the degradations alone ...")
+    degr = degradation_timings(patches.astype(np.float32), min_seconds=1.0 if args.quick else 3.0)
+
+    table = format_table(cells, tasks, rates, workers, degr)
+    goal = next((c["patches_per_s"] for c in cells
+                 if c["task"] == "sr" and c["sample_rate"] == 16000 and c["workers"] == 2), None)
+    result = {
+        "benchmark": "input_pipeline", "patch_length": PATCH, "batch_size": BATCH, "clips": args.clips,
+        "clip_seconds": args.clip_seconds, "timed_seconds": args.seconds, "cpu_count": os.cpu_count(),
+        "loadavg_1min_start": load_start, "loadavg_1min_end": os.getloadavg()[0], "cells": cells,
+        "degradation": degr,
+        "goal_sr_16k_2_workers": {"patches_per_s": goal, "target": 1000, "met": None if goal is None else goal >= 1000},
+    }
+    print(table, file=sys.stderr if args.json else sys.stdout, flush=True)
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def format_table(cells, tasks, rates, workers, degr) -> str:
+    lines = [f"patches/s ({PATCH}-sample patches, batch {BATCH}; machine load at start/end in the JSON)", ""]
+    head = f"{'task':<8} {'rate':>6} " + " ".join(f"{f'{w} workers':>11}" for w in workers) + "   startup s (max)"
+    lines += [head, "-" * len(head)]
+    for rate in rates:
+        for task in tasks:
+            row = [c for c in cells if c["task"] == task and c["sample_rate"] == rate]
+            by_w = {c["workers"]: c for c in row}
+            lines.append(f"{task:<8} {rate:>6} " + " ".join(f"{by_w[w]['patches_per_s']:>11.0f}" for w in workers)
+                         + f"   {max(c['startup_s'] for c in row):.1f}")
+    lines += ["", "numpy degradation alone, ms per patch (one core):"]
+    for task in ("sr", "denoise", "inpaint"):
+        lines.append(f"  degrade {task:<8} {degr[f'degrade_{task}_ms_per_patch']:.3f}")
+    for name, _ in SR_VARIANTS:
+        lines.append(f"  {name:<19} {degr[f'{name}_ms_per_patch']:.3f}   max |diff| vs degrade_sr "
+                     f"{degr[f'{name}_max_abs_diff']:.1e}{'  (bit-identical)' if degr[f'{name}_bit_identical'] else ''}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # the guard matters: grain's workers are spawned and re-import this file
+    main()

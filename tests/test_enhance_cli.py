@@ -1,0 +1,149 @@
+"""launch/enhance.py end to end, with a tiny model trained here (sr, r=4, 8 kHz target, 2 kHz input)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from jaxsr import enhance as E
+from jaxsr.audio_io import read_audio
+from jaxsr.config import default_config
+from jaxsr.train import train_and_evaluate
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+SCRIPT = REPO / "launch" / "enhance.py"
+
+
+def _load_cli():
+    spec = importlib.util.spec_from_file_location("enhance_cli", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+cli = _load_cli()
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory) -> pathlib.Path:
+    root = tmp_path_factory.mktemp("cli_model")
+    c = default_config()
+    c.dtype = "float32"
+    c.model.update(width=0.0625, num_blocks=2)
+    c.data.update(name="synthetic", sample_rate=8000, patch_length=512, num_train_clips=4, num_eval_clips=1,
+                  clip_seconds=0.5, data_dir=str(root / "data"))
+    c.train.update(batch_size=4, num_train_steps=4, log_every=2, eval_every=1000, checkpoint_every=4,
+                   learning_rate=1e-3)
+    c.eval.update(num_clips=1, save_examples=0, batch_size=2)
+    train_and_evaluate(c, root / "run", quiet=True)
+    return root / "run"
+
+
+def _tone(n, rate, f, channels=1):
+    t = np.arange(n) / rate
+    x = np.stack([0.3 * np.sin(2 * np.pi * f * (k + 1) * t) for k in range(channels)], axis=1)
+    return x.astype(np.float32)
+
+
+@pytest.fixture
+def inputs(tmp_path) -> pathlib.Path:
+    d = tmp_path / "in"
+    (d / "sub").mkdir(parents=True)
+    sf.write(d / "a.wav", _tone(3000, 2000, 300), 2000, subtype="PCM_16")  # mono int16 at the low rate
+    sf.write(d / "sub" / "b.flac", _tone(2001, 2000, 200, channels=2), 2000)  # stereo FLAC
+    sf.write(d / "sub" / "c.wav", _tone(22050, 44100, 250), 44100, subtype="FLOAT")  # another rate
+    return d
+
+
+def _hashes(folder: pathlib.Path) -> dict:
+    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def test_end_to_end_with_a_corrupt_file(workdir, inputs, tmp_path):
+    (inputs / "sub" / "broken.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk" * 20)
+    before = _hashes(inputs)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--checkpoint", str(workdir), str(inputs), "-o", str(out),
+                           "--json", "--spectrogram"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr  # one file failed, the others were restored
+    summary = json.loads(proc.stdout)  # stdout is exactly one JSON object
+    assert summary["files_ok"] == 3 and summary["files_failed"] == 1
+    assert summary["failed"][0]["input"].endswith("broken.wav") and "broken.wav" in proc.stderr
+    assert summary["task"] == "sr" and summary["ratio"] == 4 and summary["output_rate"] == 8000
+    assert _hashes(inputs) == before  # inputs untouched
+
+    model = E.load(workdir)
+    expect = {"a.wav": (12000, 1), "sub/b.flac": (8004, 2), "sub/c.wav": (4000, 1)}
+    for rel, (frames, channels) in expect.items():
+        info = sf.info(out / rel)
+        assert (info.samplerate, info.frames, info.channels) == (8000, frames, channels), rel
+        assert (out / rel).with_suffix(".png").stat().st_size > 1000
+        # The file holds what the library returns (up to 16-bit quantisation).
+        x, rate = read_audio(inputs / rel)
+        y, _ = read_audio(out / rel)
+        np.testing.assert_allclose(y, np.clip(E.enhance(model, x, sample_rate=rate), -1, 1).reshape(y.shape),
+                                   atol=2 / 32768)
+    resampled = {pathlib.Path(r["input"]).name: r["resampled"] for r in summary["outputs"]}
+    assert resampled == {"a.wav": False, "b.flac": False, "c.wav": True}
+    assert "resampling input from 44100 Hz to 2000 Hz" in proc.stderr
+
+
+def test_existing_outputs_need_overwrite(workdir, inputs, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["--checkpoint", str(workdir), str(inputs / "a.wav"), str(inputs / "sub"), "-o", str(out), "--quiet"]
+    assert cli.main(args) == 0
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.*")) == ["a.wav", "b.flac", "c.wav"]
+    first = {p: p.stat().st_mtime_ns for p in out.rglob("*.*")}
+    hashes = _hashes(out)
+    assert cli.main(args) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.*")} == first  # nothing rewritten
+    assert cli.main(args + ["--overwrite", "--format", "wav"]) == 0  # --format wav: b.flac -> b.wav is new
+    assert cli.main(args + ["--overwrite"]) == 0
+    assert all(p.stat().st_mtime_ns > t for p, t in first.items()) and _hashes(out).keys() >= hashes.keys()
+
+
+def test_never_writes_over_an_input(workdir, inputs, capsys):
+    before = _hashes(inputs)
+    assert cli.main(["--checkpoint", str(workdir), str(inputs), "-o", str(inputs), "--quiet"]) == 2
+    assert "would overwrite the input" in capsys.readouterr().err
+    # --format flac turns a.wav into a.flac (new) but sub/b.flac onto itself: refused before writing anything.
+    assert cli.main(["--checkpoint", str(workdir), str(inputs), "-o", str(inputs), "--format", "flac",
+                     "--overwrite", "--quiet"]) == 2
+    assert _hashes(inputs) == before
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--task", "denoise"], "trained for task 'sr'"),
+    (["--ratio", "2"], "ratio 4"),
+    (["--which", "999"], "step 999"),
+    (["--chunk-length", "1001"], "multiple of 8"),
+    (["--chunk-length", "1000"], "too short"),
+])
+def test_usage_errors(workdir, inputs, tmp_path, capsys, extra, match):
+    assert cli.main(["--checkpoint", str(workdir), str(inputs), "-o", str(tmp_path / "o")] + extra) == 2
+    assert match in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_paths_and_flags(workdir, inputs, tmp_path, capsys):
+    assert cli.main(["--checkpoint", str(tmp_path / "nope"), str(inputs), "-o", str(tmp_path / "o")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert cli.main(["--checkpoint", str(workdir), str(tmp_path / "missing.wav"), "-o", str(tmp_path / "o")]) == 2
+    assert "not found" in capsys.readouterr().err
+    # Two inputs with the same name would collide in the output folder.
+    assert cli.main(["--checkpoint", str(workdir), str(inputs / "a.wav"), str(inputs / "a.wav"),
+                     "-o", str(tmp_path / "o")]) == 2
+    assert "both be written" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--checkpoint", str(workdir), str(inputs), "-o", str(tmp_path / "o"), "--batch-size", "0"])
+    assert e.value.code == 2
