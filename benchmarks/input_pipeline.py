@@ -9,9 +9,17 @@ with 8192-sample patches and batch 32, takes warm-up batches (the first one incl
 worker processes, reported as `startup_s`), then counts batches for `--seconds`. Workers: 0 (in the
 main process, with one read-ahead thread), 1 and 2 processes.
 
-It also times the numpy degradations alone (ms per 8192-sample patch, one core) and a prototype of a
-faster, batched `sr` degradation (see `sr_batched_scipy` / `sr_batched_fast` below), which is where the
-`sr` pipeline spends its time.
+The `sr` pipeline spends its time in the numpy degradation (`jaxsr.degrade.degrade_sr`, once per
+patch). The script also times the degradations alone (ms per 8192-sample patch, one core) and
+prototypes of a faster `sr` degradation, all bit-identical to `degrade_sr` (checked here):
+
+* `sr_fast_per_example`: per patch, with the filter's steady state (`sosfilt_zi`, recomputed by every
+  `sosfiltfilt` call) cached and the not-a-knot spline solved directly instead of through CubicSpline;
+* `sr_batched_scipy`: the same scipy calls as `degrade_sr`, on the whole batch (`axis=-1`);
+* `sr_batched_fast`: both ideas together.
+
+Rows `sr_batched` run the real pipeline with `sr_batched_scipy` in place of the per-row loop
+(`--no-prototype` skips them).
 """
 
 from __future__ import annotations
@@ -54,19 +62,65 @@ def make_config(task: str, sample_rate: int, workers: int) -> config_lib.ml_coll
     return c
 
 
-def time_loader(config, source, seconds: float, warmup: int) -> dict:
+def cpu_seconds() -> tuple[float, float] | None:
+    """CPU seconds used so far by this process and by its live child processes (grain's workers).
+
+    Read from /proc (Linux); None elsewhere. On a shared machine wall-clock rates depend on the other
+    jobs, CPU time per patch does not, so the table also gives an idle-machine estimate from it.
+    """
+    if not os.path.isdir("/proc"):
+        return None
+    tick, me = os.sysconf("SC_CLK_TCK"), os.getpid()
+    main = children = 0.0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()  # after "(comm)": state, ppid, ..., utime, stime
+        except OSError:
+            continue
+        cpu = (int(fields[11]) + int(fields[12])) / tick
+        if int(d) == me:
+            main = cpu
+        elif int(fields[1]) == me:
+            children += cpu
+    return main, children
+
+
+def idle_estimate(workers: int, main_ms: float, worker_ms: float) -> float:
+    """Patches/s on an otherwise idle machine: the busiest of the main process, the workers, the CPUs."""
+    if workers == 0:
+        return 1000.0 / main_ms
+    cpus = os.cpu_count() or 1
+    return min(1000.0 * workers / worker_ms, 1000.0 / max(main_ms, 1e-9), 1000.0 * cpus / (main_ms + worker_ms))
+
+
+def time_loader(config, source, seconds: float, warmup: int, batched_sr: bool = False) -> dict:
     t0 = time.perf_counter()
-    with pipeline.train_loader(config, source) as it:
+    if batched_sr:  # the prototype below, in the pipeline's place (its iterator with our batch function)
+        loader = pipeline.PatchIterator(BatchedSrFn(config, source, 0, 1, (), ()), config.data.num_workers,
+                                        config.data.prefetch)
+    else:
+        loader = pipeline.train_loader(config, source)
+    with loader as it:
         next(it)
         startup = time.perf_counter() - t0
         for _ in range(warmup):
             next(it)
-        n, t1 = 0, time.perf_counter()
+        cpu0, n, t1 = cpu_seconds(), 0, time.perf_counter()
         while time.perf_counter() - t1 < seconds:
             next(it)
             n += 1
-        elapsed = time.perf_counter() - t1
-    return {"patches_per_s": n * BATCH / elapsed, "batches": n, "startup_s": startup}
+        elapsed, cpu1 = time.perf_counter() - t1, cpu_seconds()
+    out = {"patches_per_s": n * BATCH / elapsed, "batches": n, "startup_s": startup}
+    if cpu0 is not None:
+        # Read-ahead means workers did up to prefetch batches more than we took: a small overestimate.
+        main_ms, worker_ms = (1e3 * (b - a) / (n * BATCH) for a, b in zip(cpu0, cpu1))
+        w = config.data.num_workers
+        out.update(main_cpu_ms_per_patch=main_ms, worker_cpu_ms_per_patch=worker_ms,
+                   idle_estimate_patches_per_s=idle_estimate(w, main_ms, worker_ms))
+    return out
 
 
 # ----------------------------------------------------------------------- sr degradation prototypes
@@ -145,6 +199,17 @@ def sr_batched_fast(y: np.ndarray, ratio: int) -> np.ndarray:
     return out.astype(np.float32)
 
 
+class BatchedSrFn(pipeline._BatchFn):
+    """The pipeline's batch function with the sr degradation of all rows in one `sr_batched_scipy` call.
+
+    Defined in this script, so cloudpickle ships it to grain's workers by value.
+    """
+
+    def degrade_rows(self, y: np.ndarray, examples: range) -> np.ndarray:
+        assert self.task["name"] == "sr"
+        return sr_batched_scipy(y, self.task["ratio"])
+
+
 def sr_fast_per_example(y: np.ndarray, ratio: int) -> np.ndarray:
     """`sr_batched_fast` one row at a time: the gain of caching + the direct spline without batching."""
     return np.concatenate([sr_batched_fast(row[None], ratio) for row in y])
@@ -155,15 +220,15 @@ SR_VARIANTS = (("sr_per_example", sr_per_example), ("sr_fast_per_example", sr_fa
 
 
 def time_fn(fn, *args, min_seconds: float = 1.0) -> float:
-    """Median seconds per call over a few repeats of at least `min_seconds / 5` each."""
+    """Median CPU seconds per call (this process; load-independent) over 5 repeats of >= min_seconds / 5."""
     fn(*args)
     times = []
     for _ in range(5):
-        n, t0 = 0, time.perf_counter()
+        n, t0 = 0, time.process_time()
         while True:
             fn(*args)
             n += 1
-            dt = time.perf_counter() - t0
+            dt = time.process_time() - t0
             if dt >= min_seconds / 5:
                 break
         times.append(dt / n)
@@ -171,7 +236,7 @@ def time_fn(fn, *args, min_seconds: float = 1.0) -> float:
 
 
 def degradation_timings(patches: np.ndarray, min_seconds: float) -> dict:
-    """ms per patch for each task's `degrade`, and the sr prototypes on a batch of patches."""
+    """CPU ms per patch for each task's `degrade`, and the sr prototypes on a batch of patches."""
     c = config_lib.default_config()
     out = {}
     for task in ("sr", "denoise", "inpaint"):
@@ -189,6 +254,22 @@ def degradation_timings(patches: np.ndarray, min_seconds: float) -> dict:
 
 
 # --------------------------------------------------------------------------------------------- main
+def corpus(rate: int, args: argparse.Namespace) -> list[np.ndarray]:
+    """The synthetic training clips (about 1 s per 4-s clip to render at 48 kHz: cached with --cache)."""
+    path = None
+    if args.cache:
+        path = os.path.join(args.cache, f"synthetic_train_{args.clips}x{args.clip_seconds}s_{rate}.npy")
+        if os.path.exists(path):
+            return list(np.load(path))
+    t0 = time.perf_counter()
+    clips = make_corpus("train", args.clips, rate, args.clip_seconds)
+    log(f"corpus: {args.clips} clips x {args.clip_seconds} s at {rate} Hz in {time.perf_counter() - t0:.1f} s")
+    if path:
+        os.makedirs(args.cache, exist_ok=True)
+        np.save(path, np.stack(clips))
+    return clips
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -200,11 +281,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--clip-seconds", type=float, default=4.0)
     p.add_argument("--seconds", type=float, default=4.0, help="timed seconds per cell (after warm-up)")
     p.add_argument("--warmup", type=int, default=3, help="batches after the first before timing")
+    p.add_argument("--no-prototype", dest="prototype", action="store_false",
+                   help="skip the 'sr_batched' rows (the pipeline with the batched sr prototype)")
+    p.add_argument("--cache", default="", help="folder to keep the rendered corpus in between runs")
     p.add_argument("--json", action="store_true", help="only the JSON line on stdout; the table on stderr")
     args = p.parse_args(argv)
     if args.quick:
         args.clips, args.clip_seconds, args.seconds, args.warmup = 8, 1.0, 1.0, 1
-        args.tasks, args.rates, args.workers = "sr,inpaint", "16000", "0,1"
+        args.tasks, args.rates, args.workers = "sr,inpaint", "16000", "0,2"
     return args
 
 
@@ -215,12 +299,7 @@ def main(argv=None) -> dict:
     workers = [int(w) for w in args.workers.split(",")]
     load_start = os.getloadavg()[0]
 
-    corpora = {}
-    for rate in rates:
-        t0 = time.perf_counter()
-        clips = make_corpus("train", args.clips, rate, args.clip_seconds)
-        corpora[rate] = pipeline.records_from_clips(clips, rate, "train")
-        log(f"corpus: {args.clips} clips x {args.clip_seconds} s at {rate} Hz in {time.perf_counter() - t0:.1f} s")
+    corpora = {rate: pipeline.records_from_clips(corpus(rate, args), rate, "train") for rate in rates}
 
     cells = []
     for rate in rates:
@@ -229,6 +308,11 @@ def main(argv=None) -> dict:
                 log(f"timing {task} {rate} Hz workers={w} ...")
                 r = time_loader(make_config(task, rate, w), corpora[rate], args.seconds, args.warmup)
                 cells.append({"task": task, "sample_rate": rate, "workers": w, **r})
+            if task == "sr" and args.prototype:
+                for w in workers:
+                    log(f"timing sr (batched prototype) {rate} Hz workers={w} ...")
+                    r = time_loader(make_config(task, rate, w), corpora[rate], args.seconds, args.warmup, True)
+                    cells.append({"task": "sr_batched", "sample_rate": rate, "workers": w, **r})
 
     first = corpora[rates[0]]
     rng = np.random.default_rng(0)
@@ -238,32 +322,47 @@ def main(argv=None) -> dict:
     log("timing the degradations alone ...")
     degr = degradation_timings(patches.astype(np.float32), min_seconds=1.0 if args.quick else 3.0)
 
-    table = format_table(cells, tasks, rates, workers, degr)
-    goal = next((c["patches_per_s"] for c in cells
-                 if c["task"] == "sr" and c["sample_rate"] == 16000 and c["workers"] == 2), None)
+    load = (load_start, os.getloadavg()[0])
+    table = format_table(cells, tasks, rates, workers, degr, load)
+    def goal(task):
+        r = [c["patches_per_s"] for c in cells if c["task"] == task and c["sample_rate"] == 16000 and c["workers"] == 2]
+        return {"patches_per_s": r[0], "target": 1000, "met": r[0] >= 1000} if r else None
+
     result = {
         "benchmark": "input_pipeline", "patch_length": PATCH, "batch_size": BATCH, "clips": args.clips,
         "clip_seconds": args.clip_seconds, "timed_seconds": args.seconds, "cpu_count": os.cpu_count(),
-        "loadavg_1min_start": load_start, "loadavg_1min_end": os.getloadavg()[0], "cells": cells,
+        "loadavg_1min_start": load[0], "loadavg_1min_end": load[1], "cells": cells,
         "degradation": degr,
-        "goal_sr_16k_2_workers": {"patches_per_s": goal, "target": 1000, "met": None if goal is None else goal >= 1000},
+        "goal_sr_16k_2_workers": goal("sr"), "goal_sr_batched_prototype_16k_2_workers": goal("sr_batched"),
     }
     print(table, file=sys.stderr if args.json else sys.stdout, flush=True)
     print(json.dumps(result), flush=True)
     return result
 
 
-def format_table(cells, tasks, rates, workers, degr) -> str:
-    lines = [f"patches/s ({PATCH}-sample patches, batch {BATCH}; machine load at start/end in the JSON)", ""]
-    head = f"{'task':<8} {'rate':>6} " + " ".join(f"{f'{w} workers':>11}" for w in workers) + "   startup s (max)"
+def format_table(cells, tasks, rates, workers, degr, load) -> str:
+    lines = [f"patches/s ({PATCH}-sample patches, batch {BATCH}; {os.cpu_count()} CPUs, "
+             f"1-min load average {load[0]:.1f} at start, {load[1]:.1f} at end)", ""]
+    head = f"{'task':<10} {'rate':>6} " + " ".join(f"{f'{w} workers':>11}" for w in workers) + "   startup s (max)"
     lines += [head, "-" * len(head)]
     for rate in rates:
-        for task in tasks:
+        for task in tasks + (["sr_batched"] if any(c["task"] == "sr_batched" for c in cells) else []):
             row = [c for c in cells if c["task"] == task and c["sample_rate"] == rate]
             by_w = {c["workers"]: c for c in row}
-            lines.append(f"{task:<8} {rate:>6} " + " ".join(f"{by_w[w]['patches_per_s']:>11.0f}" for w in workers)
+            lines.append(f"{task:<10} {rate:>6} " + " ".join(f"{by_w[w]['patches_per_s']:>11.0f}" for w in workers)
                          + f"   {max(c['startup_s'] for c in row):.1f}")
-    lines += ["", "numpy degradation alone, ms per patch (one core):"]
+    if all("idle_estimate_patches_per_s" in c for c in cells):
+        head2 = head.replace("startup s (max)", "(CPU ms per patch: main + workers)")
+        lines += ["", "estimate for an idle machine, patches/s, from the CPU time per patch:", head2, "-" * len(head2)]
+        for rate in rates:
+            for task in tasks + (["sr_batched"] if any(c["task"] == "sr_batched" for c in cells) else []):
+                by_w = {c["workers"]: c for c in cells if c["task"] == task and c["sample_rate"] == rate}
+                lines.append(f"{task:<10} {rate:>6} " + " ".join(
+                    f"{by_w[w]['idle_estimate_patches_per_s']:>11.0f}" for w in workers) + "   (" + ", ".join(
+                    f"{by_w[w]['main_cpu_ms_per_patch']:.2f}+{by_w[w]['worker_cpu_ms_per_patch']:.2f}"
+                    for w in workers) + ")")
+    lines += ["(sr_batched: the sr pipeline with the batched-scipy prototype degradation, bit-identical output)",
+              "", "numpy degradation alone, CPU ms per patch (one core):"]
     for task in ("sr", "denoise", "inpaint"):
         lines.append(f"  degrade {task:<8} {degr[f'degrade_{task}_ms_per_patch']:.3f}")
     for name, _ in SR_VARIANTS:

@@ -48,11 +48,13 @@ from jaxsr import train as train_lib
 MODELS = {  # name -> config.model overrides
     "full": dict(num_blocks=4, width=1.0),  # the paper's network, ~56M params
     "quickstart": dict(num_blocks=4, width=0.25),  # ~3.5M params
+    "tiny": dict(num_blocks=2, width=0.0625),  # smoke tests of this script only
 }
 
 # Dense peak TFLOP/s by accelerator, per compute dtype. Float32 convs run on TF32 tensor cores by default
 # in both XLA and cuDNN on these GPUs, so TF32 is the relevant fp32 peak there.
-PEAK_TFLOPS = {
+PEAK_TFLOPS = {  # matched by substring of the device name, first match wins
+    "H100 PCIe": {"bfloat16": 756.0, "float32": 378.0},
     "H100": {"bfloat16": 989.4, "float32": 494.7},  # SXM; strict (non-TF32) fp32 would be ~67
     "H200": {"bfloat16": 989.4, "float32": 494.7},  # same compute as H100 SXM
     "A100": {"bfloat16": 312.0, "float32": 156.0},
@@ -78,18 +80,33 @@ class Row:
 
 
 # ------------------------------------------------------------------------------------------ timing
-def time_steps(step: Callable[[], object], sync: Callable[[object], None], reps: int, steps_per_rep: int,
-               warmup: int = 2) -> list[float]:
-    """Per-step seconds of `reps` repetitions of `steps_per_rep` calls of `step`, after `warmup` calls."""
-    for _ in range(warmup):
-        sync(step())
-    times = []
+@dataclass
+class Prepared:
+    """A compiled, warmed-up step: `step()` runs one step, `sync(step())` waits for the device."""
+
+    step: Callable[[], object]
+    sync: Callable[[object], None]
+    compile_seconds: float
+    xla_flops: float | None = None
+
+
+def time_round_robin(prepared: list[Prepared], reps: int, steps_per_rep: int, warmup: int = 1) -> list[list[float]]:
+    """Per-step seconds of `reps` repetitions of each prepared step, taken in turns.
+
+    Interleaving the implementations (rather than timing one after the other) spreads any change in
+    background load on a shared machine evenly over all of them, so their ratios stay meaningful.
+    """
+    for p in prepared:
+        for _ in range(warmup):
+            p.sync(p.step())
+    times: list[list[float]] = [[] for _ in prepared]
     for _ in range(reps):
-        t0 = time.perf_counter()
-        for _ in range(steps_per_rep):
-            out = step()
-        sync(out)
-        times.append((time.perf_counter() - t0) / steps_per_rep)
+        for p, t in zip(prepared, times):
+            t0 = time.perf_counter()
+            for _ in range(steps_per_rep):
+                out = p.step()
+            p.sync(out)
+            t.append((time.perf_counter() - t0) / steps_per_rep)
     return times
 
 
@@ -119,8 +136,8 @@ def _flops(compiled) -> float | None:
 
 
 # ------------------------------------------------------------------------------------------- jaxsr
-def bench_jaxsr(model_name: str, batch: int, mode: str, dtype: str, args) -> Row:
-    row = Row(model_name, batch, mode, "jaxsr", dtype)
+def prepare_jaxsr(model_name: str, batch: int, mode: str, dtype: str, args) -> Prepared:
+    """The library's jitted train step (state donated) or jitted inference `apply`, compiled."""
     config = _config(model_name, batch, args.patch_length, dtype)
     model = models.model_from_config(config)
     rng = jax.random.key(0)
@@ -141,20 +158,17 @@ def bench_jaxsr(model_name: str, batch: int, mode: str, dtype: str, args) -> Row
 
         def step():
             return compiled(variables, x)
-    row.compile_seconds = time.perf_counter() - t0
-    row.xla_flops = _flops(compiled)
-    row.times = time_steps(step, jax.block_until_ready, args.reps, args.steps_per_rep)
-    return row
+    return Prepared(step, jax.block_until_ready, time.perf_counter() - t0, _flops(compiled))
 
 
 # ------------------------------------------------------------------------------------------- torch
-def bench_torch(model_name: str, batch: int, mode: str, impl: str, dtype: str, args) -> Row:
+def prepare_torch(model_name: str, batch: int, mode: str, impl: str, dtype: str, args) -> Prepared:
+    """The twin's train step (MSE + Adam) or inference forward, eager or `torch.compile`d, run once."""
     import torch
     import torch.nn.functional as F
 
     from benchmarks.torch_unet import TorchAudioUNet
 
-    row = Row(model_name, batch, mode, impl, dtype)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(0)
     net = TorchAudioUNet(**MODELS[model_name]).to(device)
@@ -184,9 +198,7 @@ def bench_torch(model_name: str, batch: int, mode: str, impl: str, dtype: str, a
 
     t0 = time.perf_counter()
     sync(step())  # torch.compile compiles here; counted as compile time, like jaxsr's
-    row.compile_seconds = time.perf_counter() - t0
-    row.times = time_steps(step, sync, args.reps, args.steps_per_rep)
-    return row
+    return Prepared(step, sync, time.perf_counter() - t0)
 
 
 # ------------------------------------------------------------------------------------------ driver
@@ -212,20 +224,56 @@ def peak_tflops(device_kind: str, dtype: str, override: float | None) -> float |
     return None
 
 
-def plan(args, backend: str, has_torch: bool, cuda: bool) -> list[tuple]:
-    """(model, batch, mode, impl, dtype) for every row, jaxsr first within each group."""
+def plan(args, backend: str, has_torch: bool, cuda: bool) -> list[tuple[tuple[str, int, str], list[tuple[str, str]]]]:
+    """Groups `((model, batch, mode), [(impl, dtype), ...])`; the members of a group are timed in turns."""
     dtypes_jax = ["float32"] + (["bfloat16"] if backend in ("gpu", "tpu", "cuda", "rocm") and not args.no_bf16 else [])
     dtypes_torch = ["float32"] + (["bfloat16"] if cuda and not args.no_bf16 else [])
     torch_impls = ["torch eager"] + ([] if args.no_torch_compile else ["torch compile"])
-    rows = []
+    groups = []
     for model_name in args.models:
         for batch in args.batch_sizes:
             if model_name == "full" and args.full_max_batch and batch > args.full_max_batch:
                 continue
             for mode in args.modes:
-                rows += [(model_name, batch, mode, "jaxsr", d) for d in dtypes_jax]
+                members = [("jaxsr", d) for d in dtypes_jax]
                 if has_torch:
-                    rows += [(model_name, batch, mode, impl, d) for d in dtypes_torch for impl in torch_impls]
+                    members += [(impl, d) for d in dtypes_torch for impl in torch_impls]
+                groups.append(((model_name, batch, mode), members))
+    return groups
+
+
+def run_group(key: tuple[str, int, str], members: list[tuple[str, str]], args, info: dict) -> list[Row]:
+    """Compile every member of one (model, batch, mode) group, then time them in turns."""
+    model_name, batch, mode = key
+    rows, prepared = [], []
+    for impl, dtype in members:
+        row = Row(model_name, batch, mode, impl, dtype)
+        print(f"compiling {model_name} batch={batch} {mode} {impl} {dtype} ...", file=sys.stderr, flush=True)
+        try:
+            p = (prepare_jaxsr(model_name, batch, mode, dtype, args) if impl == "jaxsr"
+                 else prepare_torch(model_name, batch, mode, impl, dtype, args))
+        except Exception as e:  # one failing mode (say torch.compile without a compiler) must not end the run
+            row.error = f"{type(e).__name__}: {str(e)[:200]}"
+            p = None
+        rows.append(row)
+        prepared.append(p)
+    ok = [(r, p) for r, p in zip(rows, prepared) if p is not None]
+    print(f"timing {len(ok)} implementations in turns, {args.reps} reps ...", file=sys.stderr, flush=True)
+    try:
+        times = time_round_robin([p for _, p in ok], args.reps, args.steps_per_rep)
+    except Exception as e:  # e.g. out of memory at a large batch: report it and go on with the next group
+        for r, _ in ok:
+            r.error = f"{type(e).__name__}: {str(e)[:200]}"
+        return rows
+    flops = next((p.xla_flops for (r, p) in ok if r.impl == "jaxsr" and p.xla_flops), None)
+    for (row, p), t in zip(ok, times):
+        row.times, row.seconds, row.compile_seconds = t, statistics.median(t), p.compile_seconds
+        if flops:  # the same network, so XLA's count is every implementation's work
+            row.xla_flops = flops
+            row.tflops_per_s = flops / row.seconds / 1e12
+            kind = info["jax_device"] if row.impl == "jaxsr" else info.get("torch_device", "")
+            peak = peak_tflops(kind, row.dtype, args.peak_tflops)
+            row.mfu = row.tflops_per_s / peak if peak else None
     return rows
 
 
@@ -305,7 +353,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error(f"--batch-sizes: expected comma-separated integers such as 4,8,16; got {args.batch_sizes!r}")
     if any(b < 1 for b in args.batch_sizes):
         p.error("--batch-sizes: every batch size must be positive")
-    multiple = models.length_multiple(4)
+    multiple = max(models.length_multiple(MODELS[m]["num_blocks"]) for m in args.models)
     if args.patch_length <= 0 or args.patch_length % multiple:
         p.error(f"--patch-length: got {args.patch_length}; use a positive multiple of {multiple} such as 8192")
     args.reps = args.reps or (20 if accel else 3)
@@ -331,31 +379,13 @@ def main(argv=None) -> dict:
         print("warning: jax and torch are not on the same kind of device; ratios compare different hardware",
               file=sys.stderr)
 
-    rows, flops = [], {}
-    for spec in plan(args, info["jax_backend"], has_torch, cuda):
-        model_name, batch, mode, impl, dtype = spec
-        print(f"timing {model_name} batch={batch} {mode} {impl} {dtype} ...", file=sys.stderr, flush=True)
-        try:
-            row = (bench_jaxsr(model_name, batch, mode, dtype, args) if impl == "jaxsr"
-                   else bench_torch(model_name, batch, mode, impl, dtype, args))
-        except Exception as e:  # one failing mode (say torch.compile without a compiler) must not end the run
-            row = Row(model_name, batch, mode, impl, dtype, error=f"{type(e).__name__}: {str(e)[:200]}")
-        if row.times:
-            row.seconds = statistics.median(row.times)
-        if impl == "jaxsr" and row.xla_flops:
-            flops[(model_name, batch, mode)] = row.xla_flops
-        f = flops.get((model_name, batch, mode))
-        if row.seconds and f:
-            row.xla_flops = f
-            row.tflops_per_s = f / row.seconds / 1e12
-            peak = peak_tflops(info["jax_device"] if impl == "jaxsr" else info.get("torch_device", ""), dtype,
-                               args.peak_tflops)
-            row.mfu = row.tflops_per_s / peak if peak else None
-        rows.append(row)
+    rows = []
+    for key, members in plan(args, info["jax_backend"], has_torch, cuda):
+        rows += run_group(key, members, args, info)
         gc.collect()
-        if has_torch and impl == "torch compile":
+        if has_torch:
             import torch
-            torch._dynamo.reset()  # fresh compile cache per row: no recompile limits, no dynamic shapes
+            torch._dynamo.reset()  # a fresh compile cache per group: no recompile limits, no dynamic shapes
 
     table = format_table(rows)
     print(table, file=sys.stderr if args.json else sys.stdout)

@@ -42,6 +42,15 @@ def evaluate(variables: dict, config: ml_collections.ConfigDict, examples: Seque
     return summarize(per_file)
 
 
+def evaluate_baseline(config: ml_collections.ConfigDict, examples: Iterable[dict], perceptual: bool = False) -> dict:
+    """`evaluate` without a model: the baseline's metrics only (`summary['model']` is empty)."""
+    sr = config.data.sample_rate
+    per_file = [{"id": ex["id"], "model": {},
+                 "baseline": metrics_lib.all_metrics(ex["y"], ex["baseline"], sr, ex.get("mask"), perceptual)}
+                for ex in examples]
+    return summarize(per_file)
+
+
 def mean_ci95(values: Iterable[float]) -> tuple[float, float]:
     """Mean and half-width of a 95% confidence interval (Student t; 0 for a single value)."""
     v = np.asarray(list(values), np.float64)
@@ -57,7 +66,8 @@ def mean_ci95(values: Iterable[float]) -> tuple[float, float]:
 def summarize(per_file: list[dict]) -> dict:
     out: dict = {"n_files": len(per_file), "per_file": per_file}
     for who in ("model", "baseline"):
-        keys = [k for k in per_file[0][who]] if per_file else []
+        # The union over files: an optional metric (PESQ) that failed on one file is still reported.
+        keys = list(dict.fromkeys(k for f in per_file for k in f[who]))
         stats = {k: mean_ci95(f[who][k] for f in per_file if k in f[who]) for k in keys}
         out[who] = {k: s[0] for k, s in stats.items()}
         out[who + "_ci95"] = {k: s[1] for k, s in stats.items()}
@@ -73,12 +83,17 @@ def one_line(summary: dict) -> str:
     return " ".join(f"{k} {m[k]:.2f} (base {b[k]:.2f})" for k in ("snr", "lsd", "si_sdr") if k in m)
 
 
-def format_table(summary: dict, config: ml_collections.ConfigDict | None = None, ci: bool = False) -> str:
-    """A Markdown table: one row per metric, model vs baseline (and the difference)."""
+def format_table(summary: dict, config: ml_collections.ConfigDict | None = None, ci: bool = False,
+                 title: str | None = None) -> str:
+    """A Markdown table: one row per metric, model vs baseline (and the difference). `title` replaces
+    the default heading line ("" for none)."""
     task = config.task.name if config is not None else ""
     base_name = BASELINE_NAMES.get(task, "baseline")
-    title = ""
-    if config is not None:
+    if title is not None:
+        title = f"{title}\n\n" if title else ""
+    elif config is None:
+        title = ""
+    else:
         detail = f"r={config.task.ratio}" if task == "sr" else ""
         title = (f"{task} {detail} on {summary['n_files']} held-out {config.data.name} clips at "
                  f"{config.data.sample_rate} Hz\n\n").replace("  ", " ")
@@ -116,3 +131,52 @@ def save_examples(workdir: pathlib.Path, variables: dict, config: ml_collections
             writer.audio(step, f"examples/{name}", signals, sr)
             writer.image(step, f"examples/{name}_spectrogram", png)
     return written
+
+
+# ------------------------------------------------------------------ examples from arbitrary audio
+def clip_example(y: np.ndarray, config: ml_collections.ConfigDict, index: int, seed: int | None = None,
+                 noise_pool: Sequence[np.ndarray] = (), noise_files: Sequence[np.ndarray] = (),
+                 clip_id: str | None = None) -> dict:
+    """A whole-clip example from clean `y` (`[time]` at `config.data.sample_rate`).
+
+    Degraded exactly as `jaxsr.data.pipeline.eval_examples` degrades clip `index` of a source: generator
+    `example_rng(seed, index, EVAL)` (seed defaults to `config.seed`), and for inpaint the training gap
+    density (`task.num_gaps` per `data.patch_length` samples). `noise_pool` is the babble pool (denoise).
+    Returns `{'id', 'y', 'x', 'baseline', 'mask'}` like `eval_examples`.
+    """
+    from jaxsr.data.pipeline import degrade_clip
+
+    y = np.asarray(y, np.float32)
+    seed = int(config.seed if seed is None else seed)
+    d = degrade_clip(y, config.task.to_dict(), index, seed, int(config.data.sample_rate),
+                     int(config.data.patch_length), noise_pool, noise_files)
+    return {"id": str(index) if clip_id is None else clip_id, "y": y, "x": d.x, "baseline": d.baseline, "mask": d.mask}
+
+
+def json_summary(summary: dict) -> dict:
+    """`summary` without its per-file records, NaN as None: ready for `json.dumps` (strict JSON)."""
+    def clean(v):
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        return v
+
+    return clean({k: v for k, v in summary.items() if k != "per_file"})
+
+
+def write_per_file_csv(path: str | pathlib.Path, per_file: Sequence[dict], extra: Sequence[dict] | None = None) -> None:
+    """One row per file: `id`, any `extra` columns (one dict per file), then `model_<metric>`, `baseline_<metric>`."""
+    import csv
+
+    metrics = list(dict.fromkeys(k for f in per_file for who in ("model", "baseline") for k in f[who]))
+    extra = list(extra) if extra is not None else [{} for _ in per_file]
+    extra_keys = list(dict.fromkeys(k for e in extra for k in e))
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", *extra_keys, *(f"{who}_{k}" for who in ("model", "baseline") for k in metrics)])
+        for f, e in zip(per_file, extra):
+            w.writerow([f["id"], *(e.get(k, "") for k in extra_keys),
+                        *(f[who].get(k, "") for who in ("model", "baseline") for k in metrics)])

@@ -8,6 +8,7 @@ Orbax so that re-running the same command resumes exactly where the run stopped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import pathlib
 import shutil
@@ -265,7 +266,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, overw
         meta = {"data_state": pipeline.get_iterator_state(loader), "metrics": last_metrics}
         ckpt.save(step, _model_item(state), _opt_item(state), meta, eval_lsd=eval_lsd, force=True)
 
-    with _StopFlag() as stop, writer.progress(start, num_steps) as bar:
+    with _StopFlag() as stop, writer.progress(start, num_steps) as bar, _closing(loader, ckpt):
         step = start
         while step < num_steps:
             batch = parallel.shard_batch(next(loader), mesh)
@@ -305,6 +306,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, overw
             if stop.signal:
                 writer.text(f"stopped by signal at step {step}; checkpoint saved. Re-run the same command to resume.")
                 break
+    loader.close()  # stop grain's worker processes
     ckpt.wait()
     ckpt.close()
 
@@ -317,6 +319,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, overw
                                      writer=writer, step=step)
     writer.close()
     return summary
+
+
+@contextlib.contextmanager
+def _closing(loader, ckpt):
+    """On an exception, stop the data workers and let pending checkpoint writes finish."""
+    try:
+        yield
+    except BaseException:
+        loader.close()
+        ckpt.wait()
+        raise
 
 
 def _model_item(state) -> dict:

@@ -255,3 +255,23 @@ def test_noise_files_from_noise_dir(tmp_path, speech):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no audio files"):
         pipeline.load_noise_files(str(tmp_path / "empty"), SR)
+
+
+def test_works_on_the_tfds_source_from_builders(tmp_path):
+    from jaxsr.data import builders
+
+    c = _config("denoise")
+    c.data.num_train_clips, c.data.num_eval_clips, c.data.clip_seconds = 3, 2, 0.25
+    c.task.noise_types = ("white", "babble")
+    train = builders.load_split(c.data, "train", str(tmp_path))
+    records = [train[i] for i in range(len(train))]
+    (b,) = _take(c, train, 1)
+    assert b["x"].shape == (4, PATCH, 1)
+    for row in b["y"][:, :, 0]:
+        assert _find_window(row, records) is not None
+    (again,) = _take(c, records, 1)  # the same clips in a list give the same batch
+    np.testing.assert_array_equal(b["x"], again["x"])
+    valid = builders.load_split(c.data, "valid", str(tmp_path))
+    ex = pipeline.eval_examples(c, valid)
+    assert [e["id"] for e in ex] == [valid[i]["id"] for i in range(len(valid))]
+    assert all(len(e["x"]) == len(valid[i]["audio"]) for i, e in enumerate(ex))

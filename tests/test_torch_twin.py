@@ -159,3 +159,41 @@ def test_bad_input_shape_is_a_value_error():
     twin = torch_unet.TorchAudioUNet(num_blocks=2, width=0.0625)
     with pytest.raises(ValueError, match="multiple of 8"):
         twin(torch.zeros(1, 100, 1))
+
+
+# ------------------------------------------------------------------------------ benchmarks/speed.py
+def test_speed_summary_ratios_hand_worked():
+    from benchmarks import speed
+
+    rows = [speed.Row("quickstart", 4, "train", "jaxsr", "float32", seconds=0.5),
+            speed.Row("quickstart", 4, "train", "torch eager", "float32", seconds=1.0),
+            speed.Row("quickstart", 4, "train", "torch compile", "float32", seconds=0.8),
+            speed.Row("quickstart", 4, "train", "torch compile", "float32", error="failed")]
+    assert speed.summarise(rows) == {"quickstart/b4/train": {"jaxsr_vs_torch_eager": 2.0,
+                                                             "jaxsr_vs_best_torch": 1.6}}
+    assert speed.peak_tflops("NVIDIA H100 80GB HBM3", "bfloat16", None) == pytest.approx(989.4)
+    assert speed.peak_tflops("cpu", "float32", None) is None
+    assert speed.peak_tflops("cpu", "float32", 2.0) == 2.0
+
+
+def test_speed_rejects_bad_flags():
+    from benchmarks import speed
+
+    for argv in (["--models", "huge"], ["--batch-sizes", "4,x"], ["--patch-length", "100"], ["--modes", "eval"]):
+        with pytest.raises(SystemExit):
+            speed.parse_args(argv)
+
+
+def test_speed_smoke_run(capsys):
+    """The whole driver on a tiny patch: one row per implementation, finite times, ratios present."""
+    from benchmarks import speed
+
+    result = speed.main(["--models", "tiny", "--batch-sizes", "2", "--patch-length", "64", "--reps", "1",
+                         "--no-torch-compile", "--json"])
+    rows = result["rows"]
+    assert [(r["mode"], r["impl"]) for r in rows] == [("train", "jaxsr"), ("train", "torch eager"),
+                                                      ("forward", "jaxsr"), ("forward", "torch eager")]
+    assert all(r["error"] is None and r["seconds"] > 0 for r in rows), rows
+    assert all(r["xla_flops"] > 0 for r in rows)
+    assert set(result["ratios"]) == {"tiny/b2/train", "tiny/b2/forward"}
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith('{"device"')

@@ -196,19 +196,20 @@ class _BatchFn:
         self.order = _ClipOrder(len(source), self.seed)
 
     def __call__(self, batch_index: int) -> dict[str, np.ndarray]:
-        x = np.empty((self.local_batch, self.length, 1), np.float32)
-        y = np.empty((self.local_batch, self.length, 1), np.float32)
-        g0 = int(batch_index) * self.global_batch + self.first_row
-        for row in range(self.local_batch):
-            y[row, :, 0], x[row, :, 0] = self.example(g0 + row)
-        return {"x": x, "y": y}
+        g0 = int(batch_index) * self.global_batch + self.first_row  # global index of this shard's first row
+        examples = range(g0, g0 + self.local_batch)
+        y = np.stack([self._loud_patch(self.order(g), example_rng(self.seed, g, SELECT)) for g in examples])
+        x = self.degrade_rows(y, examples)
+        return {"x": x[:, :, None], "y": y[:, :, None]}
 
-    def example(self, g: int) -> tuple[np.ndarray, np.ndarray]:
-        """Clean and degraded `[length]` patch of global example `g`."""
-        clean = self._loud_patch(self.order(g), example_rng(self.seed, g, SELECT))
-        d = degrade(clean, self.task, example_rng(self.seed, g, DEGRADE), self.sample_rate,
-                    self.noise_pool, self.noise_files)
-        return clean, d.x
+    def degrade_rows(self, y: np.ndarray, examples: range) -> np.ndarray:
+        """`[rows, length]` clean -> degraded, row `i` with the DEGRADE generator of example `examples[i]`.
+
+        The sr degradation dominates the pipeline's time and vectorises over rows bit-identically
+        (benchmarks/input_pipeline.py), so a batched `degrade` would replace this loop.
+        """
+        return np.stack([degrade(row, self.task, example_rng(self.seed, g, DEGRADE), self.sample_rate,
+                                 self.noise_pool, self.noise_files).x for row, g in zip(y, examples)])
 
     def _loud_patch(self, clip: int, rng: np.random.Generator) -> np.ndarray:
         # Rejection sampling: cheap when most patches are loud, as in speech corpora.
@@ -391,13 +392,24 @@ class EvalExamples(collections.abc.Sequence):
         i = int(i) % self._n
         record = self._source[i]
         y = _audio(record)
-        task = dict(self._task)
-        if task["name"] == "inpaint":  # the gap density of training: num_gaps per patch_length samples
-            task["num_gaps"] = max(1, int(round(task["num_gaps"] * len(y) / self._patch_length)))
-        d = degrade(y, task, example_rng(self._seed, i, EVAL), self._sample_rate, self._noise_pool, self._noise_files)
+        d = degrade_clip(y, self._task, i, self._seed, self._sample_rate, self._patch_length, self._noise_pool,
+                         self._noise_files)
         rid = record.get("id", str(i)) if isinstance(record, dict) else str(i)
         rid = rid.decode() if isinstance(rid, bytes) else str(rid)
         return {"id": rid, "y": y, "x": d.x, "baseline": d.baseline, "mask": d.mask}
+
+
+def degrade_clip(y: np.ndarray, task: dict, index: int, seed: int, sample_rate: int, patch_length: int,
+                 noise_pool: Sequence = (), noise_files: Sequence = ()):
+    """Degrade whole clip `index` for evaluation -> `jaxsr.degrade.Degraded`.
+
+    Generator `example_rng(seed, index, EVAL)`; for inpaint the gap density of training
+    (`task['num_gaps']` per `patch_length` samples, at least one gap).
+    """
+    task = dict(task)
+    if task["name"] == "inpaint":
+        task["num_gaps"] = max(1, int(round(task["num_gaps"] * len(y) / patch_length)))
+    return degrade(y, task, example_rng(seed, index, EVAL), sample_rate, noise_pool, noise_files)
 
 
 def eval_examples(config: ml_collections.ConfigDict, source: Sequence, num_clips: int | None = None, *,

@@ -1,0 +1,235 @@
+"""Kuleshov et al. 2017's Table 1 for the data at hand: SNR and LSD of the cubic spline and the U-Net, r = 2, 4, 6.
+
+    python -m benchmarks.paper_table --quick            # smoke run: 2 held-out speech files, spline rows
+    python -m benchmarks.paper_table                    # the 20 held-out speech-44k files
+    python -m benchmarks.paper_table --checkpoint-r4 runs/speech \\
+        --vctk /data/VCTK-Corpus-0.92.zip --checkpoint-r4 vctk_single=runs/vctk_r4
+
+Datasets (column groups):
+  speech44k    `../shared/data/speech-44k`, its 20 files that sort last (the held-out split of
+               configs/speech.py); always run.
+  vctk_single  with `--vctk PATH`: VCTK p225, the paper's test recordings (configs/vctk.py); the paper's
+               "single speaker" column.
+  vctk_multi   with `--vctk PATH`: the paper's held-out speakers (configs/vctk_multi.py); "multi-speaker".
+  musdb        with `--musdb PATH`: MUSDB18 test mixtures (configs/musdb.py). The paper's music column is a
+               piano corpus (Beethoven sonatas) that jaxsr does not build, so nothing published compares.
+
+`--checkpoint-r2/-r4/-r6 [DATASET=]WORKDIR` (repeatable) gives the U-Net for that ratio, for every dataset
+or only DATASET; a ratio without one gets spline-only cells and "—" for the model. Every clip is read at
+`--sample-rate` (16 kHz, the paper's), degraded by `jaxsr.degrade` (order-8 Chebyshev lowpass, decimation,
+cubic spline back) and scored on the whole clip; a cell is the mean over clips. Both LSD definitions are
+shown: `lsd` (log10, the usual one) and `lsd_paper` (the reference code's ln variant, which the paper's
+tables report; see jaxsr/metrics.py). Output: a Markdown table, then one JSON line (the last on stdout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+import numpy as np
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # `configs` and `jaxsr` from a checkout
+
+SPEECH_44K = REPO.parent / "shared" / "data" / "speech-44k"
+HELD_OUT = 20
+RATIOS = (2, 4, 6)
+DATASETS = ("speech44k", "vctk_single", "vctk_multi", "musdb")
+TITLES = {"speech44k": "speech-44k", "vctk_single": "VCTK single", "vctk_multi": "VCTK multi", "musdb": "MUSDB18"}
+ROWS = (("snr", "SNR (dB)"), ("lsd", "LSD (log10)"), ("lsd_paper", "LSD (paper def.)"))
+
+# Kuleshov, Enam & Ermon, "Audio Super Resolution using Neural Networks", ICLR 2017 workshop track
+# (arXiv:1708.00853), Table 1: SNR and LSD (the reference code's ln definition = our `lsd_paper`) of
+# Spline, DNN (the Li et al. 2015 baseline) and the U-Net ("Ours" in the paper), keyed
+# (paper column, ratio) -> {"spline": (snr, lsd), "dnn": (snr, lsd), "unet": (snr, lsd)}.
+# Deliberately empty: the cells could not be checked against the paper's text when this was written,
+# and unchecked numbers would be worse than none. Cells without a value print "see paper".
+PUBLISHED: dict[tuple[str, int], dict[str, tuple[float, float]]] = {}
+PAPER_COLUMNS = (("single", "single speaker"), ("multi", "multi-speaker"), ("piano", "piano"))
+
+
+# ------------------------------------------------------------------------------------------- data
+def speech44k_split(folder: pathlib.Path = SPEECH_44K,
+                    held_out: int = HELD_OUT) -> tuple[list[pathlib.Path], list[pathlib.Path]]:
+    """(train files, held-out files) of the speech folder: the `held_out` files that sort last are held out."""
+    from jaxsr.audio_io import list_audio_files
+
+    files = list_audio_files(folder)
+    if len(files) <= held_out:
+        raise ValueError(f"{folder} has {len(files)} audio files; holding out the last {held_out} leaves none "
+                         "to train on.")
+    return files[:-held_out], files[-held_out:]
+
+
+def read_clips(paths: list[pathlib.Path], sample_rate: int) -> list[tuple[str, np.ndarray]]:
+    """`(file name, mono [time] at sample_rate)` for each path (soxr HQ resampling)."""
+    from jaxsr.audio_io import read_audio
+
+    return [(p.name, read_audio(p, sample_rate, mono=True)[0][:, 0]) for p in paths]
+
+
+def dataset_clips(name: str, path: str, sample_rate: int, data_dir: str | None, limit: int | None
+                  ) -> list[tuple[str, np.ndarray]]:
+    """The test clips of `name` (`DATASETS`) at `sample_rate`; `limit` keeps the first few."""
+    if name == "speech44k":
+        files = speech44k_split(pathlib.Path(path))[1]
+        return read_clips(files[:limit] if limit else files, sample_rate)
+    from configs import musdb, vctk, vctk_multi
+    from jaxsr.data import builders
+
+    config = {"vctk_single": vctk, "vctk_multi": vctk_multi, "musdb": musdb}[name].get_config()
+    config.data.path = path
+    config.data.sample_rate = sample_rate
+    source = builders.load_split(config.data, "test", data_dir)
+    n = min(len(source), limit) if limit else len(source)
+    return [(str(source[i]["id"]), np.asarray(source[i]["audio"], np.float32)) for i in range(n)]
+
+
+# --------------------------------------------------------------------------------------- scoring
+def sr_config(sample_rate: int, ratio: int):
+    from jaxsr.config import default_config
+
+    config = default_config()
+    config.data.sample_rate = sample_rate
+    config.task.update(name="sr", ratio=ratio)
+    return config
+
+
+def load_model(workdir: str, ratio: int, sample_rate: int, which: str):
+    """The U-Net of `workdir`, checked to be an sr model for `ratio` at `sample_rate`."""
+    from jaxsr.enhance import load, resolve_task
+
+    model = load(workdir, which)
+    try:
+        resolve_task(model.config, "sr", ratio)
+    except ValueError as e:
+        raise ValueError(f"--checkpoint-r{ratio} {workdir}: {e}") from None
+    if model.config.data.sample_rate != sample_rate:
+        rate = model.config.data.sample_rate
+        raise ValueError(f"--checkpoint-r{ratio} {workdir}: the model works at {rate} Hz, the table at --sample-rate "
+                         f"{sample_rate}; pass --sample-rate {rate}.")
+    return model
+
+
+def score(clips: list[tuple[str, np.ndarray]], ratio: int, sample_rate: int, model=None) -> dict:
+    """Summary (`jaxsr.evaluation.summarize`) of spline (baseline) and, given a model, the U-Net."""
+    from jaxsr import evaluation
+
+    config = model.config if model is not None else sr_config(sample_rate, ratio)
+    examples = [evaluation.clip_example(y, config, k, clip_id=cid) for k, (cid, y) in enumerate(clips)]
+    if model is None:
+        return evaluation.evaluate_baseline(config, examples)
+    return evaluation.evaluate(model.variables, config, examples)
+
+
+# ----------------------------------------------------------------------------------------- table
+def _published_cell(column: str, ratio: int, metric: str) -> str:
+    if metric == "lsd":
+        return "—"  # the paper reports only the ln variant
+    cell = PUBLISHED.get((column, ratio))
+    if not cell:
+        return "see paper"
+    i = 0 if metric == "snr" else 1
+    return " / ".join(f"{cell[m][i]:.1f}" if m in cell else "?" for m in ("spline", "dnn", "unet"))
+
+
+def markdown(results: dict, sample_rate: int) -> str:
+    names = list(results)
+    head = ["r", "metric"]
+    for n in names:
+        head += [f"{TITLES[n]} Spline", f"{TITLES[n]} U-Net"]
+    head += [f"paper (published) {title}: Spline / DNN / U-Net" for _, title in PAPER_COLUMNS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in RATIOS:
+        for metric, label in ROWS:
+            row = [str(r), label]
+            for n in names:
+                cell = results[n]["ratios"][r]
+                row.append(f"{cell['spline'][metric]:.2f}")
+                row.append(f"{cell['unet'][metric]:.2f}" if cell["unet"] else "—")
+            row += [_published_cell(col, r, metric) for col, _ in PAPER_COLUMNS]
+            lines.append("| " + " | ".join(row) + " |")
+    counts = ", ".join(f"{TITLES[n]}: {results[n]['n_files']} held-out clips" for n in names)
+    notes = [
+        f"Ours: mean over whole clips at {sample_rate} Hz ({counts}); U-Net \"—\": no checkpoint given for "
+        "that ratio.",
+        "LSD (log10): the standard definition (log10 power, RMS over frequency per frame, mean over frames). "
+        "LSD (paper def.): the reference code's `compute_log_distortion` (ln power, mean over time inside the root, "
+        "over frequency outside), which is what the paper's Table 1 reports: compare published LSD with that row only.",
+        "paper (published): Kuleshov, Enam & Ermon 2017 (arXiv:1708.00853), Table 1, SNR / LSD of Spline, DNN (the Li "
+        "et al. 2015 baseline) and their U-Net, on VCTK single speaker (p225), VCTK multi-speaker and a piano corpus. "
+        "\"see paper\": not transcribed, because the values could not be checked against the paper's text here.",
+        "speech-44k is not in the paper; MUSDB18 is music, but not the paper's piano corpus.",
+    ]
+    return "\n".join(lines) + "\n\n" + "\n".join(f"{i}. {n}" for i, n in enumerate(notes, 1))
+
+
+# ------------------------------------------------------------------------------------------ main
+def _parse_checkpoints(values: list[str] | None, ratio: int) -> dict[str | None, str]:
+    """`[DATASET=]DIR` flags -> {dataset or None (all): workdir}."""
+    out: dict[str | None, str] = {}
+    for v in values or []:
+        name, sep, path = v.partition("=")
+        key = name if sep and name in DATASETS else None
+        if sep and key is None and not pathlib.Path(v).exists():
+            raise ValueError(f"--checkpoint-r{ratio} {v}: {name!r} is not one of {DATASETS}; use DATASET=WORKDIR "
+                             "or WORKDIR.")
+        out[key] = path if key else v
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--speech44k", default=str(SPEECH_44K), help="the speech-44k folder (default: %(default)s)")
+    p.add_argument("--vctk", help="VCTK-Corpus folder or zip: adds the single- and multi-speaker columns")
+    p.add_argument("--musdb", help="MUSDB18(-HQ) folder or zip: adds a music column")
+    for r in RATIOS:
+        p.add_argument(f"--checkpoint-r{r}", action="append", metavar="[DATASET=]WORKDIR",
+                       help=f"sr r={r} model, for every dataset or only DATASET (repeatable)")
+    p.add_argument("--which", default="latest", help="checkpoint in each workdir: latest, best or a step")
+    p.add_argument("--sample-rate", type=int, default=16000, help="target rate in Hz (paper: 16000)")
+    p.add_argument("--data-dir", help="dataset cache for VCTK / MUSDB builds (default: jaxsr's)")
+    p.add_argument("--quick", action="store_true", help="smoke run: 2 clips per dataset")
+    args = p.parse_args(argv)
+
+    sources = {"speech44k": args.speech44k, "vctk_single": args.vctk, "vctk_multi": args.vctk, "musdb": args.musdb}
+    t0 = time.perf_counter()
+    try:
+        checkpoints = {r: _parse_checkpoints(getattr(args, f"checkpoint_r{r}"), r) for r in RATIOS}
+        models = {}  # (ratio, workdir) -> Model, loaded once
+        for r, per in checkpoints.items():
+            for workdir in per.values():
+                models[(r, workdir)] = load_model(workdir, r, args.sample_rate, args.which)
+        results = {}
+        for name, path in sources.items():
+            if not path:
+                continue
+            clips = dataset_clips(name, path, args.sample_rate, args.data_dir, 2 if args.quick else None)
+            print(f"{TITLES[name]}: {len(clips)} clips at {args.sample_rate} Hz", file=sys.stderr)
+            results[name] = {"n_files": len(clips), "ratios": {}}
+            for r in RATIOS:
+                workdir = checkpoints[r].get(name, checkpoints[r].get(None))
+                summary = score(clips, r, args.sample_rate, models.get((r, workdir)))
+                results[name]["ratios"][r] = {
+                    "spline": summary["baseline"], "spline_ci95": summary["baseline_ci95"],
+                    "unet": summary["model"] or None, "unet_ci95": summary["model_ci95"] or None,
+                    "checkpoint": str(models[(r, workdir)].path) if workdir else None}
+                print(f"  r={r}: spline SNR {summary['baseline']['snr']:.2f} dB"
+                      + (f", U-Net {summary['model']['snr']:.2f} dB" if summary["model"] else ""), file=sys.stderr)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(markdown(results, args.sample_rate))
+    print(json.dumps({"benchmark": "paper_table", "sample_rate": args.sample_rate, "quick": args.quick,
+                      "elapsed_s": round(time.perf_counter() - t0, 1), "datasets": results,
+                      "published": {f"{c}/r{r}": v for (c, r), v in PUBLISHED.items()}}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

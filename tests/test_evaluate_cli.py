@@ -1,0 +1,189 @@
+"""launch/evaluate.py end to end, with a tiny model trained here (sr, r=4, 8 kHz)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.interpolate
+import scipy.signal
+import scipy.stats
+import soundfile as sf
+import soxr
+
+from jaxsr import evaluation, metrics
+from jaxsr.config import default_config
+from jaxsr.data import builders, pipeline
+from jaxsr.enhance import load, run_model
+from jaxsr.train import train_and_evaluate
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+SCRIPT = REPO / "launch" / "evaluate.py"
+RATE, RATIO = 8000, 4
+
+
+def _load_cli():
+    spec = importlib.util.spec_from_file_location("evaluate_cli", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up here
+    spec.loader.exec_module(mod)
+    return mod
+
+
+cli = _load_cli()
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> pathlib.Path:
+    root = tmp_path_factory.mktemp("eval_model")
+    c = default_config()
+    c.dtype = "float32"
+    c.model.update(width=0.0625, num_blocks=2)
+    c.data.update(name="synthetic", sample_rate=RATE, patch_length=512, num_train_clips=4, num_eval_clips=2,
+                  clip_seconds=0.5, data_dir=str(root / "data"))
+    c.task.update(name="sr", ratio=RATIO)
+    c.train.update(batch_size=4, num_train_steps=4, log_every=2, eval_every=1000, checkpoint_every=4,
+                   learning_rate=1e-3)
+    c.eval.update(num_clips=2, save_examples=0, batch_size=2, chunk_length=1024)
+    train_and_evaluate(c, root / "run", quiet=True)
+    return root / "run"
+
+
+def _signal(n, rate, f0, channels=1, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / rate
+    cols = [0.3 * np.sin(2 * np.pi * f0 * (k + 1) * t) + 0.05 * rng.standard_normal(n) for k in range(channels)]
+    return np.stack(cols, axis=1).astype(np.float32)
+
+
+@pytest.fixture
+def folder(tmp_path) -> pathlib.Path:
+    d = tmp_path / "audio"
+    (d / "sub").mkdir(parents=True)
+    sf.write(d / "a.wav", _signal(4800, 8000, 220), 8000, subtype="PCM_16")  # at the model's rate
+    sf.write(d / "sub" / "b.flac", _signal(8000, 16000, 330, channels=2, seed=1), 16000)  # stereo, 2x the rate
+    sf.write(d / "sub" / "c.wav", _signal(17640, 44100, 150, seed=2), 44100, subtype="FLOAT")  # another rate
+    return d
+
+
+def _by_hand(folder: pathlib.Path, variables, config) -> list[dict]:
+    """Per-file metrics computed without the CLI: scipy's decimate + a cubic spline, jaxsr.metrics."""
+    out = []
+    for rel in ("a.wav", "sub/b.flac", "sub/c.wav"):
+        x, rate = sf.read(folder / rel, dtype="float32", always_2d=True)
+        y = x.mean(axis=1)
+        if rate != RATE:
+            y = soxr.resample(y, rate, RATE, quality="HQ").astype(np.float32)
+        low = scipy.signal.decimate(y.astype(np.float64), RATIO, ftype="iir", zero_phase=True)
+        spline = scipy.interpolate.CubicSpline(np.arange(len(low)) * RATIO, low, bc_type="not-a-knot")
+        base = spline(np.arange(len(y))).astype(np.float32)
+        y_hat = run_model(variables, config, base)
+        out.append({name: {"snr": metrics.snr(y, est), "lsd": metrics.lsd(y, est),
+                           "lsd_paper": metrics.lsd_paper(y, est), "si_sdr": metrics.si_sdr(y, est)}
+                    for name, est in (("baseline", base), ("model", y_hat))})
+    return out
+
+
+def test_json_matches_an_independent_computation(workdir, folder, tmp_path):
+    csv_path = tmp_path / "per_file.csv"
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--checkpoint", str(workdir), "--data", str(folder), "--json",
+                           "--per-file", str(csv_path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("\n") == 1 and proc.stdout.endswith("}\n")  # stdout is one JSON line, nothing else
+    out = json.loads(proc.stdout)
+    assert out["n_files"] == 3 and out["n_failed"] == 0 and out["n_padded"] == 0
+    assert out["task"] == "sr" and out["ratio"] == RATIO and out["sample_rate"] == RATE
+    keys = {"snr", "lsd", "lsd_paper", "si_sdr"}
+    for who in ("model", "baseline", "model_ci95", "baseline_ci95"):
+        assert set(out[who]) == keys, who
+
+    model = load(workdir)
+    ref = _by_hand(folder, model.variables, model.config)
+    for who in ("model", "baseline"):
+        for k in keys:
+            values = [r[who][k] for r in ref]
+            assert out[who][k] == pytest.approx(np.mean(values), rel=1e-4, abs=1e-4), (who, k)
+            half = scipy.stats.t.ppf(0.975, 2) * np.std(values, ddof=1) / np.sqrt(3)
+            assert out[who + "_ci95"][k] == pytest.approx(half, rel=1e-3, abs=1e-4), (who, k)
+    # The spline restores little of the top octave: its LSD is clearly worse than a perfect 0.
+    assert out["baseline"]["lsd"] > 0.5
+
+    rows = csv_path.read_text().strip().splitlines()
+    header = rows[0].split(",")
+    assert len(rows) == 4 and header[0] == "id"
+    first = dict(zip(header, rows[1].split(",")))
+    assert first["id"] == "a.wav" and int(first["input_rate"]) == 8000
+    assert float(first["baseline_snr"]) == pytest.approx(ref[0]["baseline"]["snr"], rel=1e-4)
+
+
+def test_bad_and_short_files_are_reported_counted_and_skipped(workdir, folder):
+    (folder / "sub" / "broken.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk" * 20)
+    sf.write(folder / "tiny.wav", _signal(5, 8000, 200), 8000)  # below the 8-sample minimum of a 2-block U-Net
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--checkpoint", str(workdir), "--data", str(folder), "--json",
+                           "--quiet"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr  # some inputs failed; the rest were scored
+    out = json.loads(proc.stdout)
+    assert out["n_files"] == 4 and out["n_failed"] == 1 and out["n_padded"] == 1
+    assert out["failed"][0]["file"].endswith("broken.wav")
+    assert "broken.wav" in proc.stderr and "tiny.wav" in proc.stderr and "zero-padded" in proc.stderr
+
+
+def test_split_spec_reproduces_training_evaluation(workdir, capsys):
+    assert cli.main(["--checkpoint", str(workdir), "--data", "synthetic:valid", "--json", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    model = load(workdir)
+    source = builders.load_split(model.config.data, "valid", model.config.data.data_dir)
+    expected = evaluation.evaluate(model.variables, model.config, pipeline.eval_examples(model.config, source))
+    assert out["n_files"] == expected["n_files"] == 2
+    for who in ("model", "baseline"):
+        for k, v in expected[who].items():
+            assert out[who][k] == pytest.approx(v, rel=1e-5), (who, k)
+
+
+@pytest.mark.parametrize("task", [dict(name="inpaint", num_gaps=2, gap_ms=(5.0, 20.0)),
+                                  dict(name="denoise", noise_types=("white", "pink"), snr_db=(0.0, 10.0))])
+def test_clip_example_degrades_like_training_evaluation(task):
+    # The CLI's degradation of file k is eval_examples' degradation of clip k, seeded by (seed, k).
+    c = default_config()
+    c.data.update(sample_rate=RATE, patch_length=512)
+    c.task.update(**task)
+    c.seed = 3
+    clips = [_signal(n, RATE, 200 + 50 * i, seed=i)[:, 0] for i, n in enumerate((3000, 4100, 2500))]
+    expected = pipeline.eval_examples(c, pipeline.records_from_clips(clips, RATE))
+    for k, y in enumerate(clips):
+        got = evaluation.clip_example(y, c, k)
+        np.testing.assert_array_equal(got["x"], expected[k]["x"])
+        np.testing.assert_array_equal(got["baseline"], expected[k]["baseline"])
+        if task["name"] == "inpaint":
+            np.testing.assert_array_equal(got["mask"], expected[k]["mask"])
+            assert got["mask"].sum() > 0
+    other = evaluation.clip_example(clips[0], c, 0, seed=4)  # another seed: another degradation
+    assert not np.array_equal(other["x"], expected[0]["x"])
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--task", "denoise"], "trained for task 'sr'"),
+    (["--ratio", "2"], "ratio 4"),
+    (["--sample-rate", "16000"], "works at 8000 Hz"),
+])
+def test_a_mismatched_task_is_a_usage_error(workdir, folder, capsys, extra, message):
+    assert cli.main(["--checkpoint", str(workdir), "--data", str(folder), "--json", *extra]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and message in captured.err
+
+
+def test_no_audio_is_a_usage_error(workdir, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    (empty / "nested").mkdir(parents=True)
+    (empty / "notes.txt").write_text("not audio")
+    assert cli.main(["--checkpoint", str(workdir), "--data", str(empty), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "no audio files" in captured.err
+    assert cli.main(["--checkpoint", str(workdir), "--data", "vctk:test", "--json"]) == 2  # not its dataset
+    captured = capsys.readouterr()
+    assert captured.out == "" and "trained on 'synthetic'" in captured.err
