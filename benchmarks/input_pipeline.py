@@ -9,32 +9,21 @@ with 8192-sample patches and batch 32, takes warm-up batches (the first one incl
 worker processes, reported as `startup_s`), then counts batches for `--seconds`. Workers: 0 (in the
 main process, with one read-ahead thread), 1 and 2 processes.
 
-The `sr` pipeline spends its time in the numpy degradation (`jaxsr.degrade.degrade_sr`, once per
-patch). The script also times the degradations alone (ms per 8192-sample patch, one core) and
-prototypes of a faster `sr` degradation, all bit-identical to `degrade_sr` (checked here):
-
-* `sr_fast_per_example`: per patch, with the filter's steady state (`sosfilt_zi`, recomputed by every
-  `sosfiltfilt` call) cached and the not-a-knot spline solved directly instead of through CubicSpline;
-* `sr_batched_scipy`: the same scipy calls as `degrade_sr`, on the whole batch (`axis=-1`);
-* `sr_batched_fast`: both ideas together.
-
-Rows `sr_batched` run the real pipeline with `sr_batched_scipy` in place of the per-row loop
-(`--no-prototype` skips them).
+The script also times the numpy degradations alone (CPU ms per 8192-sample patch, one core): `sr`
+per patch (`jaxsr.degrade.degrade_sr`) and per batch (`jaxsr.degrade.sr_baseline_batch`, what the
+pipeline uses: the same scipy calls on `[batch, time]`, bit-identical, with scipy's set-up paid once
+per batch instead of once per patch).
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import sys
 import time
 
 import numpy as np
-import scipy.interpolate
-import scipy.linalg
-import scipy.signal
 
 from jaxsr import config as config_lib
 from jaxsr import degrade as degrade_lib
@@ -96,14 +85,9 @@ def idle_estimate(workers: int, main_ms: float, worker_ms: float) -> float:
     return min(1000.0 * workers / worker_ms, 1000.0 / max(main_ms, 1e-9), 1000.0 * cpus / (main_ms + worker_ms))
 
 
-def time_loader(config, source, seconds: float, warmup: int, batched_sr: bool = False) -> dict:
+def time_loader(config, source, seconds: float, warmup: int) -> dict:
     t0 = time.perf_counter()
-    if batched_sr:  # the prototype below, in the pipeline's place (its iterator with our batch function)
-        loader = pipeline.PatchIterator(BatchedSrFn(config, source, 0, 1, (), ()), config.data.num_workers,
-                                        config.data.prefetch)
-    else:
-        loader = pipeline.train_loader(config, source)
-    with loader as it:
+    with pipeline.train_loader(config, source) as it:
         next(it)
         startup = time.perf_counter() - t0
         for _ in range(warmup):
@@ -123,100 +107,13 @@ def time_loader(config, source, seconds: float, warmup: int, batched_sr: bool = 
     return out
 
 
-# ----------------------------------------------------------------------- sr degradation prototypes
+# ------------------------------------------------------------------------------ degradations alone
 def sr_per_example(y: np.ndarray, ratio: int) -> np.ndarray:
-    """What the pipeline does today: `jaxsr.degrade.degrade_sr` per row. `[b, t] -> [b, t]`."""
+    """`jaxsr.degrade.degrade_sr` one row at a time. `[b, t] -> [b, t]`."""
     return np.stack([degrade_lib.degrade_sr(row, ratio).x for row in y])
 
 
-def sr_batched_scipy(y: np.ndarray, ratio: int) -> np.ndarray:
-    """The same scipy calls on the whole batch (`axis=-1`): bit-identical to `sr_per_example`.
-
-    sosfiltfilt and CubicSpline both vectorise over leading axes, so the per-call overhead (filter
-    steady state, input validation, spline set-up) is paid once per batch instead of once per patch.
-    """
-    t = y.shape[-1]
-    sos = degrade_lib._antialias_sos(ratio)
-    padlen = min(3 * (2 * len(sos) + 1), t - 1)
-    low = scipy.signal.sosfiltfilt(sos, y, axis=-1, padlen=padlen).astype(np.float32)[:, ::ratio]
-    knots = np.arange(low.shape[-1]) * ratio
-    spline = scipy.interpolate.CubicSpline(knots, low.astype(np.float64), axis=-1, bc_type="not-a-knot")
-    return spline(np.arange(t)).astype(np.float32)
-
-
-@functools.lru_cache(maxsize=None)
-def _sos_zi(ratio: int) -> tuple[np.ndarray, np.ndarray]:
-    sos = degrade_lib._antialias_sos(ratio)
-    return sos, scipy.signal.sosfilt_zi(sos)  # the filter's steady state: scipy recomputes it every call
-
-
-@functools.lru_cache(maxsize=None)
-def _slope_system(n: int, ratio: int) -> np.ndarray:
-    """Banded matrix (for solve_banded) of the not-a-knot slope system on `n` knots spaced `ratio`."""
-    h = float(ratio)
-    ab = np.zeros((3, n))
-    ab[1, 1:-1] = 4 * h  # interior rows: h s_{i-1} + 4h s_i + h s_{i+1} = 3h (d_{i-1} + d_i)
-    ab[0, 2:] = h
-    ab[2, :-2] = h
-    # Not-a-knot rows for uniform knots: s_0 + 2 s_1 = (5 d_0 + d_1) / 2, 2 s_{n-2} + s_{n-1} = (d_{n-3} + 5 d_{n-2}) / 2.
-    ab[1, 0], ab[0, 1] = 1.0, 2.0
-    ab[1, -1], ab[2, -2] = 1.0, 2.0
-    return ab
-
-
-def sr_batched_fast(y: np.ndarray, ratio: int) -> np.ndarray:
-    """Batched, with the filter steady state cached and the spline solved directly (float64 throughout).
-
-    Agrees with `sr_per_example` to float32 rounding (not bit-identical: the arithmetic order differs).
-    """
-    b, t = y.shape
-    sos, zi = _sos_zi(ratio)
-    pad = min(3 * (2 * len(sos) + 1), t - 1)
-    # Zero-phase filtering exactly as scipy.signal.sosfiltfilt (odd extension, steady-state start).
-    ext = np.concatenate([2 * y[:, :1] - y[:, pad:0:-1], y, 2 * y[:, -1:] - y[:, -2:-pad - 2:-1]], axis=1)
-    fwd, _ = scipy.signal.sosfilt(sos, ext, axis=-1, zi=zi[:, None, :] * ext[None, :, :1])
-    bwd, _ = scipy.signal.sosfilt(sos, fwd[:, ::-1], axis=-1, zi=zi[:, None, :] * fwd[None, :, -1:])
-    low = bwd[:, ::-1][:, pad:pad + t].astype(np.float32)[:, ::ratio].astype(np.float64)  # [b, n]
-    n = low.shape[1]
-    h = float(ratio)
-    d = np.diff(low, axis=1) / h  # secant slopes [b, n-1]
-    rhs = np.empty_like(low)
-    rhs[:, 1:-1] = 3 * h * (d[:, :-1] + d[:, 1:])
-    rhs[:, 0] = (5 * d[:, 0] + d[:, 1]) / 2
-    rhs[:, -1] = (d[:, -2] + 5 * d[:, -1]) / 2
-    s = scipy.linalg.solve_banded((1, 1), _slope_system(n, ratio), rhs.T, check_finite=False).T  # slopes [b, n]
-    # Hermite cubic per interval, y_i + s_i u + c2 u^2 + c3 u^3, evaluated at u = 0..r-1 by broadcasting
-    # (no gathers); the samples after the last knot use the last interval, as CubicSpline extrapolates.
-    c2 = (3 * d - 2 * s[:, :-1] - s[:, 1:]) / h
-    c3 = (s[:, :-1] + s[:, 1:] - 2 * d) / h**2
-    out = np.empty((b, t))
-    head = (n - 1) * ratio
-    u = np.arange(ratio, dtype=np.float64)
-    poly = low[:, :-1, None] + u * (s[:, :-1, None] + u * (c2[:, :, None] + u * c3[:, :, None]))
-    out[:, :head] = poly.reshape(b, head)
-    u = np.arange(t - head, dtype=np.float64) + ratio
-    out[:, head:] = low[:, -2:-1] + u * (s[:, -2:-1] + u * (c2[:, -1:] + u * c3[:, -1:]))
-    return out.astype(np.float32)
-
-
-class BatchedSrFn(pipeline._BatchFn):
-    """The pipeline's batch function with the sr degradation of all rows in one `sr_batched_scipy` call.
-
-    Defined in this script, so cloudpickle ships it to grain's workers by value.
-    """
-
-    def degrade_rows(self, y: np.ndarray, examples: range) -> np.ndarray:
-        assert self.task["name"] == "sr"
-        return sr_batched_scipy(y, self.task["ratio"])
-
-
-def sr_fast_per_example(y: np.ndarray, ratio: int) -> np.ndarray:
-    """`sr_batched_fast` one row at a time: the gain of caching + the direct spline without batching."""
-    return np.concatenate([sr_batched_fast(row[None], ratio) for row in y])
-
-
-SR_VARIANTS = (("sr_per_example", sr_per_example), ("sr_fast_per_example", sr_fast_per_example),
-               ("sr_batched_scipy", sr_batched_scipy), ("sr_batched_fast", sr_batched_fast))
+SR_VARIANTS = (("sr_per_example", sr_per_example), ("sr_baseline_batch", degrade_lib.sr_baseline_batch))
 
 
 def time_fn(fn, *args, min_seconds: float = 1.0) -> float:
@@ -236,7 +133,7 @@ def time_fn(fn, *args, min_seconds: float = 1.0) -> float:
 
 
 def degradation_timings(patches: np.ndarray, min_seconds: float) -> dict:
-    """CPU ms per patch for each task's `degrade`, and the sr prototypes on a batch of patches."""
+    """CPU ms per patch for each task's `degrade`, and sr per patch vs per batch."""
     c = config_lib.default_config()
     out = {}
     for task in ("sr", "denoise", "inpaint"):
@@ -281,8 +178,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--clip-seconds", type=float, default=4.0)
     p.add_argument("--seconds", type=float, default=4.0, help="timed seconds per cell (after warm-up)")
     p.add_argument("--warmup", type=int, default=3, help="batches after the first before timing")
-    p.add_argument("--no-prototype", dest="prototype", action="store_false",
-                   help="skip the 'sr_batched' rows (the pipeline with the batched sr prototype)")
     p.add_argument("--cache", default="", help="folder to keep the rendered corpus in between runs")
     p.add_argument("--json", action="store_true", help="only the JSON line on stdout; the table on stderr")
     args = p.parse_args(argv)
@@ -308,11 +203,6 @@ def main(argv=None) -> dict:
                 log(f"timing {task} {rate} Hz workers={w} ...")
                 r = time_loader(make_config(task, rate, w), corpora[rate], args.seconds, args.warmup)
                 cells.append({"task": task, "sample_rate": rate, "workers": w, **r})
-            if task == "sr" and args.prototype:
-                for w in workers:
-                    log(f"timing sr (batched prototype) {rate} Hz workers={w} ...")
-                    r = time_loader(make_config(task, rate, w), corpora[rate], args.seconds, args.warmup, True)
-                    cells.append({"task": "sr_batched", "sample_rate": rate, "workers": w, **r})
 
     first = corpora[rates[0]]
     rng = np.random.default_rng(0)
@@ -333,7 +223,7 @@ def main(argv=None) -> dict:
         "clip_seconds": args.clip_seconds, "timed_seconds": args.seconds, "cpu_count": os.cpu_count(),
         "loadavg_1min_start": load[0], "loadavg_1min_end": load[1], "cells": cells,
         "degradation": degr,
-        "goal_sr_16k_2_workers": goal("sr"), "goal_sr_batched_prototype_16k_2_workers": goal("sr_batched"),
+        "goal_sr_16k_2_workers": goal("sr"),
     }
     print(table, file=sys.stderr if args.json else sys.stdout, flush=True)
     print(json.dumps(result), flush=True)
@@ -346,7 +236,7 @@ def format_table(cells, tasks, rates, workers, degr, load) -> str:
     head = f"{'task':<10} {'rate':>6} " + " ".join(f"{f'{w} workers':>11}" for w in workers) + "   startup s (max)"
     lines += [head, "-" * len(head)]
     for rate in rates:
-        for task in tasks + (["sr_batched"] if any(c["task"] == "sr_batched" for c in cells) else []):
+        for task in tasks:
             row = [c for c in cells if c["task"] == task and c["sample_rate"] == rate]
             by_w = {c["workers"]: c for c in row}
             lines.append(f"{task:<10} {rate:>6} " + " ".join(f"{by_w[w]['patches_per_s']:>11.0f}" for w in workers)
@@ -355,14 +245,13 @@ def format_table(cells, tasks, rates, workers, degr, load) -> str:
         head2 = head.replace("startup s (max)", "(CPU ms per patch: main + workers)")
         lines += ["", "estimate for an idle machine, patches/s, from the CPU time per patch:", head2, "-" * len(head2)]
         for rate in rates:
-            for task in tasks + (["sr_batched"] if any(c["task"] == "sr_batched" for c in cells) else []):
+            for task in tasks:
                 by_w = {c["workers"]: c for c in cells if c["task"] == task and c["sample_rate"] == rate}
                 lines.append(f"{task:<10} {rate:>6} " + " ".join(
                     f"{by_w[w]['idle_estimate_patches_per_s']:>11.0f}" for w in workers) + "   (" + ", ".join(
                     f"{by_w[w]['main_cpu_ms_per_patch']:.2f}+{by_w[w]['worker_cpu_ms_per_patch']:.2f}"
                     for w in workers) + ")")
-    lines += ["(sr_batched: the sr pipeline with the batched-scipy prototype degradation, bit-identical output)",
-              "", "numpy degradation alone, CPU ms per patch (one core):"]
+    lines += ["", "numpy degradation alone, CPU ms per patch (one core):"]
     for task in ("sr", "denoise", "inpaint"):
         lines.append(f"  degrade {task:<8} {degr[f'degrade_{task}_ms_per_patch']:.3f}")
     for name, _ in SR_VARIANTS:
