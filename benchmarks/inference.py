@@ -5,7 +5,8 @@
     python benchmarks/inference.py --sweep    # also time a few chunk_length x batch_size options
 
 RTF = wall time / audio duration (below 1: faster than real time; "x realtime" = 1 / RTF), the median
-of `--repeats` runs after a warm-up run on the same length (which compiles). The timed path is
+of `--repeats` runs after a warm-up run on the same length (which compiles). `CPU s` is the process's
+CPU time for the same run: on a shared machine it moves less with other load than the wall time does. The timed path is
 `enhance(..., band_limited=True)` on audio already at the target rate: input checks, chunking, the
 jitted model in batches, crossfade overlap-add. The cubic-spline front end (sr from the low rate) is
 timed separately in the `spline s` column and is *not* included in the RTF. Weights are random: speed
@@ -51,14 +52,30 @@ def make_signal(seconds: float, rate: int) -> np.ndarray:
     return (0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(n)).astype(np.float32)
 
 
-def time_enhance(model: E.Model, x: np.ndarray, repeats: int, **kw) -> float:
-    E.enhance(model, x, sample_rate=model.sample_rate, band_limited=True, **kw)  # warm-up / compile
-    times = []
+def time_enhance(model: E.Model, x: np.ndarray, repeats: int, **kw) -> tuple[float, float]:
+    """Median (wall, process CPU) seconds. CPU time is the steadier number on a shared machine."""
+    # Warm-up (compiles): a prefix with the same chunk shapes (full chunks, same last-chunk bucket), so
+    # that long signals are not processed twice.
+    plan = E.chunk_plan(model.config, kw.get("chunk_length"))
+    num = plan.num_chunks(len(x))
+    warm = x[: len(x) - (num - 3) * plan.hop] if num > 3 else x
+    assert plan.last_length(len(warm)) == plan.last_length(len(x))
+    E.enhance(model, warm, sample_rate=model.sample_rate, band_limited=True, **kw)
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         E.enhance(model, x, sample_rate=model.sample_rate, band_limited=True, **kw)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def chunk_flops(model: E.Model, length: int) -> float:
+    """XLA's FLOP count for the model on one `[1, length, 1]` chunk."""
+    fn = E._apply_fn(model.config)
+    cost = fn.lower(model.variables, jax.ShapeDtypeStruct((1, length, 1), np.float32)).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    return float(cost.get("flops", float("nan")))
 
 
 def main(argv=None) -> int:
@@ -92,14 +109,17 @@ def main(argv=None) -> int:
             plan = E.chunk_plan(c, args.chunk_length)
             for sec in seconds:
                 x = make_signal(sec, rate)
-                t = time_enhance(model, x, repeats, **kw)
+                t, t_cpu = time_enhance(model, x, repeats, **kw)
+                num, last = plan.num_chunks(len(x)), plan.last_length(len(x))
+                flops = (num - 1) * chunk_flops(model, plan.length) + chunk_flops(model, last)
                 t0 = time.perf_counter()
                 spline_upsample(x[::4], 4, len(x))
                 t_spline = time.perf_counter() - t0
                 rows.append({"model": name, "width": width, "params": count_params(variables["params"]),
                              "dtype": compute_dtype(c.dtype).name, "rate": rate, "seconds": sec,
-                             "chunk_length": plan.length, "batch_size": args.batch_size or c.eval.batch_size,
-                             "time_s": round(t, 4), "rtf": round(t / sec, 5), "x_realtime": round(sec / t, 2),
+                             "chunk_length": plan.length, "batch_size": args.batch_size or E.default_batch_size(c),
+                             "time_s": round(t, 4), "cpu_s": round(t_cpu, 4), "tflop": round(flops / 1e12, 3),
+                             "gflops_per_s": round(flops / t / 1e9, 1), "rtf": round(t / sec, 5), "x_realtime": round(sec / t, 2),
                              "spline_s": round(t_spline, 4)})
                 r = rows[-1]
                 print(f"  {name} {rate} Hz {sec:g} s: {t:.3f} s (RTF {r['rtf']:.4f})", file=sys.stderr, flush=True)
@@ -111,22 +131,23 @@ def main(argv=None) -> int:
         x = make_signal(10.0, 16000)
         for chunk in [int(v) for v in args.sweep_chunks.split(",")]:
             for bs in [int(v) for v in args.sweep_batches.split(",")]:
-                t = time_enhance(model, x, repeats, batch_size=bs, chunk_length=chunk)
+                t, t_cpu = time_enhance(model, x, repeats, batch_size=bs, chunk_length=chunk)
                 sweep.append({"model": args.models.split(",")[0], "chunk_length": chunk, "batch_size": bs,
-                              "rtf": round(t / 10.0, 5)})
-                print(f"  sweep chunk {chunk} batch {bs}: RTF {t / 10:.4f}", file=sys.stderr, flush=True)
+                              "rtf": round(t / 10.0, 5), "cpu_s": round(t_cpu, 3)})
+                print(f"  sweep chunk {chunk} batch {bs}: RTF {t / 10:.4f}, CPU {t_cpu:.2f} s", file=sys.stderr,
+                      flush=True)
 
     print(f"\nInference RTF on {dev.platform} ({dev.device_kind}); model only, spline timed apart\n")
-    print("| model | width | params | dtype | rate | audio s | chunk | batch | time s | RTF | x realtime | spline s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| model | width | params | dtype | rate | audio s | chunk | batch | time s | CPU s | TFLOP | GFLOP/s | RTF | x realtime | spline s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['model']} | {r['width']} | {r['params'] / 1e6:.2f}M | {r['dtype']} | {r['rate']} | {r['seconds']:g} | "
-              f"{r['chunk_length']} | {r['batch_size']} | {r['time_s']:.3f} | {r['rtf']:.4f} | {r['x_realtime']:.1f} | "
+              f"{r['chunk_length']} | {r['batch_size']} | {r['time_s']:.3f} | {r['cpu_s']:.2f} | {r['tflop']:.3f} | {r['gflops_per_s']:.0f} | {r['rtf']:.4f} | {r['x_realtime']:.1f} | "
               f"{r['spline_s']:.3f} |")
     if sweep:
-        print("\n| model | chunk_length | batch_size | RTF (10 s, 16 kHz) |\n|---|---|---|---|")
+        print("\n| model | chunk_length | batch_size | RTF (10 s, 16 kHz) | CPU s |\n|---|---|---|---|---|")
         for s in sweep:
-            print(f"| {s['model']} | {s['chunk_length']} | {s['batch_size']} | {s['rtf']:.4f} |")
+            print(f"| {s['model']} | {s['chunk_length']} | {s['batch_size']} | {s['rtf']:.4f} | {s['cpu_s']:.2f} |")
     print(json.dumps({"device": f"{dev.platform}:{dev.device_kind}", "spline_in_rtf": False, "rows": rows,
                       "sweep": sweep}))
     return 0

@@ -1,7 +1,8 @@
 """Training-step and inference speed of jaxsr next to its PyTorch twin, in one run on one device.
 
     python -m benchmarks.speed --quick                      # smoke run: quickstart model, batch 4
-    python -m benchmarks.speed                              # CPU default (a few minutes on 2 cores)
+    python -m benchmarks.speed                              # CPU default: quickstart, batch 4 and 8 (~6 min, 2 cores)
+    python -m benchmarks.speed --models full --batch-sizes 4 --reps 2   # the paper's model on CPU (~10 min)
     python -m benchmarks.speed --models full,quickstart \\
         --batch-sizes 4,8,16,32,64 --reps 20                # GPU (jax[cuda] and a CUDA torch installed)
 
@@ -319,7 +320,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke run: quickstart model, batch 4, 2 reps")
-    p.add_argument("--models", default="quickstart,full", help=f"comma-separated, from {sorted(MODELS)}")
+    p.add_argument("--models", default=None,
+                   help=f"comma-separated, from {sorted(MODELS)} (default: quickstart on CPU, quickstart,full elsewhere)")
     p.add_argument("--batch-sizes", default=None,
                    help="comma-separated, from 4,8,16,32,64 (default: 4,8 on CPU, 4,8,16,32,64 on GPU/TPU)")
     p.add_argument("--full-max-batch", type=int, default=None,
@@ -337,7 +339,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--json", action="store_true", help="only the JSON line on stdout; the table on stderr")
     args = p.parse_args(argv)
     accel = jax.default_backend() != "cpu"
-    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    args.models = [m.strip() for m in (args.models or ("quickstart,full" if accel else "quickstart")).split(",")
+                   if m.strip()]
     for m in args.models:
         if m not in MODELS:
             p.error(f"--models: unknown model {m!r}; use any of {sorted(MODELS)}")

@@ -9,18 +9,22 @@ from jaxsr import metrics
 from jaxsr.config import default_config
 from jaxsr.models import AudioUNet, subpixel_1d
 
-__version__ = "0.1.0"
-
 _LAZY = {"load": "jaxsr.enhance", "enhance": "jaxsr.enhance", "Streamer": "jaxsr.enhance", "Model": "jaxsr.enhance",
-         "run_model": "jaxsr.enhance", "train_and_evaluate": "jaxsr.train"}
+         "run_model": "jaxsr.enhance"}  # TEMPORARY until the module is renamed
+
+__version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # Inference and training pull in Orbax, grain and TFDS; import them on first use only.
+    # Training pulls in Orbax, grain and TFDS; import it on first use only.
     if name in _LAZY:
         import importlib
 
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name == "train_and_evaluate":
+        from jaxsr.train import train_and_evaluate
+
+        return train_and_evaluate
     raise AttributeError(f"module 'jaxsr' has no attribute {name!r}")
 
 

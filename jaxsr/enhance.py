@@ -17,8 +17,14 @@ would on the whole signal.
                                    |<Rl>|F|<Rr>|      (Rl, Rr: receptive field left / right)
 
 Shapes the jitted function sees: `[batch, L, 1]` with `batch` a power of two up to `batch_size`
-(the last partial batch is zero-padded to the next power of two), and for signals shorter than one
-chunk one of four bucketed lengths L, L/2, L/4, L/8. After a warm-up nothing recompiles per file.
+(a partial batch is zero-padded to the next power of two), and `[channels, L', 1]` for the last chunk,
+whose length L' is the smallest of L, L/2, L/4, L/8 that holds the rest of the signal (less padding;
+a signal shorter than L is one such chunk). After a warm-up nothing recompiles per file.
+
+Entry points: `load(workdir) -> Model`; `enhance(model, audio, sample_rate=...)` for whole signals
+(task front end: cubic spline for sr from the low rate, linear fill of masked gaps for inpaint,
+resampling of other rates); `Streamer` for blocks as they arrive; `run_model` for a signal already at
+the target rate (used by training-time evaluation).
 """
 
 from __future__ import annotations
@@ -109,9 +115,14 @@ class ChunkPlan:
         return 1 if n <= self.length else 1 + -(-(n - self.length) // self.hop)
 
     def short_length(self, n: int) -> int:
-        """The chunk length used for a signal of `n <= length` samples: the smallest of 4 buckets."""
+        """The chunk length for `n <= length` samples (a short signal, or the last chunk): the smallest
+        of 4 buckets L, L/2, L/4, L/8 that holds them, so that a few shapes serve every length."""
         buckets = sorted({max(self.multiple, _round_up(self.length >> i, self.multiple)) for i in range(4)})
         return next(b for b in buckets if b >= n)
+
+    def last_length(self, n: int) -> int:
+        """Length of the last chunk: bucketed down to what is left of the signal, to save padding."""
+        return self.short_length(n - (self.num_chunks(n) - 1) * self.hop)
 
     @functools.lru_cache(maxsize=8)
     def window(self, first: bool, last: bool) -> np.ndarray:
@@ -184,21 +195,27 @@ def apply_chunks(variables: Mapping, config: ml_collections.ConfigDict, chunks: 
     """The model on each row of `chunks` `[n, L]` -> `[n, L]` float32, in zero-padded batches."""
     fn = _apply_fn(config)
     n, length = chunks.shape
-    pending = []
+    out = np.empty((n, length), np.float32)
+    pending: list = []
     for i in range(0, n, batch_size):
         part = chunks[i:i + batch_size]
         b = _batch_bucket(len(part), batch_size)
         if b > len(part):
             part = np.concatenate([part, np.zeros((b - len(part), length), np.float32)])
-        # Dispatch every batch before reading any back, so host work overlaps device work.
-        pending.append((fn(variables, jnp.asarray(part[:, :, None])), min(batch_size, n - i)))
-    return np.concatenate([np.asarray(y)[:k, :, 0] for y, k in pending]).astype(np.float32, copy=False)
+        # Read results back two batches behind dispatch: host and device overlap, device memory stays bounded.
+        pending.append((i, min(batch_size, n - i), fn(variables, jnp.asarray(part[:, :, None]))))
+        if len(pending) > 2:
+            j, k, y = pending.pop(0)
+            out[j:j + k] = np.asarray(y)[:k, :, 0]
+    for j, k, y in pending:
+        out[j:j + k] = np.asarray(y)[:k, :, 0]
+    return out
 
 
 def _add_chunk(out: np.ndarray, out_start: int, y: np.ndarray, k: int, plan: ChunkPlan, last: bool) -> None:
     """`out[:, p - out_start] += w_k(p) y_k(p)` for the positions p of chunk k inside `out` (`[ch, time]`)."""
     start = k * plan.hop
-    lo, hi = max(start, out_start), min(start + plan.length, out_start + out.shape[1])
+    lo, hi = max(start, out_start), min(start + y.shape[1], out_start + out.shape[1])
     if lo >= hi:
         return
     w = plan.window(k == 0, last)
@@ -213,20 +230,20 @@ def _run_planned(variables: Mapping, config: ml_collections.ConfigDict, x: np.nd
                  batch_size: int) -> np.ndarray:
     """`x` `[time, ch]` float32 -> model output `[time, ch]`: chunk, apply, overlap-add, trim."""
     n, ch = x.shape
-    if n <= plan.length:  # one chunk of a bucketed length
-        length = plan.short_length(n)
-        padded = np.zeros((ch, length), np.float32)
-        padded[:, :n] = x.T
-        return apply_chunks(variables, config, padded, batch_size)[:, :n].T.copy()
     num = plan.num_chunks(n)
-    padded = np.zeros((ch, (num - 1) * plan.hop + plan.length), np.float32)
+    last = plan.last_length(n)
+    padded = np.zeros((ch, (num - 1) * plan.hop + max(last, plan.length)), np.float32)
     padded[:, :n] = x.T
-    chunks = np.lib.stride_tricks.sliding_window_view(padded, plan.length, axis=1)[:, ::plan.hop]
-    assert chunks.shape[1] == num, (chunks.shape, num)
-    y = apply_chunks(variables, config, chunks.reshape(ch * num, plan.length), batch_size).reshape(ch, num, -1)
+    full = np.lib.stride_tricks.sliding_window_view(padded, plan.length, axis=1)[:, : (num - 1) * plan.hop: plan.hop]
+    assert full.shape[1] == num - 1, (full.shape, num)
+    y_full = apply_chunks(variables, config, full.reshape(ch * (num - 1), plan.length), batch_size)
+    y_full = y_full.reshape(ch, num - 1, plan.length)
+    start = (num - 1) * plan.hop
+    y_last = apply_chunks(variables, config, np.ascontiguousarray(padded[:, start:start + last]), batch_size)
     out = np.zeros((ch, n), np.float32)
-    for k in range(num):
-        _add_chunk(out, 0, y[:, k], k, plan, last=k == num - 1)
+    for k in range(num - 1):
+        _add_chunk(out, 0, y_full[:, k], k, plan, last=False)
+    _add_chunk(out, 0, y_last, num - 1, plan, last=True)
     return out.T.copy()
 
 
@@ -235,7 +252,7 @@ def run_model(variables: Mapping, config: ml_collections.ConfigDict, x: np.ndarr
     """The model (eval mode) on an already-degraded signal at the target rate, in chunks.
 
     `x`: `[time]` or `[time, channels]` (each channel restored independently) -> the same shape,
-    float32. `batch_size` (chunks per forward pass) defaults to `config.eval.batch_size`;
+    float32. `batch_size` (chunks per forward pass) defaults to `default_batch_size(config)`;
     `chunk_length` see `chunk_plan`. Equal to the whole-signal application up to float rounding except
     within the receptive field of the signal's two ends.
     """
@@ -248,8 +265,14 @@ def run_model(variables: Mapping, config: ml_collections.ConfigDict, x: np.ndarr
     return y[:, 0] if x.ndim == 1 else y
 
 
+def default_batch_size(config: ml_collections.ConfigDict) -> int:
+    """`config.eval.batch_size` on accelerators; 1 on CPU, where one 16k-32k-sample chunk already keeps
+    the cores busy and a batch only adds zero-padding (measured in benchmarks/inference.py)."""
+    return 1 if jax.default_backend() == "cpu" else int(config.eval.get("batch_size", 8))
+
+
 def _check_batch_size(batch_size: int | None, config: ml_collections.ConfigDict) -> int:
-    bs = batch_size if batch_size is not None else config.eval.get("batch_size", 8)
+    bs = batch_size if batch_size is not None else default_batch_size(config)
     if int(bs) != bs or int(bs) < 1:
         raise ValueError(f"batch_size must be a positive integer; got {bs!r}")
     return int(bs)
@@ -490,6 +513,9 @@ def enhance(params, audio, *, sample_rate: float, config: ml_collections.ConfigD
     resampled = not _same_rate(rate, want)
     if n_out < 1:
         raise ValueError(f"audio has {n} samples at {rate:g} Hz, less than one sample at the target rate {target} Hz.")
+    if resampled and task_name == "sr" and not band_limited and _same_rate(rate, target):
+        log.warning("enhance: the audio is already at the target rate %d Hz; it is treated as full-band and reduced "
+                    "to the low rate first. If it is band-limited audio at %d Hz, pass band_limited=True.", target, target)
     if resampled:
         log.info("enhance: resampling input from %g Hz to %g Hz (the %s model's input rate)", rate, want, task_name)
         x = _resample(x, rate, want)
@@ -725,9 +751,13 @@ class Streamer:
         n = self._n
         if self._next == 0:  # never filled one chunk: exactly the offline short-signal path
             y = _run_planned(self.variables, self.config, self._x, self.plan, self.batch_size).T
-        else:
-            num = self.plan.num_chunks(n)
-            self._compute(num, pad_to=(num - 1) * self.plan.hop + self.plan.length)
+        else:  # the offline grid: full chunks, then a last one bucketed to what is left
+            p, num, last = self.plan, self.plan.num_chunks(n), self.plan.last_length(n)
+            end = (num - 1) * p.hop + max(last, p.length) - self._x0
+            self._x = np.concatenate([self._x, np.zeros((end - len(self._x), self._channels), np.float32)])
+            self._compute(num - 1)
+            if self._next == num - 1:
+                self._compute(num, length=last)
             y = self._emit(n, last=num - 1)
         out = self._out(y)
         self.reset()
@@ -753,18 +783,16 @@ class Streamer:
         assert upto <= self._next * self.plan.hop + self.plan.left
         return self._emit(upto, last=None)
 
-    def _compute(self, upto_chunk: int, pad_to: int | None = None) -> None:
-        """Run chunks `[self._next, upto_chunk)` on the buffered input (zero-padded to `pad_to`)."""
+    def _compute(self, upto_chunk: int, length: int | None = None) -> None:
+        """Run chunks `[self._next, upto_chunk)` (of `length`, default the plan's) on the buffered input."""
         p, ch = self.plan, self._channels
+        length = length or p.length
         if upto_chunk > self._next:
             x = self._x.T
-            end = (upto_chunk - 1) * p.hop + p.length - self._x0
-            if pad_to is not None and x.shape[1] < end:
-                x = np.concatenate([x, np.zeros((ch, end - x.shape[1]), np.float32)], axis=1)
             starts = [k * p.hop - self._x0 for k in range(self._next, upto_chunk)]
-            chunks = np.stack([x[:, s:s + p.length] for s in starts], axis=1)  # [ch, k, L]
-            y = apply_chunks(self.variables, self.config, chunks.reshape(-1, p.length), self.batch_size)
-            y = y.reshape(ch, len(starts), p.length)
+            chunks = np.stack([x[:, s:s + length] for s in starts], axis=1)  # [ch, k, length]
+            y = apply_chunks(self.variables, self.config, chunks.reshape(-1, length), self.batch_size)
+            y = y.reshape(ch, len(starts), length)
             for i, k in enumerate(range(self._next, upto_chunk)):
                 self._ys[k] = y[:, i]
             self._next = upto_chunk

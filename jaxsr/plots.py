@@ -10,14 +10,13 @@ import numpy as np
 def save_spectrograms(path: str | pathlib.Path, signals: dict[str, np.ndarray], sample_rate: int,
                       title: str = "", n_fft: int = 1024) -> pathlib.Path:
     """Save side-by-side log spectrograms of `signals` (name -> `[time]`) on a shared colour scale."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    # A bare Figure, not pyplot: no GUI backend is needed and a notebook's inline backend is left alone.
+    from matplotlib.figure import Figure
 
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, len(signals), figsize=(4.2 * len(signals), 3.4), sharey=True, squeeze=False)
+    fig = Figure(figsize=(4.2 * len(signals), 3.4))
+    axes = fig.subplots(1, len(signals), sharey=True, squeeze=False)
     hop = n_fft // 4
     window = np.hanning(n_fft)
     for ax, (name, x) in zip(axes[0], signals.items()):
@@ -36,6 +35,5 @@ def save_spectrograms(path: str | pathlib.Path, signals: dict[str, np.ndarray], 
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=90)
-    plt.close(fig)
     tmp.replace(path)
     return path

@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="output format (default: the input's if wav/flac, else wav)")
     p.add_argument("--spectrogram", action="store_true", help="also save a before/after spectrogram PNG per file")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument("--batch-size", type=int, help="chunks per forward pass (default: the config's eval.batch_size)")
+    p.add_argument("--batch-size", type=int, help="chunks per forward pass (default: 1 on CPU, the config's eval.batch_size on GPU/TPU)")
     p.add_argument("--chunk-length", type=int, help="samples per chunk (default: the config's)")
     p.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -667,8 +667,11 @@ BUILDER_NAMES = tuple(_BUILDERS)
 
 
 def dataset_root(data_config: Any, data_dir: str | os.PathLike | None = None) -> pathlib.Path:
-    """Cache root: the argument, else $JAXSR_DATA_DIR, else data.data_dir, else ~/.cache/jaxsr/datasets."""
-    for cand in (data_dir, os.environ.get("JAXSR_DATA_DIR"), data_config.get("data_dir", "")):
+    """Cache root: the argument, else data.data_dir, else $JAXSR_DATA_DIR, else ~/.cache/jaxsr/datasets.
+
+    The config comes before the environment so that a config (which is the whole description of a
+    run) always reads the same cache, whoever calls `load_split`."""
+    for cand in (data_dir, data_config.get("data_dir", ""), os.environ.get("JAXSR_DATA_DIR")):
         if cand:
             return pathlib.Path(cand).expanduser()
     return pathlib.Path(DEFAULT_DATA_DIR).expanduser()
