@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import pathlib
 import shutil
 import signal
@@ -203,15 +204,45 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, overw
                        quiet: bool = False) -> dict:
     """Train per `config`, writing checkpoints and logs to `workdir`; returns the final eval summary.
 
-    Re-running with the same workdir resumes from its latest checkpoint.
+    Re-running with the same workdir resumes from its latest checkpoint. (The data and evaluation
+    modules are imported inside, so that `import jaxsr.train` stays light for users of the step alone.)
     """
-    # Imported here so that `import jaxsr.train` stays light for users who only need the step.
-    from jaxsr import evaluation, writers
-    from jaxsr.data import builders, pipeline
-
     validate(config)
     workdir = pathlib.Path(workdir).expanduser().absolute()
     is_main = jax.process_index() == 0
+    with _workdir_lock(workdir, enabled=is_main):
+        return _train_and_evaluate(config, workdir, overwrite, quiet, is_main)
+
+
+@contextlib.contextmanager
+def _workdir_lock(workdir: pathlib.Path, enabled: bool = True):
+    """Refuse a second run in the same workdir while one is running (it would write over its checkpoints)."""
+    if not enabled:
+        yield
+        return
+    import fcntl
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    with open(workdir / ".lock", "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            raise ValueError(f"{workdir} is in use by another training run ({f.read().strip() or 'unknown pid'}); "
+                             "wait for it to stop, or use another --workdir.") from None
+        f.truncate(0)
+        f.write(f"pid {os.getpid()}")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _train_and_evaluate(config, workdir: pathlib.Path, overwrite: bool, quiet: bool, is_main: bool) -> dict:
+    from jaxsr import evaluation, writers
+    from jaxsr.data import builders, pipeline
+
     if is_main:
         prepare_workdir(config, workdir, overwrite)
     writer = writers.MetricWriter(workdir, enabled=is_main, quiet=quiet)
@@ -310,6 +341,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, overw
     ckpt.wait()
     ckpt.close()
 
+    if stop.signal:  # the last evaluation is stale: report nothing rather than an old table
+        writer.close()
+        return summary
     if not summary and examples:  # resumed at the end: evaluate once so there is something to report
         summary = evaluation.evaluate(eval_variables(state), config, examples)
     if is_main and summary:
