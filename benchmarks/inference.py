@@ -28,7 +28,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from jaxsr import enhance as E  # noqa: E402
+from jaxsr import inference as E  # noqa: E402
 from jaxsr.config import default_config  # noqa: E402
 from jaxsr.degrade import spline_upsample  # noqa: E402
 from jaxsr.models import compute_dtype, count_params, init_variables, model_from_config  # noqa: E402

@@ -101,7 +101,7 @@ def sr_config(sample_rate: int, ratio: int):
 
 def load_model(workdir: str, ratio: int, sample_rate: int, which: str):
     """The U-Net of `workdir`, checked to be an sr model for `ratio` at `sample_rate`."""
-    from jaxsr.enhance import load, resolve_task
+    from jaxsr.inference import load, resolve_task
 
     model = load(workdir, which)
     try:

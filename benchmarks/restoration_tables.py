@@ -59,7 +59,7 @@ def load_model(workdir: str | None, task: str, sample_rate: int | None, which: s
     """The model of `workdir` checked to do `task` (at `sample_rate` when given), or None."""
     if not workdir:
         return None
-    from jaxsr.enhance import load, resolve_task
+    from jaxsr.inference import load, resolve_task
 
     model = load(workdir, which)
     try:

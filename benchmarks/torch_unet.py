@@ -78,7 +78,7 @@ class TorchAudioUNet(nn.Module):
     not jaxsr's: copy weights with `load_flax_variables` when outputs must match.
     """
 
-    def __init__(self, num_blocks: int = 4, width: float = 1.0, max_filters: int = 512, dilation: int = 2,
+    def __init__(self, num_blocks: int = 4, width: float = 1.0, max_filters: int = 512, dilation: int = 1,
                  norm: str = "batch", dropout: float = 0.5, leaky_slope: float = 0.2, final_kernel: int = 9):
         super().__init__()
         if norm not in ("batch", "none"):

@@ -18,14 +18,17 @@ def get_config():
     config.data.patch_length = 8192
     config.task.name = "sr"
     config.task.ratio = 4
-    config.model.width = 0.25  # 3.5 M parameters: trainable within an hour on a 2-core CPU
+    # The recipe that beats the spline within an hour on a 2-core CPU (README, Results): a small model
+    # trained for many steps rather than a wide one for few; no dropout (it slows a small model's
+    # convergence more than it regularises in a short run); warmup + cosine at a higher rate; clipping.
+    config.model.width = 0.125  # 0.9 M parameters
+    config.model.dropout = 0.0
     config.train.batch_size = 16
-    config.train.num_train_steps = 3000
+    config.train.num_train_steps = 2500
     config.train.learning_rate = 1e-3
     config.train.schedule = "cosine"
     config.train.warmup_steps = 100
     config.train.grad_clip = 1.0
-    config.train.stft_loss_weight = 0.0
     config.train.log_every = 50
     config.train.eval_every = 500
     config.train.checkpoint_every = 500

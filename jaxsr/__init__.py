@@ -9,18 +9,15 @@ from jaxsr import metrics
 from jaxsr.config import default_config
 from jaxsr.models import AudioUNet, subpixel_1d
 
-_LAZY = {"load": "jaxsr.enhance", "enhance": "jaxsr.enhance", "Streamer": "jaxsr.enhance", "Model": "jaxsr.enhance",
-         "run_model": "jaxsr.enhance"}  # TEMPORARY until the module is renamed
+# The inference API at the top level; its module is `jaxsr.inference` (not `enhance.py`, so that
+# `jaxsr.enhance` is always this function, never a submodule shadowing it).
+from jaxsr.inference import Model, Streamer, enhance, load, run_model  # noqa: E402
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name):
     # Training pulls in Orbax, grain and TFDS; import it on first use only.
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
     if name == "train_and_evaluate":
         from jaxsr.train import train_and_evaluate
 

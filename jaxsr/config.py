@@ -33,7 +33,10 @@ def default_config() -> ml_collections.ConfigDict:
     m.num_blocks = 4  # B in Kuleshov et al. 2017 (their best model uses B=4).
     m.width = 1.0  # Multiplier on every filter count; 1.0 is the paper's network.
     m.max_filters = 512  # The paper caps filters at 512.
-    m.dilation = 2  # DRATE=2 in the reference code (kuleshov/audio-super-res); the paper is silent.
+    # Dilation of every conv. The paper's downsampling convs are plain stride-2 convs (dilation 1). The
+    # reference code's later DRATE=2 pairs dilation with max-pool downsampling; with stride 2 an even
+    # dilation would make each downsampling conv read only every other input sample, so it is refused.
+    m.dilation = 1
     m.norm = "batch"  # Normalisation in the bottleneck ("batch" or "none").
     m.dropout = 0.5  # Dropout in the bottleneck and the upsampling blocks (paper: 0.5).
     m.leaky_slope = 0.2  # LeakyReLU slope in the bottleneck (reference code: 0.2).
@@ -113,6 +116,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
             f"got {m.num_blocks!r}; use an integer in 1..8")
     _expect(m.width > 0, "model.width", f"got {m.width!r}; use a positive multiplier such as 0.25 or 1.0")
     _expect(isinstance(m.dilation, int) and m.dilation >= 1, "model.dilation", f"got {m.dilation!r}; use an integer >= 1")
+    _expect(m.dilation % 2 == 1, "model.dilation",
+            f"got {m.dilation}; with stride-2 convolutions an even dilation reads only every other input sample "
+            "(one polyphase component): use an odd dilation such as 1 or 3")
     _expect(m.norm in NORMS, "model.norm", f"got {m.norm!r}; use one of {NORMS}")
     _expect(0.0 <= m.dropout < 1.0, "model.dropout", f"got {m.dropout!r}; use a rate in [0, 1)")
     _expect(t.name in TASKS, "task.name", f"got {t.name!r}; use one of {TASKS}")

@@ -28,7 +28,7 @@ def evaluate(variables: dict, config: ml_collections.ConfigDict, examples: Seque
     Returns `{'n_files', 'model': {metric: mean}, 'baseline': {...}, 'model_ci95': {...},
     'baseline_ci95': {...}, 'per_file': [{'id', 'model': {...}, 'baseline': {...}}]}`.
     """
-    from jaxsr.enhance import run_model  # the chunked, jitted inference path
+    from jaxsr.inference import run_model  # the chunked, jitted inference path
 
     sr = config.data.sample_rate
     per_file = []
@@ -110,7 +110,7 @@ def save_examples(workdir: pathlib.Path, variables: dict, config: ml_collections
                   examples: Sequence[dict], writer=None, step: int = 0) -> list[pathlib.Path]:
     """Write degraded / restored / reference WAVs and a spectrogram PNG per example into `workdir/examples`."""
     from jaxsr.audio_io import write_audio
-    from jaxsr.enhance import run_model
+    from jaxsr.inference import run_model
     from jaxsr.plots import save_spectrograms
 
     out_dir = pathlib.Path(workdir) / "examples"

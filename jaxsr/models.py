@@ -65,7 +65,7 @@ class AudioUNet(nn.Module):
     num_blocks: int = 4
     width: float = 1.0
     max_filters: int = 512
-    dilation: int = 2
+    dilation: int = 1
     norm: str = "batch"
     dropout: float = 0.5
     leaky_slope: float = 0.2

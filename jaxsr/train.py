@@ -69,7 +69,8 @@ def create_train_state(config: ml_collections.ConfigDict, model: AudioUNet, rng:
     """Initialise params (float32), BatchNorm statistics and optimizer state (`tx` defaults to
     `make_optimizer(config)`; pass one to get states with identical tree structure)."""
     x = jnp.zeros((1, config.data.patch_length, 1), jnp.float32)
-    variables = model.init({"params": rng, "dropout": rng}, x, train=False)
+    # Jitted: eager init compiles each orthogonal initialiser's QR separately (minutes for the full model).
+    variables = jax.jit(lambda r: model.init({"params": r, "dropout": r}, x, train=False))(rng)
     params = variables["params"]
     return TrainState.create(
         apply_fn=model.apply, params=params, tx=tx or make_optimizer(config),
@@ -111,7 +112,7 @@ def make_train_step(config: ml_collections.ConfigDict, model: AudioUNet) -> Call
             "mse": mse,
             "snr": jnp.mean(metrics_lib.snr_jnp(batch["y"][..., 0], y_hat[..., 0])),
             "baseline_snr": jnp.mean(metrics_lib.snr_jnp(batch["y"][..., 0], batch["x"][..., 0])),
-            "grad_norm": optax.global_norm(grads),
+            "grad_norm": optax.tree.norm(grads),
             "learning_rate": schedule(state.step),
         }
         return new_state, out

@@ -111,7 +111,7 @@ def _duration(path: pathlib.Path) -> float:
 
 def restore_file(model, src: pathlib.Path, dst: pathlib.Path, args: argparse.Namespace) -> dict:
     """Read, restore and write one file; returns its summary record. Raises on any failure."""
-    from jaxsr import enhance as E
+    from jaxsr import inference as E
     from jaxsr.audio_io import read_audio, resample, write_audio
 
     x, rate = read_audio(src)
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from jaxsr import enhance as E
+    from jaxsr import inference as E
 
     absl_logging.set_verbosity(absl_logging.WARNING)
     t0 = time.perf_counter()

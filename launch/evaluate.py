@@ -101,7 +101,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def check_task(config, task: str | None, ratio: int | None, sample_rate: int | None) -> None:
     """Raise UsageError if the flags describe another model than the checkpoint's."""
-    from jaxsr.enhance import resolve_task
+    from jaxsr.inference import resolve_task
 
     try:
         resolve_task(config, task, ratio)
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from jaxsr import enhance as E
+    from jaxsr import inference as E
     from jaxsr import evaluation
     from jaxsr.models import length_multiple
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from jaxsr import enhance as E
+from jaxsr import inference as E
 from jaxsr.audio_io import read_audio
 from jaxsr.config import default_config
 from jaxsr.train import train_and_evaluate

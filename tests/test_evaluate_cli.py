@@ -19,7 +19,7 @@ import soxr
 from jaxsr import evaluation, metrics
 from jaxsr.config import default_config
 from jaxsr.data import builders, pipeline
-from jaxsr.enhance import load, run_model
+from jaxsr.inference import load, run_model
 from jaxsr.train import train_and_evaluate
 
 REPO = pathlib.Path(__file__).resolve().parent.parent

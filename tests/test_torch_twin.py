@@ -19,26 +19,27 @@ from jaxsr import models  # noqa: E402
 
 
 def _flax_variables(model: models.AudioUNet, seed: int = 0) -> dict:
-    """Initialised variables, moved away from their init so that every layer matters in the output.
+    """Random variables with jaxsr's tree structure and shapes, every one of them away from its init.
 
-    The final conv is initialised with std 1e-3, which would make `y - x` too small to compare; BN
-    statistics and scale/bias start at 0/1, which would hide a mix-up of mean and var or scale and bias.
+    jaxsr's init (orthogonal kernels, a 1e-3 final conv, unit BN) would make `y - x` too small to compare
+    and hide a mix-up of BN mean and var or scale and bias; drawing from numpy also keeps the test fast.
     """
-    v = models.init_variables(model, jax.random.key(seed))
-    params = dict(v["params"])
-    k1, k2, k3, k4 = jax.random.split(jax.random.key(seed + 1), 4)
-    final = dict(params["final"])
-    final["kernel"] = 0.05 * jax.random.normal(k1, final["kernel"].shape)
-    final["bias"] = jnp.array([0.01, -0.02])
-    params["final"] = final
-    variables = {"params": params}
-    if model.norm == "batch":
-        c = params["bottleneck_bn"]["scale"].shape[0]
-        params["bottleneck_bn"] = {"scale": 1.0 + 0.2 * jax.random.normal(k2, (c,)),
-                                   "bias": 0.1 * jax.random.normal(k3, (c,))}
-        variables["batch_stats"] = {"bottleneck_bn": {"mean": 0.05 * jax.random.normal(k4, (c,)),
-                                                      "var": jnp.linspace(0.5, 2.0, c)}}
-    return variables
+    x = jax.ShapeDtypeStruct((1, models.length_multiple(model.num_blocks), 1), jnp.float32)
+    shapes = jax.eval_shape(lambda r, x: model.init({"params": r, "dropout": r}, x), jax.random.key(0), x)
+    rng = np.random.default_rng(seed)
+
+    def draw(name: str, shape: tuple) -> np.ndarray:
+        if name == "kernel":  # [k, in, out]: unit-variance outputs for unit-variance inputs
+            return rng.standard_normal(shape) / np.sqrt(shape[0] * shape[1])
+        if name == "scale":
+            return 1.0 + 0.2 * rng.standard_normal(shape)
+        if name == "var":
+            return rng.uniform(0.5, 2.0, shape)
+        return 0.05 * rng.standard_normal(shape)  # bias, mean
+
+    return {col: {layer: {name: jnp.asarray(draw(name, s.shape), jnp.float32) for name, s in leaves.items()}
+                  for layer, leaves in tree.items()}
+            for col, tree in shapes.items()}
 
 
 def _input(batch: int, length: int, seed: int = 0) -> np.ndarray:
@@ -93,7 +94,7 @@ def test_eval_outputs_match(num_blocks, width, dilation, norm):
     model = models.AudioUNet(num_blocks=num_blocks, width=width, dilation=dilation, norm=norm)
     variables = _flax_variables(model)
     x = _input(3, 1024)
-    y_jax = np.asarray(model.apply(variables, jnp.asarray(x), train=False))
+    y_jax = np.asarray(jax.jit(lambda v, x: model.apply(v, x, train=False))(variables, x))
     twin = _twin(model, variables).eval()
     with torch.no_grad():
         y_torch = twin(torch.from_numpy(x)).numpy()
@@ -113,7 +114,8 @@ def test_train_mode_batchnorm_and_gradients_match():
                                    train=True, mutable=["batch_stats"])
         return jnp.mean((out - y) ** 2), (out, updates["batch_stats"])
 
-    (loss_jax, (out_jax, stats_jax)), grads_jax = jax.value_and_grad(loss_fn, has_aux=True)(variables["params"])
+    (loss_jax, (out_jax, stats_jax)), grads_jax = jax.jit(jax.value_and_grad(loss_fn, has_aux=True))(
+        variables["params"])
 
     twin = _twin(model, variables).train()
     out_torch = twin(torch.from_numpy(x))
@@ -149,7 +151,7 @@ def test_train_mode_batchnorm_and_gradients_match():
 
 def test_load_rejects_mismatched_config():
     model = models.AudioUNet(num_blocks=2, width=0.125)
-    variables = models.init_variables(model, jax.random.key(0))
+    variables = _flax_variables(model)
     twin = torch_unet.TorchAudioUNet(num_blocks=2, width=0.25)
     with pytest.raises(ValueError, match="down1.kernel"):
         torch_unet.load_flax_variables(twin, variables)

@@ -338,7 +338,7 @@ def _expected_shapes(key: str, config_json: str) -> dict:
 def _normalise_variables(params: Mapping, config: ml_collections.ConfigDict) -> dict:
     """A variables dict `{'params', ['batch_stats']}` checked against `config.model`, on the device."""
     if not isinstance(params, Mapping):
-        raise ValueError(f"params must be a jaxsr.enhance.Model, a variables dict {{'params', 'batch_stats'}} or a "
+        raise ValueError(f"params must be a jaxsr.Model, a variables dict {{'params', 'batch_stats'}} or a "
                          f"params dict; got {type(params).__name__}")
     variables = dict(params) if "params" in params else {"params": params}
     if config.model.norm == "batch" and not variables.get("batch_stats"):

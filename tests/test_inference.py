@@ -356,3 +356,16 @@ def test_load_round_trip_and_errors(setup, tmp_path):
     meta.unlink()  # half-written
     with pytest.raises(ValueError, match="half-written"):
         E.load(tmp_path / "run")
+
+
+def test_top_level_enhance_stays_the_function_after_submodule_imports():
+    import importlib
+
+    import jaxsr
+
+    importlib.import_module("jaxsr.inference")
+    importlib.import_module("jaxsr.evaluation")  # imports from jaxsr.inference inside
+    from jaxsr import inference
+
+    assert callable(jaxsr.enhance) and jaxsr.enhance is inference.enhance
+    assert jaxsr.load is inference.load and jaxsr.Streamer is inference.Streamer
