@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxsr import checkpoints, enhance as E
+from jaxsr import checkpoints, inference as E
 from jaxsr.config import default_config
 from jaxsr.degrade import linear_fill, spline_upsample
 from jaxsr.models import init_variables, length_multiple, model_from_config
@@ -189,7 +189,7 @@ def test_layouts_dtypes_and_durations(setup):
 def test_other_rates_are_resampled_and_reported(setup, caplog):
     c, v, model = setup
     x = _signal(4410, channels=2)  # 0.1 s at 44.1 kHz
-    with caplog.at_level(logging.INFO, logger="jaxsr.enhance"):
+    with caplog.at_level(logging.INFO, logger="jaxsr.inference"):
         y, info = E.enhance(model, x, sample_rate=44100, return_info=True)
     assert info["resampled"] and info["resampled_from"] == 44100 and info["resampled_to"] == 4000
     assert "resampling input from 44100 Hz to 4000 Hz" in caplog.text
