@@ -17,7 +17,6 @@ import signal
 import time
 from typing import Any, Callable
 
-import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -251,7 +250,7 @@ def _train_and_evaluate(config, workdir: pathlib.Path, overwrite: bool, quiet: b
     config.dtype = resolve_dtype(config)
 
     mesh = parallel.make_mesh()
-    local_batch = parallel.check_batch_size(config.train.batch_size, mesh)
+    parallel.check_batch_size(config.train.batch_size, mesh)
     model = model_from_config(config)
     rng = jax.random.key(config.seed)
 

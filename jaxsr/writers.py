@@ -14,6 +14,16 @@ import numpy as np
 log = logging.getLogger("jaxsr")
 
 
+def setup_cli_logging() -> None:
+    """Logging for the launch scripts: jaxsr's own messages at INFO on stderr; absl, Orbax and other
+    libraries only from WARNING up (stdout stays free for --json)."""
+    from absl import logging as absl_logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("jaxsr").setLevel(logging.INFO)
+    absl_logging.set_verbosity(absl_logging.WARNING)
+
+
 class MetricWriter:
     def __init__(self, workdir: pathlib.Path, enabled: bool = True, quiet: bool = False):
         self.enabled = enabled

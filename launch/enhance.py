@@ -138,15 +138,14 @@ def restore_file(model, src: pathlib.Path, dst: pathlib.Path, args: argparse.Nam
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
-    logging.getLogger("jaxsr").setLevel(logging.INFO)
-    from absl import logging as absl_logging
+    from jaxsr.writers import setup_cli_logging
+
+    setup_cli_logging()
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     from jaxsr import inference as E
 
-    absl_logging.set_verbosity(absl_logging.WARNING)
     t0 = time.perf_counter()
     try:
         model = E.load(args.checkpoint, args.which)

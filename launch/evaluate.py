@@ -226,9 +226,9 @@ def render(summary: dict, config, model, args, n_failed: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
-    logging.getLogger("jaxsr").setLevel(logging.INFO)
-    from absl import logging as absl_logging
+    from jaxsr.writers import setup_cli_logging
+
+    setup_cli_logging()
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -236,7 +236,6 @@ def main(argv: list[str] | None = None) -> int:
     from jaxsr import evaluation
     from jaxsr.models import length_multiple
 
-    absl_logging.set_verbosity(absl_logging.WARNING)
     t0 = time.perf_counter()
     try:
         model = E.load(args.checkpoint, args.which)

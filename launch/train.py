@@ -6,7 +6,6 @@ JSON object on stdout (logs go to stderr).
 """
 
 import json
-import logging
 import os
 import pathlib
 import sys
@@ -15,7 +14,6 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from absl import app, flags  # noqa: E402
-from absl import logging as absl_logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 config_flags.DEFINE_config_file("config", None, "Path to a config file (configs/*.py).", lock_config=True)
@@ -31,11 +29,10 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    # Our own messages at INFO; Orbax and absl chatter only from WARNING up.
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
-    logging.getLogger("jaxsr").setLevel(logging.INFO)
-    absl_logging.set_verbosity(absl_logging.WARNING)
     from jaxsr import parallel
+    from jaxsr.writers import setup_cli_logging
+
+    setup_cli_logging()
     from jaxsr.train import train_and_evaluate
 
     parallel.initialize_distributed(FLAGS.distributed or None)

@@ -53,3 +53,26 @@ def tiny_config() -> ml_collections.ConfigDict:
     c.eval.batch_size = 2
     config_lib.validate(c)
     return c
+
+
+def train_tiny_model(root: pathlib.Path, **updates) -> pathlib.Path:
+    """Train a tiny sr r=4 model on the synthetic corpus for 4 steps into `root/run`; return the workdir.
+
+    `updates` are dotted config fields (`eval__num_clips=2` sets `config.eval.num_clips`).
+    """
+    from jaxsr.train import train_and_evaluate
+
+    c = config_lib.default_config()
+    c.dtype = "float32"
+    c.model.update(width=0.0625, num_blocks=2)
+    c.data.update(name="synthetic", sample_rate=8000, patch_length=512, num_train_clips=4, num_eval_clips=1,
+                  clip_seconds=0.5, data_dir=str(root / "data"))
+    c.train.update(batch_size=4, num_train_steps=4, log_every=2, eval_every=1000, checkpoint_every=4,
+                   learning_rate=1e-3)
+    c.eval.update(num_clips=1, save_examples=0, batch_size=2)
+    for key, value in updates.items():
+        section, field = key.split("__")
+        c[section][field] = value
+    train_and_evaluate(c, root / "run", quiet=True)
+    return root / "run"
+

@@ -317,7 +317,7 @@ def test_vctk_single_speaker(tmp_path):
 
 
 def test_vctk_multi_speaker_080_and_zip(tmp_path):
-    root = _make_vctk(tmp_path / "old" / "VCTK-Corpus", "0.80")
+    _make_vctk(tmp_path / "old" / "VCTK-Corpus", "0.80")
     c = _data(name="vctk", path=str(tmp_path / "old"), vctk_mode="multi", vctk_train_speakers=2, num_valid_clips=2)
     splits = {s: builders.load_split(c, s, tmp_path / "c") for s in builders.SPLITS}
     spk = {s: {r["speaker"] for r in src} for s, src in splits.items()}

@@ -11,12 +11,11 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import train_tiny_model
 import soundfile as sf
 
 from jaxsr import inference as E
 from jaxsr.audio_io import read_audio
-from jaxsr.config import default_config
-from jaxsr.train import train_and_evaluate
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "launch" / "enhance.py"
@@ -34,17 +33,7 @@ cli = _load_cli()
 
 @pytest.fixture(scope="session")
 def workdir(tmp_path_factory) -> pathlib.Path:
-    root = tmp_path_factory.mktemp("cli_model")
-    c = default_config()
-    c.dtype = "float32"
-    c.model.update(width=0.0625, num_blocks=2)
-    c.data.update(name="synthetic", sample_rate=8000, patch_length=512, num_train_clips=4, num_eval_clips=1,
-                  clip_seconds=0.5, data_dir=str(root / "data"))
-    c.train.update(batch_size=4, num_train_steps=4, log_every=2, eval_every=1000, checkpoint_every=4,
-                   learning_rate=1e-3)
-    c.eval.update(num_clips=1, save_examples=0, batch_size=2)
-    train_and_evaluate(c, root / "run", quiet=True)
-    return root / "run"
+    return train_tiny_model(tmp_path_factory.mktemp("cli_model"))
 
 
 def _tone(n, rate, f, channels=1):

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import train_tiny_model
 import scipy.interpolate
 import scipy.signal
 import scipy.stats
@@ -20,7 +21,6 @@ from jaxsr import evaluation, metrics
 from jaxsr.config import default_config
 from jaxsr.data import builders, pipeline
 from jaxsr.inference import load, run_model
-from jaxsr.train import train_and_evaluate
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "launch" / "evaluate.py"
@@ -40,18 +40,8 @@ cli = _load_cli()
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> pathlib.Path:
-    root = tmp_path_factory.mktemp("eval_model")
-    c = default_config()
-    c.dtype = "float32"
-    c.model.update(width=0.0625, num_blocks=2)
-    c.data.update(name="synthetic", sample_rate=RATE, patch_length=512, num_train_clips=4, num_eval_clips=2,
-                  clip_seconds=0.5, data_dir=str(root / "data"))
-    c.task.update(name="sr", ratio=RATIO)
-    c.train.update(batch_size=4, num_train_steps=4, log_every=2, eval_every=1000, checkpoint_every=4,
-                   learning_rate=1e-3)
-    c.eval.update(num_clips=2, save_examples=0, batch_size=2, chunk_length=1024)
-    train_and_evaluate(c, root / "run", quiet=True)
-    return root / "run"
+    return train_tiny_model(tmp_path_factory.mktemp("eval_model"), data__sample_rate=RATE, data__num_eval_clips=2,
+                            task__ratio=RATIO, eval__num_clips=2, eval__chunk_length=1024)
 
 
 def _signal(n, rate, f0, channels=1, seed=0):
