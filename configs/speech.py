@@ -24,7 +24,7 @@ def get_config():
     config.model.width = 0.125  # 0.9 M parameters
     config.model.dropout = 0.0
     config.train.batch_size = 16
-    config.train.num_train_steps = 2500
+    config.train.num_train_steps = 2000
     config.train.learning_rate = 1e-3
     config.train.schedule = "cosine"
     config.train.warmup_steps = 100

@@ -69,12 +69,15 @@ class Checkpointer:
         return ocp.args.Composite(model=ocp.args.StandardSave(model), opt=ocp.args.StandardSave(opt),
                                   meta=ocp.args.JsonSave(meta))
 
-    def save(self, step: int, model: dict, opt: Any, meta: dict, eval_lsd: float | None = None,
-             force: bool = False) -> None:
+    def save(self, step: int, model: dict, opt: Any, meta: dict, force: bool = False) -> None:
+        """A training checkpoint into `checkpoints/` (the last `keep` are kept)."""
         meta = dict(meta, format_version=FORMAT_VERSION, step=int(step))
         self.latest.save(step, args=self._args(model, opt, meta), force=force)
-        if eval_lsd is not None:
-            self.best.save(step, args=self._args(model, opt, meta), metrics={"lsd": float(eval_lsd)}, force=True)
+
+    def save_best(self, step: int, model: dict, opt: Any, meta: dict, eval_lsd: float) -> None:
+        """The same checkpoint into `best/`, kept only while its validation LSD is the lowest so far."""
+        meta = dict(meta, format_version=FORMAT_VERSION, step=int(step))
+        self.best.save(step, args=self._args(model, opt, meta), metrics={"lsd": float(eval_lsd)}, force=True)
 
     def latest_step(self) -> int | None:
         return self.latest.latest_step()

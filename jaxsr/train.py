@@ -293,9 +293,8 @@ def _train_and_evaluate(config, workdir: pathlib.Path, overwrite: bool, quiet: b
     last_metrics: dict = {}
     t_window, n_window = time.perf_counter(), 0
 
-    def save(step: int, eval_lsd: float | None = None):
-        meta = {"data_state": pipeline.get_iterator_state(loader), "metrics": last_metrics}
-        ckpt.save(step, _model_item(state), _opt_item(state), meta, eval_lsd=eval_lsd, force=True)
+    def meta() -> dict:
+        return {"data_state": pipeline.get_iterator_state(loader), "metrics": last_metrics}
 
     with _StopFlag() as stop, writer.progress(start, num_steps) as bar, _closing(loader, ckpt):
         step = start
@@ -325,15 +324,17 @@ def _train_and_evaluate(config, workdir: pathlib.Path, overwrite: bool, quiet: b
                 t_window, n_window = time.perf_counter(), 0
             bar.update(1)
             eval_now = step % tr.eval_every == 0 or step == num_steps
-            if eval_now:
-                summary = evaluation.evaluate(eval_variables(state), config, examples)
-                writer.scalars(step, evaluation.flat_summary(summary, prefix="eval/"))
-                writer.text(f"step {step}: " + evaluation.one_line(summary))
             if eval_now or step % tr.checkpoint_every == 0 or stop.signal:
                 if not last_metrics:
                     last_metrics = {k: float(v) for k, v in jax.device_get(m).items()}
                 _check_finite(last_metrics, step)
-                save(step, summary["model"]["lsd"] if eval_now else None)
+                # Saved before evaluating, so that a failure during evaluation loses no training.
+                ckpt.save(step, _model_item(state), _opt_item(state), meta(), force=True)
+            if eval_now:
+                summary = evaluation.evaluate(eval_variables(state), config, examples)
+                writer.scalars(step, evaluation.flat_summary(summary, prefix="eval/"))
+                writer.text(f"step {step}: " + evaluation.one_line(summary))
+                ckpt.save_best(step, _model_item(state), _opt_item(state), meta(), summary["model"]["lsd"])
             if stop.signal:
                 writer.text(f"stopped by signal at step {step}; checkpoint saved. Re-run the same command to resume.")
                 break
