@@ -12,8 +12,10 @@ pauses) rendered at any rate up to 48 kHz:
 * syllable amplitude envelopes, pauses, and a faint noise floor.
 
 Deterministic by `(base_seed, split, index)`; the train, valid and test splits draw from disjoint
-seed streams. Spectral shapes are in Hz and do not depend on the sample rate: a clip rendered at 16
-kHz is the band-limited version of the same clip at 48 kHz, up to the synthesis noise.
+seed streams. Spectral shapes are in Hz and do not depend on the sample rate, so renderings of one seed at
+16 and 48 kHz share their phone plan, formants and pitch contour; they are not sample-for-sample the
+same below 8 kHz, because the per-sample pitch jitter draws a different number of random values at each
+rate and so shifts the later draws (noise, tilt, gain).
 """
 
 from __future__ import annotations
