@@ -326,7 +326,8 @@ def test_streamer_layout_and_errors(setup):
 def _save_workdir(workdir: pathlib.Path, config, variables, step=7):
     checkpoints.save_config(workdir, config)
     ckpt = checkpoints.Checkpointer(workdir, keep=2, async_save=False)
-    ckpt.save(step, dict(variables), {"step": np.int32(step)}, {}, eval_lsd=1.0)
+    ckpt.save(step, dict(variables), {"step": np.int32(step)}, {})
+    ckpt.save_best(step, dict(variables), {"step": np.int32(step)}, {}, eval_lsd=1.0)
     ckpt.wait()
     ckpt.close()
 
