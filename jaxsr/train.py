@@ -338,8 +338,6 @@ def _train_and_evaluate(config, workdir: pathlib.Path, overwrite: bool, quiet: b
             if stop.signal:
                 writer.text(f"stopped by signal at step {step}; checkpoint saved. Re-run the same command to resume.")
                 break
-    loader.close()  # stop grain's worker processes
-    ckpt.wait()
     ckpt.close()
 
     if stop.signal:  # the last evaluation is stale: report nothing rather than an old table
@@ -358,13 +356,12 @@ def _train_and_evaluate(config, workdir: pathlib.Path, overwrite: bool, quiet: b
 
 @contextlib.contextmanager
 def _closing(loader, ckpt):
-    """On an exception, stop the data workers and let pending checkpoint writes finish."""
+    """However the loop ends, stop the data workers and let pending checkpoint writes finish."""
     try:
         yield
-    except BaseException:
+    finally:
         loader.close()
         ckpt.wait()
-        raise
 
 
 def _model_item(state) -> dict:
