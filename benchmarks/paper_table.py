@@ -2,6 +2,7 @@
 
     python -m benchmarks.paper_table --quick            # smoke run: 2 held-out speech files, spline rows
     python -m benchmarks.paper_table                    # the 20 held-out speech-44k files
+    python -m benchmarks.paper_table --plot quality.png # ... plus a figure of SNR and LSD against r
     python -m benchmarks.paper_table --checkpoint-r4 runs/speech \\
         --vctk /data/VCTK-Corpus-0.92.zip --checkpoint-r4 vctk_single=runs/vctk_r4
 
@@ -19,7 +20,8 @@ or only DATASET; a ratio without one gets spline-only cells and "—" for the mo
 `--sample-rate` (16 kHz, the paper's), degraded by `jaxsr.degrade` (order-8 Chebyshev lowpass, decimation,
 cubic spline back) and scored on the whole clip; a cell is the mean over clips. Both LSD definitions are
 shown: `lsd` (log10, the usual one) and `lsd_paper` (the reference code's ln variant, which the paper's
-tables report; see jaxsr/metrics.py). Output: a Markdown table, then one JSON line (the last on stdout).
+tables report; see jaxsr/metrics.py). Output: a Markdown table, then one JSON line (the last on stdout);
+`--plot PNG` also draws SNR and LSD against r, with 95% confidence intervals (benchmarks/plotting.py).
 """
 
 from __future__ import annotations
@@ -195,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sample-rate", type=int, default=16000, help="target rate in Hz (paper: 16000)")
     p.add_argument("--data-dir", help="dataset cache for VCTK / MUSDB builds (default: jaxsr's)")
     p.add_argument("--quick", action="store_true", help="smoke run: 2 clips per dataset")
+    p.add_argument("--plot", metavar="PNG", help="also write SNR and LSD against r to this PNG")
     args = p.parse_args(argv)
 
     sources = {"speech44k": args.speech44k, "vctk_single": args.vctk, "vctk_multi": args.vctk, "musdb": args.musdb}
@@ -227,7 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown(results, args.sample_rate))
     print(json.dumps({"benchmark": "paper_table", "sample_rate": args.sample_rate, "quick": args.quick,
                       "elapsed_s": round(time.perf_counter() - t0, 1), "datasets": results,
-                      "published": {f"{c}/r{r}": v for (c, r), v in PUBLISHED.items()}}))
+                      "published": {f"{c}/r{r}": v for (c, r), v in PUBLISHED.items()}}), flush=True)
+    if args.plot:  # after the table and JSON, so a plotting failure cannot lose the numbers
+        from benchmarks.plotting import plot_quality_vs_ratio
+
+        print(f"wrote {plot_quality_vs_ratio(results, args.plot, args.sample_rate)}", file=sys.stderr)
     return 0
 
 

@@ -1,6 +1,7 @@
 """Training-step and inference speed of jaxsr next to its PyTorch twin, in one run on one device.
 
     python -m benchmarks.speed --quick                      # smoke run: quickstart model, batch 4
+    python -m benchmarks.speed --quick --plot speed.png     # ... plus a figure of examples/s vs batch size
     python -m benchmarks.speed                              # CPU default: quickstart, batch 4 and 8 (~6 min, 2 cores)
     python -m benchmarks.speed --models full --batch-sizes 4 --reps 2   # the paper's model on CPU (~10 min)
     python -m benchmarks.speed --models full,quickstart \\
@@ -22,7 +23,8 @@ peak from `--peak-tflops` or from a small table of known accelerators.
 
 Output: a table, then one JSON line (the last line on stdout) with every row and the speed ratios
 `jaxsr_vs_torch_eager` and `jaxsr_vs_best_torch` (time of torch / time of jaxsr: > 1 means jaxsr is
-faster). With `--json` only the JSON goes to stdout and the table goes to stderr.
+faster). With `--json` only the JSON goes to stdout and the table goes to stderr. `--plot PNG` also
+draws examples per second against batch size, one panel per model and mode (benchmarks/plotting.py).
 """
 
 from __future__ import annotations
@@ -339,6 +341,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-bf16", action="store_true", help="float32 only, also on GPU/TPU")
     p.add_argument("--peak-tflops", type=float, default=None, help="device peak for MFU (default: known table)")
     p.add_argument("--json", action="store_true", help="only the JSON line on stdout; the table on stderr")
+    p.add_argument("--plot", metavar="PNG", help="also write examples/s against batch size to this PNG")
     args = p.parse_args(argv)
     accel = jax.default_backend() != "cpu"
     args.models = [m.strip() for m in (args.models or ("quickstart,full" if accel else "quickstart")).split(",")
@@ -401,6 +404,14 @@ def main(argv=None) -> dict:
               "steps_per_rep": args.steps_per_rep, "ratios": summarise(rows),
               "rows": [{k: v for k, v in asdict(r).items()} for r in rows]}
     print(json.dumps(result), flush=True)
+    if args.plot:  # after the JSON, so a plotting failure cannot lose the numbers
+        from benchmarks.plotting import plot_throughput
+
+        device = info["jax_device"] if info["jax_backend"] != "cpu" else f"CPU, {info['cpu_count']} cores"
+        try:
+            print(f"wrote {plot_throughput(rows, args.plot, device)}", file=sys.stderr)
+        except ValueError as e:  # every row failed: nothing to draw, and the JSON already says why
+            print(f"no plot: {e}", file=sys.stderr)
     return result
 
 

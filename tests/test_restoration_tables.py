@@ -1,0 +1,89 @@
+"""benchmarks/restoration_tables.py end to end on two held-out speech files, with tiny models trained here."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import train_tiny_model
+
+from benchmarks import restoration_tables as rt
+from jaxsr import evaluation, metrics
+from jaxsr.inference import load, run_model
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("restoration")
+    common = dict(data__sample_rate=16000, data__patch_length=2048)
+    return {
+        "denoise": train_tiny_model(root / "den", task__name="denoise", task__snr_db=(0.0, 10.0),
+                                    task__noise_types=("white", "pink"), **common),
+        "inpaint": train_tiny_model(root / "inp", task__name="inpaint", task__num_gaps=1, task__gap_ms=(10.0, 50.0),
+                                    **common),
+    }
+
+
+@pytest.fixture(scope="module")
+def report(models, speech44k_dir) -> tuple[list[str], dict]:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = rt.main(["--quick", "--data", str(speech44k_dir), "--denoise-checkpoint", str(models["denoise"]),
+                        "--inpaint-checkpoint", str(models["inpaint"])])
+    assert code == 0
+    lines = out.getvalue().strip().splitlines()
+    return lines, json.loads(lines[-1])
+
+
+def test_every_condition_is_reported_with_an_exact_input_snr(report):
+    _, result = report
+    assert result["n_files"] == 2 and result["sample_rate"] == 16000
+    conditions = {(r["noise"], r["snr_db"]) for r in result["denoise"]}
+    assert conditions == {(n, s) for n in rt.NOISES for s in rt.INPUT_SNRS}
+    for r in result["denoise"]:
+        # the mixture is scaled to the exact SNR; noise is independent of speech, so SI-SDR of the input ~= SNR
+        assert r["baseline"]["snr"] == pytest.approx(r["snr_db"], abs=1e-3)
+        assert r["baseline"]["si_sdr"] == pytest.approx(r["snr_db"], abs=0.3)
+        assert np.isfinite(r["model"]["si_sdr"])
+    assert [r["gap_ms"] for r in result["inpaint"]] == list(rt.GAPS_MS)
+    for r in result["inpaint"]:
+        assert r["baseline"]["snr_gap"] < r["baseline"]["snr"]  # the gaps are where the damage is
+
+
+def test_goals_are_the_table_differences(report):
+    lines, result = report
+    g = result["goals"]
+    at5 = {r["noise"]: r["model"]["si_sdr"] - r["baseline"]["si_sdr"] for r in result["denoise"] if r["snr_db"] == 5}
+    assert g["denoise_si_sdr_gain_at_5db"] == pytest.approx(at5)
+    assert g["denoise_si_sdr_gain_at_5db_mean"] == pytest.approx(np.mean(list(at5.values())))
+    assert g["denoise_goal_met"] == (np.mean(list(at5.values())) >= 8.0)
+    (r20,) = [r for r in result["inpaint"] if r["gap_ms"] == 20]
+    assert g["inpaint_gain_20ms"] == pytest.approx(r20["model"]["snr_gap"] - r20["baseline"]["snr_gap"])
+    text = "\n".join(lines)
+    assert "Goal, SI-SDR improvement at 5 dB input" in text and "Goal, SNR inside 20 ms gaps" in text
+
+
+def test_model_column_matches_running_the_model_by_hand(report, models, speech44k_dir):
+    """White noise at 5 dB, recomputed from the checkpoint with run_model and metrics.si_sdr."""
+    _, result = report
+    model = load(models["denoise"])
+    config = rt.base_config("denoise", model, 16000)
+    config.task.update(noise_types=("white",), snr_db=(5.0, 5.0))
+    clips = rt.read_clips(rt.speech44k_split(speech44k_dir)[1][:2], 16000)
+    scores = []
+    for k, (cid, y) in enumerate(clips):
+        ex = evaluation.clip_example(y, config, k, 0, clip_id=cid)
+        scores.append(metrics.si_sdr(y, run_model(model.variables, config, ex["x"])))
+    (row,) = [r for r in result["denoise"] if r["noise"] == "white" and r["snr_db"] == 5]
+    assert row["model"]["si_sdr"] == pytest.approx(np.mean(scores), abs=1e-3)
+
+
+def test_a_checkpoint_of_another_task_is_a_usage_error(models, speech44k_dir, capsys):
+    code = rt.main(["--quick", "--data", str(speech44k_dir), "--denoise-checkpoint", str(models["inpaint"])])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert "--denoise-checkpoint" in captured.err and "inpaint" in captured.err
