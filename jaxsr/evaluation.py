@@ -21,6 +21,15 @@ BASELINE_NAMES = {"sr": "spline", "denoise": "noisy input", "inpaint": "linear i
 DIRECTION = {"snr": 1, "lsd": -1, "lsd_paper": -1, "si_sdr": 1, "snr_gap": 1, "pesq": 1, "stoi": 1}
 
 
+def restore(variables: dict, config: ml_collections.ConfigDict, ex: dict, batch_size: int | None = None) -> np.ndarray:
+    """The model's output `[time]` for example `ex`, as `jaxsr.enhance` gives it: for inpaint (a `mask`)
+    only the gaps are replaced, the known samples are kept."""
+    from jaxsr.inference import keep_known, run_model  # the chunked, jitted inference path
+
+    y_hat = run_model(variables, config, ex["x"], batch_size=batch_size)
+    return y_hat if ex.get("mask") is None else keep_known(y_hat, ex["x"], ex["mask"])
+
+
 def evaluate(variables: dict, config: ml_collections.ConfigDict, examples: Sequence[dict],
              perceptual: bool = False, batch_size: int | None = None) -> dict:
     """Metrics of the model and the baseline on every example.
@@ -28,12 +37,10 @@ def evaluate(variables: dict, config: ml_collections.ConfigDict, examples: Seque
     Returns `{'n_files', 'model': {metric: mean}, 'baseline': {...}, 'model_ci95': {...},
     'baseline_ci95': {...}, 'per_file': [{'id', 'model': {...}, 'baseline': {...}}]}`.
     """
-    from jaxsr.inference import run_model  # the chunked, jitted inference path
-
     sr = config.data.sample_rate
     per_file = []
     for ex in examples:
-        y_hat = run_model(variables, config, ex["x"], batch_size=batch_size)
+        y_hat = restore(variables, config, ex, batch_size)
         per_file.append({
             "id": ex["id"],
             "model": metrics_lib.all_metrics(ex["y"], y_hat, sr, ex.get("mask"), perceptual),
@@ -110,14 +117,13 @@ def save_examples(workdir: pathlib.Path, variables: dict, config: ml_collections
                   examples: Sequence[dict], writer=None, step: int = 0) -> list[pathlib.Path]:
     """Write degraded / restored / reference WAVs and a spectrogram PNG per example into `workdir/examples`."""
     from jaxsr.audio_io import write_audio
-    from jaxsr.inference import run_model
     from jaxsr.plots import save_spectrograms
 
     out_dir = pathlib.Path(workdir) / "examples"
     sr = config.data.sample_rate
     written = []
     for ex in examples:
-        restored = run_model(variables, config, ex["x"])
+        restored = restore(variables, config, ex)
         name = str(ex["id"]).replace("/", "_")
         signals = {"degraded": ex["x"], "restored": restored, "reference": ex["y"]}
         for label, sig in signals.items():

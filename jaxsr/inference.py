@@ -265,6 +265,15 @@ def run_model(variables: Mapping, config: ml_collections.ConfigDict, x: np.ndarr
     return y[:, 0] if x.ndim == 1 else y
 
 
+def keep_known(restored: np.ndarray, given: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Inpainting's output: the model's samples where `mask` is True (missing), the given ones elsewhere.
+
+    The samples outside the gaps are known exactly, so the model must not change them; it only has to
+    be right inside the gaps. All three arrays share one shape (`[time]` or `[time, channels]`).
+    """
+    return np.where(mask, restored, given).astype(np.float32)
+
+
 def default_batch_size(config: ml_collections.ConfigDict) -> int:
     """`config.eval.batch_size` on accelerators; 1 on CPU, where one 16k-32k-sample chunk already keeps
     the cores busy and a batch only adds zero-padding (measured in benchmarks/inference.py)."""
@@ -481,7 +490,8 @@ def enhance(params, audio, *, sample_rate: float, config: ml_collections.ConfigD
       `band_limited=True` it is already at the target rate (band-limited). Other rates are resampled
       (soxr) to the expected one first; `info['resampled']` says so and it is logged.
     * `denoise` / `inpaint`: `audio` at the target rate (resampled otherwise). For inpaint, `mask`
-      (`[time]` or like `audio`, True = missing; NaN allowed there) is linear-filled before the model.
+      (`[time]` or like `audio`, True = missing; NaN allowed there) is linear-filled before the model,
+      and only the masked samples are replaced: the others come back exactly as given (`keep_known`).
 
     The output has the same layout and duration: `round(len * target / sample_rate)` samples (for sr
     from the low rate exactly `len * ratio`). With `return_info=True` returns `(audio, info)`.
@@ -530,6 +540,8 @@ def enhance(params, audio, *, sample_rate: float, config: ml_collections.ConfigD
     y = _run_planned(variables, config, x, plan, bs)
     if not np.all(np.isfinite(y)):
         raise FloatingPointError("the model produced NaN/inf samples: the checkpoint is probably diverged.")
+    if miss is not None:
+        y = keep_known(y, x, miss)
     out = y[:, 0] if was_1d else y
     if not return_info:
         return out
@@ -567,10 +579,18 @@ def _check_mask(mask, x: np.ndarray, task_name: str, rate: float, target: int) -
 
 
 # ----------------------------------------------------------------------------------------- streaming
-class _Identity:
-    """Front end for input already at the target rate: passes blocks through."""
+class _Front:
+    """A streaming front end turns input blocks into target-rate model input (`push`, `flush`); `compose`
+    turns each block of model output, in order, into the stream's output."""
 
     latency = 0
+
+    def compose(self, y: np.ndarray) -> np.ndarray:
+        return y
+
+
+class _Identity(_Front):
+    """Front end for input already at the target rate: passes blocks through."""
 
     def push(self, x: np.ndarray, miss: np.ndarray | None) -> np.ndarray:
         return x
@@ -579,7 +599,7 @@ class _Identity:
         return None
 
 
-class _SplineFront:
+class _SplineFront(_Front):
     """Streaming cubic-spline upsampling: emits target-rate samples once SPLINE_CONTEXT knots follow.
 
     Each output segment is the not-a-knot spline through a window of knots reaching SPLINE_CONTEXT knots
@@ -617,14 +637,19 @@ class _SplineFront:
         return self._segment(self.done, end, final=True) if end > self.done else None
 
 
-class _FillFront:
-    """Streaming linear fill of masked samples: a gap is emitted once the sample after it arrives."""
+class _FillFront(_Front):
+    """Streaming linear fill of masked samples: a gap is emitted once the sample after it arrives.
 
-    latency = 0
+    `compose` then keeps the samples of masked blocks that were not missing, as `enhance` does
+    (`keep_known`): it holds what was emitted, with its keep flags, until the output reaches it.
+    """
 
     def __init__(self, channels: int):
         self.x = np.zeros((0, channels), np.float32)
         self.miss = np.zeros((0, channels), bool)
+        self.keep = np.zeros((0, channels), bool)  # per buffered sample: given with a mask and not missing
+        self.given = np.zeros((0, channels), np.float32)  # emitted, not yet composed
+        self.kept = np.zeros((0, channels), bool)
         self.prev: list[tuple[int, float] | None] = [None] * channels  # last known (index, value) emitted
         self.x0 = 0
 
@@ -643,12 +668,22 @@ class _FillFront:
             known = np.flatnonzero(~self.miss[:upto, c])
             if known.size:
                 self.prev[c] = (self.x0 + int(known[-1]), float(self.x[known[-1], c]))
-        self.x, self.miss, self.x0 = self.x[upto:], self.miss[upto:], self.x0 + upto
+        self.given = np.concatenate([self.given, out])
+        self.kept = np.concatenate([self.kept, self.keep[:upto]])
+        self.x, self.miss, self.keep, self.x0 = self.x[upto:], self.miss[upto:], self.keep[upto:], self.x0 + upto
         return out
+
+    def compose(self, y: np.ndarray) -> np.ndarray:
+        """`y` `[ch, n]`: the model output for the next n samples -> the stream's output for them."""
+        n = y.shape[1]
+        given, kept = self.given[:n].T, self.kept[:n].T
+        self.given, self.kept = self.given[n:], self.kept[n:]
+        return keep_known(y, given, ~kept)
 
     def push(self, x: np.ndarray, miss: np.ndarray | None) -> np.ndarray:
         self.x = np.concatenate([self.x, x])
         self.miss = np.concatenate([self.miss, np.zeros(x.shape, bool) if miss is None else miss])
+        self.keep = np.concatenate([self.keep, np.zeros(x.shape, bool) if miss is None else ~miss])
         # Emit up to the last sample known in every channel: later holes still lack a right neighbour.
         upto = len(self.x)
         for c in range(self.x.shape[1]):
@@ -764,7 +799,7 @@ class Streamer:
         return out
 
     def _out(self, y_ch_time: np.ndarray) -> np.ndarray:
-        y = y_ch_time.T
+        y = self._front.compose(y_ch_time).T
         return y[:, 0].copy() if self._was_1d else y.copy()
 
     def _push(self, x: np.ndarray, compute: bool = True) -> np.ndarray:

@@ -214,7 +214,10 @@ def test_inpaint_fills_masked_samples_first(setup):
     mask[4900:] = True
     holed = np.where(mask, np.nan, x).astype(np.float32)  # NaN is allowed where the mask says missing
     y = E.enhance(v, holed, sample_rate=16000, config=c, mask=mask)
-    np.testing.assert_allclose(y, E.run_model(v, c, linear_fill(np.where(mask, 0, x), mask)), atol=1e-6)
+    model_out = E.run_model(v, c, linear_fill(np.where(mask, 0, x), mask))
+    np.testing.assert_allclose(y[mask], model_out[mask], atol=1e-6)  # the model fills the gaps ...
+    np.testing.assert_array_equal(y[~mask], x[~mask])  # ... and the known samples come back exactly
+    assert np.abs(model_out[~mask] - x[~mask]).max() > 1e-4  # (which the model alone would have changed)
     with pytest.raises(ValueError, match="NaN"):
         E.enhance(v, holed, sample_rate=16000, config=c)  # without the mask the NaNs are an error
 
@@ -302,6 +305,8 @@ def test_streamer_equals_offline(setup, task, band_limited, rate, n):
     online = np.concatenate(outs)
     assert online.shape == offline.shape
     np.testing.assert_allclose(online, offline, atol=1e-5)
+    if mask is not None:  # known samples pass through unchanged, streamed as offline
+        np.testing.assert_array_equal(online[~mask], x[~mask])
 
 
 def test_streamer_layout_and_errors(setup):
