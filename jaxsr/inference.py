@@ -559,6 +559,27 @@ def enhance(params, audio, *, sample_rate: float, config: ml_collections.ConfigD
     return out, info
 
 
+def zero_gaps(audio: np.ndarray, sample_rate: float, min_ms: float) -> np.ndarray:
+    """A gap mask for `enhance(..., mask=)`: True on every run of exactly-zero samples lasting at least
+    `min_ms` milliseconds, per channel. Dropped packets and recording dropouts are usually stored this way;
+    shorter zero runs (zero crossings, digital silence between words is longer) are left alone.
+
+    `audio`: `[time]` or `[time, channels]` -> bool of the same shape.
+    """
+    if not min_ms > 0:
+        raise ValueError(f"min_ms must be > 0; got {min_ms!r}")
+    x = np.asarray(audio)
+    zero = (x == 0).reshape(len(x), -1)
+    min_len = max(1, int(round(min_ms * 1e-3 * sample_rate)))
+    out = np.zeros_like(zero)
+    for c in range(zero.shape[1]):
+        edges = np.diff(np.concatenate([[0], zero[:, c].astype(np.int8), [0]]))
+        for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+            if b - a >= min_len:
+                out[a:b, c] = True
+    return out.reshape(x.shape)
+
+
 def _check_mask(mask, x: np.ndarray, task_name: str, rate: float, target: int) -> np.ndarray | None:
     """`mask` as bool `[time, ch]` like `x`, or None."""
     if mask is None:

@@ -43,6 +43,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ratio", type=int, help="sr ratio; must match the checkpoint's")
     p.add_argument("--band-limited", action="store_true",
                    help="sr: inputs are already at the target rate (band-limited), not at the low rate")
+    p.add_argument("--gaps-from-zeros", type=float, metavar="MS",
+                   help="inpaint: treat every run of exactly-zero samples at least MS ms long as missing (dropped "
+                        "packets, dropouts); the rest of the file is kept as it is. Inputs must be at the model's rate")
     p.add_argument("--format", choices=("wav", "flac"),
                    help="output format (default: the input's if wav/flac, else wav)")
     p.add_argument("--spectrogram", action="store_true", help="also save a before/after spectrogram PNG per file")
@@ -57,6 +60,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             args.which = int(args.which)
         except ValueError:
             p.error(f"--which must be latest, best or a step number; got {args.which!r}")
+    if args.gaps_from_zeros is not None and not args.gaps_from_zeros > 0:
+        p.error(f"--gaps-from-zeros must be a positive number of milliseconds; got {args.gaps_from_zeros}")
     if args.batch_size is not None and args.batch_size < 1:
         p.error(f"--batch-size must be a positive integer; got {args.batch_size}")
     return args
@@ -115,9 +120,10 @@ def restore_file(model, src: pathlib.Path, dst: pathlib.Path, args: argparse.Nam
     from jaxsr.audio_io import read_audio, resample, write_audio
 
     x, rate = read_audio(src)
+    mask = E.zero_gaps(x, rate, args.gaps_from_zeros) if args.gaps_from_zeros else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        y, info = E.enhance(model, x, sample_rate=rate, band_limited=args.band_limited,
+        y, info = E.enhance(model, x, sample_rate=rate, band_limited=args.band_limited, mask=mask,
                             batch_size=args.batch_size, chunk_length=args.chunk_length, return_info=True)
     notes = [str(w.message) for w in caught]
     for n in notes:
@@ -126,6 +132,8 @@ def restore_file(model, src: pathlib.Path, dst: pathlib.Path, args: argparse.Nam
     record = {"input": str(src), "output": str(dst), "seconds": info["seconds"], "input_rate": rate,
               "output_rate": model.sample_rate, "channels": info["channels"], "resampled": info["resampled"],
               "elapsed_s": round(info["elapsed_s"], 4), "warnings": notes}
+    if mask is not None:
+        record["masked_samples"] = info["masked_samples"]
     if args.spectrogram:
         from jaxsr.plots import save_spectrograms
 
@@ -154,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--band-limited only applies to sr models; this checkpoint does {model.config.task.name}.")
         if args.chunk_length is not None:
             E.chunk_plan(model.config, args.chunk_length)
+        if args.gaps_from_zeros and model.config.task.name != "inpaint":
+            raise ValueError(f"--gaps-from-zeros only applies to inpaint models; this checkpoint does "
+                             f"{model.config.task.name}.")
         pairs = plan_outputs(args.inputs, pathlib.Path(args.output).expanduser(), args.format, args.overwrite,
                              args.spectrogram)
     except (UsageError, ValueError, FileNotFoundError) as e:

@@ -117,6 +117,7 @@ def test_never_writes_over_an_input(workdir, inputs, capsys):
     (["--which", "999"], "step 999"),
     (["--chunk-length", "1001"], "multiple of 8"),
     (["--chunk-length", "1000"], "too short"),
+    (["--gaps-from-zeros", "5"], "only applies to inpaint"),
 ])
 def test_usage_errors(workdir, inputs, tmp_path, capsys, extra, match):
     assert cli.main(["--checkpoint", str(workdir), str(inputs), "-o", str(tmp_path / "o")] + extra) == 2
@@ -136,3 +137,39 @@ def test_bad_paths_and_flags(workdir, inputs, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["--checkpoint", str(workdir), str(inputs), "-o", str(tmp_path / "o"), "--batch-size", "0"])
     assert e.value.code == 2
+
+
+def test_zero_gaps_marks_long_zero_runs_only():
+    x = np.ones((20, 2), np.float32)
+    x[2:4, 0] = 0  # 2 samples: too short at 1 kHz for 3 ms
+    x[6:11, 0] = 0  # 5 samples: a gap
+    x[17:, 0] = 0  # 3 samples at the end: a gap
+    x[0:3, 1] = 0  # 3 samples at the start of channel 1: a gap
+    m = E.zero_gaps(x, 1000, 3.0)
+    expected = np.zeros((20, 2), bool)
+    expected[6:11, 0] = expected[17:, 0] = expected[0:3, 1] = True
+    np.testing.assert_array_equal(m, expected)
+    assert E.zero_gaps(x[:, 0], 1000, 3.0).shape == (20,)
+    with pytest.raises(ValueError, match="min_ms"):
+        E.zero_gaps(x, 1000, 0)
+
+
+def test_inpaint_with_gaps_from_zeros(tmp_path):
+    workdir = train_tiny_model(tmp_path / "inp", task__name="inpaint", data__sample_rate=8000, task__num_gaps=1,
+                               task__gap_ms=(5.0, 20.0))
+    rng = np.random.default_rng(0)
+    x = (0.3 * np.sin(2 * np.pi * 200 * np.arange(8000) / 8000) + 0.01 * rng.standard_normal(8000)).astype(np.float32)
+    x[3000:3080] = 0.0  # a 10 ms dropout
+    src = tmp_path / "in" / "dropout.wav"
+    src.parent.mkdir()
+    sf.write(src, x, 8000, subtype="FLOAT")
+    out = tmp_path / "out"
+    assert cli.main(["--checkpoint", str(workdir), str(src), "-o", str(out), "--gaps-from-zeros", "5", "--quiet"]) == 0
+    y, rate = sf.read(out / "dropout.wav", dtype="float32")
+    mask = np.zeros(8000, bool)
+    mask[3000:3080] = True
+    lsb = 1 / 32768  # the output is 16-bit PCM
+    np.testing.assert_allclose(y[~mask], x[~mask], atol=lsb)  # everything outside the dropout is kept
+    expected = E.enhance(E.load(workdir), x, sample_rate=8000, mask=mask)
+    np.testing.assert_allclose(y, expected, atol=lsb)
+    assert np.abs(y[mask]).max() > 0  # the dropout was filled
