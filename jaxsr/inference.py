@@ -561,8 +561,9 @@ def enhance(params, audio, *, sample_rate: float, config: ml_collections.ConfigD
 
 def zero_gaps(audio: np.ndarray, sample_rate: float, min_ms: float) -> np.ndarray:
     """A gap mask for `enhance(..., mask=)`: True on every run of exactly-zero samples lasting at least
-    `min_ms` milliseconds, per channel. Dropped packets and recording dropouts are usually stored this way;
-    shorter zero runs (zero crossings, digital silence between words is longer) are left alone.
+    `min_ms` milliseconds, per channel. Dropped packets and recording dropouts are usually stored this way.
+    Shorter zero runs (a quantised signal crossing zero) are left alone; digital silence longer than
+    `min_ms` is marked too, and the model fills it with near-silence.
 
     `audio`: `[time]` or `[time, channels]` -> bool of the same shape.
     """
