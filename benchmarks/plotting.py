@@ -10,14 +10,9 @@ DPI = 120
 
 
 def _save(fig, path: str | pathlib.Path) -> pathlib.Path:
-    """Write `fig` as a PNG at `path` (parents created) via a temporary file, so a reader never sees half a PNG."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=DPI)
-    tmp.replace(path)
-    return path
+    from jaxsr.plots import save_figure
+
+    return save_figure(fig, path, DPI)
 
 
 def _half_width(ci: Any) -> float:

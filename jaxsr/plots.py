@@ -7,14 +7,24 @@ import pathlib
 import numpy as np
 
 
+def save_figure(fig, path: str | pathlib.Path, dpi: int = 90) -> pathlib.Path:
+    """Write a matplotlib `Figure` as a PNG at `path` (parents created) through a temporary file, so
+    nobody ever reads half a PNG."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=dpi)
+    tmp.replace(path)
+    return path
+
+
 def save_spectrograms(path: str | pathlib.Path, signals: dict[str, np.ndarray], sample_rate: int,
                       title: str = "", n_fft: int = 1024) -> pathlib.Path:
     """Save side-by-side log spectrograms of `signals` (name -> `[time]`) on a shared colour scale."""
     # A bare Figure, not pyplot: no GUI backend is needed and a notebook's inline backend is left alone.
     from matplotlib.figure import Figure
 
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig = Figure(figsize=(4.2 * len(signals), 3.4))
     axes = fig.subplots(1, len(signals), sharey=True, squeeze=False)
     hop = n_fft // 4
@@ -32,8 +42,4 @@ def save_spectrograms(path: str | pathlib.Path, signals: dict[str, np.ndarray], 
     axes[0][0].set_ylabel("frequency (kHz)")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=90)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)

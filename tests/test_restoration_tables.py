@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import numpy as np
@@ -27,9 +29,6 @@ def models(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def report(models, speech44k_dir) -> tuple[list[str], dict]:
-    import contextlib
-    import io
-
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = rt.main(["--quick", "--data", str(speech44k_dir), "--denoise-checkpoint", str(models["denoise"]),
