@@ -33,7 +33,7 @@ from jaxsr.config import default_config  # noqa: E402
 from jaxsr.degrade import spline_upsample  # noqa: E402
 from jaxsr.models import compute_dtype, count_params, init_variables, model_from_config  # noqa: E402
 
-MODELS = {"full": 1.0, "small": 0.25}
+MODELS = {"full": 1.0, "small": 0.25, "tiny": 0.0625}  # tiny: smoke tests of this script
 
 
 def make_config(width: float, sample_rate: int):

@@ -6,6 +6,9 @@
     python -m benchmarks.speed --models full --batch-sizes 4 --reps 2   # the paper's model on CPU (~10 min)
     python -m benchmarks.speed --models full,quickstart \\
         --batch-sizes 4,8,16,32,64 --reps 20                # GPU (jax[cuda] and a CUDA torch installed)
+    python -m benchmarks.speed --groups full:64:train,quickstart:64:train \\
+        --impls jaxsr/bfloat16,torch-compile/bfloat16 --time-budget 200 --out speed.json
+                                                            # chosen groups in this order, within a budget
 
 What is timed, for each model x batch size x {train, forward}:
   * jaxsr: the library's own pure train step (`jaxsr.train.make_train_step`, MSE + Adam 3e-4) jitted
@@ -207,9 +210,28 @@ def prepare_torch(model_name: str, batch: int, mode: str, impl: str, dtype: str,
 
 
 # ------------------------------------------------------------------------------------------ driver
+def cpu_info() -> dict:
+    """The host CPU's model and the flags that decide bfloat16 speed (AMX, AVX-512 BF16), from /proc/cpuinfo."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+                    break
+    except OSError:  # not Linux: the model string from platform is all there is
+        pass
+    wanted = ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2")
+    return {"cpu_model": model, "cpu_flags": [f for f in wanted if f in flags]}
+
+
 def device_info() -> dict:
     info = {"jax_backend": jax.default_backend(), "jax_device": jax.devices()[0].device_kind,
-            "jax": jax.__version__, "cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine()}
+            "jax": jax.__version__, "cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(),
+            **cpu_info()}
     try:
         import torch
         info["torch"] = torch.__version__
@@ -231,6 +253,13 @@ def peak_tflops(device_kind: str, dtype: str, override: float | None) -> float |
 
 def plan(args, backend: str, has_torch: bool, cuda: bool) -> list[tuple[tuple[str, int, str], list[tuple[str, str]]]]:
     """Groups `((model, batch, mode), [(impl, dtype), ...])`; the members of a group are timed in turns."""
+    if args.groups or args.impls:  # explicit order: what matters most first, so a time budget cuts the rest
+        keys = args.groups or [(m, b, mode) for m in args.models for b in args.batch_sizes for mode in args.modes]
+        members = args.impls or [("jaxsr", "float32")]
+        members = [(i, d) for i, d in members if i == "jaxsr" or has_torch]
+        if not cuda:  # PyTorch's bfloat16 autocast on CPU is its best mode on CPUs with AMX / AVX-512 BF16
+            members = [(i, d) for i, d in members if i == "jaxsr" or d == "float32" or args.torch_cpu_bf16]
+        return [(k, list(members)) for k in keys]
     dtypes_jax = ["float32"] + (["bfloat16"] if backend in ("gpu", "tpu", "cuda", "rocm") and not args.no_bf16 else [])
     dtypes_torch = ["float32"] + (["bfloat16"] if cuda and not args.no_bf16 else [])
     torch_impls = ["torch eager"] + ([] if args.no_torch_compile else ["torch compile"])
@@ -340,6 +369,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--torch-fused-cpu", action="store_true", help="fused Adam on CPU too (always fused on CUDA)")
     p.add_argument("--no-bf16", action="store_true", help="float32 only, also on GPU/TPU")
     p.add_argument("--peak-tflops", type=float, default=None, help="device peak for MFU (default: known table)")
+    p.add_argument("--groups", default=None,
+                   help="comma-separated MODEL:BATCH:MODE timed in this order, instead of models x batches x modes")
+    p.add_argument("--impls", default=None,
+                   help="comma-separated IMPL/DTYPE members of every group, IMPL one of jaxsr, torch-eager, "
+                        "torch-compile and DTYPE float32 or bfloat16 (default: all that the device supports)")
+    p.add_argument("--torch-cpu-bf16", action="store_true",
+                   help="with --impls: keep PyTorch bfloat16 autocast members on CPU too")
+    p.add_argument("--time-budget", type=float, default=None,
+                   help="seconds: groups not started within this budget are skipped and listed as such")
+    p.add_argument("--out", metavar="JSON", help="also write the JSON result here, rewritten after every group")
     p.add_argument("--json", action="store_true", help="only the JSON line on stdout; the table on stderr")
     p.add_argument("--plot", metavar="PNG", help="also write examples/s against batch size to this PNG")
     args = p.parse_args(argv)
@@ -364,11 +403,45 @@ def parse_args(argv=None) -> argparse.Namespace:
     multiple = max(models.length_multiple(MODELS[m]["num_blocks"]) for m in args.models)
     if args.patch_length <= 0 or args.patch_length % multiple:
         p.error(f"--patch-length: got {args.patch_length}; use a positive multiple of {multiple} such as 8192")
+    args.groups = _parse_groups(p, args.groups) if args.groups else None
+    args.impls = _parse_impls(p, args.impls) if args.impls else None
     args.reps = args.reps or (20 if accel else 3)
     args.steps_per_rep = args.steps_per_rep or (5 if accel else 1)
     if args.full_max_batch is None and not accel:
         args.full_max_batch = 4
     return args
+
+
+def _parse_groups(p: argparse.ArgumentParser, spec: str) -> list[tuple[str, int, str]]:
+    groups = []
+    for item in (g.strip() for g in spec.split(",") if g.strip()):
+        parts = item.split(":")
+        if len(parts) != 3 or parts[0] not in MODELS or parts[2] not in ("train", "forward") or not parts[1].isdigit() \
+                or int(parts[1]) < 1:
+            p.error(f"--groups: bad group {item!r}; use MODEL:BATCH:MODE with MODEL in {sorted(MODELS)}, "
+                    "a positive BATCH and MODE train or forward, e.g. full:64:train")
+        groups.append((parts[0], int(parts[1]), parts[2]))
+    return groups
+
+
+def _parse_impls(p: argparse.ArgumentParser, spec: str) -> list[tuple[str, str]]:
+    names = {"jaxsr": "jaxsr", "torch-eager": "torch eager", "torch-compile": "torch compile"}
+    impls = []
+    for item in (g.strip() for g in spec.split(",") if g.strip()):
+        impl, _, dtype = item.partition("/")
+        if impl not in names or dtype not in ("float32", "bfloat16"):
+            p.error(f"--impls: bad member {item!r}; use IMPL/DTYPE with IMPL in {sorted(names)} and DTYPE "
+                    "float32 or bfloat16, e.g. torch-compile/bfloat16")
+        impls.append((names[impl], dtype))
+    return impls
+
+
+def _write_json(path: str, result: dict) -> None:
+    """Atomic, so that a run killed mid-write leaves the previous group's complete result."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(result, f)
+    os.replace(tmp, path)
 
 
 def main(argv=None) -> dict:
@@ -388,9 +461,23 @@ def main(argv=None) -> dict:
         print("warning: jax and torch are not on the same kind of device; ratios compare different hardware",
               file=sys.stderr)
 
-    rows = []
+    rows, skipped = [], []
+    t_start = time.perf_counter()
+
+    def result() -> dict:
+        return {"device": info, "patch_length": args.patch_length, "reps": args.reps,
+                "steps_per_rep": args.steps_per_rep, "ratios": summarise(rows),
+                "rows": [{k: v for k, v in asdict(r).items()} for r in rows],
+                "skipped": [f"{m}/b{b}/{mode}" for m, b, mode in skipped]}
+
     for key, members in plan(args, info["jax_backend"], has_torch, cuda):
+        if args.time_budget is not None and time.perf_counter() - t_start > args.time_budget:
+            skipped.append(key)
+            print(f"time budget of {args.time_budget:g} s spent: skipping {key}", file=sys.stderr, flush=True)
+            continue
         rows += run_group(key, members, args, info)
+        if args.out:
+            _write_json(args.out, result())
         gc.collect()
         if has_torch:
             import torch
@@ -400,10 +487,10 @@ def main(argv=None) -> dict:
 
     table = format_table(rows)
     print(table, file=sys.stderr if args.json else sys.stdout)
-    result = {"device": info, "patch_length": args.patch_length, "reps": args.reps,
-              "steps_per_rep": args.steps_per_rep, "ratios": summarise(rows),
-              "rows": [{k: v for k, v in asdict(r).items()} for r in rows]}
-    print(json.dumps(result), flush=True)
+    out = result()
+    if args.out:
+        _write_json(args.out, out)
+    print(json.dumps(out), flush=True)
     if args.plot:  # after the JSON, so a plotting failure cannot lose the numbers
         from benchmarks.plotting import plot_throughput
 
@@ -412,7 +499,7 @@ def main(argv=None) -> dict:
             print(f"wrote {plot_throughput(rows, args.plot, device)}", file=sys.stderr)
         except ValueError as e:  # every row failed: nothing to draw, and the JSON already says why
             print(f"no plot: {e}", file=sys.stderr)
-    return result
+    return out
 
 
 if __name__ == "__main__":
