@@ -20,7 +20,9 @@ Inputs are a fixed random batch of `[batch, patch_length, 1]` already on the dev
 Compilation and warm-up are excluded; each repetition runs `--steps-per-rep` steps then waits for the
 device (`block_until_ready` / `torch.cuda.synchronize`); the reported time is the median per step.
 
-FLOPs come from XLA's cost analysis of the compiled jaxsr function; achieved FLOP/s = FLOPs / time for
+FLOPs are the model's, counted from the architecture (`jaxsr.models.forward_flops`; a train step is 3x
+the forward): XLA's cost analysis, kept as `xla_flops` for reference, leaves out the convolutions that
+it hands to cuDNN on GPU and so undercounts there by about 1000x. Achieved FLOP/s = FLOPs / time for
 every row (the same network, so the same work), and model FLOPs utilisation = achieved / peak, with the
 peak from `--peak-tflops` or from a small table of known accelerators.
 
@@ -81,7 +83,8 @@ class Row:
     seconds: float | None = None  # median per step
     times: list[float] = field(default_factory=list)
     compile_seconds: float | None = None
-    xla_flops: float | None = None  # of the matching jaxsr function, per step
+    xla_flops: float | None = None  # XLA's count for the matching jaxsr function, per step (no cuDNN convs)
+    model_flops: float | None = None  # from the architecture, per step: what MFU is computed from
     tflops_per_s: float | None = None
     mfu: float | None = None
     error: str | None = None
@@ -134,6 +137,12 @@ def _config(model_name: str, batch: int, length: int, dtype: str):
     c.train.learning_rate = 3e-4
     config_lib.validate(c)
     return c
+
+
+def step_flops(model_name: str, batch: int, mode: str, length: int) -> float:
+    """Model FLOPs of one step: the convolutions' forward count x batch, x3 for a train step."""
+    config = _config(model_name, batch, length, "float32")
+    return float(models.forward_flops(config, length) * batch * (3 if mode == "train" else 1))
 
 
 def _flops(compiled) -> float | None:
@@ -299,11 +308,13 @@ def run_group(key: tuple[str, int, str], members: list[tuple[str, str]], args, i
         for r, _ in ok:
             r.error = f"{type(e).__name__}: {str(e)[:200]}"
         return rows
-    flops = next((p.xla_flops for (r, p) in ok if r.impl == "jaxsr" and p.xla_flops), None)
+    xla_flops = next((p.xla_flops for (r, p) in ok if r.impl == "jaxsr" and p.xla_flops), None)
+    flops = step_flops(model_name, batch, mode, args.patch_length)
     for (row, p), t in zip(ok, times):
         row.times, row.seconds, row.compile_seconds = t, statistics.median(t), p.compile_seconds
-        if flops:  # the same network, so XLA's count is every implementation's work
-            row.xla_flops = flops
+        row.xla_flops = xla_flops
+        if flops:  # the same network, so the same work for every implementation
+            row.model_flops = flops
             row.tflops_per_s = flops / row.seconds / 1e12
             kind = info["jax_device"] if row.impl == "jaxsr" else info.get("torch_device", "")
             peak = peak_tflops(kind, row.dtype, args.peak_tflops)

@@ -161,5 +161,29 @@ def init_variables(model: AudioUNet, rng: jax.Array, length: int | None = None) 
     return dict(jax.jit(lambda r: model.init({"params": r, "dropout": r}, x, train=False))(rng))
 
 
+def forward_flops(config: ml_collections.ConfigDict, length: int) -> int:
+    """Floating-point operations (2 per multiply-add) of the convolutions for one `[1, length, 1]` input.
+
+    Counted from the architecture, not from a compiler: XLA's cost analysis on GPU omits convolutions
+    that it hands to cuDNN, so it cannot give model-FLOPs utilisation there. Elementwise work (ReLU,
+    BatchNorm, the residual add) is left out, as usual for MFU; "SAME" padding counts every kernel tap.
+    A train step is about 3x this per example (forward, plus the gradients of inputs and weights).
+    """
+    m = config.model
+    check_input_shape((1, length, 1), m.num_blocks)
+    nf = block_filters(m.num_blocks, m.width, m.max_filters)
+    ks = block_kernels(m.num_blocks)
+    B = m.num_blocks
+    macs = 0
+    for b in range(1, B + 1):  # down b: stride 2, output length T / 2^b
+        macs += (length >> b) * nf[b - 1] * ks[b - 1] * (1 if b == 1 else nf[b - 2])
+    macs += (length >> (B + 1)) * nf[-1] * ks[-1] * nf[-1]  # bottleneck
+    for b in range(B, 0, -1):  # up b: stride 1 at length T / 2^(b+1), then subpixel x2 and the skip
+        in_ch = nf[-1] if b == B else 2 * nf[b]
+        macs += (length >> (b + 1)) * 2 * nf[b - 1] * ks[b - 1] * in_ch
+    macs += (length >> 1) * 2 * m.final_kernel * 2 * nf[0]  # final conv, then subpixel x2
+    return 2 * macs
+
+
 def count_params(params: Any) -> int:
     return int(sum(np.prod(p.shape) for p in jax.tree_util.tree_leaves(params)))
