@@ -3,6 +3,9 @@
     python benchmarks/input_pipeline.py            # full table (a few minutes)
     python benchmarks/input_pipeline.py --quick    # smoke run
     python benchmarks/input_pipeline.py --json     # only the JSON line on stdout; the table on stderr
+    python benchmarks/input_pipeline.py --tasks sr --rates 16000 --sr-degradation random   # issue 13's chains
+    python benchmarks/input_pipeline.py --tasks denoise --rates 16000 --workers 2 \
+        --noise-types white,pink,brown,varying,babble_voices --reverb-prob 0.3   # the realistic denoise mix
 
 Every cell builds `jaxsr.data.pipeline.train_loader` on the synthetic corpus (default 64 clips of 4 s)
 with 8192-sample patches and batch 32, takes warm-up batches (the first one includes starting the
@@ -38,10 +41,15 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def make_config(task: str, sample_rate: int, workers: int) -> config_lib.ml_collections.ConfigDict:
+def make_config(task: str, sample_rate: int, workers: int, sr_degradation: str = "paper",
+                noise_types: str = "", reverb_prob: float = 0.0) -> config_lib.ml_collections.ConfigDict:
     c = config_lib.default_config()
     c.task.name = task
     c.task.ratio = 4
+    c.task.sr_degradation = sr_degradation
+    if noise_types:  # denoise cells: "" keeps the config default (white, pink, brown)
+        c.task.noise_types = tuple(noise_types.split(","))
+    c.task.reverb_prob = reverb_prob
     c.data.sample_rate = sample_rate
     c.data.patch_length = PATCH
     c.data.num_workers = workers
@@ -133,9 +141,18 @@ def time_fn(fn, *args, min_seconds: float = 1.0) -> float:
 
 
 def degradation_timings(patches: np.ndarray, min_seconds: float) -> dict:
-    """CPU ms per patch for each task's `degrade`, and sr per patch vs per batch."""
+    """CPU ms per patch for each task's `degrade`, sr per patch vs per batch, and sr's random chains."""
     c = config_lib.default_config()
     out = {}
+    # Random resampling chains (task.sr_degradation="random"), a batch at a time as the pipeline runs them:
+    # fresh draws per call (the filter-design cache warms up as in a run; the number includes the misses).
+    draws = iter(range(10**9))
+
+    def sr_random(y):
+        chains = [degrade_lib.draw_sr_chain(np.random.default_rng([0, next(draws)])) for _ in range(len(y))]
+        return degrade_lib.sr_batch(y, 4, chains)[0]
+
+    out["sr_random_batch_ms_per_patch"] = 1e3 * time_fn(sr_random, patches, min_seconds=min_seconds) / len(patches)
     for task in ("sr", "denoise", "inpaint"):
         c.task.name = task
         rng = np.random.default_rng(0)
@@ -179,6 +196,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=4.0, help="timed seconds per cell (after warm-up)")
     p.add_argument("--warmup", type=int, default=3, help="batches after the first before timing")
     p.add_argument("--cache", default="", help="folder to keep the rendered corpus in between runs")
+    p.add_argument("--sr-degradation", default="paper",
+                   help="config.task.sr_degradation of the sr cells: paper (default), random or a resampler name")
+    p.add_argument("--noise-types", default="",
+                   help="config.task.noise_types of the denoise cells, comma-separated (default: the config's)")
+    p.add_argument("--reverb-prob", type=float, default=0.0, help="config.task.reverb_prob of the denoise cells")
     p.add_argument("--json", action="store_true", help="only the JSON line on stdout; the table on stderr")
     args = p.parse_args(argv)
     if args.quick:
@@ -201,7 +223,8 @@ def main(argv=None) -> dict:
         for task in tasks:
             for w in workers:
                 log(f"timing {task} {rate} Hz workers={w} ...")
-                r = time_loader(make_config(task, rate, w), corpora[rate], args.seconds, args.warmup)
+                r = time_loader(make_config(task, rate, w, args.sr_degradation, args.noise_types, args.reverb_prob),
+                                corpora[rate], args.seconds, args.warmup)
                 cells.append({"task": task, "sample_rate": rate, "workers": w, **r})
 
     first = corpora[rates[0]]
@@ -214,6 +237,10 @@ def main(argv=None) -> dict:
 
     load = (load_start, os.getloadavg()[0])
     table = format_table(cells, tasks, rates, workers, degr, load)
+    table = f"sr degradation: {args.sr_degradation}\n" + table
+    if "denoise" in tasks:
+        table = (f"denoise noise types: {args.noise_types or 'white,pink,brown (default)'}; "
+                 f"reverb probability {args.reverb_prob:g}\n" + table)
     def goal(task):
         r = [c["patches_per_s"] for c in cells if c["task"] == task and c["sample_rate"] == 16000 and c["workers"] == 2]
         return {"patches_per_s": r[0], "target": 1000, "met": r[0] >= 1000} if r else None
@@ -221,9 +248,12 @@ def main(argv=None) -> dict:
     result = {
         "benchmark": "input_pipeline", "patch_length": PATCH, "batch_size": BATCH, "clips": args.clips,
         "clip_seconds": args.clip_seconds, "timed_seconds": args.seconds, "cpu_count": os.cpu_count(),
+        "sr_degradation": args.sr_degradation, "noise_types": args.noise_types or None,
+        "reverb_prob": args.reverb_prob,
         "loadavg_1min_start": load[0], "loadavg_1min_end": load[1], "cells": cells,
         "degradation": degr,
         "goal_sr_16k_2_workers": goal("sr"),
+        "goal_denoise_16k_2_workers": goal("denoise"),
     }
     print(table, file=sys.stderr if args.json else sys.stdout, flush=True)
     print(json.dumps(result), flush=True)
@@ -254,6 +284,7 @@ def format_table(cells, tasks, rates, workers, degr, load) -> str:
     lines += ["", "numpy degradation alone, CPU ms per patch (one core):"]
     for task in ("sr", "denoise", "inpaint"):
         lines.append(f"  degrade {task:<8} {degr[f'degrade_{task}_ms_per_patch']:.3f}")
+    lines.append(f"  sr_random_batch     {degr['sr_random_batch_ms_per_patch']:.3f}   (random chains, new draws)")
     for name, _ in SR_VARIANTS:
         lines.append(f"  {name:<19} {degr[f'{name}_ms_per_patch']:.3f}   max |diff| vs degrade_sr "
                      f"{degr[f'{name}_max_abs_diff']:.1e}{'  (bit-identical)' if degr[f'{name}_bit_identical'] else ''}")

@@ -45,6 +45,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
+# Run as a script too (`python benchmarks/speed.py`): without the repository root on the path the PyTorch
+# twin (`benchmarks.torch_unet`) would not import and every PyTorch row would be lost.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 # Both frameworks share one GPU here: stop JAX from reserving 75% of its memory at start-up.
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 

@@ -1,6 +1,7 @@
 """jaxsr: audio super-resolution, denoising and gap filling with a waveform U-Net, in JAX/Flax.
 
     import jaxsr
+    model = jaxsr.load("speech-sr-x4-16k")                     # a packaged model (jaxsr.pretrained.available())
     model = jaxsr.load("runs/quickstart")                      # params + config from a workdir
     restored = jaxsr.enhance(model, audio, sample_rate=4000)   # [time] or [time, channels]
 """
@@ -22,8 +23,12 @@ def __getattr__(name):
         from jaxsr.train import train_and_evaluate
 
         return train_and_evaluate
+    if name == "pretrained":
+        import importlib
+
+        return importlib.import_module("jaxsr.pretrained")
     raise AttributeError(f"module 'jaxsr' has no attribute {name!r}")
 
 
 __all__ = ["AudioUNet", "subpixel_1d", "metrics", "default_config", "load", "enhance", "Streamer", "Model",
-           "run_model", "train_and_evaluate", "__version__"]
+           "run_model", "train_and_evaluate", "pretrained", "__version__"]

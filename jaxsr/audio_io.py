@@ -9,6 +9,7 @@ libsndfile (`soundfile`: WAV, FLAC, OGG/Vorbis, AIFF and, with libsndfile >= 1.1
 
 from __future__ import annotations
 
+import errno
 import functools
 import io
 import os
@@ -71,6 +72,33 @@ def _name(src: PathLike | BinaryIO) -> str:
     return str(getattr(src, "name", src)) if not isinstance(src, (str, os.PathLike)) else os.fspath(src)
 
 
+def _check_readable(p: pathlib.Path) -> None:
+    """Say what is wrong with a path before a decoder does: libsndfile reports a missing permission or a
+    symlink loop as "System error", which would read as a damaged file."""
+    try:
+        st = os.stat(p)  # follows links: ELOOP for a loop, ENOENT for a dangling link
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise ValueError(f"{p} is a symbolic link that loops (it leads back to itself); fix or remove the "
+                             "link.") from None
+        if e.errno == errno.EACCES:
+            raise ValueError(f"cannot read audio file {p}: permission denied on a folder of its path; check "
+                             "the folders' permissions.") from None
+        if p.is_symlink():
+            raise FileNotFoundError(f"{p} is a broken symbolic link (its target {os.readlink(p)} does not exist)") from None
+        raise FileNotFoundError(f"audio file not found: {p}") from None
+    if os.path.isdir(p):
+        raise ValueError(f"{p} is a directory, not an audio file; use list_audio_files() for folders")
+    try:
+        with open(p, "rb"):
+            pass
+    except PermissionError:
+        raise ValueError(f"cannot read audio file {p}: permission denied; make it readable (chmod +r) or run as a "
+                         "user who may read it.") from None
+    if st.st_size == 0:
+        raise ValueError(f"{p} is empty (0 bytes); expected an audio file")
+
+
 @functools.cache
 def _libsndfile_extensions() -> frozenset[str]:
     """Extensions whose format this libsndfile build decodes itself (MP3 needs libsndfile >= 1.1)."""
@@ -106,13 +134,7 @@ def read_audio(path: PathLike | BinaryIO, sample_rate: int | None = None,
     if sample_rate is not None and not (float(sample_rate) > 0 and float(sample_rate) == int(sample_rate)):
         raise ValueError(f"read_audio({name}): sample_rate must be a positive integer in Hz or None; got {sample_rate!r}")
     if isinstance(path, (str, os.PathLike)):
-        p = pathlib.Path(path)
-        if not p.exists():
-            raise FileNotFoundError(f"audio file not found: {p}")
-        if p.is_dir():
-            raise ValueError(f"{p} is a directory, not an audio file; use list_audio_files() for folders")
-        if p.stat().st_size == 0:
-            raise ValueError(f"{p} is empty (0 bytes); expected an audio file")
+        _check_readable(pathlib.Path(path))
     try:
         x, rate = sf.read(path, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
@@ -185,10 +207,12 @@ def list_audio_files(root: PathLike, extensions: Sequence[str] = AUDIO_EXTENSION
     """Audio files under `root` (recursive), sorted by relative path; extensions match case-insensitively.
 
     Hidden files and folders (names starting with ".", e.g. macOS "._x.wav" resource forks) are skipped.
-    A file path is returned as `[root]`. Raises FileNotFoundError if `root` does not exist and
-    ValueError if it holds no audio files.
+    A file path is returned as `[root]`, as is a broken or looping symbolic link (reading it says which).
+    Raises FileNotFoundError if `root` does not exist and ValueError if it holds no audio files.
     """
     root = pathlib.Path(root).expanduser()
+    if root.is_symlink() and not root.exists():  # a looping or dangling link named as a file: read_audio says which
+        return [root]
     if not root.exists():
         raise FileNotFoundError(f"audio path not found: {root}")
     if root.is_file():

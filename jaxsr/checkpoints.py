@@ -10,14 +10,24 @@ A checkpoint holds three items: `model` (params, batch_stats, and ema_params whe
 iterator's state, eval metrics). Inference reads only `model` and `meta`, so it does not need the
 optimizer's structure. Orbax writes each step to a temporary directory and renames it when complete,
 so a crash mid-save leaves the previous checkpoint intact (the atomicity the issue asks for).
+
+A step directory can still be damaged afterwards (a disk error, a truncated copy). Resuming and
+`load_checkpoint(which="latest")` then fall back to the newest step that restores, with a warning naming
+the damaged one; resuming also moves it to `<workdir>/checkpoints-damaged/` so the run does not collide
+with it. An explicitly requested step (or "best") is never replaced by another: it errors instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import json
 import os
 import pathlib
+import sys
+import time
+import warnings
 from typing import Any
 
 import jax
@@ -50,6 +60,81 @@ def read_config(workdir: str | os.PathLike) -> ml_collections.ConfigDict:
         return config_from_json(path.read_text())
     except (json.JSONDecodeError, TypeError) as e:
         raise ValueError(f"{path} is not a valid jaxsr config file ({e}).") from e
+
+
+def _one_line(e: BaseException, limit: int = 240) -> str:
+    """`Type: first line of the message` of the innermost cause, shortened. Orbax wraps the real reason
+    (e.g. TensorStore's "OUT_OF_RANGE: ... byte range ... not valid") in a 150-line generic error."""
+    seen = {id(e)}
+    while (e.__cause__ or e.__context__) is not None and id(e.__cause__ or e.__context__) not in seen:
+        e = e.__cause__ or e.__context__
+        seen.add(id(e))
+    text = next((line.strip() for line in str(e).splitlines() if line.strip()), "")
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _is_failed_read_noise(exc: BaseException | None) -> bool:
+    return (isinstance(exc, RuntimeError) and str(exc) == "Event loop is closed") or \
+        "Encountered error while reading array index" in str(exc)
+
+
+@contextlib.contextmanager
+def _quiet_failed_read():
+    """Silence what a failed Orbax read leaves behind. It reads arrays concurrently; when one fails, the
+    others' coroutines are dropped and late TensorStore callbacks find their event loop closed, each
+    printing "Exception ignored ... Event loop is closed" (dozens of lines, some after the read has
+    returned, none about the damage). A filter on sys.unraisablehook drops exactly those messages and
+    passes every other unraisable exception on; it stays installed, as the stragglers come late."""
+    if not getattr(sys.unraisablehook, "_jaxsr_drops_failed_reads", False):
+        previous = sys.unraisablehook
+
+        def hook(unraisable) -> None:
+            if not _is_failed_read_noise(unraisable.exc_value):
+                previous(unraisable)
+
+        hook._jaxsr_drops_failed_reads = True
+        sys.unraisablehook = hook
+    try:
+        yield
+    except Exception:
+        gc.collect()  # finalise the dropped coroutines now, while the filter is surely in place
+        raise
+
+
+def checkpoint_steps(workdir: str | os.PathLike, which: str = "checkpoints") -> list[int]:
+    """Steps with a complete-looking directory under `workdir/<which>` ("checkpoints" or "best"), ascending."""
+    return _step_dirs(pathlib.Path(workdir) / which)
+
+
+def has_checkpoint(workdir: str | os.PathLike) -> bool:
+    """Whether the workdir's run committed any checkpoint (latest or best): a run worth protecting."""
+    return bool(checkpoint_steps(workdir) or checkpoint_steps(workdir, "best"))
+
+
+def move_damaged(workdir: str | os.PathLike, steps: list[int]) -> pathlib.Path:
+    """Move damaged step directories out of `checkpoints/` into `checkpoints-damaged/<step>-<time>`."""
+    workdir = pathlib.Path(workdir)
+    dest = workdir / "checkpoints-damaged"
+    dest.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for step in steps:
+        src = workdir / "checkpoints" / str(step)
+        if src.exists():
+            os.replace(src, dest / f"{step}-{stamp}")
+    return dest
+
+
+@dataclasses.dataclass(frozen=True)
+class LatestRestore:
+    """What `Checkpointer.restore_latest` found: the newest step that restores (None: none did) and the
+    newer steps skipped as damaged, `(step, reason)`, newest first."""
+
+    step: int | None
+    model: dict | None
+    opt: Any
+    meta: dict | None
+    damaged: list[tuple[int, str]]
 
 
 class Checkpointer:
@@ -89,6 +174,26 @@ class Checkpointer:
             meta=ocp.args.JsonRestore()))
         return out["model"], out["opt"], out["meta"]
 
+    def restore_latest(self, model_target: dict, opt_target: Any) -> LatestRestore:
+        """Restore the newest step that reads back, newest first; damaged steps are reported, not fatal.
+
+        Raises ValueError (one line per step) when steps exist but none restores.
+        """
+        damaged: list[tuple[int, str]] = []
+        for step in sorted(self.latest.all_steps(), reverse=True):
+            try:
+                with _quiet_failed_read():
+                    model, opt, meta = self.restore(step, model_target, opt_target)
+            except Exception as e:  # orbax / tensorstore raise many types for a damaged directory
+                damaged.append((step, _one_line(e)))
+                continue
+            return LatestRestore(step, model, opt, meta, damaged)
+        if damaged:
+            detail = "; ".join(f"step {s}: {r}" for s, r in damaged[:3])
+            raise ValueError(f"no checkpoint under {self.latest.directory} restores ({detail}). Move that folder away to "
+                             "start afresh, or pass --overwrite.")
+        return LatestRestore(None, None, None, None, [])
+
     def wait(self) -> None:
         self.latest.wait_until_finished()
         self.best.wait_until_finished()
@@ -116,8 +221,10 @@ def _step_dirs(root: pathlib.Path) -> list[int]:
 def load_checkpoint(path: str | os.PathLike, which: str | int = "latest", use_ema: bool = True) -> Restored:
     """Restore what inference needs from a workdir (or one of its step directories).
 
-    `which`: "latest", "best" or a step number. Raises FileNotFoundError / ValueError naming the path
-    when it is missing, holds no complete checkpoint, or was written by another format version.
+    `which`: "latest" (the newest step that reads back: a damaged newer step is skipped with a warning
+    naming it), "best" or a step number (an error if that step is damaged). Raises FileNotFoundError /
+    ValueError naming the path when it is missing, holds no readable checkpoint, or was written by
+    another format version.
     """
     path = pathlib.Path(path).expanduser().absolute()
     if not path.exists():
@@ -137,7 +244,23 @@ def load_checkpoint(path: str | os.PathLike, which: str | int = "latest", use_em
             raise FileNotFoundError(
                 f"no complete checkpoint under {root}: the run saved none yet, or was interrupted before the first "
                 "save finished. Pass a workdir written by `launch/train.py`.")
-        if which in ("latest", "best"):
+        if which == "latest":
+            # The newest step that restores: a damaged newer one is skipped with a warning naming it.
+            config = read_config(workdir)
+            skipped = []
+            for step in reversed(steps):
+                try:
+                    meta, model = _read_step(root / str(step))
+                except _Damaged as e:
+                    skipped.append(f"{root / str(step)} ({e})")
+                    continue
+                if skipped:
+                    warnings.warn(f"damaged checkpoint(s) skipped: {'; '.join(skipped)}; loaded step {step} instead.",
+                                  stacklevel=2)
+                return _restored(config, model, meta, root / str(step), use_ema)
+            raise ValueError(f"no checkpoint under {root} can be read (damaged or half-written): {'; '.join(skipped[:3])}. "
+                             "Retrain, or restore the workdir from a backup.")
+        if which == "best":
             step = steps[-1]
         else:
             try:
@@ -149,18 +272,51 @@ def load_checkpoint(path: str | os.PathLike, which: str | int = "latest", use_em
         step_dir = root / str(step)
     config = read_config(workdir)
     try:
+        meta, model = _read_step(step_dir)
+    except _Damaged as e:  # an explicit choice is never swapped for another step
+        raise ValueError(f"checkpoint {step_dir} is damaged or half-written ({e}); pick another step with which=STEP "
+                         "(--which), or which='latest' to load the newest one that reads.") from None
+    return _restored(config, model, meta, step_dir, use_ema)
+
+
+class _Damaged(Exception):
+    """A step directory that cannot be read back (its message is one line)."""
+
+
+def _read_step(step_dir: pathlib.Path) -> tuple[dict, dict]:
+    """`(meta, model)` of one step directory. Raises _Damaged when it cannot be read, ValueError for a
+    readable checkpoint of another format version (not damage: falling back would hide it)."""
+    try:
         meta = json.loads((step_dir / "meta" / "metadata").read_text())
-    except (FileNotFoundError, json.JSONDecodeError) as e:
-        raise ValueError(f"{step_dir} is half-written or not a jaxsr checkpoint (its meta item is unreadable: {e}).") from e
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise _Damaged(f"its meta item is unreadable: {_one_line(e)}") from None
+    if not isinstance(meta, dict) or "step" not in meta:
+        raise _Damaged("its meta item is not a jaxsr checkpoint's")
     if meta.get("format_version") != FORMAT_VERSION:
         raise ValueError(
             f"{step_dir} was written with checkpoint format {meta.get('format_version')!r}; this jaxsr reads format "
             f"{FORMAT_VERSION}. Use the jaxsr version that trained it, or retrain.")
     try:
-        with ocp.StandardCheckpointer() as ckptr:
-            model = ckptr.restore(step_dir / "model")
-    except Exception as e:  # orbax raises many types for damaged directories
-        raise ValueError(f"could not read the model from {step_dir / 'model'} ({type(e).__name__}: {e}).") from e
+        with _quiet_failed_read(), ocp.StandardCheckpointer() as ckptr:
+            model = ckptr.restore(step_dir / "model", _local_target(step_dir / "model"))
+    except Exception as e:  # orbax / tensorstore raise many types for damaged directories
+        raise _Damaged(f"its model item is unreadable: {_one_line(e)}") from None
+    if not isinstance(model, dict) or "params" not in model:
+        raise _Damaged("its model item holds no params")
+    return meta, model
+
+
+def _local_target(item_dir: pathlib.Path) -> dict:
+    """The saved arrays' shapes and dtypes, placed on this process's first device. Without a target Orbax
+    restores onto the devices that saved them, which fails for a run trained on several hosts."""
+    metadata = ocp.StandardCheckpointHandler().metadata(item_dir)
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    return jax.tree_util.tree_map(lambda m: jax.ShapeDtypeStruct(tuple(m.shape), m.dtype, sharding=device),
+                                  dict(metadata))
+
+
+def _restored(config: ml_collections.ConfigDict, model: dict, meta: dict, step_dir: pathlib.Path,
+              use_ema: bool) -> Restored:
     params = model.get("ema_params") if use_ema and model.get("ema_params") is not None else model["params"]
     variables = {"params": params, "batch_stats": model.get("batch_stats", {})}
     variables = jax.tree_util.tree_map(lambda a: jax.numpy.asarray(a), variables)

@@ -102,6 +102,8 @@ def format_table(summary: dict, config: ml_collections.ConfigDict | None = None,
         title = ""
     else:
         detail = f"r={config.task.ratio}" if task == "sr" else ""
+        if task == "sr" and config.task.get("sr_degradation", "paper") != "paper":  # say which resampler
+            detail += f" (inputs: {config.task.sr_degradation})"
         title = (f"{task} {detail} on {summary['n_files']} held-out {config.data.name} clips at "
                  f"{config.data.sample_rate} Hz\n\n").replace("  ", " ")
     rows = [f"| metric | {base_name} | model | change |", "|---|---|---|---|"]
@@ -142,12 +144,13 @@ def save_examples(workdir: pathlib.Path, variables: dict, config: ml_collections
 # ------------------------------------------------------------------ examples from arbitrary audio
 def clip_example(y: np.ndarray, config: ml_collections.ConfigDict, index: int, seed: int | None = None,
                  noise_pool: Sequence[np.ndarray] = (), noise_files: Sequence[np.ndarray] = (),
-                 clip_id: str | None = None) -> dict:
+                 clip_id: str | None = None, exclude: int | None = None) -> dict:
     """A whole-clip example from clean `y` (`[time]` at `config.data.sample_rate`).
 
     Degraded exactly as `jaxsr.data.pipeline.eval_examples` degrades clip `index` of a source: generator
     `example_rng(seed, index, EVAL)` (seed defaults to `config.seed`), and for inpaint the training gap
-    density (`task.num_gaps` per `data.patch_length` samples). `noise_pool` is the babble pool (denoise).
+    density (`task.num_gaps` per `data.patch_length` samples). `noise_pool` is the babble pool (denoise)
+    and `exclude` the index of `y` in it, never used for babble (None: the pool does not hold `y`).
     Returns `{'id', 'y', 'x', 'baseline', 'mask'}` like `eval_examples`.
     """
     from jaxsr.data.pipeline import degrade_clip
@@ -155,8 +158,9 @@ def clip_example(y: np.ndarray, config: ml_collections.ConfigDict, index: int, s
     y = np.asarray(y, np.float32)
     seed = int(config.seed if seed is None else seed)
     d = degrade_clip(y, config.task.to_dict(), index, seed, int(config.data.sample_rate),
-                     int(config.data.patch_length), noise_pool, noise_files)
-    return {"id": str(index) if clip_id is None else clip_id, "y": y, "x": d.x, "baseline": d.baseline, "mask": d.mask}
+                     int(config.data.patch_length), noise_pool, noise_files, exclude=exclude)
+    return {"id": str(index) if clip_id is None else clip_id, "y": y if d.y is None else d.y, "x": d.x,
+            "baseline": d.baseline, "mask": d.mask}
 
 
 def json_summary(summary: dict) -> dict:

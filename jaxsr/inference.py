@@ -16,6 +16,10 @@ would on the whole signal.
     chunk k+1                      |____/=========================
                                    |<Rl>|F|<Rr>|      (Rl, Rr: receptive field left / right)
 
+Digital silence stays silent: an output sample whose input is exactly zero over the model's whole
+receptive field is set to exactly zero (`silence_gate`), instead of the small constant the model's
+biases produce there (~1e-4). Applied per chunk, it gives the same result as on the whole signal.
+
 Shapes the jitted function sees: `[batch, L, 1]` with `batch` a power of two up to `batch_size`
 (a partial batch is zero-padded to the next power of two), and `[channels, L', 1]` for the last chunk,
 whose length L' is the smallest of L, L/2, L/4, L/8 that holds the rest of the signal (less padding;
@@ -35,6 +39,7 @@ import json
 import logging
 import math
 import os
+import pathlib
 import time
 import warnings
 from typing import Any, Mapping
@@ -53,6 +58,14 @@ from jaxsr.models import block_kernels, compute_dtype, length_multiple, model_fr
 log = logging.getLogger(__name__)
 
 MAX_CHANNELS = 8
+# Input rates `enhance` accepts without `allow_any_rate=True` (besides the model's own input rate). Outside
+# them a rate is almost surely a wrong argument or a damaged header: `sample_rate=4` for 16 kHz audio, or a
+# WAV claiming 7 Hz, would be "resampled" into an output thousands of times longer (minutes, gigabytes).
+PLAUSIBLE_RATES = (1000.0, 768_000.0)
+# `enhance` holds about this many float32 copies of its output at once (input at the target rate, padded
+# copy, chunks, model outputs, overlap-add). An output whose working set exceeds half of this machine's
+# memory is refused up front instead of swapping for minutes.
+WORKING_COPIES = 8
 # Knots of look-ahead / look-back for the streaming cubic spline. A not-a-knot spline's dependence on
 # a knot decays by (2 - sqrt(3)) ~ 0.268 per knot, so 32 knots leave < 1e-18 of a boundary's effect.
 SPLINE_CONTEXT = 32
@@ -190,9 +203,27 @@ def _batch_bucket(n: int, batch_size: int) -> int:
     return min(batch_size, 1 << max(0, (n - 1).bit_length()))
 
 
+def silence_gate(x: np.ndarray, left: int, right: int) -> np.ndarray:
+    """bool like `x` (`[n, L]`): True where row `x[i]` is exactly zero over `[p - left, p + right]`
+    (samples outside the row count as zero, as the model's SAME padding sees them)."""
+    n, length = x.shape
+    nonzero = np.zeros((n, length + 1), np.int32)
+    np.cumsum(x != 0, axis=1, dtype=np.int32, out=nonzero[:, 1:])
+    p = np.arange(length)
+    lo, hi = np.clip(p - left, 0, length), np.clip(p + right + 1, 0, length)
+    return nonzero[:, hi] == nonzero[:, lo]
+
+
 def apply_chunks(variables: Mapping, config: ml_collections.ConfigDict, chunks: np.ndarray,
                  batch_size: int) -> np.ndarray:
-    """The model on each row of `chunks` `[n, L]` -> `[n, L]` float32, in zero-padded batches."""
+    """The model on each row of `chunks` `[n, L]` -> `[n, L]` float32, in zero-padded batches.
+
+    Silence in, silence out: where a chunk is exactly zero over an output sample's whole receptive
+    field, that sample is exactly zero. The model sees nothing but silence there, so nothing is lost:
+    its output would be its biases' response to silence, a small constant (~1e-4) that turns digital
+    silence (lead-ins, pauses, an all-zero file) into a DC offset. Gating each chunk equals gating the
+    whole signal, because a chunk's output is only used where its receptive field lies inside it.
+    """
     fn = _apply_fn(config)
     n, length = chunks.shape
     out = np.empty((n, length), np.float32)
@@ -209,6 +240,7 @@ def apply_chunks(variables: Mapping, config: ml_collections.ConfigDict, chunks: 
             out[j:j + k] = np.asarray(y)[:k, :, 0]
     for j, k, y in pending:
         out[j:j + k] = np.asarray(y)[:k, :, 0]
+    out[silence_gate(chunks, *receptive_field(config))] = 0.0
     return out
 
 
@@ -322,11 +354,21 @@ class Model:
 
 
 def load(workdir_or_checkpoint: str | os.PathLike, which: str | int = "latest") -> Model:
-    """Load a trained model from a workdir (or one of its step directories) for inference.
+    """Load a trained model for inference: a packaged model by name (`jaxsr.pretrained.available()`,
+    e.g. "speech-sr-x4-16k"), or a training workdir (or one of its step directories).
 
     `which`: "latest", "best" or a step number. Raises FileNotFoundError / ValueError naming the path
     for a missing, half-written or other-version checkpoint (see `jaxsr.checkpoints.load_checkpoint`).
     """
+    from jaxsr import pretrained
+
+    path = pathlib.Path(os.fspath(workdir_or_checkpoint)).expanduser()
+    if not path.exists() and pretrained.is_name(os.fspath(workdir_or_checkpoint)):
+        if which not in ("latest", "best"):
+            raise ValueError(f"{workdir_or_checkpoint!r} is a packaged model with one set of weights; drop which={which!r}")
+        return pretrained.load(os.fspath(workdir_or_checkpoint))
+    if not path.exists() and len(path.parts) == 1:  # a bare word: most likely a misspelt model name
+        raise pretrained.unknown_name_error(os.fspath(workdir_or_checkpoint))
     from jaxsr.checkpoints import load_checkpoint  # orbax is only needed here
 
     restored = load_checkpoint(workdir_or_checkpoint, which)
@@ -417,6 +459,29 @@ def _check_rate(sample_rate) -> float:
     return rate
 
 
+def _physical_memory_bytes() -> int | None:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # not POSIX: no budget
+        return None
+
+
+def _check_plausible(rate: float, want: float, allow_any_rate: bool, n_out: int, channels: int, target: int) -> None:
+    """Refuse an implausible input rate (unless `allow_any_rate`) and an output too large for memory."""
+    lo, hi = PLAUSIBLE_RATES
+    if not allow_any_rate and not _same_rate(rate, want) and not lo <= rate <= hi:
+        raise ValueError(f"sample_rate={rate:g} Hz is outside the plausible range {lo:g}-{hi:g} Hz (a wrong argument or "
+                         f"a damaged file header?); this model expects {want:g} Hz. Pass the audio's true rate, or "
+                         "allow_any_rate=True (--any-rate) if the rate really is that.")
+    memory = _physical_memory_bytes()
+    need = WORKING_COPIES * 4 * n_out * channels
+    if memory is not None and need > memory // 2:
+        raise MemoryError(f"restoring this audio gives {n_out * channels} output samples ({n_out / target:.0f} s x "
+                          f"{channels} channels at {target} Hz), which needs about {need / 2**30:.1f} GiB, more than half of "
+                          f"this machine's {memory / 2**30:.1f} GiB. Restore it in pieces (or stream it with "
+                          "jaxsr.Streamer), or check its sample rate.")
+
+
 def _same_rate(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-6 * max(a, b)
 
@@ -479,7 +544,7 @@ def _fit_length(x: np.ndarray, n: int) -> np.ndarray:
 def enhance(params, audio, *, sample_rate: float, config: ml_collections.ConfigDict | None = None,
             task: str | None = None, ratio: int | None = None, band_limited: bool = False,
             batch_size: int | None = None, return_info: bool = False, mask=None,
-            chunk_length: int | None = None):
+            chunk_length: int | None = None, allow_any_rate: bool = False):
     """Restore `audio` with a trained model; returns float32 at the model's target rate.
 
     `params`: a `Model` (from `jaxsr.load`) or a variables / params pytree plus `config`.
@@ -495,6 +560,10 @@ def enhance(params, audio, *, sample_rate: float, config: ml_collections.ConfigD
 
     The output has the same layout and duration: `round(len * target / sample_rate)` samples (for sr
     from the low rate exactly `len * ratio`). With `return_info=True` returns `(audio, info)`.
+
+    A `sample_rate` outside `PLAUSIBLE_RATES` (1-768 kHz; the model's own input rate is always fine) is
+    refused unless `allow_any_rate=True`; an output whose working memory would exceed half of this
+    machine's RAM is refused with MemoryError (restore it in pieces).
     """
     t0 = time.perf_counter()
     variables, config = _resolve(params, config)
@@ -523,6 +592,7 @@ def enhance(params, audio, *, sample_rate: float, config: ml_collections.ConfigD
     resampled = not _same_rate(rate, want)
     if n_out < 1:
         raise ValueError(f"audio has {n} samples at {rate:g} Hz, less than one sample at the target rate {target} Hz.")
+    _check_plausible(rate, want, allow_any_rate, n_out, ch, target)
     if resampled and task_name == "sr" and not band_limited and _same_rate(rate, target):
         log.warning("enhance: the audio is already at the target rate %d Hz; it is treated as full-band and reduced "
                     "to the low rate first. If it is band-limited audio at %d Hz, pass band_limited=True.", target, target)
@@ -563,7 +633,7 @@ def zero_gaps(audio: np.ndarray, sample_rate: float, min_ms: float) -> np.ndarra
     """A gap mask for `enhance(..., mask=)`: True on every run of exactly-zero samples lasting at least
     `min_ms` milliseconds, per channel. Dropped packets and recording dropouts are usually stored this way.
     Shorter zero runs (a quantised signal crossing zero) are left alone; digital silence longer than
-    `min_ms` is marked too, and the model fills it with near-silence.
+    `min_ms` is marked too, and comes back as silence (exact zeros where it outlasts the receptive field).
 
     `audio`: `[time]` or `[time, channels]` -> bool of the same shape.
     """

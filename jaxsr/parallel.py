@@ -43,6 +43,14 @@ def initialize_distributed(enabled: bool | None = None) -> None:
                  jax.process_count(), jax.local_device_count(), jax.device_count())
 
 
+def barrier(name: str) -> None:
+    """Wait until every process has reached the barrier `name` (a no-op in a single process)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
 def make_mesh(devices=None) -> Mesh:
     """A 1-D mesh named `data` over `devices` (default: every device of every process)."""
     devices = jax.devices() if devices is None else devices

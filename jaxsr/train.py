@@ -112,8 +112,13 @@ def make_train_step(config: ml_collections.ConfigDict, model: AudioUNet) -> Call
             "snr": jnp.mean(metrics_lib.snr_jnp(batch["y"][..., 0], y_hat[..., 0])),
             "baseline_snr": jnp.mean(metrics_lib.snr_jnp(batch["y"][..., 0], batch["x"][..., 0])),
             "grad_norm": optax.tree.norm(grads),
+            # The loss is computed with the params *before* this update: only the updated params' norm
+            # shows an update that overflowed (an inf gradient, a huge learning rate). Checked before saving.
+            "param_norm": optax.tree.norm(new_state.params),
             "learning_rate": schedule(state.step),
         }
+        if "stop" in batch:  # multi-process: each process's stop flag, reduced over all of them (see the loop)
+            out["stop"] = jnp.max(batch["stop"])
         return new_state, out
 
     return train_step
@@ -145,25 +150,58 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def prepare_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool) -> None:
-    """Refuse to mix two different experiments in one workdir; `overwrite` starts it afresh."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    if (workdir / checkpoints.CONFIG_FILE).exists():
-        if overwrite:
-            for name in ("checkpoints", "best", "tensorboard", "log.txt", checkpoints.CONFIG_FILE):
-                p = workdir / name
-                shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
-        else:
-            old = _flatten(checkpoints.read_config(workdir).to_dict())
-            new = _flatten(config.to_dict())
-            diff = sorted(k for k in set(old) | set(new)
-                          if old.get(k) != new.get(k) and not k.startswith(_RESUMABLE_FIELDS))
-            if diff:
-                detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:8])
-                raise ValueError(
-                    f"{workdir} holds a run with a different config ({detail}). Use a new --workdir, "
-                    "or pass --overwrite to delete that run and start again.")
-    checkpoints.save_config(workdir, config)
+# What a run writes into its workdir; `--overwrite` moves exactly these aside (never the lock, nor
+# earlier `.previous-*` folders).
+_RUN_FILES = ("checkpoints", "best", "checkpoints-damaged", "tensorboard", "examples", "log.txt", checkpoints.CONFIG_FILE)
+
+
+def check_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool) -> bool:
+    """Refuse to mix two different experiments in one workdir; writes nothing.
+
+    Returns whether the workdir holds files of an earlier run (which `--overwrite` moves aside once the
+    new run has validated its data). A workdir whose run never committed a checkpoint (a failed start)
+    holds nothing to protect or resume: it is not compared, and the new run replaces its config.
+    """
+    previous = any((workdir / name).exists() for name in _RUN_FILES)
+    if overwrite or not checkpoints.has_checkpoint(workdir) or not (workdir / checkpoints.CONFIG_FILE).exists():
+        return previous
+    old_config = checkpoints.read_config(workdir)
+    old, new = _flatten(old_config.to_dict()), _flatten(config.to_dict())
+    diff = sorted(k for k in set(old) | set(new)
+                  if old.get(k) != new.get(k) and not k.startswith(_RESUMABLE_FIELDS))
+    if diff:
+        detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:8])
+        raise ValueError(
+            f"{workdir} holds a run with a different config ({detail}). Use a new --workdir, "
+            "or pass --overwrite to move that run aside and start again.")
+    # The cosine schedule is a function of num_train_steps: resuming with another value would re-stretch
+    # it, and the learning rate would jump back up mid-run. A constant schedule may be extended freely.
+    old_tr, new_tr = old_config.train, config.train
+    if (old_tr.schedule == new_tr.schedule == "cosine" and old_tr.num_train_steps != new_tr.num_train_steps):
+        raise ValueError(
+            f"config.train.num_train_steps: {workdir} was trained with a cosine schedule over {old_tr.num_train_steps} "
+            f"steps; resuming with {new_tr.num_train_steps} would re-stretch it (the learning rate would jump). Resume "
+            f"with --config.train.num_train_steps={old_tr.num_train_steps}, or start a new run (another --workdir, or "
+            "--overwrite).")
+    return previous
+
+
+def move_previous_run(workdir: pathlib.Path) -> pathlib.Path | None:
+    """Move an earlier run's files into `workdir/.previous-<time>/` (nothing is deleted here).
+
+    Called only once the new run has validated its config and data, so a failed start leaves the old
+    run where it was; the caller deletes the moved run once the new one has committed a checkpoint.
+    """
+    names = [name for name in _RUN_FILES if (workdir / name).exists() or (workdir / name).is_symlink()]
+    if not names:
+        return None
+    dest = workdir / time.strftime(".previous-%Y%m%d-%H%M%S")
+    while dest.exists():  # two overwrites within a second
+        dest = dest.with_name(dest.name + "x")
+    dest.mkdir()
+    for name in names:
+        os.replace(workdir / name, dest / name)  # same filesystem: a rename, atomic per entry
+    return dest
 
 
 class _StopFlag:
@@ -193,11 +231,32 @@ class _StopFlag:
         return False
 
 
+class Interrupted(Exception):
+    """Training stopped by SIGTERM / SIGINT after saving a checkpoint at `step`.
+
+    Raised (rather than returning a summary) so that no caller mistakes an interrupted run for a finished
+    one; `launch/train.py` exits with `exit_code`, 128 + the signal number, as shells report a killed process.
+    """
+
+    def __init__(self, signum: int, step: int, workdir: pathlib.Path):
+        self.signum, self.step, self.workdir = int(signum), int(step), workdir
+        self.exit_code = 128 + self.signum
+        super().__init__(f"stopped by {signal.Signals(self.signum).name} at step {self.step}; the checkpoint of that "
+                         f"step is saved in {workdir}. Re-run the same command to resume.")
+
+
+# Every quantity that must be finite before a state is logged or saved: the loss (of the params before
+# the update), the gradient, and the params after the update (the state that would be saved).
+_FINITE_METRICS = ("loss", "grad_norm", "param_norm")
+
+
 def _check_finite(metrics: dict, step: int) -> None:
-    if not np.isfinite(metrics["loss"]):
-        raise FloatingPointError(
-            f"loss became {metrics['loss']} at step {step}. The run stopped without saving this state; the last "
-            "good checkpoint is kept. Try a lower config.train.learning_rate or config.train.grad_clip=1.0.")
+    for name in _FINITE_METRICS:
+        value = metrics.get(name)
+        if value is not None and not np.isfinite(value):
+            raise FloatingPointError(
+                f"{name} became {value} at step {step}. The run stopped without saving this state; the last good "
+                "checkpoint is kept. Try a lower config.train.learning_rate or config.train.grad_clip=1.0.")
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, overwrite: bool = False,
@@ -243,9 +302,10 @@ def _train_and_evaluate(config, workdir: pathlib.Path, overwrite: bool, quiet: b
     from jaxsr import evaluation, writers
     from jaxsr.data import builders, pipeline
 
-    if is_main:
-        prepare_workdir(config, workdir, overwrite)
-    writer = writers.MetricWriter(workdir, enabled=is_main, quiet=quiet)
+    # Nothing in the workdir changes until the config and the data have been checked: a failed start
+    # (a bad data.path, an empty folder) leaves an earlier run, its config and its logs as they were.
+    previous = check_workdir(config, workdir, overwrite) if is_main else False
+    user_config = config  # what config.json records ("auto" dtype and all)
     config = ml_collections.ConfigDict(config.to_dict())  # a private copy: dtype "auto" is resolved below
     config.dtype = resolve_dtype(config)
 
@@ -261,6 +321,29 @@ def _train_and_evaluate(config, workdir: pathlib.Path, overwrite: bool, quiet: b
     loader = pipeline.train_loader(config, train_source, shard_index=jax.process_index(),
                                    shard_count=jax.process_count())
     examples = pipeline.eval_examples(config, valid_source, config.eval.num_clips or None)
+    # A fresh run draws its first batch now, as the last check that the data really yields patches; a
+    # resumed run's first batch comes from the restored iterator state instead.
+    resuming = not overwrite and bool(checkpoints.checkpoint_steps(workdir))
+    first_batch = None
+    if not resuming:
+        try:
+            first_batch = next(loader)
+        except BaseException:
+            loader.close()
+            raise
+
+    # The run really starts: move an overwritten run aside (deleted once this run has saved a
+    # checkpoint), and only now record this run's config.
+    moved = None
+    if is_main:
+        if overwrite and previous:
+            moved = move_previous_run(workdir)
+        checkpoints.save_config(workdir, user_config)
+    writer = writers.MetricWriter(workdir, enabled=is_main, quiet=quiet)
+    if moved is not None:
+        writer.text(f"--overwrite: moved the previous run to {moved}; it is deleted once this run has saved its first "
+                    "checkpoint (should this run fail before that, move its files back to restore it)")
+    parallel.barrier("jaxsr-workdir-ready")  # other processes open the workdir's checkpoints only now
     writer.text(f"data: {config.data.name} train={len(train_source)} clips, valid={len(valid_source)} clips; "
                 f"{jax.device_count()} device(s) [{jax.default_backend()}], global batch {config.train.batch_size}, "
                 f"compute {config.dtype}")
@@ -276,15 +359,28 @@ def _train_and_evaluate(config, workdir: pathlib.Path, overwrite: bool, quiet: b
                       out_shardings=(state_sharding, parallel.replicated(mesh)), donate_argnums=(0,))
 
     ckpt = checkpoints.Checkpointer(workdir, keep=config.train.keep_checkpoints)
-    start = ckpt.latest_step()
-    if start is not None:
+    start = None
+    if resuming:
         target = jax.tree_util.tree_map(lambda a, sh: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sh),
                                         state_shapes, state_sharding)
-        model_vars, opt, meta = ckpt.restore(start, _model_item(target), _opt_item(target))
-        state = state.replace(params=model_vars["params"], batch_stats=model_vars["batch_stats"],
-                              ema_params=model_vars.get("ema_params"), opt_state=opt["opt_state"], step=opt["step"])
-        pipeline.set_iterator_state(loader, meta["data_state"])
-        writer.text(f"resumed from {workdir / 'checkpoints' / str(start)} at step {start}")
+        restored = ckpt.restore_latest(_model_item(target), _opt_item(target))
+        if restored.damaged:
+            # A damaged newer step is moved out of checkpoints/ (not deleted: it may be worth a look), or
+            # the resumed run would collide with it when it reaches that step again.
+            for bad_step, reason in restored.damaged:
+                log.warning("checkpoint %s is damaged and was skipped (%s)", workdir / "checkpoints" / str(bad_step),
+                            reason)
+            if is_main:
+                aside = checkpoints.move_damaged(workdir, [s for s, _ in restored.damaged])
+                writer.text(f"moved the damaged checkpoint(s) {[s for s, _ in restored.damaged]} to {aside}")
+            parallel.barrier("jaxsr-damaged-moved")
+            ckpt.latest.reload()
+        if restored.step is not None:
+            start, model_vars, opt, meta = restored.step, restored.model, restored.opt, restored.meta
+            state = state.replace(params=model_vars["params"], batch_stats=model_vars["batch_stats"],
+                                  ema_params=model_vars.get("ema_params"), opt_state=opt["opt_state"], step=opt["step"])
+            pipeline.set_iterator_state(loader, meta["data_state"])
+            writer.text(f"resumed from {workdir / 'checkpoints' / str(start)} at step {start}")
     start = start or 0
 
     num_steps = config.train.num_train_steps
@@ -296,10 +392,24 @@ def _train_and_evaluate(config, workdir: pathlib.Path, overwrite: bool, quiet: b
     def meta() -> dict:
         return {"data_state": pipeline.get_iterator_state(loader), "metrics": last_metrics}
 
+    committed = False  # this process has waited for the run's first checkpoint to be on disk
+    # Stopping on a signal. One process stops as soon as it sees its own flag. Several must stop after
+    # the same step, or one would wait forever in the next step's all-reduce (or checkpoint) while the
+    # other has left: each process puts its flag (the signal number, or 0) into its rows of the batch,
+    # the step all-reduces their max with the gradients, and every process reads that agreed value one
+    # step behind (so reading it does not stall dispatch). A preemption notice to any one host thus
+    # stops all of them after the same step, which all of them save.
+    multi_process = jax.process_count() > 1
+    agreed_flag = None  # the previous step's all-reduced stop flag (multi-process only)
+    stopping = None  # the signal this run stops for, once every process agrees
     with _StopFlag() as stop, writer.progress(start, num_steps) as bar, _closing(loader, ckpt):
         step = start
         while step < num_steps:
-            batch = parallel.shard_batch(next(loader), mesh)
+            host_batch, first_batch = (first_batch, None) if first_batch is not None else (next(loader), None)
+            if multi_process:
+                rows = len(host_batch["x"])
+                host_batch = dict(host_batch, stop=np.full((rows,), stop.signal or 0, np.int32))
+            batch = parallel.shard_batch(host_batch, mesh)
             try:
                 state, m = step_fn(state, batch, rng)
             except Exception as e:  # out of memory at start-up: name the knob to turn
@@ -311,9 +421,17 @@ def _train_and_evaluate(config, workdir: pathlib.Path, overwrite: bool, quiet: b
                 raise
             step += 1
             n_window += 1
-            if step % tr.log_every == 0 or step == num_steps or stop.signal:
+            if multi_process:
+                if agreed_flag is not None:
+                    stopping = int(np.asarray(agreed_flag.addressable_data(0))) or None
+                agreed_flag = m.pop("stop")
+            else:
+                stopping = stop.signal
+            logged = False
+            if step % tr.log_every == 0 or step == num_steps or stopping:
                 last_metrics = {k: float(v) for k, v in jax.device_get(m).items()}
                 _check_finite(last_metrics, step)
+                logged = True
                 dt = time.perf_counter() - t_window
                 patches = n_window * tr.batch_size / max(dt, 1e-9)
                 last_metrics.update(patches_per_s=patches,
@@ -324,25 +442,35 @@ def _train_and_evaluate(config, workdir: pathlib.Path, overwrite: bool, quiet: b
                 t_window, n_window = time.perf_counter(), 0
             bar.update(1)
             eval_now = step % tr.eval_every == 0 or step == num_steps
-            if eval_now or step % tr.checkpoint_every == 0 or stop.signal:
-                if not last_metrics:
-                    last_metrics = {k: float(v) for k, v in jax.device_get(m).items()}
-                _check_finite(last_metrics, step)
+            if eval_now or step % tr.checkpoint_every == 0 or stopping:
+                if not logged:  # the metrics of *this* step vouch for the state about to be saved
+                    last_metrics = {**last_metrics, **{k: float(v) for k, v in jax.device_get(m).items()}}
+                    _check_finite(last_metrics, step)
                 # Saved before evaluating, so that a failure during evaluation loses no training.
                 ckpt.save(step, _model_item(state), _opt_item(state), meta(), force=True)
+                if overwrite and not committed:  # once, on every process: the new run now has a checkpoint
+                    ckpt.wait()
+                    committed = True
+                    if moved is not None:
+                        shutil.rmtree(moved, ignore_errors=True)
+                        writer.text(f"deleted the previous run ({moved}): this run has saved step {step}")
+                        moved = None
             if eval_now:
                 summary = evaluation.evaluate(eval_variables(state), config, examples)
                 writer.scalars(step, evaluation.flat_summary(summary, prefix="eval/"))
                 writer.text(f"step {step}: " + evaluation.one_line(summary))
                 ckpt.save_best(step, _model_item(state), _opt_item(state), meta(), summary["model"]["lsd"])
-            if stop.signal:
+            if stopping:
                 writer.text(f"stopped by signal at step {step}; checkpoint saved. Re-run the same command to resume.")
                 break
     ckpt.close()
 
-    if stop.signal:  # the last evaluation is stale: report nothing rather than an old table
+    # A signal during the last step's evaluation also ends the run early (a single process only: several
+    # act on the agreed flag alone, so that they all take the same path).
+    stopping = stopping or (None if multi_process else stop.signal)
+    if stopping:  # the last evaluation is stale: report nothing rather than an old table
         writer.close()
-        return summary
+        raise Interrupted(stopping, step, workdir)
     if not summary and examples:  # resumed at the end: evaluate once so there is something to report
         summary = evaluation.evaluate(eval_variables(state), config, examples)
     if is_main and summary:

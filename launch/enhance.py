@@ -36,7 +36,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="launch/enhance.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders (searched recursively)")
-    p.add_argument("--checkpoint", required=True, help="a training workdir (or one of its step directories)")
+    p.add_argument("--checkpoint", required=True,
+                   help="a packaged model name (e.g. speech-sr-x4-16k; jaxsr.pretrained.available()) or a training "
+                        "workdir (or one of its step directories)")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--which", default="latest", help="checkpoint to load: latest, best or a step number")
     p.add_argument("--task", choices=("sr", "denoise", "inpaint"), help="must match the checkpoint's task")
@@ -46,6 +48,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--gaps-from-zeros", type=float, metavar="MS",
                    help="inpaint: treat every run of exactly-zero samples at least MS ms long as missing (dropped "
                         "packets, dropouts); the rest of the file is kept as it is. Inputs must be at the model's rate")
+    p.add_argument("--any-rate", action="store_true",
+                   help="accept input rates outside 1-768 kHz (refused by default: such a rate is usually a damaged header)")
     p.add_argument("--format", choices=("wav", "flac"),
                    help="output format (default: the input's if wav/flac, else wav)")
     p.add_argument("--spectrogram", action="store_true", help="also save a before/after spectrogram PNG per file")
@@ -67,6 +71,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _resolved(path: pathlib.Path) -> pathlib.Path:
+    """`path.resolve()`, or its absolute path for a symlink loop (Python 3.11 raises RuntimeError there):
+    such a file is skipped and reported when it is read, like any other unreadable file."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return pathlib.Path(os.path.abspath(path))
+
+
 def plan_outputs(inputs: list[str], outdir: pathlib.Path, fmt: str | None,
                  overwrite: bool, spectrogram: bool) -> list[tuple[pathlib.Path, pathlib.Path]]:
     """`(input file, output file)` pairs. Raises UsageError for paths that would clash or overwrite."""
@@ -80,16 +93,16 @@ def plan_outputs(inputs: list[str], outdir: pathlib.Path, fmt: str | None,
         except (FileNotFoundError, ValueError) as e:
             raise UsageError(str(e)) from None
         for f in files:
-            rel = pathlib.Path(f.name) if root.is_file() else f.relative_to(root)
+            rel = pathlib.Path(f.name) if f == root else f.relative_to(root)  # a named file (or broken link)
             suffix = "." + fmt if fmt else (f.suffix.lower() if f.suffix.lower() in (".wav", ".flac") else ".wav")
             pairs.append((f, outdir / rel.with_suffix(suffix)))
-    sources = {f.resolve() for f, _ in pairs}
+    sources = {_resolved(f) for f, _ in pairs}
     seen: dict[pathlib.Path, pathlib.Path] = {}
     existing = []
     for f, out in pairs:
         targets = [out] + ([out.with_suffix(".png")] if spectrogram else [])
         for t in targets:
-            r = t.resolve()
+            r = _resolved(t)
             if r in sources:
                 raise UsageError(f"output {t} would overwrite the input {r}; choose another -o/--output folder "
                                  "or --format.")
@@ -120,11 +133,16 @@ def restore_file(model, src: pathlib.Path, dst: pathlib.Path, args: argparse.Nam
     from jaxsr.audio_io import read_audio, resample, write_audio
 
     x, rate = read_audio(src)
+    if x.shape[1] > E.MAX_CHANNELS:  # enhance() would advise transposing an array, which a file cannot be
+        raise ValueError(f"{src} has {x.shape[1]} channels; at most {E.MAX_CHANNELS} are restored per file. Split it "
+                         f"into files of up to {E.MAX_CHANNELS} channels (or downmix it) with an audio editor or "
+                         "ffmpeg, and restore those.")
     mask = E.zero_gaps(x, rate, args.gaps_from_zeros) if args.gaps_from_zeros else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         y, info = E.enhance(model, x, sample_rate=rate, band_limited=args.band_limited, mask=mask,
-                            batch_size=args.batch_size, chunk_length=args.chunk_length, return_info=True)
+                            batch_size=args.batch_size, chunk_length=args.chunk_length, return_info=True,
+                            allow_any_rate=args.any_rate)
     notes = [str(w.message) for w in caught]
     for n in notes:
         log.warning("%s: %s", src, n)
@@ -156,7 +174,11 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     try:
-        model = E.load(args.checkpoint, args.which)
+        with warnings.catch_warnings(record=True) as caught:  # e.g. a damaged latest step was skipped
+            warnings.simplefilter("always")
+            model = E.load(args.checkpoint, args.which)
+        for w in caught:
+            log.warning("%s", w.message)
         E.resolve_task(model.config, args.task, args.ratio)
         if args.band_limited and model.config.task.name != "sr":
             raise ValueError(f"--band-limited only applies to sr models; this checkpoint does {model.config.task.name}.")

@@ -2,6 +2,8 @@
 
     python launch/evaluate.py --checkpoint runs/speech --data ../shared/data/speech-44k
     python launch/evaluate.py --checkpoint runs/quickstart --data synthetic:valid --json
+    python launch/evaluate.py --checkpoint runs/speech --data ../shared/data/speech-44k --degradation soxr_hq
+    python launch/evaluate.py --checkpoint runs/denoise --data ../shared/data/speech-44k --noise babble_voices --snr-db 0
 
 `--data` is one of
   * a folder (searched recursively, hidden files skipped) or a single audio file;
@@ -13,11 +15,22 @@
 Each file is read, mixed down to mono, resampled (soxr HQ) to the model's rate and degraded there the
 way training's evaluation degrades a clip: file k (in sorted order, counting from 0) uses the random
 generator of (`--seed`, k), so results are deterministic and independent of which other files fail.
+For sr, `--degradation NAME` picks how the low-rate input is made: a named resampler of
+`jaxsr.degrade.RESAMPLERS` (paper, soxr_hq, soxr_vhq, soxr_lq, resample_poly, fir_lowcut, butter4, cheby2,
+ellip, bessel6, butter4_causal, decimate_nofilter) or `random` (a chain drawn per file from the
+checkpoint's `task.sr_*` fields); the default is what the checkpoint trained with
+(`task.sr_degradation`, "paper" for the paper's decimator). A model should be judged on resamplers it
+did not train on too: benchmarks/robustness.py sweeps them.
+For denoise, `--noise TYPE` scores one noise condition (a type of `jaxsr.config.NOISE_TYPES`: white, pink,
+brown, varying, babble, babble_voices, folder), `--snr-db DB` a fixed input SNR, and `--reverb-prob P`
+the share of clips put through a generated room first; each defaults to the checkpoint's
+`task.noise_types` / `task.snr_db` / `task.reverb_prob`. benchmarks/denoise_robustness.py sweeps them.
 The model and the baseline (sr: cubic spline, denoise: the noisy input, inpaint: linear interpolation)
 are scored on the whole clip: SNR, LSD (log10), LSD (paper: the reference code's ln variant), SI-SDR,
 for inpaint the SNR inside the gaps (`snr_gap`), and with `--perceptual` PESQ/STOI where the `pesq` /
-`pystoi` packages are installed and the rate allows (PESQ: 8 or 16 kHz). Denoise's babble noise is made
-from the *other* files. Files shorter than the model's minimum input are zero-padded (with a warning);
+`pystoi` packages are installed and the rate allows (PESQ: 8 or 16 kHz). Denoise's babble is made from
+the *other* files, never the file itself, drawn exactly as training's evaluation draws it from the other
+clips of its split (babble_voices also from synthetic voices that training never heard). Files shorter than the model's minimum input are zero-padded (with a warning);
 files that cannot be read are reported, skipped and counted. All files are held in memory at the
 model's rate while they are scored (an hour of 16 kHz audio is about 230 MB).
 
@@ -26,7 +39,7 @@ exactly one JSON object `{"n_files", "model": {...}, "baseline": {...}, "model_c
 ...}` and nothing else. Logs and the progress bar go to stderr. `--per-file CSV` writes a row per file.
 
 Exit status: 0 every file scored; 1 some (or all) files could not be read, the rest are scored;
-2 usage error (bad flags or checkpoint, task mismatch, no audio found): nothing is printed on stdout.
+2 usage error (bad flags or checkpoint, task mismatch, no audio found, babble with a single file): nothing is printed on stdout.
 """
 
 from __future__ import annotations
@@ -69,7 +82,9 @@ class Item:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="launch/evaluate.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", required=True, help="a training workdir (or one of its step directories)")
+    p.add_argument("--checkpoint", required=True,
+                   help="a packaged model name (e.g. speech-sr-x4-16k; jaxsr.pretrained.available()) or a training "
+                        "workdir (or one of its step directories)")
     p.add_argument("--data", required=True,
                    help="audio folder (recursive), audio file, or NAME:SPLIT of the checkpoint's dataset")
     p.add_argument("--which", default="latest", help="checkpoint to load: latest, best or a step number")
@@ -78,6 +93,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sample-rate", type=int, help="the model's rate in Hz; must match the checkpoint's (a check only: "
                                                    "files at any rate are resampled to it)")
     p.add_argument("--seed", type=int, help="seed of the degradations (default: the checkpoint's config.seed)")
+    p.add_argument("--degradation", metavar="NAME",
+                   help="sr only: the resampler that makes the low-rate input, a name of jaxsr.degrade.RESAMPLERS "
+                        "or random (default: the checkpoint's task.sr_degradation)")
+    p.add_argument("--noise", metavar="TYPE",
+                   help="denoise only: score this noise type alone (default: the checkpoint's task.noise_types)")
+    p.add_argument("--snr-db", type=float, metavar="DB",
+                   help="denoise only: input SNR in dB for every file (default: drawn from the checkpoint's "
+                        "task.snr_db)")
+    p.add_argument("--reverb-prob", type=float, metavar="P",
+                   help="denoise only: probability of reverberating each file first (default: the checkpoint's "
+                        "task.reverb_prob)")
     p.add_argument("--max-files", type=int, help="score only the first N files (in sorted order)")
     p.add_argument("--perceptual", action="store_true", help="also PESQ and STOI (needs the pesq / pystoi packages)")
     p.add_argument("--per-file", metavar="CSV", help="write one CSV row of metrics per file here")
@@ -96,6 +122,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             p.error(f"--{flag.replace('_', '-')} must be a positive integer; got {value}")
     if args.seed is not None and args.seed < 0:
         p.error(f"--seed must be a non-negative integer; got {args.seed}")
+    if args.reverb_prob is not None and not 0.0 <= args.reverb_prob <= 1.0:
+        p.error(f"--reverb-prob must be a probability in [0, 1]; got {args.reverb_prob}")
     return args
 
 
@@ -111,6 +139,54 @@ def check_task(config, task: str | None, ratio: int | None, sample_rate: int | N
         raise UsageError(f"--sample-rate {sample_rate}: this checkpoint's model works at {config.data.sample_rate} Hz. "
                          "Files at any rate are resampled to the model's rate; drop --sample-rate or pass "
                          f"{config.data.sample_rate}.")
+
+
+def degradation_names() -> tuple[str, ...]:
+    """What `--degradation` accepts: the named resamplers and "random"."""
+    from jaxsr.degrade import RESAMPLERS
+
+    return tuple(RESAMPLERS) + ("random",)
+
+
+def check_degradation_name(name: str | None) -> None:
+    """Raise UsageError for an unknown `--degradation` name (before any model is loaded)."""
+    if name is not None and name not in degradation_names():
+        raise UsageError(f"--degradation {name!r} is not a known resampler; use one of: "
+                         f"{', '.join(degradation_names())}")
+
+
+def apply_degradation(config, name: str | None) -> None:
+    """Make `config` degrade with `name` (`--degradation`); raise UsageError if the model is not an sr model."""
+    if name is None:
+        return
+    if config.task.name != "sr":
+        raise UsageError(f"--degradation {name}: it picks the resampler of sr inputs, and this checkpoint's model "
+                         f"does {config.task.name}; drop --degradation.")
+    config.task.sr_degradation = name
+
+
+def apply_noise(config, noise: str | None, snr_db: float | None, reverb_prob: float | None) -> None:
+    """Make a denoise `config` degrade with one noise type / input SNR / reverb probability (the flags);
+    UsageError for an unknown type or for a model of another task."""
+    from jaxsr.config import NOISE_TYPES
+
+    given = [f for f, v in (("--noise", noise), ("--snr-db", snr_db), ("--reverb-prob", reverb_prob)) if v is not None]
+    if not given:
+        return
+    if config.task.name != "denoise":
+        raise UsageError(f"{given[0]}: it sets the noise of denoise inputs, and this checkpoint's model does "
+                         f"{config.task.name}; drop {given[0]}.")
+    if noise is not None:
+        if noise not in NOISE_TYPES:
+            raise UsageError(f"--noise {noise!r} is not a noise type; use one of: {', '.join(NOISE_TYPES)}")
+        if noise == "folder" and not config.task.noise_dir:
+            raise UsageError("--noise folder: this checkpoint has no task.noise_dir of recorded noise; pick another "
+                             "type")
+        config.task.noise_types = (noise,)
+    if snr_db is not None:
+        config.task.snr_db = (float(snr_db), float(snr_db))
+    if reverb_prob is not None:
+        config.task.reverb_prob = float(reverb_prob)
 
 
 # ---------------------------------------------------------------------------------------- inputs
@@ -183,16 +259,33 @@ def load_clips(items: list[Item], sample_rate: int, min_length: int) -> tuple[li
     return clips, failed
 
 
+def check_babble(clips: list[dict], config) -> None:
+    """UsageError when babble must be made from other files and there is only one; a warning for
+    babble_voices, which then uses synthetic voices alone."""
+    types = config.task.noise_types if config.task.name == "denoise" else ()
+    if len(clips) > 1:
+        return
+    if "babble" in types:
+        raise UsageError("babble noise is made from the other files (never the file itself), and there is only one "
+                         "readable file; give at least two, or pick another type with --noise.")
+    if "babble_voices" in types:
+        log.warning("warning: babble_voices is made from the other files and synthetic voices; with one file it uses "
+                    "synthetic voices only.")
+
+
 def degraded_examples(clips: list[dict], config, seed: int) -> Iterator[dict]:
-    """Clip k of `clips` degraded with the generator of (seed, its file index); babble from the other clips."""
+    """Clip k of `clips` degraded with the generator of (seed, its file index).
+
+    Babble pool: every clip, with clip k itself excluded, the way training's evaluation draws from its
+    split (`jaxsr.data.pipeline.eval_examples`), so `--data NAME:valid` reproduces it exactly."""
+    from jaxsr.data.pipeline import BABBLE_TYPES
     from jaxsr.evaluation import clip_example
 
-    babble = config.task.name == "denoise" and "babble" in config.task.noise_types
-    if babble and len(clips) == 1:
-        log.warning("warning: babble noise is made from the other files, and there is only one; it uses itself.")
+    babble = config.task.name == "denoise" and any(t in config.task.noise_types for t in BABBLE_TYPES)
+    pool = [c["y"] for c in clips] if babble else ()
     for k, clip in enumerate(clips):
-        pool = ([c["y"] for j, c in enumerate(clips) if j != k] or [clip["y"]]) if babble else ()
-        yield clip_example(clip["y"], config, clip["item"].index, seed, noise_pool=pool, clip_id=clip["item"].id)
+        yield clip_example(clip["y"], config, clip["item"].index, seed, noise_pool=pool, clip_id=clip["item"].id,
+                           exclude=k if babble else None)
 
 
 # ------------------------------------------------------------------------------------------ main
@@ -213,7 +306,12 @@ def render(summary: dict, config, model, args, n_failed: int) -> str:
     from jaxsr.evaluation import BASELINE_NAMES, format_table
 
     task = config.task.name
-    what = f"{task} r={config.task.ratio}" if task == "sr" else task
+    what = f"{task} r={config.task.ratio} (inputs: {config.task.sr_degradation})" if task == "sr" else task
+    if task == "denoise":
+        lo, hi = config.task.snr_db
+        what += (f" (noise: {', '.join(config.task.noise_types)}; input SNR "
+                 + (f"{lo:g} dB" if lo == hi else f"{lo:g}-{hi:g} dB")
+                 + (f"; reverb probability {config.task.reverb_prob:g}" if config.task.reverb_prob else "") + ")")
     table = format_table(summary, config, ci=True, title="")  # our own heading below
     lines = [f"{what} at {config.data.sample_rate} Hz: {model.path} (step {model.step}) vs "
              f"{BASELINE_NAMES.get(task, 'baseline')} on {summary['n_files']} file(s) of {args.data}"
@@ -238,9 +336,12 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     try:
+        check_degradation_name(args.degradation)
         model = E.load(args.checkpoint, args.which)
         config = model.config
         check_task(config, args.task, args.ratio, args.sample_rate)
+        apply_degradation(config, args.degradation)
+        apply_noise(config, args.noise, args.snr_db, args.reverb_prob)
         items = list_items(args.data, config)
     except (UsageError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -251,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     rate = int(config.data.sample_rate)
     log.info("evaluating %s (step %d, task %s) on %d input(s) from %s at %d Hz, seed %d", model.path, model.step,
              config.task.name, len(items), args.data, rate, seed)
+    if config.task.name == "sr":
+        log.info("low-rate inputs made by: %s", config.task.sr_degradation)
     if args.perceptual and (note := perceptual_note(rate)):
         log.warning("warning: --perceptual: %s; those metrics are left out.", note)
 
@@ -259,6 +362,11 @@ def main(argv: list[str] | None = None) -> int:
         if not clips:
             print(f"error: none of the {len(items)} input(s) could be read; see the messages above.", file=sys.stderr)
             return 1
+        try:
+            check_babble(clips, config)
+        except UsageError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         examples = tqdm(degraded_examples(clips, config, seed), total=len(clips), desc="files", unit="file",
                         file=sys.stderr, disable=args.quiet)
         summary = evaluation.evaluate(model.variables, config, examples, perceptual=args.perceptual,
@@ -274,6 +382,9 @@ def main(argv: list[str] | None = None) -> int:
                "n_padded": sum(c["padded"] for c in clips), "checkpoint": str(model.path), "step": model.step,
                "task": config.task.name, "ratio": config.task.ratio if config.task.name == "sr" else None,
                "sample_rate": rate, "baseline_name": evaluation.BASELINE_NAMES.get(config.task.name), "seed": seed,
+               "degradation": config.task.sr_degradation if config.task.name == "sr" else None,
+               **({"noise_types": list(config.task.noise_types), "snr_db": list(config.task.snr_db),
+                   "reverb_prob": config.task.reverb_prob} if config.task.name == "denoise" else {}),
                "data": args.data, "failed": failed}
         print(json.dumps(out))
     else:

@@ -3,6 +3,9 @@
 import logging
 import math
 import os
+import pathlib
+import shutil
+import tempfile
 
 import numpy as np
 import pytest
@@ -211,3 +214,49 @@ def test_list_audio_files(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match=r"empty.*\.wav"):
         audio_io.list_audio_files(tmp_path / "empty")
+
+
+def test_symlink_loops_and_broken_links_say_so(tmp_path):
+    loop = tmp_path / "loop.wav"
+    loop.symlink_to(loop)  # points at itself
+    with pytest.raises(ValueError, match=r"loop\.wav is a symbolic link that loops"):
+        audio_io.read_audio(loop)
+    (tmp_path / "gone.wav").symlink_to(tmp_path / "deleted.wav")
+    with pytest.raises(FileNotFoundError, match=r"gone\.wav is a broken symbolic link"):
+        audio_io.read_audio(tmp_path / "gone.wav")
+    # Named directly or found in a folder, such links are listed, so that reading them reports why.
+    assert audio_io.list_audio_files(loop) == [loop]
+    sf.write(tmp_path / "ok.wav", _stereo(), 16000)
+    assert [p.name for p in audio_io.list_audio_files(tmp_path)] == ["gone.wav", "loop.wav", "ok.wav"]
+
+
+def _read_error_as(uid: int, path: pathlib.Path) -> str:
+    """The error read_audio(path) raises while this process's effective user is `uid` (root only)."""
+    os.seteuid(uid)  # the real user stays root, so the next line can switch back
+    try:
+        audio_io.read_audio(path)
+        return "no error"
+    except Exception as e:
+        return f"{type(e).__name__}: {e}"
+    finally:
+        os.seteuid(0)
+
+
+def test_permission_denied_is_reported_as_such(tmp_path):
+    # Root reads any file, so as root the read runs with the effective user "nobody".
+    folder = pathlib.Path(tempfile.mkdtemp(dir=None if os.geteuid() == 0 else tmp_path))  # /tmp: open to "nobody"
+    try:
+        folder.chmod(0o755)
+        path = folder / "locked.wav"
+        sf.write(path, _stereo(), 16000)
+        path.chmod(0o000)
+        if os.geteuid() == 0:
+            message = _read_error_as(65534, path)
+        else:
+            with pytest.raises(ValueError) as e:
+                audio_io.read_audio(path)
+            message = f"ValueError: {e.value}"
+        assert message.startswith("ValueError: ") and "locked.wav" in message, message
+        assert "permission denied" in message and "damaged" not in message, message
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -48,6 +48,11 @@ BAD_FIELDS = [
     ("train.batch_size", 0, "positive"),
     ("train.learning_rate", 0.0, "positive"),
     ("train.ema_decay", 1.0, "decay in (0, 1)"),
+    # 0 used to crash mid-run with ZeroDivisionError (`step % every`); negative never fired.
+    ("train.log_every", 0, "positive integer"),
+    ("train.eval_every", 0, "positive integer"),
+    ("train.checkpoint_every", -5, "positive integer"),
+    ("train.keep_checkpoints", 0, "positive integer"),
 ]
 
 
@@ -83,6 +88,33 @@ def test_bad_denoise_fields_name_the_field():
     c.task.snr_db = (10.0, 0.0)
     with pytest.raises(ValueError, match=r"^config\.task\.snr_db:"):
         config_lib.validate(c)
+
+
+BAD_DENOISE_OPTIONS = [
+    ("varying_exponent", (2.0, 0.0)), ("varying_level_db", (-3.0, 10.0)), ("varying_seconds", (0.0, 1.0)),
+    ("babble_talkers", (0, 4)), ("babble_talkers", (3.5, 8)), ("babble_pitch", (0.7,)), ("babble_pitch", (0.1, 1.5)),
+    ("babble_formant", (1.2, 0.9)), ("babble_min_shift", 0.9), ("babble_synthetic_prob", 1.5),
+    ("reverb_prob", -0.1), ("reverb_rt60", (0.0, 0.5)), ("reverb_drr_db", (10.0, 3.0)),
+    ("noise_types", ()),
+]
+
+
+@pytest.mark.parametrize("field,value", BAD_DENOISE_OPTIONS, ids=[f"{f}={v!r}" for f, v in BAD_DENOISE_OPTIONS])
+def test_bad_realistic_noise_fields_name_the_field_in_one_line(field, value):
+    c = config_lib.default_config()
+    c.task.name = "denoise"
+    c.task[field] = value
+    with pytest.raises(ValueError, match=rf"^config\.task\.{field}: ") as e:
+        config_lib.validate(c)
+    assert "\n" not in str(e.value)
+
+
+def test_realistic_noise_fields_validate_and_default_to_todays_behaviour():
+    c = config_lib.default_config()
+    c.task.name = "denoise"
+    assert c.task.noise_types == ("white", "pink", "brown") and c.task.reverb_prob == 0.0  # as before
+    c.task.update(noise_types=("varying", "babble", "babble_voices"), reverb_prob=0.3)
+    config_lib.validate(c)
 
 
 def test_bad_inpaint_fields_name_the_field():

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import scipy.interpolate
 import scipy.signal
+import soxr
 
 from jaxsr import degrade as D
-from jaxsr.config import SR_RATIOS
+from jaxsr.config import IIR_FAMILIES, SR_RATIOS
 
 SR = 16000
 
@@ -267,3 +268,210 @@ def test_empty_input_is_rejected():
 def test_unknown_noise_type_lists_the_types():
     with pytest.raises(ValueError, match=r"noise type 'purple' is not one of \('white', 'pink'"):
         D.degrade_denoise(_speechlike(), np.random.default_rng(0), 5.0, ("purple",))
+
+
+# ------------------------------------------------------------------ sr: named and random resamplers
+# Each named resampler against a direct call of the library it stands for, written out here from the
+# libraries' own documented calls (not from jaxsr's code), at a length divisible by every ratio.
+def _causal_reference(y: np.ndarray, ratio: int) -> np.ndarray:
+    """butter4_causal by hand: lfilter in transfer-function form, steady-state start, advanced by the
+    impulse-response peak (found with lfilter too), every r-th sample."""
+    b, a = scipy.signal.butter(4, 1.0 / ratio)
+    impulse = np.zeros(4096)
+    impulse[0] = 1.0
+    d = int(np.argmax(scipy.signal.lfilter(b, a, impulse)))
+    padded = np.concatenate([y, np.full(d, y[-1])])
+    out = scipy.signal.lfilter(b, a, padded, zi=scipy.signal.lfilter_zi(b, a) * y[0])[0]
+    return out[d:][::ratio]
+
+
+def _kaiser_fir(ratio: int, cutoff: float) -> np.ndarray:
+    return scipy.signal.firwin(2 * 10 * ratio + 1, cutoff / ratio, window=("kaiser", 5.0))
+
+
+_NAMED_REFERENCES = {
+    "paper": lambda y, r: scipy.signal.decimate(y, r, ftype="iir", zero_phase=True),
+    "soxr_hq": lambda y, r: soxr.resample(y, 48000, 48000 // r, quality="HQ"),
+    "soxr_vhq": lambda y, r: soxr.resample(y, 48000, 48000 // r, quality="VHQ"),
+    "soxr_lq": lambda y, r: soxr.resample(y, 48000, 48000 // r, quality="LQ"),
+    "resample_poly": lambda y, r: scipy.signal.resample_poly(y, 1, r),  # scipy's default Kaiser(5.0) filter
+    "fir_lowcut": lambda y, r: scipy.signal.resample_poly(y, 1, r, window=_kaiser_fir(r, 0.6)),
+    "butter4": lambda y, r: scipy.signal.sosfiltfilt(scipy.signal.butter(4, 1 / r, output="sos"), y)[::r],
+    "cheby2": lambda y, r: scipy.signal.sosfiltfilt(scipy.signal.cheby2(8, 60, 1 / r, output="sos"), y)[::r],
+    "ellip": lambda y, r: scipy.signal.sosfiltfilt(scipy.signal.ellip(6, 0.1, 80, 0.95 / r, output="sos"), y)[::r],
+    "bessel6": lambda y, r: scipy.signal.sosfiltfilt(scipy.signal.bessel(6, 0.9 / r, norm="mag", output="sos"), y)[::r],
+    "butter4_causal": _causal_reference,
+    "decimate_nofilter": lambda y, r: y[::r],
+}
+
+
+def test_every_named_resampler_has_a_reference():
+    assert set(_NAMED_REFERENCES) == set(D.RESAMPLERS)
+
+
+@pytest.mark.parametrize("ratio", SR_RATIOS)
+@pytest.mark.parametrize("name", list(_NAMED_REFERENCES))
+def test_named_resampler_matches_the_library_call(name, ratio):
+    y = _speechlike(4800, seed=ratio)  # 4800 = 2 * 3 * 4 * 6 * 8 * 25 / 24: divisible by every ratio
+    want = _NAMED_REFERENCES[name](y.astype(np.float64), ratio)
+    got = D.sr_lowrate(y, ratio, name)
+    assert got.shape == want.shape == (4800 // ratio,) and got.dtype == np.float32
+    # float32 output of float64 filtering; the causal reference uses the (b, a) form, a few ulps apart.
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
+    d = D.named_degradation(name, y, ratio)
+    # The model input is the cubic spline through the low-rate samples, whichever resampler made them.
+    tck = scipy.interpolate.splrep(np.arange(len(got)) * ratio, got.astype(np.float64), s=0)
+    np.testing.assert_allclose(d.x, scipy.interpolate.splev(np.arange(4800), tck), rtol=0, atol=2e-6)
+    assert d.y is None  # named resamplers have no gain: the target is the clean input
+
+
+def test_named_paper_is_the_default_sr_degradation():
+    y = _speechlike(4096)
+    np.testing.assert_array_equal(D.named_degradation("paper", y, 4).x, D.degrade_sr(y, 4).x)
+    d = D.degrade(y, {"name": "sr", "ratio": 4, "sr_degradation": "soxr_hq"}, np.random.default_rng(0), SR)
+    np.testing.assert_array_equal(d.x, D.named_degradation("soxr_hq", y, 4).x)
+
+
+def test_soxr_on_a_length_not_divisible_by_the_ratio():
+    y = _speechlike(4099, seed=3)
+    got = D.sr_lowrate(y, 4, "soxr_hq")
+    assert got.shape == (1025,)  # ceil(4099 / 4), one more than soxr's own round(4099 / 4)
+    want = soxr.resample(y.astype(np.float64), 4, 1, quality="HQ")
+    # The continuation past the end only changes the last samples (soxr's filter reach).
+    np.testing.assert_allclose(got[:900], want[:900], rtol=0, atol=1e-6)
+
+
+def test_soxr_upsample_matches_soxr():
+    x_lr = D.sr_lowrate(_speechlike(4096), 4, "resample_poly")
+    up = D.soxr_upsample(x_lr, 4, 4096)
+    np.testing.assert_allclose(up, soxr.resample(x_lr.astype(np.float64), 1, 4, quality="HQ"), rtol=0, atol=1e-6)
+
+
+def test_unknown_resampler_lists_the_names():
+    with pytest.raises(ValueError, match=r"unknown resampler 'soxr_max'; use one of: paper, soxr_hq, .*nofilter"):
+        D.named_degradation("soxr_max", _speechlike(), 4)
+
+
+def _lowrate_tone_levels(chain: dict, ratio: int = 4) -> tuple[float, float]:
+    """dB of a pass-band tone (0.2 x new Nyquist) and of the alias of a tone at 2.6 x the new Nyquist, both
+    on FFT bins, in the low-rate output of `chain` (input tones of equal amplitude: 0 dB = unchanged)."""
+    n, n_low = 16384, 16384 // ratio
+    k_lo, k_hi = 410 * 4 // ratio, 5325 * 4 // ratio  # full-rate bins; low-rate bins k_lo and the fold of k_hi
+    t = np.arange(n)
+    y = (0.25 * np.sin(2 * np.pi * k_lo * t / n) + 0.25 * np.sin(2 * np.pi * k_hi * t / n)).astype(np.float32)
+    spec = np.abs(np.fft.rfft(D.sr_lowrate(y, ratio, chain).astype(np.float64))) / (n_low / 2)
+    alias = k_hi % n_low if k_hi % n_low <= n_low // 2 else n_low - k_hi % n_low
+    return 20 * np.log10(spec[k_lo] / 0.25), 20 * np.log10(spec[alias] / 0.25 + 1e-12)
+
+
+def _iir_task(**fields) -> dict:
+    return {"name": "sr", "ratio": 4, "sr_degradation": "random", "sr_gain_db": (0.0, 0.0),
+            "sr_chain_weights": {"iir": 1.0}, **fields}
+
+
+def _xcorr_peak_lag(a: np.ndarray, b: np.ndarray) -> int:
+    """Lag (samples) at which `a` best matches `b` (positive: `a` is late)."""
+    c = scipy.signal.correlate(a.astype(np.float64), b.astype(np.float64), mode="full", method="fft")
+    return int(np.argmax(c)) - (len(b) - 1)
+
+
+def test_random_iir_chains_are_zero_phase_lowpass_filters():
+    rng = np.random.default_rng(7)
+    broadband = _noise(8192, seed=8)
+    seen = set()
+    for _ in range(40):
+        chain = D.draw_sr_chain(rng, _iir_task())
+        seen.add(chain["family"])
+        assert chain["kind"] == "iir" and 2 <= chain["order"] <= 12 and 0.7 <= chain["cutoff"] <= 1.0
+        # Zero-phase: the spline-upsampled input lines up with the clean signal (a causal filter would
+        # put the peak at its delay, several samples late).
+        x = D.degrade_sr(broadband, 4, chain).x
+        assert _xcorr_peak_lag(x, broadband) == 0, chain
+        passband, alias = _lowrate_tone_levels(chain)
+        assert passband > -3.0, (chain, passband)  # at most ~2 dB: twice a 1 dB ripple, zero-phase
+        assert alias < -30.0, (chain, alias)  # a tone above the new Nyquist is filtered out, not folded in
+    assert seen == set(IIR_FAMILIES)
+
+
+def test_plain_decimation_folds_a_tone_above_nyquist():
+    passband, alias = _lowrate_tone_levels({"kind": "nofilter"})
+    assert abs(passband) < 0.1 and abs(alias) < 0.1  # the 2.6 x Nyquist tone appears, folded, at full level
+    _, soxr_qq = _lowrate_tone_levels({"kind": "soxr", "quality": "QQ"})
+    _, soxr_hq = _lowrate_tone_levels({"kind": "soxr", "quality": "HQ"})
+    # soxr's QQ has no anti-aliasing filter; HQ removes the tone (down to the edges' transients, about -80 dB).
+    assert soxr_qq > -1.0 and soxr_hq < -60.0
+
+
+def test_causal_chains_are_delay_compensated():
+    broadband = _noise(8192, seed=9)
+    rng = np.random.default_rng(3)
+    lags = []
+    for _ in range(20):
+        chain = D.draw_sr_chain(rng, _iir_task(sr_chain_weights={"causal": 1.0}))
+        assert chain["kind"] == "causal"
+        lags.append(_xcorr_peak_lag(D.degrade_sr(broadband, 4, chain).x, broadband))
+    assert max(abs(v) for v in lags) <= 2, lags  # what is left is the filter's phase distortion
+    # Without the compensation the same filter is late by its impulse-response peak.
+    sos = scipy.signal.butter(4, 0.25, output="sos")
+    raw = scipy.signal.sosfilt(sos, broadband.astype(np.float64))
+    assert _xcorr_peak_lag(raw, broadband) >= 4
+    assert abs(_xcorr_peak_lag(D.named_degradation("butter4_causal", broadband, 4).x, broadband)) <= 1
+
+
+def test_random_chain_is_reproducible_and_seed_dependent():
+    y = _speechlike(8192)
+    task = {"name": "sr", "ratio": 4, "sr_degradation": "random"}
+    a = D.degrade(y, task, np.random.default_rng(5), SR)
+    b = D.degrade(y, task, np.random.default_rng(5), SR)
+    np.testing.assert_array_equal(a.x, b.x)
+    np.testing.assert_array_equal(a.y, b.y)
+    assert a.info == b.info and a.info["chain"]["kind"] in ("iir", "fir", "soxr", "causal", "nofilter")
+    outputs = [D.degrade(y, task, np.random.default_rng(s), SR) for s in range(6)]
+    assert len({repr(d.info["chain"]) for d in outputs}) == 6, "different seeds drew the same chain"
+    assert not np.array_equal(outputs[0].x, outputs[1].x)
+
+
+def test_random_gain_scales_input_and_target_alike():
+    y = _speechlike(4096)
+    d = D.degrade_sr(y, 4, {"kind": "fir", "zeros": 10, "beta": 5.0, "cutoff": 1.0, "gain_db": -6.0})
+    g = 10 ** (-6.0 / 20)
+    np.testing.assert_allclose(d.y, g * y, rtol=1e-6, atol=0)
+    np.testing.assert_allclose(d.x, g * D.named_degradation("resample_poly", y, 4).x, rtol=0, atol=1e-6)
+    gains = [D.draw_sr_chain(np.random.default_rng(s))["gain_db"] for s in range(200)]
+    assert -12.0 <= min(gains) < -10.0 and -2.0 < max(gains) <= 0.0  # the default task.sr_gain_db (-12, 0)
+
+
+def test_chain_kinds_and_parameters_follow_the_config():
+    task = {"sr_chain_weights": {"iir": 0.5, "fir": 0.3, "soxr": 0.2, "causal": 0.0, "nofilter": 0.0},
+            "sr_iir_families": ("butter", "cheby2"), "sr_iir_order": (3, 8), "sr_cutoff": (0.8, 0.9),
+            "sr_fir_zeros": (4, 5), "sr_fir_beta": (6.0, 7.0), "sr_soxr_qualities": ("HQ", "VHQ"),
+            "sr_gain_db": (-3.0, -1.0)}
+    rng = np.random.default_rng(0)
+    chains = [D.draw_sr_chain(rng, task) for _ in range(4000)]
+    kinds = [c["kind"] for c in chains]
+    for kind, weight in task["sr_chain_weights"].items():
+        # 4000 draws: the binomial standard deviation is at most 0.008; 0.03 is about four of them.
+        assert abs(kinds.count(kind) / len(kinds) - weight) < 0.03, (kind, kinds.count(kind))
+    iir = [c for c in chains if c["kind"] == "iir"]
+    assert {c["family"] for c in iir} == {"butter", "cheby2"}
+    assert abs(sum(c["family"] == "butter" for c in iir) / len(iir) - 0.5) < 0.05
+    assert {c["order"] for c in iir if c["family"] == "butter"} == {3, 4, 5, 6, 7, 8}
+    assert {c["order"] for c in iir if c["family"] == "cheby2"} == {6, 7, 8}  # a Chebyshev II needs order >= 6
+    cutoffs = [c["cutoff"] for c in chains if "cutoff" in c]
+    assert 0.8 <= min(cutoffs) and max(cutoffs) <= 0.9
+    assert all(abs(c * 100 - round(c * 100)) < 1e-9 for c in cutoffs)  # quantised: cached filter designs
+    fir = [c for c in chains if c["kind"] == "fir"]
+    assert {c["zeros"] for c in fir} == {4, 5} and all(6.0 <= c["beta"] <= 7.0 for c in fir)
+    assert {c["quality"] for c in chains if c["kind"] == "soxr"} == {"HQ", "VHQ"}
+    assert all(-3.0 <= c["gain_db"] <= -1.0 for c in chains)
+
+
+def test_sr_batch_equals_row_by_row():
+    y = np.stack([_speechlike(4096, seed=s) for s in range(6)])
+    chains = [D.draw_sr_chain(np.random.default_rng([1, s])) for s in range(6)]
+    chains[0], chains[1] = "soxr_hq", {"kind": "nofilter", "gain_db": -2.0}
+    x, target = D.sr_batch(y, 4, chains)
+    for i in range(6):
+        d = D.degrade_sr(y[i], 4, chains[i])
+        np.testing.assert_array_equal(x[i], d.x)  # the batched spline is the per-row one, bit for bit
+        np.testing.assert_array_equal(target[i], y[i] if d.y is None else d.y)

@@ -173,3 +173,35 @@ def test_inpaint_with_gaps_from_zeros(tmp_path):
     expected = E.enhance(E.load(workdir), x, sample_rate=8000, mask=mask)
     np.testing.assert_allclose(y, expected, atol=lsb)
     assert np.abs(y[mask]).max() > 0  # the dropout was filled
+
+
+def test_unreadable_inputs_are_skipped_and_reported(workdir, tmp_path, capsys):
+    d = tmp_path / "in"
+    d.mkdir()
+    sf.write(d / "good.wav", _tone(3000, 2000, 300), 2000)
+    (d / "loop.wav").symlink_to(d / "loop.wav")  # a symlink to itself: used to crash before any file ran
+    sf.write(d / "many.wav", _tone(500, 2000, 300, channels=12), 2000)  # more channels than a model restores
+    out = tmp_path / "out"
+    assert cli.main(["--checkpoint", str(workdir), str(d), "-o", str(out), "--json", "--quiet"]) == 1
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert summary["files_ok"] == 1 and (out / "good.wav").is_file()
+    errors = {pathlib.Path(f["input"]).name: f["error"] for f in summary["failed"]}
+    assert "symbolic link that loops" in errors["loop.wav"]
+    assert "12 channels" in errors["many.wav"] and "Split it into files" in errors["many.wav"]
+    assert "transpose" not in errors["many.wav"]
+    # Named on the command line, the looping link is reported the same way (not a usage error).
+    assert cli.main(["--checkpoint", str(workdir), str(d / "loop.wav"), "-o", str(tmp_path / "o2"), "--quiet"]) == 1
+    assert "symbolic link that loops" in capsys.readouterr().err
+
+
+def test_a_header_claiming_an_implausible_rate_is_refused(workdir, tmp_path, capsys):
+    d = tmp_path / "in"
+    d.mkdir()
+    sf.write(d / "seven_hz.wav", _tone(200, 2000, 300), 7)  # 200 samples "at 7 Hz": 29 s of output at 8 kHz
+    out = tmp_path / "out"
+    assert cli.main(["--checkpoint", str(workdir), str(d), "-o", str(out), "--json", "--quiet"]) == 1
+    (failed,) = json.loads(capsys.readouterr().out)["failed"]
+    assert "sample_rate=7 Hz is outside the plausible range" in failed["error"] and "--any-rate" in failed["error"]
+    assert cli.main(["--checkpoint", str(workdir), str(d), "-o", str(out), "--any-rate", "--quiet"]) == 0
+    assert sf.info(out / "seven_hz.wav").frames == round(200 * 8000 / 7)

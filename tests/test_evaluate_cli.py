@@ -135,31 +135,87 @@ def test_split_spec_reproduces_training_evaluation(workdir, capsys):
             assert out[who][k] == pytest.approx(v, rel=1e-5), (who, k)
 
 
-@pytest.mark.parametrize("task", [dict(name="inpaint", num_gaps=2, gap_ms=(5.0, 20.0)),
-                                  dict(name="denoise", noise_types=("white", "pink"), snr_db=(0.0, 10.0))])
-def test_clip_example_degrades_like_training_evaluation(task):
-    # The CLI's degradation of file k is eval_examples' degradation of clip k, seeded by (seed, k).
+@pytest.fixture(scope="module")
+def denoise_workdir(tmp_path_factory) -> pathlib.Path:
+    return train_tiny_model(tmp_path_factory.mktemp("denoise_model"), data__sample_rate=RATE, data__num_eval_clips=3,
+                            task__name="denoise", task__noise_types=("babble", "babble_voices", "varying"),
+                            task__reverb_prob=0.5, eval__num_clips=3, eval__chunk_length=1024, train__num_train_steps=2,
+                            train__checkpoint_every=2)
+
+
+def test_split_spec_reproduces_training_evaluation_with_babble(denoise_workdir, capsys):
+    # The same agreement for a denoise model whose noise includes both kinds of babble (and reverb): the
+    # CLI draws babble from the other clips of the split exactly as training's evaluation does.
+    assert cli.main(["--checkpoint", str(denoise_workdir), "--data", "synthetic:valid", "--json", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    model = load(denoise_workdir)
+    source = builders.load_split(model.config.data, "valid", model.config.data.data_dir)
+    expected = evaluation.evaluate(model.variables, model.config, pipeline.eval_examples(model.config, source))
+    assert out["n_files"] == expected["n_files"] == 3
+    assert out["noise_types"] == ["babble", "babble_voices", "varying"] and out["reverb_prob"] == 0.5
+    for who in ("model", "baseline"):
+        for k, v in expected[who].items():
+            assert out[who][k] == pytest.approx(v, rel=1e-5), (who, k)
+    # One condition: --noise / --snr-db fix the type and the input SNR (the noisy input's SI-SDR is the SNR).
+    assert cli.main(["--checkpoint", str(denoise_workdir), "--data", "synthetic:valid", "--json", "--quiet",
+                     "--noise", "babble_voices", "--snr-db", "5", "--reverb-prob", "0"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["noise_types"] == ["babble_voices"] and out["snr_db"] == [5.0, 5.0] and out["reverb_prob"] == 0.0
+    assert out["baseline"]["snr"] == pytest.approx(5.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("task", [
+    dict(name="inpaint", num_gaps=2, gap_ms=(5.0, 20.0)),
+    dict(name="denoise", noise_types=("white", "pink"), snr_db=(0.0, 10.0)),
+    dict(name="denoise", noise_types=("babble",), snr_db=(0.0, 10.0)),
+    dict(name="denoise", noise_types=("babble_voices", "varying"), snr_db=(0.0, 10.0), reverb_prob=0.5),
+])
+def test_cli_degrades_like_training_evaluation(task):
+    # The CLI's degradation of file k (`degraded_examples`, what --data FOLDER scores) is eval_examples'
+    # degradation of clip k, seeded by (seed, k), babble included: both draw it from every clip but the
+    # clean one (issue 14 item 10: the CLI used to draw from the other files and training from all).
     c = default_config()
     c.data.update(sample_rate=RATE, patch_length=512)
     c.task.update(**task)
     c.seed = 3
-    clips = [_signal(n, RATE, 200 + 50 * i, seed=i)[:, 0] for i, n in enumerate((3000, 4100, 2500))]
+    clips = [_signal(n, RATE, 200 + 50 * i, seed=i)[:, 0] for i, n in enumerate((3000, 4100, 2500, 3600))]
     expected = pipeline.eval_examples(c, pipeline.records_from_clips(clips, RATE))
-    for k, y in enumerate(clips):
-        got = evaluation.clip_example(y, c, k)
-        np.testing.assert_array_equal(got["x"], expected[k]["x"])
-        np.testing.assert_array_equal(got["baseline"], expected[k]["baseline"])
+    loaded = [{"item": cli.Item(k, f"f{k}.wav", f"f{k}.wav", None), "y": y, "rate": RATE, "samples": len(y),
+               "padded": False} for k, y in enumerate(clips)]
+    got = list(cli.degraded_examples(loaded, c, c.seed))
+    assert len(got) == len(expected) == len(clips)
+    for k in range(len(clips)):
+        for key in ("x", "baseline", "y"):  # "y": the target, reverberant when the clip drew reverb
+            np.testing.assert_array_equal(got[k][key], expected[k][key], err_msg=f"clip {k} {key}")
         if task["name"] == "inpaint":
-            np.testing.assert_array_equal(got["mask"], expected[k]["mask"])
-            assert got["mask"].sum() > 0
-    other = evaluation.clip_example(clips[0], c, 0, seed=4)  # another seed: another degradation
-    assert not np.array_equal(other["x"], expected[0]["x"])
+            np.testing.assert_array_equal(got[k]["mask"], expected[k]["mask"])
+            assert got[k]["mask"].sum() > 0
+        else:
+            assert not np.array_equal(got[k]["x"], got[k]["y"])  # noise was added
+    other = list(cli.degraded_examples(loaded, c, seed=4))  # another seed: another degradation
+    assert not np.array_equal(other[0]["x"], expected[0]["x"])
+
+
+def test_cli_babble_from_a_single_file_is_refused_and_noise_flags_set_the_condition():
+    c = default_config()
+    c.task.update(name="denoise", noise_types=("white", "babble"))
+    one = [{"item": cli.Item(0, "a.wav", "a.wav", None), "y": np.ones(100, np.float32)}]
+    with pytest.raises(cli.UsageError, match="at least two"):
+        cli.check_babble(one, c)
+    cli.apply_noise(c, "varying", 5.0, 0.25)
+    assert tuple(c.task.noise_types) == ("varying",) and tuple(c.task.snr_db) == (5.0, 5.0)
+    assert c.task.reverb_prob == 0.25
+    cli.check_babble(one, c)  # no babble now: fine
+    with pytest.raises(cli.UsageError, match="not a noise type"):
+        cli.apply_noise(c, "purple", None, None)
 
 
 @pytest.mark.parametrize("extra, message", [
     (["--task", "denoise"], "trained for task 'sr'"),
     (["--ratio", "2"], "ratio 4"),
     (["--sample-rate", "16000"], "works at 8000 Hz"),
+    (["--noise", "white"], "sets the noise of denoise inputs"),
+    (["--snr-db", "5"], "sets the noise of denoise inputs"),
 ])
 def test_a_mismatched_task_is_a_usage_error(workdir, folder, capsys, extra, message):
     assert cli.main(["--checkpoint", str(workdir), "--data", str(folder), "--json", *extra]) == 2
@@ -177,3 +233,35 @@ def test_no_audio_is_a_usage_error(workdir, tmp_path, capsys):
     assert cli.main(["--checkpoint", str(workdir), "--data", "vctk:test", "--json"]) == 2  # not its dataset
     captured = capsys.readouterr()
     assert captured.out == "" and "trained on 'synthetic'" in captured.err
+
+
+def test_denoise_robustness_benchmark_scores_what_the_cli_scores(denoise_workdir, speech44k_dir, tmp_path, capsys):
+    # benchmarks/denoise_robustness.py on 2 held-out files: a cell is what `launch/evaluate.py --noise TYPE
+    # --snr-db DB --reverb-prob 0` gives on a folder of the same files, and --write-results fills its section.
+    from benchmarks import denoise_robustness as bench
+    from benchmarks.paper_table import speech44k_split
+
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Results\n\nkept\n")
+    argv = ["--checkpoint", str(denoise_workdir), "--data", str(speech44k_dir), "--max-files", "2",
+            "--noises", "white,babble_voices", "--snrs", "0", "--json", "--write-results", str(results)]
+    assert bench.main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_files"] == 2 and [(c["noise"], c["snr_db"]) for c in out["cells"]] == [("white", 0.0),
+                                                                                       ("babble_voices", 0.0)]
+    assert out["goals"]["babble_voices_0db"]["gain_db"] == pytest.approx(out["cells"][1]["gain_db"])
+    assert out["goals"]["mean_gain_white_pink_babble_varying"]["met"] is None  # its cells were not run
+    text = results.read_text()
+    assert text.startswith("# Results\n\nkept\n") and bench.BEGIN in text and bench.END in text
+    assert "babble_voices" in text and "python -m benchmarks.denoise_robustness" in text
+
+    folder = tmp_path / "held_out"
+    folder.mkdir()
+    for f in speech44k_split(speech44k_dir)[1][:2]:
+        (folder / f.name).symlink_to(f)
+    for cell in out["cells"]:
+        assert cli.main(["--checkpoint", str(denoise_workdir), "--data", str(folder), "--json", "--quiet", "--noise",
+                         cell["noise"], "--snr-db", "0", "--reverb-prob", "0", "--seed", "0"]) == 0
+        ref = json.loads(capsys.readouterr().out)
+        assert cell["noisy"] == pytest.approx(ref["baseline"]["si_sdr"], abs=1e-3)
+        assert cell["model"] == pytest.approx(ref["model"]["si_sdr"], abs=1e-3)

@@ -375,3 +375,48 @@ def test_top_level_enhance_stays_the_function_after_submodule_imports():
 
     assert callable(jaxsr.enhance) and jaxsr.enhance is inference.enhance
     assert jaxsr.load is inference.load and jaxsr.Streamer is inference.Streamer
+
+
+@pytest.mark.parametrize("task, rate", [("sr", 4000), ("denoise", 16000)])
+def test_digital_silence_stays_silent(setup, task, rate):
+    _, v, _ = setup
+    c = _config(task)
+    model = E.Model.from_variables(v, c)
+    # An all-zero input: without the gate the model's biases return a constant (~1e-4 when trained).
+    y = E.enhance(model, np.zeros(3000, np.float32), sample_rate=rate)
+    assert y.shape == (3000 * 16000 // rate,) and np.all(y == 0), np.abs(y).max()
+    raw = E.apply_chunks(v, c, np.zeros((1, 1024), np.float32), 1)
+    assert np.all(raw == 0)
+    # A silent lead-in and pause inside speech-like audio: exact zeros wherever the model's whole
+    # receptive field is silent, the model's output elsewhere; chunked, streamed and whole agree.
+    left, right = E.receptive_field(c)
+    x = _signal(20000, seed=3)
+    x[:6000] = 0.0
+    x[11000:15000] = 0.0
+    y = E.enhance(model, x, sample_rate=16000, band_limited=task == "sr", chunk_length=2048)
+    assert np.all(y[: 6000 - right] == 0) and np.all(y[11000 + left:15000 - right] == 0)
+    assert np.all(y[6000 + left:11000 - right] != 0)
+    gate = E.silence_gate(x[None], left, right)[0]
+    interior = len(x) - (left + right + 2048)  # the end is padded differently from the whole-signal reference
+    np.testing.assert_allclose(y[:interior], np.where(gate, 0.0, _whole(c, v, x))[:interior], atol=2e-5)
+    s = E.Streamer(model, sample_rate=16000, band_limited=task == "sr", chunk_length=2048)
+    online = np.concatenate([s.process(x[i:i + 777]) for i in range(0, len(x), 777)] + [s.flush()])
+    np.testing.assert_allclose(online, y, atol=1e-5)
+
+
+def test_implausible_rates_and_huge_outputs_are_refused(setup, monkeypatch):
+    _, _, model = setup  # sr r=4 at 16 kHz: expects 4 kHz
+    x = _signal(16000)
+    # sample_rate=4 for 4 s of audio would be "resampled" into 64 M output samples: refused at once.
+    with pytest.raises(ValueError, match=r"sample_rate=4 Hz is outside the plausible range .*allow_any_rate=True"):
+        E.enhance(model, x, sample_rate=4)
+    with pytest.raises(ValueError, match="plausible range"):
+        E.enhance(model, x, sample_rate=2_000_000)
+    # With the override a short input at a strange rate runs (7 samples at 7 Hz is one second).
+    y = E.enhance(model, x[:7], sample_rate=7, allow_any_rate=True)
+    assert y.shape == (16000,)
+    # An output whose working set exceeds half the machine's memory is refused before any work.
+    monkeypatch.setattr(E, "_physical_memory_bytes", lambda: 64 * 2**20)
+    with pytest.raises(MemoryError, match=r"needs about .* GiB, more than half of this machine's 0.1 GiB"):
+        E.enhance(model, np.zeros(300_000, np.float32), sample_rate=4000)
+    E.enhance(model, x[:1000], sample_rate=4000)  # small outputs still run

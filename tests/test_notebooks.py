@@ -60,7 +60,8 @@ def test_committed_clean_with_parameters_cell(name):
     params = nb.cells[_parameters_index(nb)]
     assert params.cell_type == "code"
     names = _assigned_names(params.source)
-    assert {"TINY", "REPO_URL", "WORKDIR"} <= names, names
+    # Training notebooks name a WORKDIR to write; the enhance notebook a MODEL to read (packaged or a workdir).
+    assert {"TINY", "REPO_URL", "MODEL" if name == "enhance_your_audio.ipynb" else "WORKDIR"} <= names, names
     assert "TINY = False" in params.source, "notebooks are committed in full (not tiny) mode"
     # The badge in the first cell opens this very notebook in Colab.
     assert f"colab.research.google.com/github/OWNER/jaxsr/blob/main/notebooks/{name}" in nb.cells[0].source
@@ -177,7 +178,7 @@ def test_train_vctk_runs_tiny_on_a_fake_vctk(kernel, tmp_path):
 def test_enhance_restores_scores_and_saves(quickstart_run, tmp_path):
     _, workdir = quickstart_run
     out = tmp_path / "restored.wav"
-    nb = run_notebook("enhance_your_audio.ipynb", {"TINY": True, "WORKDIR": str(workdir), "OUTPUT_PATH": str(out)},
+    nb = run_notebook("enhance_your_audio.ipynb", {"TINY": True, "MODEL": str(workdir), "OUTPUT_PATH": str(out)},
                       cwd=tmp_path)
     restored, rate = sf.read(out)
     assert rate == 8000 and len(restored) == 8000  # the 1 s synthetic clip, restored at the model's rate
@@ -188,3 +189,16 @@ def test_enhance_restores_scores_and_saves(quickstart_run, tmp_path):
     assert "| spline (input) |" in markdown and "| restored |" in markdown
     assert len([h for h in _outputs(nb, "text/html") if "<audio" in h]) == 3
     assert len(_outputs(nb, "image/png")) == 1
+
+
+def test_enhance_defaults_to_a_packaged_model(kernel, tmp_path):
+    # No workdir, no training: the notebook's default MODEL is a pretrained model shipped in the package.
+    out = tmp_path / "restored.wav"
+    nb = run_notebook("enhance_your_audio.ipynb", {"TINY": True, "OUTPUT_PATH": str(out)}, cwd=tmp_path)
+    restored, rate = sf.read(out)
+    assert rate == 16000 and len(restored) == 16000
+    printed = _stdout(nb)
+    assert "pretrained:speech-sr-x4-16k" in printed and "task sr x4: input at 4000 Hz" in printed
+    assert not (tmp_path / "speech-sr-x4-16k").exists()  # nothing was trained into a folder of that name
+    markdown = "\n".join(_outputs(nb, "text/markdown"))
+    assert "| spline (input) |" in markdown and "| restored |" in markdown

@@ -10,6 +10,7 @@ import sys
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -204,7 +205,8 @@ def test_sigterm_saves_a_checkpoint_and_resume_continues(tmp_path):
     assert p.poll() is None, p.communicate()[1][-3000:]
     p.send_signal(signal.SIGTERM)
     _, stderr = p.communicate(timeout=120)
-    assert p.returncode == 0, stderr[-3000:]
+    assert p.returncode == 128 + signal.SIGTERM, stderr[-3000:]  # saved, but not finished: a scheduler can tell
+    assert "interrupted: stopped by SIGTERM" in stderr
     step, _ = _params(workdir)
     assert 20 <= step < 100000
     assert "stopped by signal" in log.read_text()
@@ -219,3 +221,185 @@ def test_second_run_in_a_busy_workdir_is_refused(tmp_path):
             train_and_evaluate(c, tmp_path / "run", quiet=True)
     train_and_evaluate(c, tmp_path / "run", quiet=True)  # free again once that run has stopped
     assert _params(tmp_path / "run")[0] == 2
+
+
+# ------------------------------------------------------------------------ start-up, overwrite, resume
+def _bad_data(c, tmp_path):
+    """`c` pointed at an audio folder that does not exist: the run fails while checking its data."""
+    c.data.update(name="audio_folder", path=str(tmp_path / "no such folder"))
+    return c
+
+
+def test_overwrite_keeps_the_old_run_until_the_new_one_has_a_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    train_and_evaluate(tiny_config(tmp_path, steps=2), run, quiet=True)
+    step, before = _params(run)
+    old_config = (run / "config.json").read_text()
+    # --overwrite with a bad data path: nothing of the finished run may be lost.
+    with pytest.raises((FileNotFoundError, ValueError), match="no such folder"):
+        train_and_evaluate(_bad_data(tiny_config(tmp_path, steps=2), tmp_path), run, overwrite=True, quiet=True)
+    assert (run / "config.json").read_text() == old_config
+    assert _params(run)[0] == step and _params(run, "best")[0] == 2
+    assert not list(run.glob(".previous-*"))
+    # A good overwrite moves the old run aside, says where, and deletes it once the new run has saved.
+    other = tiny_config(tmp_path, steps=2)
+    other.task.ratio = 2
+    train_and_evaluate(other, run, overwrite=True, quiet=True)
+    assert checkpoints.read_config(run).task.ratio == 2
+    log = (run / "log.txt").read_text()
+    assert "moved the previous run to" in log and "deleted the previous run" in log
+    assert not list(run.glob(".previous-*")), "the old run should be deleted once the new one saved a checkpoint"
+
+
+def test_overwrite_that_fails_before_its_first_checkpoint_leaves_the_old_run_aside(tmp_path, monkeypatch):
+    import jaxsr.train as train_lib
+
+    run = tmp_path / "run"
+    train_and_evaluate(tiny_config(tmp_path, steps=2), run, quiet=True)
+    _, before = _params(run)
+
+    def fail(*args, **kwargs):
+        raise MemoryError("out of device memory (simulated)")
+
+    monkeypatch.setattr(train_lib, "make_train_step", lambda config, model: fail)
+    with pytest.raises(MemoryError):
+        train_and_evaluate(tiny_config(tmp_path, steps=2), run, overwrite=True, quiet=True)
+    (moved,) = run.glob(".previous-*")  # renamed, never deleted: the log says where
+    assert f"moved the previous run to {moved}" in (run / "log.txt").read_text()
+    restored = checkpoints.load_checkpoint(moved)
+    for a, b in zip(before, jax.tree_util.tree_leaves(restored.variables)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_failed_start_does_not_block_the_corrected_rerun(tmp_path):
+    run = tmp_path / "run"
+    with pytest.raises((FileNotFoundError, ValueError), match="no such folder"):
+        train_and_evaluate(_bad_data(tiny_config(tmp_path, steps=2), tmp_path), run, quiet=True)
+    assert not (run / "config.json").exists(), "config.json must be written only once the run really starts"
+    # Even a config.json left by a start that failed later (no checkpoint committed) does not block the
+    # corrected command: there is no run in that workdir to protect or resume.
+    checkpoints.save_config(run, _bad_data(tiny_config(tmp_path, steps=2), tmp_path))
+    train_and_evaluate(tiny_config(tmp_path, steps=2), run, quiet=True)
+    assert _params(run)[0] == 2 and checkpoints.read_config(run).data.name == "synthetic"
+
+
+def test_resume_with_other_num_train_steps_is_refused_for_cosine_only(tmp_path):
+    c = tiny_config(tmp_path, steps=2)
+    c.train.update(schedule="cosine", warmup_steps=1)
+    train_and_evaluate(c, tmp_path / "run", quiet=True)
+    longer = tiny_config(tmp_path, steps=4)
+    longer.train.update(schedule="cosine", warmup_steps=1)
+    with pytest.raises(ValueError, match=r"config\.train\.num_train_steps: .*cosine schedule over 2 steps") as e:
+        train_and_evaluate(longer, tmp_path / "run", quiet=True)
+    assert "\n" not in str(e.value)
+    assert checkpoints.read_config(tmp_path / "run").train.num_train_steps == 2  # nothing written over
+    # A constant schedule does not depend on num_train_steps: extending it is a plain resume.
+    train_and_evaluate(tiny_config(tmp_path, steps=2), tmp_path / "const", quiet=True)
+    train_and_evaluate(tiny_config(tmp_path, steps=4), tmp_path / "const", quiet=True)
+    assert _params(tmp_path / "const")[0] == 4
+
+
+@jax.custom_vjp
+def _inf_gradient(y):
+    return y
+
+
+_inf_gradient.defvjp(lambda y: (y, None), lambda _, g: (jnp.full_like(g, jnp.inf),))
+
+
+class _InfGradientModel:
+    """The real model, except that every gradient flowing back through its training output is inf:
+    the loss (computed before the update) stays finite, the update does not."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def init(self, *args, **kwargs):
+        return self.model.init(*args, **kwargs)
+
+    def apply(self, *args, **kwargs):
+        out = self.model.apply(*args, **kwargs)
+        if kwargs.get("train"):
+            y, updates = out
+            return _inf_gradient(y), updates
+        return out
+
+
+def test_non_finite_update_is_never_saved(tmp_path, monkeypatch):
+    import jaxsr.train as train_lib
+
+    c = tiny_config(tmp_path, steps=2)
+    c.train.update(log_every=1, checkpoint_every=1)
+    train_and_evaluate(c, tmp_path / "run", quiet=True)
+    real = train_lib.model_from_config
+    monkeypatch.setattr(train_lib, "model_from_config", lambda config: _InfGradientModel(real(config)))
+    longer = tiny_config(tmp_path, steps=6)
+    longer.train.update(log_every=1, checkpoint_every=1)
+    with pytest.raises(FloatingPointError, match=r"grad_norm became (inf|nan) at step 3"):
+        train_and_evaluate(longer, tmp_path / "run", quiet=True)
+    for which in ("latest", "best"):
+        step, kept = _params(tmp_path / "run", which)
+        assert step == 2
+        assert all(np.all(np.isfinite(np.asarray(p))) for p in kept)
+    assert checkpoints.checkpoint_steps(tmp_path / "run") == [1, 2]
+
+
+def test_unknown_config_key_is_one_line_with_the_nearest_names(tmp_path):
+    base = [sys.executable, str(REPO / "launch" / "train.py"), "--config", str(REPO / "configs" / "quickstart.py"),
+            "--workdir", str(tmp_path / "run")]
+    for override, named, nearest in (("--config.train.bach_size=8", "config.train.bach_size", "config.train.batch_size"),
+                                     ("--config.train.bogus=1", "config.train.bogus", "config.train.")):
+        r = subprocess.run(base + [override], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2, r.stderr[-2000:]
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
+        assert named in lines[0] and "nearest valid names: " + nearest in lines[0], lines[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_sigterm_to_one_of_two_processes_stops_both_after_the_same_step(tmp_path):
+    """Multi-host preemption: only process 1 gets SIGTERM; both must stop after the same step and save
+    it together (without agreement process 0 would wait forever in the next step's all-reduce)."""
+    from configs import quickstart
+    from jaxsr.data import builders
+
+    overrides = {"data.data_dir": str(tmp_path / "data"), "data.sample_rate": 8000, "data.num_train_clips": 6,
+                 "data.num_eval_clips": 2, "data.clip_seconds": 0.5, "data.patch_length": 512, "model.width": 0.0625,
+                 "model.num_blocks": 2, "train.batch_size": 4, "train.num_train_steps": 100000,
+                 "train.log_every": 5, "train.checkpoint_every": 100000, "train.eval_every": 100000,
+                 "eval.num_clips": 2, "eval.chunk_length": 1024, "eval.save_examples": 0}
+    config = quickstart.get_config()
+    for key, value in overrides.items():
+        section, field = key.split(".")
+        config[section][field] = value
+    for split in ("train", "valid"):  # built once here: two processes must not build the same dataset at once
+        builders.load_split(config.data, split, config.data.data_dir)
+    workdir = tmp_path / "run"
+    args = [sys.executable, str(REPO / "launch" / "train.py"), "--config", str(REPO / "configs" / "quickstart.py"),
+            "--workdir", str(workdir), "--quiet", "--distributed"] + [f"--config.{k}={v}" for k, v in overrides.items()]
+    port = _free_port()
+    procs, errs = [], []
+    for i in range(2):
+        env = dict(os.environ, JAX_PLATFORMS="cpu", JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}", JAX_NUM_PROCESSES="2",
+                   JAX_PROCESS_ID=str(i))
+        errs.append(open(tmp_path / f"stderr{i}.txt", "w+"))
+        procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=errs[-1], text=True, env=env))
+    try:
+        log = workdir / "log.txt"
+        deadline = time.time() + 240
+        while time.time() < deadline and not (log.exists() and "step 10:" in log.read_text()):
+            assert all(p.poll() is None for p in procs), (tmp_path / "stderr0.txt").read_text()[-3000:]
+            time.sleep(0.5)
+        procs[1].send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait(timeout=180)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    stderr = [(tmp_path / f"stderr{i}.txt").read_text() for i in range(2)]
+    assert [p.returncode for p in procs] == [128 + signal.SIGTERM] * 2, stderr[0][-2000:] + stderr[1][-2000:]
+    steps = [int(s.split("stopped by SIGTERM at step ")[1].split(";")[0]) for s in stderr]
+    assert steps[0] == steps[1] >= 10, steps
+    assert checkpoints.checkpoint_steps(workdir) == [steps[0]]
+    assert checkpoints.load_checkpoint(workdir).step == steps[0]

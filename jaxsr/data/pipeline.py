@@ -13,7 +13,8 @@ examples; global example `g` is
   exhaustive scan, so a source with any loud patch never yields a silent one; a source with none
   raises). Clips shorter than a patch are zero-padded at the end, not skipped: short recordings still
   train, and digital silence after an utterance is what the model meets in real files too;
-* degraded by `jaxsr.degrade.degrade` with `example_rng(seed, g, DEGRADE)`.
+* degraded by `jaxsr.degrade.degrade` with `example_rng(seed, g, DEGRADE)`. For denoise, babble made
+  from the source itself never uses the clip the patch was cut from.
 
 Global batch `b` holds examples `b * B ... b * B + B - 1` (`B = train.batch_size`). Process `k` of `n`
 (`shard_index`, `shard_count`) builds rows `k * B/n ... (k+1) * B/n - 1` of every global batch, so the
@@ -35,7 +36,7 @@ with a different worker count, while a batch counter can. grain's `shuffle` is n
 index_shuffle costs milliseconds per lookup here, a numpy permutation per epoch costs microseconds.
 
 Evaluation (`eval_examples`) is whole clips in source order, degraded with a seed from
-`(config.seed, clip index)`.
+`(config.seed, clip index)` (`degrade_clip`; babble from the other clips, never the clip itself).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ import grain
 import ml_collections
 import numpy as np
 
-from jaxsr.degrade import degrade, sr_baseline_batch
+from jaxsr.degrade import degrade, draw_sr_chain, sr_baseline_batch, sr_batch
 
 # Streams of `example_rng`: independent generators for the different random choices of one example.
 SELECT, DEGRADE, EVAL, ORDER = 0, 1, 2, 3
@@ -132,16 +133,23 @@ def _check_seed(config: ml_collections.ConfigDict) -> int:
     return int(config.seed)
 
 
-def _noise_inputs(config, source, noise_pool, noise_files) -> tuple[Sequence, Sequence]:
-    """The babble pool and recorded noise the task needs (empty when it needs none)."""
+BABBLE_TYPES = ("babble", "babble_voices")  # noise types made from a pool of other clips
+
+
+def _noise_inputs(config, source, noise_pool, noise_files) -> tuple[Sequence, Sequence, bool]:
+    """The babble pool and recorded noise the task needs (empty when it needs none), and whether the
+    pool is `source` itself: then clip i of the source is item i of the pool, and an example of clip i
+    excludes it from its babble (babble must never contain the clean speech it is added to)."""
     task = config.task
     if task.name != "denoise":
-        return (), ()
-    if "babble" in task.noise_types and noise_pool is None:
-        noise_pool = _AudioView(source)  # other clips of the same source (rarely, the clip itself)
+        return (), (), False
+    pool_is_source = False
+    if any(t in task.noise_types for t in BABBLE_TYPES) and noise_pool is None:
+        noise_pool, pool_is_source = _AudioView(source), True  # the other clips of the same source
     if "folder" in task.noise_types and noise_files is None:
         noise_files = load_noise_files(task.noise_dir, config.data.sample_rate)
-    return (noise_pool if noise_pool is not None else ()), (noise_files if noise_files is not None else ())
+    return ((noise_pool if noise_pool is not None else ()), (noise_files if noise_files is not None else ()),
+            pool_is_source)
 
 
 # ------------------------------------------------------------------------------------------ training
@@ -179,7 +187,7 @@ class _BatchFn:
     """Batch index -> `{'x', 'y'}` rows of this shard. Pickled into grain's worker processes."""
 
     def __init__(self, config: ml_collections.ConfigDict, source: Sequence, shard_index: int, shard_count: int,
-                 noise_pool: Sequence, noise_files: Sequence):
+                 noise_pool: Sequence, noise_files: Sequence, pool_is_source: bool = False):
         d = config.data
         self.source = source
         self.seed = _check_seed(config)
@@ -193,27 +201,45 @@ class _BatchFn:
         self.min_energy = self.length * 10.0 ** (self.threshold_db / 10.0)
         self.task = config.task.to_dict()  # a plain dict: cheap to pickle and to read per example
         self.noise_pool, self.noise_files = noise_pool, noise_files
+        self.pool_is_source = pool_is_source  # then babble of a patch of clip c never uses clip c
         self.order = _ClipOrder(len(source), self.seed)
 
     def __call__(self, batch_index: int) -> dict[str, np.ndarray]:
         g0 = int(batch_index) * self.global_batch + self.first_row  # global index of this shard's first row
         examples = range(g0, g0 + self.local_batch)
-        y = np.stack([self._loud_patch(self.order(g), example_rng(self.seed, g, SELECT)) for g in examples])
-        x = self.degrade_rows(y, examples)
+        patches = [self._loud_patch(self.order(g), example_rng(self.seed, g, SELECT)) for g in examples]
+        y = np.stack([p for p, _ in patches])
+        x, y = self.degrade_rows(y, examples, [c for _, c in patches])
         return {"x": x[:, :, None], "y": y[:, :, None]}
 
-    def degrade_rows(self, y: np.ndarray, examples: range) -> np.ndarray:
-        """`[rows, length]` clean -> degraded, row `i` with the DEGRADE generator of example `examples[i]`.
+    def degrade_rows(self, y: np.ndarray, examples: range,
+                     clips: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """`[rows, length]` clean -> (degraded, target), row `i` with the DEGRADE generator of example
+        `examples[i]`. The target is the clean row, times the drawn gain for sr "random", reverberated
+        for denoise examples drawn with reverb. `clips[i]`: the source clip row `i` was cut from (babble
+        made from the source never uses it).
 
-        The sr degradation dominates the pipeline's time and vectorises over rows bit-identically, so it
-        runs once per batch (benchmarks/input_pipeline.py measures both).
+        The sr degradation dominates the pipeline's time and its spline vectorises over rows
+        bit-identically, so it runs once per batch (benchmarks/input_pipeline.py measures both).
         """
-        if self.task["name"] == "sr":  # deterministic: no generator needed, and one scipy call per batch
-            return sr_baseline_batch(y, self.task["ratio"])
-        return np.stack([degrade(row, self.task, example_rng(self.seed, g, DEGRADE), self.sample_rate,
-                                 self.noise_pool, self.noise_files).x for row, g in zip(y, examples)])
+        if self.task["name"] == "sr":
+            mode = self.task.get("sr_degradation", "paper")
+            if mode == "paper":  # deterministic: no generator needed, and one scipy call per batch
+                return sr_baseline_batch(y, self.task["ratio"]), y
+            # The same draw `degrade` makes with this generator, so a batch equals its rows degraded one by one.
+            chains = ([draw_sr_chain(example_rng(self.seed, g, DEGRADE), self.task) for g in examples]
+                      if mode == "random" else [mode] * len(y))
+            return sr_batch(y, self.task["ratio"], chains)
+        clips = clips if clips is not None and self.pool_is_source else [None] * len(y)
+        done = [degrade(row, self.task, example_rng(self.seed, g, DEGRADE), self.sample_rate, self.noise_pool,
+                        self.noise_files, exclude=c) for row, g, c in zip(y, examples, clips)]
+        x = np.stack([d.x for d in done])
+        if all(d.y is None for d in done):
+            return x, y
+        return x, np.stack([row if d.y is None else d.y for row, d in zip(y, done)])
 
-    def _loud_patch(self, clip: int, rng: np.random.Generator) -> np.ndarray:
+    def _loud_patch(self, clip: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        """(a `[length]` patch louder than the threshold, the index of the clip it was cut from)."""
         # Rejection sampling: cheap when most patches are loud, as in speech corpora.
         first = clip
         for draw in range(_MAX_DRAWS):
@@ -221,17 +247,18 @@ class _BatchFn:
                 clip = int(rng.integers(len(self.source)))
             p = _patch(_audio(self.source[clip]), self.length, rng)
             if float(np.dot(p, p)) >= self.min_energy:
-                return p
+                return p, clip
         # Mostly silent data: scan clips from the scheduled one for any loud window.
         n = len(self.source)
         for k in range(n):
-            audio = _audio(self.source[(first + k) % n])
+            clip = (first + k) % n
+            audio = _audio(self.source[clip])
             starts = _loud_starts(audio, self.length, self.min_energy)
             if starts.size:
                 if len(audio) < self.length:
-                    return _patch(audio, self.length, rng)
+                    return _patch(audio, self.length, rng), clip
                 start = int(starts[rng.integers(starts.size)])
-                return audio[start:start + self.length]
+                return audio[start:start + self.length], clip
         raise ValueError(f"no {self.length}-sample patch of the {n} source clips is louder than "
                          f"config.data.silence_threshold_db={self.threshold_db} dBFS; lower the threshold "
                          "or check that the audio is not silent")
@@ -328,7 +355,8 @@ def train_loader(config: ml_collections.ConfigDict, source: Sequence, *, shard_i
                  noise_files: Sequence[np.ndarray] | None = None) -> PatchIterator:
     """Infinite training batches `{'x': degraded, 'y': clean}`, float32 `[batch // shard_count, patch_length, 1]`.
 
-    `noise_pool` (babble) defaults to the clips of `source`; `noise_files` ("folder" noise) to the files
+    `noise_pool` (babble) defaults to the clips of `source` (an example never hears its own clip in it; a
+    pool given here is used whole); `noise_files` ("folder" noise) to the files
     in `config.task.noise_dir`. Uses `config.data.num_workers` processes (0: in this process) and
     `config.data.prefetch` batches of read-ahead.
     """
@@ -348,8 +376,9 @@ def train_loader(config: ml_collections.ConfigDict, source: Sequence, *, shard_i
         raise ValueError(f"config.data.num_workers must be >= 0 (0: load in this process); got {workers}")
     if prefetch < 0:
         raise ValueError(f"config.data.prefetch must be >= 0; got {prefetch}")
-    pool, files = _noise_inputs(config, source, noise_pool, noise_files)
-    return PatchIterator(_BatchFn(config, source, shard_index, shard_count, pool, files), workers, prefetch)
+    pool, files, pool_is_source = _noise_inputs(config, source, noise_pool, noise_files)
+    return PatchIterator(_BatchFn(config, source, shard_index, shard_count, pool, files, pool_is_source), workers,
+                         prefetch)
 
 
 def get_iterator_state(it: PatchIterator) -> str:
@@ -370,18 +399,20 @@ def set_iterator_state(it: PatchIterator, state: str | bytes) -> None:
 class EvalExamples(collections.abc.Sequence):
     """Whole-clip evaluation examples, computed on access (a sequence: `len`, index, iterate).
 
-    Item `i`: `{'id', 'y': clean [time], 'x': degraded [time] (== 'baseline'), 'baseline', 'mask'}`
+    Item `i`: `{'id', 'y': clean [time] (times the drawn gain for sr "random"), 'x': degraded [time]
+    (== 'baseline'), 'baseline', 'mask'}`
     with `mask` the `[time]` bool gap mask for inpaint and None otherwise.
     """
 
     def __init__(self, config: ml_collections.ConfigDict, source: Sequence, num_clips: int,
-                 noise_pool: Sequence, noise_files: Sequence):
+                 noise_pool: Sequence, noise_files: Sequence, pool_is_source: bool = False):
         self._source, self._n = source, num_clips
         self._seed = _check_seed(config)
         self._task = config.task.to_dict()
         self._sample_rate = int(config.data.sample_rate)
         self._patch_length = int(config.data.patch_length)
         self._noise_pool, self._noise_files = noise_pool, noise_files
+        self._pool_is_source = pool_is_source
 
     def __len__(self) -> int:
         return self._n
@@ -395,23 +426,28 @@ class EvalExamples(collections.abc.Sequence):
         record = self._source[i]
         y = _audio(record)
         d = degrade_clip(y, self._task, i, self._seed, self._sample_rate, self._patch_length, self._noise_pool,
-                         self._noise_files)
+                         self._noise_files, exclude=i if self._pool_is_source else None)
         rid = record.get("id", str(i)) if isinstance(record, dict) else str(i)
         rid = rid.decode() if isinstance(rid, bytes) else str(rid)
-        return {"id": rid, "y": y, "x": d.x, "baseline": d.baseline, "mask": d.mask}
+        # `d.y`: the target when the degradation changed it (the gain of an sr "random" chain).
+        return {"id": rid, "y": y if d.y is None else d.y, "x": d.x, "baseline": d.baseline, "mask": d.mask}
 
 
 def degrade_clip(y: np.ndarray, task: dict, index: int, seed: int, sample_rate: int, patch_length: int,
-                 noise_pool: Sequence = (), noise_files: Sequence = ()):
+                 noise_pool: Sequence = (), noise_files: Sequence = (), exclude: int | None = None):
     """Degrade whole clip `index` for evaluation -> `jaxsr.degrade.Degraded`.
 
     Generator `example_rng(seed, index, EVAL)`; for inpaint the gap density of training
-    (`task['num_gaps']` per `patch_length` samples, at least one gap).
+    (`task['num_gaps']` per `patch_length` samples, at least one gap). denoise: `exclude` is the index of
+    `y` in `noise_pool` (never part of its babble; None when the pool does not hold it), and babble of
+    voices uses the "test" bank of synthetic voices, which training never hears. Every evaluation
+    (training's, `launch/evaluate.py`, the benchmarks) comes through here, so they all agree.
     """
     task = dict(task)
     if task["name"] == "inpaint":
         task["num_gaps"] = max(1, int(round(task["num_gaps"] * len(y) / patch_length)))
-    return degrade(y, task, example_rng(seed, index, EVAL), sample_rate, noise_pool, noise_files)
+    return degrade(y, task, example_rng(seed, index, EVAL), sample_rate, noise_pool, noise_files, exclude=exclude,
+                   voices="test")
 
 
 def eval_examples(config: ml_collections.ConfigDict, source: Sequence, num_clips: int | None = None, *,
@@ -422,5 +458,5 @@ def eval_examples(config: ml_collections.ConfigDict, source: Sequence, num_clips
     if num_clips is not None and (int(num_clips) != num_clips or num_clips < 0):
         raise ValueError(f"num_clips (config.eval.num_clips) must be a non-negative integer; got {num_clips!r}")
     n = n if not num_clips else min(int(num_clips), n)
-    pool, files = _noise_inputs(config, source, noise_pool, noise_files)
-    return EvalExamples(config, source, n, pool, files)
+    pool, files, pool_is_source = _noise_inputs(config, source, noise_pool, noise_files)
+    return EvalExamples(config, source, n, pool, files, pool_is_source)

@@ -1,0 +1,291 @@
+"""Robustness of a `denoise` model to the kind of noise and its level (issue 13).
+
+    python -m benchmarks.denoise_robustness --checkpoint runs/pretrained/speech-denoise-16k   # Markdown table
+    python benchmarks/denoise_robustness.py --checkpoint runs/denoise --json          # one JSON object on stdout
+    python -m benchmarks.denoise_robustness --checkpoint runs/denoise --write-results # ... and into RESULTS.md
+    python -m benchmarks.denoise_robustness --max-files 2                             # no model: the noisy input only
+
+Every held-out file is read at the model's rate (soxr HQ), mixed with one noise type (`--noises`, names of
+`jaxsr.config.NOISE_TYPES`; default `NOISES`) at exactly each input SNR (`--snrs`, default 0, 5, 10 dB),
+and the model's output and the noisy input are scored on the whole clip (SI-SDR, `jaxsr.metrics`; the
+path `launch/evaluate.py --noise TYPE --snr-db DB` scores with, through `jaxsr.evaluation`). No
+reverberation is added: these are noise conditions. A cell is the mean over files of the SI-SDR
+improvement (model minus noisy input; the same files in every cell).
+
+  white, pink, brown   stationary coloured noise;
+  varying              coloured noise whose tilt (white to brown) and level (up to 20 dB) drift over 0.2-2 s;
+  babble               4 excerpts of the *other* held-out files, unmodified (the training speaker's voice);
+  babble_voices        3-8 talkers unlike the training speaker: synthetic voices of the "test" bank (never
+                       heard in training) and other held-out files pitch-shifted by at least 10% and
+                       formant-shifted (`jaxsr.noise.voices_babble`). Never the clean file itself.
+
+Data: `--data` (default ../shared/data/speech-44k), the `--held-out` files that sort last (default 20:
+configs/speech.py's `tail:20` split, never trained on). Then the issue's goals: a mean SI-SDR improvement
+of at least +8 dB over white, pink, babble and varying noise at 0, 5 and 10 dB input SNR, and at least
++5 dB on babble of voices unlike the training speaker (babble_voices) at 0 dB.
+
+`--write-results [FILE]` replaces the section between `<!-- denoise-robustness:begin -->` and
+`<!-- denoise-robustness:end -->` of FILE (default benchmarks/RESULTS.md; appended if the markers are
+absent) with the table, the command, the date, device and software. Exit status: 0 done, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import shlex
+import sys
+import time
+
+import numpy as np
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # `benchmarks` and `jaxsr` from a checkout, also as `python benchmarks/...py`
+
+from benchmarks.paper_table import HELD_OUT, SPEECH_44K, read_clips, speech44k_split  # noqa: E402
+from benchmarks.robustness import display_path, log, replace_section, software  # noqa: E402
+
+NOISES = ("white", "pink", "brown", "varying", "babble", "babble_voices")
+SNRS_DB = (0.0, 5.0, 10.0)
+RESULTS_MD = REPO / "benchmarks" / "RESULTS.md"
+BEGIN, END = "<!-- denoise-robustness:begin -->", "<!-- denoise-robustness:end -->"
+# The issue's goals (denoise at 16 kHz on the held-out speech).
+GOAL_MEAN_NOISES = ("white", "pink", "babble", "varying")
+GOAL_MEAN_SNRS_DB = (0.0, 5.0, 10.0)
+GOAL_MEAN_GAIN_DB = 8.0
+GOAL_VOICES_NOISE, GOAL_VOICES_SNR_DB, GOAL_VOICES_GAIN_DB = "babble_voices", 0.0, 5.0
+
+
+class UsageError(Exception):
+    """A bad flag, checkpoint or data folder: exit status 2."""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="benchmarks/denoise_robustness.py", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", metavar="WORKDIR", help="a denoise training workdir (omit: the noisy input only)")
+    p.add_argument("--which", default="latest", help="checkpoint to load: latest, best or a step number")
+    p.add_argument("--data", default=str(SPEECH_44K), help="audio folder (default: %(default)s)")
+    p.add_argument("--held-out", type=int, default=HELD_OUT,
+                   help="score the N files that sort last (default %(default)s, configs/speech.py's split)")
+    p.add_argument("--max-files", type=int, help="score only the first N of the held-out files")
+    p.add_argument("--noises", default=",".join(NOISES),
+                   help="comma-separated noise types of jaxsr.config.NOISE_TYPES (default: %(default)s)")
+    p.add_argument("--snrs", default=",".join(f"{s:g}" for s in SNRS_DB),
+                   help="comma-separated input SNRs in dB (default: %(default)s)")
+    p.add_argument("--sample-rate", type=int, help="without --checkpoint: the rate in Hz (default 16000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the per-file noise generators")
+    p.add_argument("--batch-size", type=int, help="chunks per forward pass (default: the config's eval.batch_size)")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout, nothing else")
+    p.add_argument("--write-results", nargs="?", const=str(RESULTS_MD), metavar="FILE",
+                   help="write the table between the denoise-robustness markers of FILE (default: %(const)s)")
+    args = p.parse_args(argv)
+    if args.which not in ("latest", "best"):
+        try:
+            args.which = int(args.which)
+        except ValueError:
+            p.error(f"--which must be latest, best or a step number; got {args.which!r}")
+    for flag in ("held_out", "max_files", "batch_size", "sample_rate"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            p.error(f"--{flag.replace('_', '-')} must be a positive integer; got {value}")
+    return args
+
+
+def noise_names(spec: str) -> list[str]:
+    """`--noises` as a list; UsageError for an unknown type or for "folder" (it needs recordings)."""
+    from jaxsr.config import NOISE_TYPES
+
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    usable = tuple(n for n in NOISE_TYPES if n != "folder")
+    bad = [n for n in names if n not in usable]
+    if not names or bad:
+        what = "is empty" if not names else f"has an unknown noise type {bad[0]!r}"
+        raise UsageError(f"--noises {what}; use names from: {', '.join(usable)}")
+    return names
+
+
+def snr_values(spec: str) -> list[float]:
+    try:
+        values = [float(s) for s in spec.split(",") if s.strip()]
+    except ValueError:
+        raise UsageError(f"--snrs {spec!r}: use comma-separated numbers of dB such as 0,5,10") from None
+    if not values:
+        raise UsageError("--snrs is empty; use comma-separated numbers of dB such as 0,5,10")
+    return values
+
+
+def setup(args: argparse.Namespace):
+    """(model or None, config) for the run; UsageError for a checkpoint that is not a denoise model."""
+    import ml_collections
+
+    if args.checkpoint is None:
+        from jaxsr.config import default_config
+
+        config = default_config()
+        config.data.sample_rate = args.sample_rate or 16000
+        config.task.name = "denoise"
+        return None, config
+    from jaxsr.inference import load, resolve_task
+
+    try:
+        model = load(args.checkpoint, args.which)
+        resolve_task(model.config, "denoise", None)
+    except (ValueError, FileNotFoundError) as e:
+        raise UsageError(f"--checkpoint {args.checkpoint}: {e}") from None
+    if args.sample_rate is not None and args.sample_rate != model.config.data.sample_rate:
+        raise UsageError(f"--sample-rate {args.sample_rate}: the model works at {model.config.data.sample_rate} Hz; "
+                         "drop --sample-rate")
+    return model, ml_collections.ConfigDict(model.config.to_dict())  # a copy: each cell changes its task
+
+
+# ------------------------------------------------------------------------------------------ scoring
+def score_cell(noise: str, snr_db: float, clips: list[tuple[str, np.ndarray]], config, model, seed: int,
+               batch_size: int | None) -> dict:
+    """One cell: SI-SDR of the noisy input and (with a model) of the model on `clips` at `noise`, `snr_db`.
+
+    The examples `launch/evaluate.py --data <these files> --noise NOISE --snr-db SNR --reverb-prob 0`
+    scores: file k degraded with the generator of (seed, k), babble from the other files (k excluded)."""
+    from jaxsr import evaluation
+
+    config.task.update(noise_types=(noise,), snr_db=(float(snr_db), float(snr_db)), reverb_prob=0.0)
+    pool = [y for _, y in clips]
+    examples = [evaluation.clip_example(y, config, k, seed, noise_pool=pool, clip_id=cid, exclude=k)
+                for k, (cid, y) in enumerate(clips)]
+    if model is None:
+        summary = evaluation.evaluate_baseline(config, examples)
+    else:
+        summary = evaluation.evaluate(model.variables, config, examples, batch_size=batch_size)
+    cell = {"noise": noise, "snr_db": float(snr_db), "noisy": summary["baseline"]["si_sdr"],
+            "noisy_ci95": summary["baseline_ci95"]["si_sdr"], "model": None, "model_ci95": None, "gain_db": None,
+            "gain_ci95": None}
+    if model is not None:
+        gains = [f["model"]["si_sdr"] - f["baseline"]["si_sdr"] for f in summary["per_file"]]
+        gain, half = evaluation.mean_ci95(gains)  # paired: the same files, so the interval of the differences
+        cell.update(model=summary["model"]["si_sdr"], model_ci95=summary["model_ci95"]["si_sdr"], gain_db=gain,
+                    gain_ci95=half)
+    return cell
+
+
+def goals(cells: list[dict]) -> dict | None:
+    """The issue's two goals, measured; None without a model. A goal whose cells were not run is None."""
+    if not cells or cells[0]["model"] is None:
+        return None
+    by = {(c["noise"], c["snr_db"]): c["gain_db"] for c in cells}
+    wanted = [(n, s) for n in GOAL_MEAN_NOISES for s in GOAL_MEAN_SNRS_DB]
+    mean = float(np.mean([by[k] for k in wanted])) if all(k in by for k in wanted) else None
+    voices = by.get((GOAL_VOICES_NOISE, GOAL_VOICES_SNR_DB))
+    return {"mean_gain_white_pink_babble_varying": {"gain_db": mean, "goal_db": GOAL_MEAN_GAIN_DB,
+                                                     "met": None if mean is None else mean >= GOAL_MEAN_GAIN_DB},
+            "babble_voices_0db": {"gain_db": voices, "goal_db": GOAL_VOICES_GAIN_DB,
+                                  "met": None if voices is None else voices >= GOAL_VOICES_GAIN_DB}}
+
+
+# ------------------------------------------------------------------------------------------ output
+def table(cells: list[dict], noises: list[str], snrs: list[float]) -> str:
+    """Rows: noise types; columns: input SNRs; a cell: noisy -> model SI-SDR (improvement)."""
+    by = {(c["noise"], c["snr_db"]): c for c in cells}
+    head = ["noise"] + [f"{s:g} dB: noisy → model (gain)" for s in snrs] + ["mean gain"]
+    lines = ["| " + " | ".join(head) + " |", "|---" + "|---:" * (len(head) - 1) + "|"]
+    for noise in noises:
+        row, gains = [f"`{noise}`"], []
+        for s in snrs:
+            c = by[(noise, s)]
+            if c["model"] is None:
+                row.append(f"{c['noisy']:.2f} → —")
+            else:
+                row.append(f"{c['noisy']:.2f} → {c['model']:.2f} (**{c['gain_db']:+.2f}**)")
+                gains.append(c["gain_db"])
+        row.append(f"**{np.mean(gains):+.2f}**" if gains else "—")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def goal_lines(g: dict | None) -> list[str]:
+    if g is None:
+        return ["No model (--checkpoint): the goals are not measured."]
+    ok = {True: "met", False: "**NOT met**", None: "not measured (its cells were not run)"}
+
+    def db(v):
+        return "—" if v is None else f"{v:+.2f} dB"
+
+    mean, voices = g["mean_gain_white_pink_babble_varying"], g["babble_voices_0db"]
+    return [f"- Mean SI-SDR improvement over white, pink, babble and varying noise at 0, 5 and 10 dB, at least "
+            f"+{GOAL_MEAN_GAIN_DB:g} dB: {db(mean['gain_db'])}: {ok[mean['met']]}.",
+            f"- SI-SDR improvement on babble of voices unlike the training speaker (babble_voices) at 0 dB, at least "
+            f"+{GOAL_VOICES_GAIN_DB:g} dB: {db(voices['gain_db'])}: {ok[voices['met']]}."]
+
+
+def report(result: dict) -> str:
+    who = (f"{result['checkpoint']} (step {result['step']}, trained on noise types "
+           f"{', '.join(result['trained_noise_types'])})" if result["checkpoint"] else "no model")
+    lines = [f"denoise at {result['sample_rate']} Hz: {who}; {result['n_files']} held-out file(s) of "
+             f"{result['data']}. SI-SDR in dB (jaxsr.metrics), mean over files; gain = model − noisy input.", "",
+             table(result["cells"], result["noises"], result["snrs_db"]), "", *goal_lines(result["goals"]), "",
+             "Noise made per file with the generator of (seed, file index); babble from the other held-out files, "
+             "never the file itself; babble_voices also from synthetic voices training never heard. No reverberation."]
+    return "\n".join(lines)
+
+
+def write_results(path: pathlib.Path, result: dict, argv: list[str]) -> None:
+    """Replace the marked section of `path` (append it if absent) with this run's report."""
+    command = "python -m benchmarks.denoise_robustness " + shlex.join(argv)
+    block = "\n".join([BEGIN, "## Robustness to the noise: `denoise` (issue 13)", "",
+                       f"`{command}` ({datetime.date.today().isoformat()}; {software()}; "
+                       f"{os.cpu_count()} CPUs, {result['elapsed_s']:.0f} s).", "",
+                       report(result), END])
+    replace_section(path, BEGIN, END, block)
+
+
+# -------------------------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+    t0 = time.perf_counter()
+    try:
+        noises, snrs = noise_names(args.noises), snr_values(args.snrs)
+        try:
+            files = speech44k_split(pathlib.Path(args.data), args.held_out)[1]
+        except (ValueError, FileNotFoundError) as e:
+            raise UsageError(f"--data {args.data}: {e}") from None
+        if args.max_files:
+            files = files[:args.max_files]
+        if len(files) < 2 and any(n in ("babble", "babble_voices") for n in noises):
+            raise UsageError("babble is made from the other held-out files: score at least 2 (--max-files)")
+        model, config = setup(args)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    rate = int(config.data.sample_rate)
+    trained = list(config.task.noise_types) if model else None
+    clips = read_clips(files, rate)
+    log(f"{len(clips)} held-out file(s) at {rate} Hz; noises: {', '.join(noises)}; input SNRs: "
+        f"{', '.join(f'{s:g}' for s in snrs)} dB")
+    cells = []
+    for noise in noises:
+        for snr in snrs:
+            cells.append(score_cell(noise, snr, clips, config, model, args.seed, args.batch_size))
+            c = cells[-1]
+            log(f"  {noise} {snr:g} dB: noisy {c['noisy']:.2f}"
+                + ("" if c["model"] is None else f", model {c['model']:.2f} ({c['gain_db']:+.2f} dB)"))
+    result = {"benchmark": "denoise_robustness", "checkpoint": args.checkpoint, "step": model.step if model else None,
+              "trained_noise_types": trained, "task": "denoise", "sample_rate": rate,
+              "data": display_path(args.data), "held_out": args.held_out, "n_files": len(clips), "seed": args.seed,
+              "files": [cid for cid, _ in clips], "noises": noises, "snrs_db": snrs, "cells": cells,
+              "goals": goals(cells), "elapsed_s": round(time.perf_counter() - t0, 1)}
+    if args.write_results:
+        write_results(pathlib.Path(args.write_results), result, argv)
+        log(f"wrote the denoise-robustness section of {args.write_results}")
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(report(result))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Package a trained workdir as a pretrained model: `NAME.npz`, `NAME.json` and the model card `NAME.md`.
+
+    python -m jaxsr.pretrained.build --workdir runs/pretrained/speech-sr-x4-16k --name speech-sr-x4-16k \
+        --config-file configs/pretrained/speech_sr_x4_16k.py --scores robustness.json \
+        --description "4 kHz -> 16 kHz speech, any resampler"
+
+`--scores` is the `--json` output of the tool that scored the model on held-out data
+(`benchmarks/robustness.py` for sr, `benchmarks/denoise_robustness.py` or `launch/evaluate.py` for the
+others); it is stored as is, with a summary the model card prints. Parameters are stored as float16;
+the build measures how far that moves the output (on `--check-audio`, a held-out file) and records it.
+Writes are atomic; the manifest's SHA-256 is what `jaxsr.pretrained.load` checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import io
+import json
+import os
+import pathlib
+import re
+import sys
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from jaxsr import pretrained
+from jaxsr.pretrained import flatten, sha256
+
+TRAINING_DATA = ("speech-44k (../shared/data/speech-44k): 141 recordings of one speaker, 44.1 kHz FLAC, "
+                 "Apache-2.0; the 121 that sort first train, the last 20 are held out and never trained on "
+                 "or used to pick a checkpoint. Noise and room responses, where used, are generated; "
+                 "synthetic voices come from jaxsr's embedded corpus. No other recordings.")
+
+
+def _atomic_write(path: pathlib.Path, data: bytes) -> None:
+    """Temp file + rename: a build that fails half-way leaves the previous files intact."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)  # package data: readable by everyone (mkstemp makes it private)
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def encode_variables(variables: dict) -> bytes:
+    """The `.npz` bytes: params as float16, everything else (BatchNorm statistics) as float32."""
+    flat = flatten(variables)
+    arrays = {}
+    for k, v in flat.items():
+        v = np.asarray(v, np.float32)
+        if k.startswith("params/"):
+            if np.abs(v).max(initial=0) > np.finfo(np.float16).max:
+                raise ValueError(f"{k}: values beyond float16's range; this model cannot be stored as float16")
+            v = v.astype(np.float16)
+        arrays[k] = v
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def training_info(workdir: pathlib.Path, step: int) -> dict:
+    """Steps, wall time and device from the workdir's log (`[time] ...` lines written by training)."""
+    info: dict[str, Any] = {"steps": int(step)}
+    log = workdir / "log.txt"
+    if log.is_file():
+        text = log.read_text()
+        stamps = re.findall(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\]", text, flags=re.M)
+        if len(stamps) >= 2:
+            t0, t1 = (datetime.datetime.strptime(s, "%Y-%m-%d %H:%M:%S") for s in (stamps[0], stamps[-1]))
+            info["wall_minutes_logged"] = round((t1 - t0).total_seconds() / 60, 1)
+            info["date"] = stamps[-1][:10]
+        m = re.search(r"(\d+) device\(s\) \[(\w+)\]", text)
+        if m:
+            info["device"] = f"{m.group(1)} x {m.group(2)}"
+    return info
+
+
+def storage_error(variables: dict, config, audio: np.ndarray) -> dict:
+    """How far float16 storage moves the restored output on `audio` (at the model's input)."""
+    from jaxsr.inference import Model, run_model
+    from jaxsr.pretrained import unflatten
+
+    with np.load(io.BytesIO(encode_variables(variables))) as z:
+        stored = unflatten({k: np.asarray(z[k], np.float32) for k in z.files})
+    a = run_model(Model.from_variables(variables, config).variables, config, audio)
+    b = run_model(Model.from_variables(stored, config).variables, config, audio)
+    err = float(np.sqrt(np.mean((a - b) ** 2)))
+    ref = float(np.sqrt(np.mean(a ** 2)))
+    return {"max_abs_diff": float(np.max(np.abs(a - b))), "rms_diff": err,
+            "snr_db_vs_float32": float(20 * np.log10(ref / max(err, 1e-30)))}
+
+
+def model_card(m: dict) -> str:
+    """The Markdown model card from a manifest."""
+    t = m["training"]
+    lines = [f"# {m['name']}", "", m["description"], "",
+             "| | |", "|---|---|",
+             f"| task | `{m['task']}`" + (f", ratio {m['ratio']}" if m.get("ratio") else "") + " |",
+             f"| input rate | {m['input_rate']:g} Hz |", f"| output rate | {m['sample_rate']} Hz |",
+             f"| parameters | {m['params']:,} (stored as {m['storage']['dtype']}, "
+             f"{m['storage']['bytes'] / 1e6:.1f} MB) |",
+             f"| recipe | `{t.get('config_file', '?')}` |",
+             f"| training | {t['steps']} steps on {t.get('device', '?')}"
+             + (f", {t['wall_minutes_logged']} min logged" if "wall_minutes_logged" in t else "")
+             + (f", {t['date']}" if "date" in t else "") + " |",
+             f"| data | {t['data']} |", f"| licence | model: Apache-2.0; training data: Apache-2.0 |",
+             f"| SHA-256 | `{m['sha256']}` |", ""]
+    st = m["storage"]
+    if "snr_db_vs_float32" in st:
+        lines += [f"Float16 storage moves the output by at most {st['max_abs_diff']:.2e} (RMS {st['rms_diff']:.2e}, "
+                  f"{st['snr_db_vs_float32']:.1f} dB below the signal) on a held-out file, against the float32 weights.", ""]
+    summary = m.get("scores", {}).get("summary")
+    if summary:
+        lines += ["## Held-out scores", "", summary, ""]
+    lines += ["## Use", "", "```python", "import jaxsr",
+              f"model = jaxsr.load({m['name']!r})",
+              f"restored = jaxsr.enhance(model, audio, sample_rate={m['input_rate']:g})", "```", "",
+              f"`python launch/enhance.py --checkpoint {m['name']} input.wav -o restored.wav`", ""]
+    return "\n".join(lines)
+
+
+def build(workdir: str, name: str, *, config_file: str, description: str, scores: dict | None = None,
+          summary: str = "", headline: str = "", check_audio: str | None = None, out_dir: pathlib.Path | None = None) -> dict:
+    """Write `NAME.npz`, `NAME.json`, `NAME.md` into `out_dir` from `workdir`'s latest checkpoint."""
+    from jaxsr.checkpoints import load_checkpoint
+    from jaxsr.inference import expected_input_rate
+
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*", name):
+        raise ValueError(f"--name {name!r}: use lower-case letters, digits, '.' and '-' (e.g. speech-sr-x4-16k)")
+    restored = load_checkpoint(workdir, "latest")
+    config, variables = restored.config, {k: v for k, v in restored.variables.items()}
+    data = encode_variables(variables)
+    out_dir = pathlib.Path(out_dir) if out_dir is not None else pretrained.MODELS_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    npz = out_dir / f"{name}.npz"
+    _atomic_write(npz, data)
+    storage = {"dtype": "float16", "bytes": len(data)}
+    if check_audio:
+        from jaxsr.audio_io import read_audio
+
+        audio, _ = read_audio(check_audio, sample_rate=int(config.data.sample_rate))
+        audio = np.asarray(audio, np.float32).reshape(len(audio), -1).mean(axis=1)
+        storage.update(storage_error(variables, config, audio))
+    params = int(sum(np.asarray(v).size for k, v in flatten(variables).items() if k.startswith("params/")))
+    manifest = {
+        "name": name, "task": config.task.name,
+        "ratio": int(config.task.ratio) if config.task.name == "sr" else None,
+        "sample_rate": int(config.data.sample_rate), "input_rate": float(expected_input_rate(config)),
+        "params": params, "description": description, "file": npz.name, "sha256": sha256(npz),
+        "storage": storage,
+        "training": {**training_info(pathlib.Path(workdir), restored.step), "config_file": config_file,
+                     "data": TRAINING_DATA},
+        "scores": {"headline": headline, "summary": summary, **({"detail": scores} if scores else {})},
+        "config": json.loads(_config_json(config)),
+    }
+    _atomic_write(out_dir / f"{name}.json", (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
+    _atomic_write(out_dir / f"{name}.md", model_card(manifest).encode())
+    return manifest
+
+
+def _config_json(config) -> str:
+    from jaxsr.config import config_to_json
+
+    return config_to_json(config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m jaxsr.pretrained.build", description=__doc__.split("\n\n")[0])
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--config-file", required=True, help="the recipe, for the model card")
+    p.add_argument("--description", required=True)
+    p.add_argument("--scores", help="JSON file of held-out scores (a scoring tool's --json output)")
+    p.add_argument("--summary", default="", help="Markdown summary of the scores for the model card")
+    p.add_argument("--summary-file", help="... read from this file instead")
+    p.add_argument("--headline", default="", help="one line of held-out results for `python -m jaxsr.pretrained`")
+    p.add_argument("--check-audio", help="a held-out audio file to measure float16 storage on")
+    p.add_argument("--out-dir", help="default: jaxsr/pretrained/models (or $JAXSR_PRETRAINED_DIR)")
+    args = p.parse_args(argv)
+    scores = json.loads(pathlib.Path(args.scores).read_text()) if args.scores else None
+    summary = pathlib.Path(args.summary_file).read_text().strip() if args.summary_file else args.summary
+    try:
+        m = build(args.workdir, args.name, config_file=args.config_file, description=args.description,
+                  scores=scores, summary=summary, headline=args.headline, check_audio=args.check_audio, out_dir=args.out_dir)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {m['name']}: {m['params']:,} params, {m['storage']['bytes'] / 1e6:.2f} MB, sha256 {m['sha256'][:12]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Packaged pretrained models: building, loading by name, checksums, and what each shipped model does."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import jaxsr
+from jaxsr import metrics, pretrained
+from jaxsr.pretrained import build as build_lib
+
+from conftest import train_tiny_model
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def tiny_workdir(tmp_path_factory) -> pathlib.Path:
+    return train_tiny_model(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def packaged(tiny_workdir, tmp_path, monkeypatch) -> tuple[pathlib.Path, dict]:
+    """A tiny model packaged as `tiny-sr-x4` into a private models folder."""
+    monkeypatch.setattr(pretrained, "MODELS_DIR", tmp_path / "models")
+    m = build_lib.build(str(tiny_workdir), "tiny-sr-x4", config_file="tests/conftest.py",
+                        description="a test model", summary="| x | y |")
+    return tmp_path / "models", m
+
+
+def test_build_writes_float16_params_and_a_checksum_that_hashlib_agrees_with(packaged, tiny_workdir):
+    folder, m = packaged
+    npz = folder / "tiny-sr-x4.npz"
+    assert m["sha256"] == hashlib.sha256(npz.read_bytes()).hexdigest()
+    with np.load(npz) as z:
+        dtypes = {k: z[k].dtype for k in z.files}
+    assert all(d == np.float16 for k, d in dtypes.items() if k.startswith("params/"))
+    assert any(k.startswith("batch_stats/") for k in dtypes)
+    assert all(d == np.float32 for k, d in dtypes.items() if k.startswith("batch_stats/"))
+    manifest = json.loads((folder / "tiny-sr-x4.json").read_text())
+    assert (manifest["task"], manifest["ratio"], manifest["sample_rate"], manifest["input_rate"]) == ("sr", 4, 8000, 2000.0)
+    assert manifest["training"]["steps"] == 4
+    card = (folder / "tiny-sr-x4.md").read_text()
+    assert "# tiny-sr-x4" in card and m["sha256"] in card and "Apache-2.0" in card
+
+
+def test_load_by_name_gives_the_checkpoint_rounded_to_float16(packaged, tiny_workdir):
+    from jaxsr.checkpoints import load_checkpoint
+
+    ref = load_checkpoint(tiny_workdir).variables
+    model = jaxsr.load("tiny-sr-x4")
+    assert model.path == "pretrained:tiny-sr-x4" and model.sample_rate == 8000 and model.task["name"] == "sr"
+    a, b = pretrained.flatten(ref), pretrained.flatten(model.variables)
+    assert set(a) == set(b)
+    for k in a:
+        expected = np.asarray(a[k], np.float32)
+        if k.startswith("params/"):
+            expected = expected.astype(np.float16).astype(np.float32)  # numpy's own rounding as the reference
+        np.testing.assert_array_equal(np.asarray(b[k]), expected, err_msg=k)
+
+
+def test_available_lists_the_fields_users_need(packaged):
+    (entry,) = [e for e in pretrained.available() if e["name"] == "tiny-sr-x4"]
+    assert {"name", "task", "ratio", "sample_rate", "input_rate", "params", "scores"} <= set(entry)
+    assert entry["params"] == sum(np.asarray(v).size for k, v in
+                                  pretrained.flatten(jaxsr.load("tiny-sr-x4").variables).items() if k.startswith("params/"))
+
+
+def test_a_damaged_file_fails_its_checksum_with_a_clear_message(packaged):
+    folder, _ = packaged
+    npz = folder / "tiny-sr-x4.npz"
+    data = bytearray(npz.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    npz.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"tiny-sr-x4.*damaged.*reinstall"):
+        jaxsr.load("tiny-sr-x4")
+
+
+def test_unknown_names_list_the_available_ones(packaged):
+    with pytest.raises(ValueError, match=r"did you mean 'tiny-sr-x4'.*Packaged models: tiny-sr-x4"):
+        jaxsr.load("tiny-sr-x5")
+    with pytest.raises(ValueError, match="Packaged models"):
+        pretrained.manifest("nothing-like-it")
+
+
+def test_a_pretrained_model_asked_for_another_task_or_rate_says_what_it_does(packaged):
+    from jaxsr.inference import resolve_task
+
+    model = jaxsr.load("tiny-sr-x4")
+    with pytest.raises(ValueError, match=r"trained for task 'sr' \(ratio 4\)"):
+        resolve_task(model.config, "denoise", None)
+    with pytest.raises(ValueError, match="trained for sr with ratio 4"):
+        resolve_task(model.config, "sr", 2)
+    with pytest.raises(ValueError, match="trained for task 'sr'"):
+        jaxsr.enhance(model, np.zeros(4000, np.float32), sample_rate=2000, task="inpaint")
+
+
+def test_enhance_cli_takes_a_packaged_name(packaged, tmp_path):
+    import soundfile as sf
+
+    folder, _ = packaged
+    wav = tmp_path / "in.wav"
+    t = np.arange(4000) / 2000
+    sf.write(wav, (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32), 2000)
+    env = dict(os.environ, JAXSR_PRETRAINED_DIR=str(folder))
+    proc = subprocess.run([sys.executable, str(ROOT / "launch/enhance.py"), "--checkpoint", "tiny-sr-x4", str(wav),
+                           "-o", str(tmp_path / "out"), "--quiet"], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (out,) = list((tmp_path / "out").glob("*.wav"))
+    y, rate = sf.read(out)
+    assert rate == 8000 and len(y) == 16000
+
+
+# ------------------------------------------------------------------------------- the shipped models
+SHIPPED = [m["name"] for m in pretrained.available()]
+
+
+def test_at_least_one_model_ships():
+    assert SHIPPED, f"no packaged model in {pretrained.MODELS_DIR}"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_loads_with_a_valid_checksum_and_card(name):
+    m = pretrained.manifest(name)
+    path = pretrained.MODELS_DIR / m["file"]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == m["sha256"]
+    assert path.stat().st_size < 8e6, "packaged models must stay a few MB"
+    assert (pretrained.MODELS_DIR / f"{name}.md").is_file()
+    model = jaxsr.load(name)
+    assert model.sample_rate == m["sample_rate"] and model.task["name"] == m["task"]
+
+
+def _held_out_clip(speech44k_dir, rate: int, seconds: float = 4.0) -> np.ndarray:
+    from jaxsr.audio_io import read_audio
+
+    last = sorted(speech44k_dir.glob("*.flac"))[-1]  # held out by every pretrained recipe (tail:20)
+    y, _ = read_audio(last, sample_rate=rate, mono=True)
+    y = y[:, 0]
+    start = max(0, len(y) // 2 - int(seconds * rate) // 2)
+    return np.asarray(y[start:start + int(seconds * rate)], np.float32)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_beats_its_baseline_on_held_out_speech(name, speech44k_dir):
+    from jaxsr import degrade
+
+    m = pretrained.manifest(name)
+    model = jaxsr.load(name)
+    y = _held_out_clip(speech44k_dir, m["sample_rate"])
+    if m["task"] == "sr":
+        # Not the training decimator: soxr, as a user's own low-rate file would have been made.
+        import soxr
+
+        low = soxr.resample(y, m["sample_rate"], m["input_rate"], quality="HQ").astype(np.float32)
+        out = jaxsr.enhance(model, low, sample_rate=m["input_rate"])[: len(y)]
+        base = degrade.spline_upsample(low, m["ratio"], len(y))
+        assert metrics.snr(y, out) > metrics.snr(y, base) - 0.1
+        assert metrics.lsd(y, out) < 0.8 * metrics.lsd(y, base)
+    elif m["task"] == "inpaint":
+        rng = np.random.default_rng(0)
+        mask = degrade.gap_mask(rng, len(y), m["sample_rate"], num_gaps=6, gap_ms=(20.0, 20.0))
+        x = np.where(mask, 0.0, y).astype(np.float32)
+        out = jaxsr.enhance(model, x, sample_rate=m["sample_rate"], mask=mask)
+        lin = degrade.linear_fill(x, mask)
+
+        def gap(a: np.ndarray) -> float:  # SNR inside the gaps, by hand
+            return float(10 * np.log10(np.sum(y[mask] ** 2) / np.sum((y[mask] - a[mask]) ** 2)))
+
+        assert gap(out) > gap(lin) + 1.0
+        np.testing.assert_array_equal(out[~mask], x[~mask])
+    else:  # denoise
+        rng = np.random.default_rng(0)
+        noise = degrade.colored_noise(rng, len(y), 1.0)  # pink
+        x = degrade.add_noise(y, noise, 5.0)
+        out = jaxsr.enhance(model, x, sample_rate=m["sample_rate"])
+        assert metrics.si_sdr(y, out) > metrics.si_sdr(y, x) + 3.0

@@ -1,0 +1,265 @@
+"""Issue 13, `sr`: robustness to the resampler that made the low-rate input.
+
+The `task.sr_*` config fields, the input pipeline's random resampling chains, `launch/evaluate.py
+--degradation` and `benchmarks/robustness.py` end to end, on a tiny model trained here for a few steps
+with `task.sr_degradation="random"` (so training with random chains is exercised too). The by-hand
+references use scipy / soxr / jaxsr.metrics directly, not the code under test.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.interpolate
+import scipy.signal
+import soundfile as sf
+import soxr
+from conftest import train_tiny_model
+
+from benchmarks import robustness
+from jaxsr import config as config_lib
+from jaxsr import degrade as D
+from jaxsr import metrics
+from jaxsr.data import pipeline
+from jaxsr.data.synthetic import make_corpus
+from jaxsr.inference import load, run_model
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+RATE, RATIO = 8000, 4
+
+
+def _load_evaluate_cli():
+    spec = importlib.util.spec_from_file_location("evaluate_cli_robustness", REPO / "launch" / "evaluate.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up here
+    spec.loader.exec_module(mod)
+    return mod
+
+
+cli = _load_evaluate_cli()
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> pathlib.Path:
+    return train_tiny_model(tmp_path_factory.mktemp("robust_model"), task__sr_degradation="random")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> pathlib.Path:
+    """Three speech-like float WAVs at the model's rate (no resampling, no quantisation on reading)."""
+    d = tmp_path_factory.mktemp("robust_audio")
+    for i, clip in enumerate(make_corpus("test", 3, RATE, 0.6, base_seed=5)):
+        sf.write(d / f"{'abc'[i]}.wav", clip, RATE, subtype="FLOAT")
+    return d
+
+
+def _wav(folder: pathlib.Path, name: str) -> np.ndarray:
+    return sf.read(folder / name, dtype="float32")[0]
+
+
+def _spline(low: np.ndarray, n: int) -> np.ndarray:
+    tck = scipy.interpolate.splrep(np.arange(len(low)) * RATIO, np.asarray(low, np.float64), s=0)
+    return scipy.interpolate.splev(np.arange(n), tck)
+
+
+# -------------------------------------------------------------------------------------------- config
+def test_config_defaults_and_validation():
+    c = config_lib.default_config()
+    assert c.task.sr_degradation == "paper"  # the paper's decimator stays the default
+    for mode in ("random", "soxr_hq", "decimate_nofilter"):
+        c.task.sr_degradation = mode
+        config_lib.validate(c)
+    bad = [("sr_degradation", "soxr_max", r"config\.task\.sr_degradation: got 'soxr_max'; use 'paper'.*soxr_hq"),
+           ("sr_cutoff", (0.5, 1.2), r"config\.task\.sr_cutoff: got \(0\.5, 1\.2\)"),
+           ("sr_iir_families", ("butter", "kaiser"), r"config\.task\.sr_iir_families: .*subset of \('butter'"),
+           ("sr_iir_order", (6, 2), r"config\.task\.sr_iir_order"),
+           ("sr_soxr_qualities", (), r"config\.task\.sr_soxr_qualities"),
+           ("sr_gain_db", (0.0, -6.0), r"config\.task\.sr_gain_db")]
+    for field, value, message in bad:
+        c = config_lib.default_config()
+        c.task.sr_degradation = "random"
+        c.task[field] = value
+        with pytest.raises(ValueError, match=message) as e:
+            config_lib.validate(c)
+        assert "\n" not in str(e.value)
+    c = config_lib.default_config()
+    c.task.sr_degradation = "random"
+    c.task.sr_chain_weights.update(iir=0.0, fir=0.0, soxr=0.0, causal=0.0, nofilter=0.0)
+    with pytest.raises(ValueError, match=r"config\.task\.sr_chain_weights: .*at least one weight must be positive"):
+        config_lib.validate(c)
+
+
+def test_config_json_round_trip_and_old_files():
+    c = config_lib.default_config()
+    c.task.sr_degradation = "random"
+    c.task.sr_chain_weights.nofilter = 0.0
+    back = config_lib.config_from_json(config_lib.config_to_json(c))
+    assert back.task.to_dict() == c.task.to_dict()
+    old = json.loads(config_lib.config_to_json(config_lib.default_config()))
+    for k in [k for k in old["task"] if k.startswith("sr_")]:
+        del old["task"][k]  # a config.json written before these fields existed
+    assert config_lib.config_from_json(json.dumps(old)).task.sr_degradation == "paper"
+
+
+# ------------------------------------------------------------------------------------------ pipeline
+def _pipeline_config(mode: str):
+    c = config_lib.default_config()
+    c.data.update(sample_rate=16000, patch_length=2048, num_workers=0, prefetch=0)
+    c.train.batch_size = 6
+    c.task.update(name="sr", ratio=RATIO, sr_degradation=mode)
+    c.seed = 3
+    config_lib.validate(c)
+    return c
+
+
+def test_training_batches_draw_a_chain_per_example_from_its_generator():
+    c = _pipeline_config("random")
+    source = pipeline.records_from_clips(make_corpus("train", 4, 16000, 1.0), 16000)
+    with pipeline.train_loader(c, source) as it:
+        batches = [next(it) for _ in range(2)]
+    for b, batch in enumerate(batches):
+        for i in range(6):
+            g = b * 6 + i  # global example index
+            chain = D.draw_sr_chain(pipeline.example_rng(c.seed, g, pipeline.DEGRADE), c.task)
+            gain = 10 ** (chain["gain_db"] / 20)
+            clean = batch["y"][i, :, 0] / gain  # the target carries the chain's gain
+            # Re-degrading the clean patch with that chain gives the batch's input.
+            np.testing.assert_allclose(batch["x"][i, :, 0], D.degrade_sr(clean, RATIO, chain).x, rtol=0, atol=2e-6)
+    kinds = {D.draw_sr_chain(pipeline.example_rng(c.seed, g, pipeline.DEGRADE), c.task)["kind"] for g in range(12)}
+    assert len(kinds) >= 2  # chains vary within a run
+    with pipeline.train_loader(c, source) as it:  # reproducible: the same run gives the same batches
+        np.testing.assert_array_equal(next(it)["x"], batches[0]["x"])
+
+
+def test_paper_mode_batches_are_unchanged():
+    c = _pipeline_config("paper")
+    source = pipeline.records_from_clips(make_corpus("train", 4, 16000, 1.0), 16000)
+    with pipeline.train_loader(c, source) as it:
+        batch = next(it)
+    np.testing.assert_array_equal(batch["x"][..., 0], D.sr_baseline_batch(batch["y"][..., 0], RATIO))
+
+
+def test_eval_examples_random_chain_from_the_eval_generator():
+    c = _pipeline_config("random")
+    clips = make_corpus("valid", 3, 16000, 0.5)
+    examples = pipeline.eval_examples(c, pipeline.records_from_clips(clips, 16000))
+    for k, clean in enumerate(clips):
+        chain = D.draw_sr_chain(pipeline.example_rng(c.seed, k, pipeline.EVAL), c.task)
+        expected = D.degrade_sr(clean, RATIO, chain)
+        np.testing.assert_array_equal(examples[k]["x"], expected.x)
+        np.testing.assert_allclose(examples[k]["y"], clean * 10 ** (chain["gain_db"] / 20), rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------------- evaluate CLI
+def _evaluate(capsys, workdir, folder, *extra) -> tuple[int, dict | None, str]:
+    rc = cli.main(["--checkpoint", str(workdir), "--data", str(folder), "--json", "--quiet", *extra])
+    captured = capsys.readouterr()
+    return rc, (json.loads(captured.out) if captured.out else None), captured.err
+
+
+def test_evaluate_degradation_changes_the_input(workdir, folder, capsys):
+    rc, default, _ = _evaluate(capsys, workdir, folder)
+    assert rc == 0 and default["degradation"] == "random"  # the checkpoint trained with random chains
+    names = ("a.wav", "b.wav", "c.wav")
+    by_hand = {"paper": lambda y: scipy.signal.decimate(y.astype(np.float64), RATIO, ftype="iir", zero_phase=True),
+               "decimate_nofilter": lambda y: y[::RATIO]}
+    out = {}
+    for name, low in by_hand.items():
+        rc, out[name], _ = _evaluate(capsys, workdir, folder, "--degradation", name)
+        assert rc == 0 and out[name]["degradation"] == name and out[name]["n_files"] == 3
+        want = np.mean([metrics.snr(y, _spline(low(y), len(y))) for y in (_wav(folder, n) for n in names)])
+        assert out[name]["baseline"]["snr"] == pytest.approx(want, abs=1e-3), name
+    # Aliasing makes a different (worse) input: the baseline differs clearly.
+    assert out["paper"]["baseline"]["snr"] - out["decimate_nofilter"]["baseline"]["snr"] > 0.5
+
+
+def test_evaluate_rejects_an_unknown_degradation(workdir, folder, capsys):
+    rc, out, err = _evaluate(capsys, workdir, folder, "--degradation", "soxr_max")
+    assert rc == 2 and out is None
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "--degradation 'soxr_max'" in lines[0]
+    for name in (*D.RESAMPLERS, "random"):
+        assert name in lines[0]
+
+
+def test_evaluate_degradation_needs_an_sr_model():
+    c = config_lib.default_config()
+    c.task.name = "denoise"
+    with pytest.raises(cli.UsageError, match="this checkpoint's model does denoise"):
+        cli.apply_degradation(c, "soxr_hq")
+
+
+# --------------------------------------------------------------------------------------- robustness
+def test_robustness_end_to_end(workdir, folder, tmp_path, capsys):
+    results = tmp_path / "RESULTS.md"
+    results.write_text(f"# Results\n\nintro\n\n{robustness.BEGIN}\nstale table\n{robustness.END}\n\n## Later section\n")
+    argv = ["--checkpoint", str(workdir), "--data", str(folder), "--held-out", "2",
+            "--resamplers", "paper,soxr_hq,decimate_nofilter", "--json", "--write-results", str(results)]
+    assert robustness.main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["files"] == ["b.wav", "c.wav"] and out["n_files"] == 2  # the files that sort last
+    assert [r["resampler"] for r in out["rows"]] == ["paper", "soxr_hq", "decimate_nofilter"]
+    assert out["trained_with"] == "random" and out["ratio"] == RATIO and out["sample_rate"] == RATE
+
+    model = load(workdir)
+    clean = [_wav(folder, n) for n in ("b.wav", "c.wav")]
+    lows = {"paper": lambda y: scipy.signal.decimate(y.astype(np.float64), RATIO, ftype="iir", zero_phase=True),
+            "soxr_hq": lambda y: soxr.resample(y.astype(np.float64), RATE, RATE // RATIO, quality="HQ"),
+            "decimate_nofilter": lambda y: y[::RATIO].astype(np.float64)}
+    for row in out["rows"]:
+        low = [lows[row["resampler"]](y) for y in clean]
+        spline = [_spline(lo, len(y)).astype(np.float32) for lo, y in zip(low, clean)]
+        up = [soxr.resample(lo, RATE // RATIO, RATE, quality="HQ")[:len(y)] for lo, y in zip(low, clean)]
+        restored = [run_model(model.variables, model.config, s) for s in spline]
+        for who, est in (("spline", spline), ("soxr", up), ("model", restored)):
+            assert row[who]["snr"] == pytest.approx(np.mean([metrics.snr(y, e) for y, e in zip(clean, est)]),
+                                                    abs=2e-3), (row["resampler"], who)
+            assert row[who]["lsd"] == pytest.approx(np.mean([metrics.lsd(y, e) for y, e in zip(clean, est)]),
+                                                    abs=2e-3), (row["resampler"], who)
+        assert row["snr_gain_db"] == pytest.approx(row["model"]["snr"] - row["spline"]["snr"])
+        assert row["lsd_change"] == pytest.approx(row["model"]["lsd"] / row["spline"]["lsd"] - 1)
+    gains = [r["snr_gain_db"] for r in out["rows"]]
+    g = out["goals"]
+    assert g["never_below_spline_snr"]["worst_gain_db"] == pytest.approx(min(gains))
+    assert g["never_below_spline_snr"]["met"] == (min(gains) >= 0)
+    assert g["mean_snr_gain_1db"]["mean_gain_db"] == pytest.approx(np.mean(gains))
+
+    text = results.read_text()
+    assert "stale table" not in text
+    assert text.startswith("# Results\n\nintro\n\n") and text.endswith("## Later section\n")
+    assert text.count(robustness.BEGIN) == 1 and "| `soxr_hq` |" in text and "python -m benchmarks.robustness" in text
+    # Again, as Markdown: the section is replaced, not appended a second time.
+    assert robustness.main(argv[:-3] + ["--write-results", str(results)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("sr r=4 at 8000 Hz") and "| resampler | SNR spline |" in printed
+    assert results.read_text().count(robustness.BEGIN) == 1
+
+
+def test_robustness_usage_errors(workdir, folder, capsys):
+    for argv, message in ((["--resamplers", "paper,soxr_max"], "unknown resampler 'soxr_max'; use names from: paper"),
+                          (["--held-out", "3"], "holding out the last 3 leaves none"),
+                          (["--checkpoint", str(folder / "nowhere")], "--checkpoint")):
+        assert robustness.main(["--data", str(folder), "--held-out", "2", "--ratio", "4", *argv]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and message in captured.err, captured.err
+
+
+def test_robustness_runs_as_a_script_and_as_a_module(folder):
+    script = subprocess.run([sys.executable, "benchmarks/robustness.py", "--data", str(folder), "--held-out", "1",
+                             "--ratio", "4", "--sample-rate", str(RATE), "--resamplers", "butter4", "--json"],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert script.returncode == 0, script.stderr
+    out = json.loads(script.stdout)  # no model: spline and soxr rows only
+    assert out["rows"][0]["model"] is None and out["goals"] is None and out["files"] == ["c.wav"]
+    y = _wav(folder, "c.wav")
+    low = scipy.signal.sosfiltfilt(scipy.signal.butter(4, 1 / RATIO, output="sos"), y.astype(np.float64))[::RATIO]
+    assert out["rows"][0]["spline"]["snr"] == pytest.approx(metrics.snr(y, _spline(low, len(y))), abs=1e-3)
+    module = subprocess.run([sys.executable, "-m", "benchmarks.robustness", "--help"], cwd=REPO, capture_output=True,
+                            text=True, timeout=60)
+    assert module.returncode == 0 and "--checkpoint WORKDIR" in module.stdout and "--write-results" in module.stdout
