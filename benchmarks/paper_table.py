@@ -55,6 +55,14 @@ PAPER_COLUMNS = (("single", "single speaker"), ("multi", "multi-speaker"), ("pia
 
 
 # ------------------------------------------------------------------------------------------- data
+def add_held_out_args(p) -> None:
+    """`--data`, `--held-out`, `--max-files`: the held-out speech files every held-out benchmark scores."""
+    p.add_argument("--data", default=str(SPEECH_44K), help="audio folder (default: %(default)s)")
+    p.add_argument("--held-out", type=int, default=HELD_OUT,
+                   help="score the N files that sort last (default %(default)s, configs/speech.py's split)")
+    p.add_argument("--max-files", type=int, help="score only the first N of the held-out files")
+
+
 def speech44k_split(folder: pathlib.Path = SPEECH_44K,
                     held_out: int = HELD_OUT) -> tuple[list[pathlib.Path], list[pathlib.Path]]:
     """(train files, held-out files) of the speech folder: the `held_out` files that sort last are held out."""

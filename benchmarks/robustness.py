@@ -43,7 +43,9 @@ import numpy as np
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # `benchmarks` and `jaxsr` from a checkout, also as `python benchmarks/robustness.py`
 
-from benchmarks.paper_table import HELD_OUT, SPEECH_44K, read_clips, speech44k_split  # noqa: E402
+from benchmarks.paper_table import (HELD_OUT, SPEECH_44K, add_held_out_args, read_clips,  # noqa: E402,F401
+                                    speech44k_split)
+from jaxsr import cli  # noqa: E402
 
 # The default sweep: the paper's decimator and the resamplers people use. decimate_nofilter (aliasing),
 # bessel6 (a weak anti-aliasing filter) and butter4_causal are in the registry but not in the goals' sweep;
@@ -67,12 +69,8 @@ def log(msg: str) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="benchmarks/robustness.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", metavar="WORKDIR", help="an sr training workdir (omit: spline and soxr rows only)")
-    p.add_argument("--which", default="latest", help="checkpoint to load: latest, best or a step number")
-    p.add_argument("--data", default=str(SPEECH_44K), help="audio folder (default: %(default)s)")
-    p.add_argument("--held-out", type=int, default=HELD_OUT,
-                   help="score the N files that sort last (default %(default)s, configs/speech.py's split)")
-    p.add_argument("--max-files", type=int, help="score only the first N of the held-out files")
+    cli.add_model_args(p, required=False, help="an sr model: a packaged name or a training workdir (omit: spline and soxr rows only)")
+    add_held_out_args(p)
     p.add_argument("--resamplers", default=",".join(SWEEP),
                    help="comma-separated names of jaxsr.degrade.RESAMPLERS, or 'all' (default: %(default)s)")
     p.add_argument("--ratio", type=int, help="without --checkpoint: the sr ratio (default 4)")
@@ -83,15 +81,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--write-results", nargs="?", const=str(RESULTS_MD), metavar="FILE",
                    help="write the table between the robustness markers of FILE (default: %(const)s)")
     args = p.parse_args(argv)
-    if args.which not in ("latest", "best"):
-        try:
-            args.which = int(args.which)
-        except ValueError:
-            p.error(f"--which must be latest, best or a step number; got {args.which!r}")
-    for flag in ("held_out", "max_files", "batch_size", "sample_rate"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            p.error(f"--{flag.replace('_', '-')} must be a positive integer; got {value}")
+    cli.check_args(p, args, positive=("held_out", "max_files", "batch_size", "sample_rate"))
     return args
 
 

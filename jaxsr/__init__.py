@@ -4,30 +4,46 @@
     model = jaxsr.load("speech-sr-x4-16k")                     # a packaged model (jaxsr.pretrained.available())
     model = jaxsr.load("runs/quickstart")                      # params + config from a workdir
     restored = jaxsr.enhance(model, audio, sample_rate=4000)   # [time] or [time, channels]
+
+The public names are resolved on first use, so `import jaxsr.data` (or a grain worker reading data)
+loads no model, inference or training code, and `import jaxsr` itself does not import JAX.
 """
 
-from jaxsr import metrics
-from jaxsr.config import default_config
-from jaxsr.models import AudioUNet, subpixel_1d
+from __future__ import annotations
 
-# The inference API at the top level; its module is `jaxsr.inference` (not `enhance.py`, so that
-# `jaxsr.enhance` is always this function, never a submodule shadowing it).
-from jaxsr.inference import Model, Streamer, enhance, load, run_model  # noqa: E402
+import importlib
 
 __version__ = "0.1.0"
 
+# name -> (module, attribute); the inference API's module is `jaxsr.inference` (not `enhance.py`, so that
+# `jaxsr.enhance` is always this function, never a submodule shadowing it).
+_API = {
+    "AudioUNet": ("jaxsr.models", "AudioUNet"),
+    "subpixel_1d": ("jaxsr.models", "subpixel_1d"),
+    "default_config": ("jaxsr.config", "default_config"),
+    "Model": ("jaxsr.inference", "Model"),
+    "Streamer": ("jaxsr.inference", "Streamer"),
+    "enhance": ("jaxsr.inference", "enhance"),
+    "load": ("jaxsr.inference", "load"),
+    "run_model": ("jaxsr.inference", "run_model"),
+    "train_and_evaluate": ("jaxsr.train", "train_and_evaluate"),
+}
+_SUBMODULES = ("metrics", "pretrained")
 
-def __getattr__(name):
-    # Training pulls in Orbax, grain and TFDS; import it on first use only.
-    if name == "train_and_evaluate":
-        from jaxsr.train import train_and_evaluate
 
-        return train_and_evaluate
-    if name == "pretrained":
-        import importlib
-
-        return importlib.import_module("jaxsr.pretrained")
+def __getattr__(name: str):
+    if name in _API:
+        module, attr = _API[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value  # resolved once
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"jaxsr.{name}")
     raise AttributeError(f"module 'jaxsr' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API) | set(_SUBMODULES))
 
 
 __all__ = ["AudioUNet", "subpixel_1d", "metrics", "default_config", "load", "enhance", "Streamer", "Model",

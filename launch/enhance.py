@@ -25,6 +25,8 @@ import warnings
 # Run as a script from anywhere: make the repository root importable.
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
+from jaxsr import cli  # noqa: E402  (light: argparse helpers, no JAX)
+
 log = logging.getLogger("jaxsr.enhance_cli")
 
 
@@ -36,11 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="launch/enhance.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders (searched recursively)")
-    p.add_argument("--checkpoint", required=True,
-                   help="a packaged model name (e.g. speech-sr-x4-16k; jaxsr.pretrained.available()) or a training "
-                        "workdir (or one of its step directories)")
+    cli.add_model_args(p)
     p.add_argument("-o", "--output", required=True, help="output folder")
-    p.add_argument("--which", default="latest", help="checkpoint to load: latest, best or a step number")
     p.add_argument("--task", choices=("sr", "denoise", "inpaint"), help="must match the checkpoint's task")
     p.add_argument("--ratio", type=int, help="sr ratio; must match the checkpoint's")
     p.add_argument("--band-limited", action="store_true",
@@ -59,15 +58,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
-    if args.which not in ("latest", "best"):
-        try:
-            args.which = int(args.which)
-        except ValueError:
-            p.error(f"--which must be latest, best or a step number; got {args.which!r}")
+    cli.check_args(p, args, positive=("batch_size",))
     if args.gaps_from_zeros is not None and not args.gaps_from_zeros > 0:
         p.error(f"--gaps-from-zeros must be a positive number of milliseconds; got {args.gaps_from_zeros}")
-    if args.batch_size is not None and args.batch_size < 1:
-        p.error(f"--batch-size must be a positive integer; got {args.batch_size}")
     return args
 
 

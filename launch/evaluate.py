@@ -60,6 +60,8 @@ import numpy as np
 # Run as a script from anywhere: make the repository root importable.
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
+from jaxsr import cli  # noqa: E402  (light: argparse helpers, no JAX)
+
 log = logging.getLogger("jaxsr.evaluate_cli")
 
 _SPLIT_SPEC = re.compile(r"^(?P<name>[A-Za-z0-9_]+):(?P<split>train|valid|test)$")
@@ -82,12 +84,9 @@ class Item:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="launch/evaluate.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", required=True,
-                   help="a packaged model name (e.g. speech-sr-x4-16k; jaxsr.pretrained.available()) or a training "
-                        "workdir (or one of its step directories)")
+    cli.add_model_args(p)
     p.add_argument("--data", required=True,
                    help="audio folder (recursive), audio file, or NAME:SPLIT of the checkpoint's dataset")
-    p.add_argument("--which", default="latest", help="checkpoint to load: latest, best or a step number")
     p.add_argument("--task", choices=("sr", "denoise", "inpaint"), help="must match the checkpoint's task")
     p.add_argument("--ratio", type=int, help="sr ratio; must match the checkpoint's")
     p.add_argument("--sample-rate", type=int, help="the model's rate in Hz; must match the checkpoint's (a check only: "
@@ -111,15 +110,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout, nothing else")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
-    if args.which not in ("latest", "best"):
-        try:
-            args.which = int(args.which)
-        except ValueError:
-            p.error(f"--which must be latest, best or a step number; got {args.which!r}")
-    for flag in ("max_files", "batch_size", "sample_rate"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            p.error(f"--{flag.replace('_', '-')} must be a positive integer; got {value}")
+    cli.check_args(p, args, positive=("max_files", "batch_size", "sample_rate"))
     if args.seed is not None and args.seed < 0:
         p.error(f"--seed must be a non-negative integer; got {args.seed}")
     if args.reverb_prob is not None and not 0.0 <= args.reverb_prob <= 1.0:

@@ -262,4 +262,4 @@ def test_robustness_runs_as_a_script_and_as_a_module(folder):
     assert out["rows"][0]["spline"]["snr"] == pytest.approx(metrics.snr(y, _spline(low, len(y))), abs=1e-3)
     module = subprocess.run([sys.executable, "-m", "benchmarks.robustness", "--help"], cwd=REPO, capture_output=True,
                             text=True, timeout=60)
-    assert module.returncode == 0 and "--checkpoint WORKDIR" in module.stdout and "--write-results" in module.stdout
+    assert module.returncode == 0 and "--checkpoint NAME_OR_WORKDIR" in module.stdout and "--write-results" in module.stdout
