@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import pathlib
 import shlex
@@ -45,10 +44,9 @@ import numpy as np
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # `benchmarks` and `jaxsr` from a checkout, also as `python benchmarks/...py`
 
-from benchmarks.paper_table import (HELD_OUT, SPEECH_44K, add_held_out_args, read_clips,  # noqa: E402,F401
-                                    speech44k_split)
+from benchmarks.paper_table import add_held_out_args, read_clips, speech44k_split  # noqa: E402
 from jaxsr import cli  # noqa: E402
-from benchmarks.robustness import display_path, log, replace_section, software  # noqa: E402
+from benchmarks.robustness import display_path, emit, log, replace_section, software  # noqa: E402
 
 NOISES = ("white", "pink", "brown", "varying", "babble", "babble_voices")
 SNRS_DB = (0.0, 5.0, 10.0)
@@ -266,14 +264,7 @@ def main(argv: list[str] | None = None) -> int:
               "data": display_path(args.data), "held_out": args.held_out, "n_files": len(clips), "seed": args.seed,
               "files": [cid for cid, _ in clips], "noises": noises, "snrs_db": snrs, "cells": cells,
               "goals": goals(cells), "elapsed_s": round(time.perf_counter() - t0, 1)}
-    if args.write_results:
-        write_results(pathlib.Path(args.write_results), result, argv)
-        log(f"wrote the denoise-robustness section of {args.write_results}")
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(report(result))
-    return 0
+    return emit(result, args, argv, write_results, report, "denoise-robustness")
 
 
 if __name__ == "__main__":

@@ -37,14 +37,14 @@ import platform
 import shlex
 import sys
 import time
+from typing import Callable
 
 import numpy as np
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # `benchmarks` and `jaxsr` from a checkout, also as `python benchmarks/robustness.py`
 
-from benchmarks.paper_table import (HELD_OUT, SPEECH_44K, add_held_out_args, read_clips,  # noqa: E402,F401
-                                    speech44k_split)
+from benchmarks.paper_table import add_held_out_args, read_clips, speech44k_split  # noqa: E402
 from jaxsr import cli  # noqa: E402
 
 # The default sweep: the paper's decimator and the resamplers people use. decimate_nofilter (aliasing),
@@ -219,6 +219,15 @@ def report(result: dict) -> str:
     return "\n".join(lines)
 
 
+def emit(result: dict, args, argv: list[str] | None, write: Callable, render: Callable[[dict], str], section: str) -> int:
+    """The end of a held-out benchmark: optionally into RESULTS.md, then JSON (`--json`) or Markdown on stdout."""
+    if args.write_results:
+        write(pathlib.Path(args.write_results), result, argv)
+        log(f"wrote the {section} section of {args.write_results}")
+    print(json.dumps(result) if args.json else render(result))
+    return 0
+
+
 def display_path(path: str) -> str:
     """`path` relative to the repository when it lies beside it (../shared/...), else as given."""
     resolved = pathlib.Path(path).resolve()
@@ -298,14 +307,7 @@ def main(argv: list[str] | None = None) -> int:
               "data": display_path(args.data), "held_out": args.held_out, "n_files": len(clips), "seed": args.seed,
               "files": [cid for cid, _ in clips], "rows": rows, "goals": goals(rows),
               "elapsed_s": round(time.perf_counter() - t0, 1)}
-    if args.write_results:
-        write_results(pathlib.Path(args.write_results), result, argv)
-        log(f"wrote the robustness section of {args.write_results}")
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(report(result))
-    return 0
+    return emit(result, args, argv, write_results, report, "robustness")
 
 
 if __name__ == "__main__":

@@ -109,7 +109,7 @@ def model_card(m: dict) -> str:
              f"| training | {t['steps']} steps on {t.get('device', '?')}"
              + (f", {t['wall_minutes_logged']} min logged" if "wall_minutes_logged" in t else "")
              + (f", {t['date']}" if "date" in t else "") + " |",
-             f"| data | {t['data']} |", f"| licence | model: Apache-2.0; training data: Apache-2.0 |",
+             f"| data | {t['data']} |", "| licence | model: Apache-2.0; training data: Apache-2.0 |",
              f"| SHA-256 | `{m['sha256']}` |", ""]
     st = m["storage"]
     if "snr_db_vs_float32" in st:
