@@ -20,7 +20,8 @@ improvement (model minus noisy input; the same files in every cell).
                        formant-shifted (`jaxsr.noise.voices_babble`). Never the clean file itself.
 
 Data: `--data` (default ../shared/data/speech-44k), the `--held-out` files that sort last (default 20:
-configs/speech.py's `tail:20` split, never trained on). Then the issue's goals: a mean SI-SDR improvement
+the test split of configs/speech.py's `tail:20,valid:10`,
+never trained on nor used to pick a checkpoint). Then the issue's goals: a mean SI-SDR improvement
 of at least +8 dB over white, pink, babble and varying noise at 0, 5 and 10 dB input SNR, and at least
 +5 dB on babble of voices unlike the training speaker (babble_voices) at 0 dB.
 

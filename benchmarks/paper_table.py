@@ -7,7 +7,7 @@
         --vctk /data/VCTK-Corpus-0.92.zip --checkpoint-r4 vctk_single=runs/vctk_r4
 
 Datasets (column groups):
-  speech44k    `../shared/data/speech-44k`, its 20 files that sort last (the held-out split of
+  speech44k    `../shared/data/speech-44k`, its 20 files that sort last (the test split of
                configs/speech.py); always run.
   vctk_single  with `--vctk PATH`: VCTK p225, the paper's test recordings (configs/vctk.py); the paper's
                "single speaker" column.

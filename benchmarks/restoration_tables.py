@@ -4,7 +4,7 @@
     python -m benchmarks.restoration_tables --denoise-checkpoint runs/denoise --inpaint-checkpoint runs/inpaint
 
 Data: `../shared/data/speech-44k` at 16 kHz (or the checkpoints' rate), the 20 files that sort last held
-out (configs/speech.py's split). Babble noise for a held-out file is the sum of excerpts of TRAINING files
+out (configs/speech.py's test split). Babble noise for a held-out file is the sum of excerpts of TRAINING files
 (never the held-out files, never the file itself).
 
   denoise   white, pink and babble noise at exactly 0, 5 and 10 dB input SNR. SI-SDR (and SNR; PESQ and

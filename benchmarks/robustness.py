@@ -16,7 +16,8 @@ clip, three ways from the same low-rate signal:
   model    the model's output (`jaxsr.evaluation.evaluate`, the path `launch/evaluate.py` scores with).
 
 Data: `--data` (default ../shared/data/speech-44k), the `--held-out` files that sort last (default 20:
-configs/speech.py's `tail:20` split, never trained on). Metrics: `jaxsr.metrics` SNR and LSD (log10),
+the test split of configs/speech.py's `tail:20,valid:10`,
+never trained on nor used to pick a checkpoint). Metrics: `jaxsr.metrics` SNR and LSD (log10),
 means over files (95% intervals in the JSON). Then the issue's goals for the sweep: the model never
 below the spline's SNR on any resampler; at least 35% lower LSD than the spline on every one; at least
 +1.0 dB SNR over the spline on average over the sweep.

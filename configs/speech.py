@@ -1,6 +1,8 @@
 """Real speech: the `audio_folder` builder on ../shared/data/speech-44k, `sr` r=4 at 16 kHz.
 
-The split is the folder's README's: the 20 files that sort last are held out (valid = test), the rest train.
+The split (`tail:20,valid:10`): the 20 files that sort last are the held-out test set, as in the folder's
+README; the 10 that sort just before them are the validation set, which training evaluates on and picks
+`best/` by; the other 111 train. Test numbers come from `launch/evaluate.py --data audio_folder:test` only.
 
     python launch/train.py --config configs/speech.py --workdir runs/speech \
         --config.data.path=../shared/data/speech-44k
@@ -13,7 +15,7 @@ def get_config():
     config = default_config()
     config.data.name = "audio_folder"
     config.data.path = "../shared/data/speech-44k"
-    config.data.split = "tail:20"
+    config.data.split = "tail:20,valid:10"  # test: the last 20 files; valid: the 10 before them; train: the rest
     config.data.sample_rate = 16000
     config.data.patch_length = 8192
     config.task.name = "sr"
@@ -32,5 +34,5 @@ def get_config():
     config.train.log_every = 50
     config.train.eval_every = 500
     config.train.checkpoint_every = 500
-    config.eval.num_clips = 0  # all 20 held-out files
+    config.eval.num_clips = 0  # all 10 validation files (never the 20 test files)
     return config

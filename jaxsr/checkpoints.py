@@ -5,7 +5,7 @@
     <workdir>/best/<step>/         the checkpoint with the best validation LSD
     <workdir>/log.txt, events.*    logs
 
-A checkpoint holds three items: `model` (params, batch_stats, and ema_params when kept), `opt`
+A checkpoint holds three items: `model` (params, batch_stats, and ema_params with ema_batch_stats when kept), `opt`
 (optimizer state, the step and the RNG key) and `meta` (JSON: format version, step, the data
 iterator's state, eval metrics). Inference reads only `model` and `meta`, so it does not need the
 optimizer's structure. Orbax writes each step to a temporary directory and renames it when complete,
@@ -112,6 +112,19 @@ def has_checkpoint(workdir: str | os.PathLike) -> bool:
     return bool(checkpoint_steps(workdir) or checkpoint_steps(workdir, "best"))
 
 
+def latest_has_model_key(workdir: str | os.PathLike, key: str) -> bool:
+    """Whether the newest step under `workdir/checkpoints` saved `key` in its model item (True when that
+    cannot be read: a damaged step is reported by the restore itself)."""
+    steps = checkpoint_steps(workdir)
+    if not steps:
+        return True
+    try:
+        return key in dict(ocp.StandardCheckpointHandler().metadata(pathlib.Path(workdir) / "checkpoints" /
+                                                                     str(steps[-1]) / "model"))
+    except Exception:  # orbax raises many types for a damaged directory
+        return True
+
+
 def move_damaged(workdir: str | os.PathLike, steps: list[int]) -> pathlib.Path:
     """Move damaged step directories out of `checkpoints/` into `checkpoints-damaged/<step>-<time>`."""
     workdir = pathlib.Path(workdir)
@@ -206,7 +219,7 @@ class Checkpointer:
 @dataclasses.dataclass(frozen=True)
 class Restored:
     config: ml_collections.ConfigDict
-    variables: dict  # {'params', 'batch_stats'}; params are the EMA params when the run kept them
+    variables: dict  # {'params', 'batch_stats'}: the EMA params and EMA statistics when the run kept them
     step: int
     path: pathlib.Path
     meta: dict
@@ -222,7 +235,9 @@ def load_checkpoint(path: str | os.PathLike, which: str | int = "latest", use_em
     """Restore what inference needs from a workdir (or one of its step directories).
 
     `which`: "latest" (the newest step that reads back: a damaged newer step is skipped with a warning
-    naming it), "best" or a step number (an error if that step is damaged). Raises FileNotFoundError /
+    naming it), "best" or a step number (an error if that step is damaged). `use_ema`: for a run that kept
+    an EMA (`train.ema_decay > 0`), its EMA params with its EMA BatchNorm statistics (as training's
+    evaluation uses them); False, the live params with the live statistics. Raises FileNotFoundError /
     ValueError naming the path when it is missing, holds no readable checkpoint, or was written by
     another format version.
     """
@@ -317,7 +332,14 @@ def _local_target(item_dir: pathlib.Path) -> dict:
 
 def _restored(config: ml_collections.ConfigDict, model: dict, meta: dict, step_dir: pathlib.Path,
               use_ema: bool) -> Restored:
-    params = model.get("ema_params") if use_ema and model.get("ema_params") is not None else model["params"]
-    variables = {"params": params, "batch_stats": model.get("batch_stats", {})}
+    if use_ema and model.get("ema_params") is not None:
+        stats = model.get("ema_batch_stats")
+        if stats is None:  # saved by an older jaxsr, which kept no EMA of the statistics
+            warnings.warn(f"{step_dir} holds EMA params but no EMA BatchNorm statistics (saved by an older jaxsr); "
+                          "using its live statistics with them", stacklevel=3)
+            stats = model.get("batch_stats", {})
+        variables = {"params": model["ema_params"], "batch_stats": stats}
+    else:
+        variables = {"params": model["params"], "batch_stats": model.get("batch_stats", {})}
     variables = jax.tree_util.tree_map(lambda a: jax.numpy.asarray(a), variables)
     return Restored(config=config, variables=variables, step=int(meta["step"]), path=step_dir, meta=meta)

@@ -144,7 +144,7 @@ def default_config() -> ml_collections.ConfigDict:
     tr.final_lr_fraction = 0.05
     tr.grad_clip = 0.0  # Global-norm clipping; 0 disables.
     tr.stft_loss_weight = 0.0  # Weight of a multi-resolution STFT loss added to the MSE.
-    tr.ema_decay = 0.0  # EMA of params used for evaluation; 0 disables.
+    tr.ema_decay = 0.0  # EMA of the params and of the BatchNorm statistics, evaluated together; 0 disables.
     tr.log_every = 50
     tr.eval_every = 1000
     tr.checkpoint_every = 1000

@@ -32,10 +32,12 @@ log = logging.getLogger("jaxsr")
 
 
 class TrainState(train_state.TrainState):
-    """Flax's TrainState plus BatchNorm statistics and an optional EMA of the params."""
+    """Flax's TrainState plus BatchNorm statistics and, when `train.ema_decay > 0`, an EMA of the params
+    and an EMA of the BatchNorm statistics (with the same decay), which are evaluated together."""
 
     batch_stats: Any = None
     ema_params: Any = None
+    ema_batch_stats: Any = None
 
 
 def resolve_dtype(config: ml_collections.ConfigDict) -> str:
@@ -70,11 +72,12 @@ def create_train_state(config: ml_collections.ConfigDict, model: AudioUNet, rng:
     x = jnp.zeros((1, config.data.patch_length, 1), jnp.float32)
     # Jitted: eager init compiles each orthogonal initialiser's QR separately (minutes for the full model).
     variables = jax.jit(lambda r: model.init({"params": r, "dropout": r}, x, train=False))(rng)
-    params = variables["params"]
+    params, batch_stats = variables["params"], variables.get("batch_stats", {})
+    # The EMAs start as copies: the jitted step donates the state, and one buffer cannot be donated twice.
+    copy = lambda tree: jax.tree_util.tree_map(jnp.copy, tree) if config.train.ema_decay > 0 else None  # noqa: E731
     return TrainState.create(
-        apply_fn=model.apply, params=params, tx=tx or make_optimizer(config),
-        batch_stats=variables.get("batch_stats", {}),
-        ema_params=params if config.train.ema_decay > 0 else None)
+        apply_fn=model.apply, params=params, tx=tx or make_optimizer(config), batch_stats=batch_stats,
+        ema_params=copy(params), ema_batch_stats=copy(batch_stats))
 
 
 def make_train_step(config: ml_collections.ConfigDict, model: AudioUNet) -> Callable:
@@ -102,10 +105,11 @@ def make_train_step(config: ml_collections.ConfigDict, model: AudioUNet) -> Call
         grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
         (loss, (mse, y_hat, batch_stats)), grads = grad_fn(state.params, state.batch_stats, batch, dropout_rng)
         new_state = state.apply_gradients(grads=grads, batch_stats=batch_stats)
-        if ema_decay > 0:
-            ema = jax.tree_util.tree_map(lambda e, p: ema_decay * e + (1 - ema_decay) * p,
-                                         state.ema_params, new_state.params)
-            new_state = new_state.replace(ema_params=ema)
+        if ema_decay > 0:  # params and BatchNorm statistics averaged alike, so that they are evaluated together
+            ema = lambda e, p: ema_decay * e + (1 - ema_decay) * p  # noqa: E731
+            new_state = new_state.replace(
+                ema_params=jax.tree_util.tree_map(ema, state.ema_params, new_state.params),
+                ema_batch_stats=jax.tree_util.tree_map(ema, state.ema_batch_stats, new_state.batch_stats))
         out = {
             "loss": loss,
             "mse": mse,
@@ -124,10 +128,24 @@ def make_train_step(config: ml_collections.ConfigDict, model: AudioUNet) -> Call
     return train_step
 
 
+def make_jitted_step(config: ml_collections.ConfigDict, model: AudioUNet, mesh: jax.sharding.Mesh) -> Callable:
+    """The train step exactly as `train_and_evaluate` runs it: `make_train_step` jitted with the state
+    (and the key) replicated over `mesh`, the batch split along its first axis over the mesh's devices
+    (`jaxsr.parallel.shard_batch`), and the input state donated: its buffers become the output state's,
+    so a state passed in must not be used again (keep a copy to compare)."""
+    replicated, batch = parallel.replicated(mesh), parallel.data_sharded(mesh)
+    return jax.jit(make_train_step(config, model), in_shardings=(replicated, batch, replicated),
+                   out_shardings=(replicated, replicated), donate_argnums=(0,))
+
+
 def eval_variables(state: TrainState) -> dict:
-    """Variables used for evaluation and export: EMA params when kept, else the live params."""
-    params = state.ema_params if state.ema_params is not None else state.params
-    return {"params": params, "batch_stats": state.batch_stats}
+    """Variables used for evaluation and export: the EMA params with the EMA BatchNorm statistics when
+    an EMA is kept, else the live params with the live statistics. (Only a hand-made state with EMA params
+    but no EMA statistics gets its live statistics with them.)"""
+    if state.ema_params is not None:
+        stats = state.ema_batch_stats if state.ema_batch_stats is not None else state.batch_stats
+        return {"params": state.ema_params, "batch_stats": stats}
+    return {"params": state.params, "batch_stats": state.batch_stats}
 
 
 # ------------------------------------------------------------------------------------------ the loop
@@ -354,16 +372,17 @@ def _train_and_evaluate(config, workdir: pathlib.Path, overwrite: bool, quiet: b
     state_shapes = jax.eval_shape(init)
     state_sharding = jax.tree_util.tree_map(lambda _: parallel.replicated(mesh), state_shapes)
     state = jax.jit(init, out_shardings=state_sharding)()
-    step_fn = jax.jit(make_train_step(config, model),
-                      in_shardings=(state_sharding, parallel.data_sharded(mesh), parallel.replicated(mesh)),
-                      out_shardings=(state_sharding, parallel.replicated(mesh)), donate_argnums=(0,))
+    step_fn = make_jitted_step(config, model, mesh)
 
     ckpt = checkpoints.Checkpointer(workdir, keep=config.train.keep_checkpoints)
     start = None
     if resuming:
         target = jax.tree_util.tree_map(lambda a, sh: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sh),
                                         state_shapes, state_sharding)
-        restored = ckpt.restore_latest(_model_item(target), _opt_item(target))
+        model_target = _model_item(target)
+        if "ema_batch_stats" in model_target and not checkpoints.latest_has_model_key(workdir, "ema_batch_stats"):
+            del model_target["ema_batch_stats"]  # an EMA run saved by an older jaxsr: restored, then started below
+        restored = ckpt.restore_latest(model_target, _opt_item(target))
         if restored.damaged:
             # A damaged newer step is moved out of checkpoints/ (not deleted: it may be worth a look), or
             # the resumed run would collide with it when it reaches that step again.
@@ -379,6 +398,13 @@ def _train_and_evaluate(config, workdir: pathlib.Path, overwrite: bool, quiet: b
             start, model_vars, opt, meta = restored.step, restored.model, restored.opt, restored.meta
             state = state.replace(params=model_vars["params"], batch_stats=model_vars["batch_stats"],
                                   ema_params=model_vars.get("ema_params"), opt_state=opt["opt_state"], step=opt["step"])
+            if state.ema_params is not None and "ema_batch_stats" not in model_vars:
+                # Saved before EMA statistics were kept: they start from the live ones (a copy, for donation).
+                log.warning("%s holds no EMA of the BatchNorm statistics (saved by an older jaxsr); starting it from "
+                            "the live statistics", workdir / "checkpoints" / str(start))
+                state = state.replace(ema_batch_stats=jax.tree_util.tree_map(jnp.copy, model_vars["batch_stats"]))
+            elif state.ema_params is not None:
+                state = state.replace(ema_batch_stats=model_vars["ema_batch_stats"])
             pipeline.set_iterator_state(loader, meta["data_state"])
             writer.text(f"resumed from {workdir / 'checkpoints' / str(start)} at step {start}")
     start = start or 0
@@ -496,6 +522,8 @@ def _model_item(state) -> dict:
     item = {"params": state.params, "batch_stats": state.batch_stats}
     if state.ema_params is not None:
         item["ema_params"] = state.ema_params
+    if state.ema_batch_stats is not None:
+        item["ema_batch_stats"] = state.ema_batch_stats
     return item
 
 

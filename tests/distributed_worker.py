@@ -23,7 +23,7 @@ if not single:
 from jaxsr import parallel  # noqa: E402
 from jaxsr.config import default_config  # noqa: E402
 from jaxsr.models import model_from_config  # noqa: E402
-from jaxsr.train import create_train_state, make_train_step  # noqa: E402
+from jaxsr.train import create_train_state, make_jitted_step  # noqa: E402
 
 config = default_config()
 config.dtype = "float32"
@@ -34,7 +34,7 @@ mesh = parallel.make_mesh()
 model = model_from_config(config)
 rng = jax.random.key(0)
 state = parallel.replicate(create_train_state(config, model, rng), mesh)
-step = jax.jit(make_train_step(config, model))
+step = make_jitted_step(config, model, mesh)  # the sharded, donated step of train_and_evaluate
 data_rng = np.random.default_rng(1)
 n_proc, idx = jax.process_count(), jax.process_index()
 for _ in range(3):

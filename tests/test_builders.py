@@ -164,6 +164,29 @@ def test_tail_valid_is_test_and_split_errors(mixed_folder, tmp_path):
         builders.load_split(c, "bogus", tmp_path)
 
 
+def test_tail_with_valid_holds_out_test_and_validation_by_sorted_name(tmp_path):
+    # "tail:3,valid:2": the 3 files whose relative paths sort last are test, the 2 just before them valid.
+    root = tmp_path / "names"
+    names = ["z.wav", "a/b.wav", "a/a.wav", "m1.wav", "m10.wav", "m2.wav", "B.wav", "c/d/e.wav"]
+    for i, name in enumerate(names):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(root / name, _tone(8000, 0.05, 200 + 20 * i, seed=i), 8000)
+    ordered = sorted(names)  # the reference: plain sorting of the relative paths
+    c = _data(name="audio_folder", path=str(root), split="tail:3,valid:2", sample_rate=8000, build_workers=1)
+    ids = {s: [r["id"] for r in builders.load_split(c, s, tmp_path / "cache")] for s in builders.SPLITS}
+    assert ids == {"train": ordered[:-5], "valid": ordered[-5:-3], "test": ordered[-3:]}
+    # Plain tail:3 holds out the same test files (valid = test), and trains on the two valid ones too.
+    plain = _data(name="audio_folder", path=str(root), split="tail:3", sample_rate=8000, build_workers=1)
+    assert [r["id"] for r in builders.load_split(plain, "test", tmp_path / "cache")] == ordered[-3:]
+    assert [r["id"] for r in builders.load_split(plain, "train", tmp_path / "cache")] == ordered[:-3]
+    for spec, match in (("tail:3,valid:5", "holds out 8 files but .* found only 8"),
+                        ("tail:3,valid:0", "tail needs a positive number"),
+                        ("tail:3,val:2", "tail needs a positive number"), ("tail:3,", "tail needs a positive number"),
+                        ("tail:0,valid:2", "tail needs a positive number")):
+        with pytest.raises(ValueError, match=match):
+            builders.build(_data(name="audio_folder", path=str(root), split=spec), tmp_path / "cache")
+
+
 def test_bad_inputs_are_named(tmp_path):
     with pytest.raises(ValueError, match="data.path is empty"):
         builders.build(_data(name="audio_folder"), tmp_path)
@@ -418,20 +441,38 @@ def speech_44k(speech44k_dir):
     return speech44k_dir  # conftest: skips in a user's clone without ../shared, fails in CI
 
 
-def test_speech_44k_tail_split(speech_44k, tmp_path):
-    c = _data(name="audio_folder", path=str(speech_44k), split="tail:20", sample_rate=16000, build_workers=0)
+def test_speech_44k_split_of_configs_speech(speech_44k, tmp_path):
+    """configs/speech.py's split ("tail:20,valid:10"): test is the 20 files that sort last (what the
+    README reports), valid the 10 before them (what training evaluates and picks best/ on), train the
+    rest; `launch/evaluate.py --data audio_folder:test` scores exactly the test files."""
+    import importlib.util
+
+    from configs import speech
+
+    config = speech.get_config()
+    config.data.update(path=str(speech_44k), data_dir=str(tmp_path), build_workers=0)
+    c = config.data
+    assert c.split == "tail:20,valid:10"
     start = time.time()
     train = builders.load_split(c, "train", tmp_path)
     elapsed = time.time() - start
     test, valid = builders.load_split(c, "test", tmp_path), builders.load_split(c, "valid", tmp_path)
-    assert (len(train), len(test), len(valid)) == (121, 20, 20)
+    names = sorted(p.name for p in speech_44k.glob("*.flac"))  # the reference: the folder's sorted file names
+    assert len(names) == 141
+    assert [r["id"] for r in test] == names[-20:] and [r["id"] for r in valid] == names[-30:-20]
+    assert [r["id"] for r in train] == names[:-30]
+    assert (len(train), len(test), len(valid)) == (111, 20, 10)
     assert test[0]["id"] == "LJ003-0079.flac" and test[-1]["id"] == "LJ003-0098.flac"
-    assert [r["id"] for r in valid] == [r["id"] for r in test]
-    assert not {r["id"] for r in train} & {r["id"] for r in test}
+    spec = importlib.util.spec_from_file_location("evaluate_cli_split", REPO / "launch" / "evaluate.py")
+    cli = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = cli  # dataclasses look their module up here
+    spec.loader.exec_module(cli)
+    assert [item.id for item in cli.list_items("audio_folder:test", config)] == names[-20:]
+    assert [item.id for item in cli.list_items("audio_folder:valid", config)] == names[-30:-20]
     want = _reference(speech_44k / "LJ003-0098.flac", 16000)
     np.testing.assert_allclose(test[-1]["audio"], np.clip(want, -1, 1), atol=INT16_STEP / 2 + 1e-7)
     assert test[-1]["source_sample_rate"] == 44100
-    total_minutes = sum(len(r["audio"]) for r in train) / 16000 / 60
+    total_minutes = sum(len(r["audio"]) for part in (train, valid) for r in part) / 16000 / 60  # the 121 before test
     assert 14 < total_minutes < 17.9
     assert json.dumps(train.metadata["build_summary"])  # serialisable summary recorded
     assert elapsed < 60, f"building speech-44k took {elapsed:.1f}s"

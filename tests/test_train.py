@@ -17,7 +17,7 @@ import pytest
 from jaxsr import checkpoints, parallel
 from jaxsr.config import default_config
 from jaxsr.models import model_from_config
-from jaxsr.train import create_train_state, make_train_step, train_and_evaluate
+from jaxsr.train import Interrupted, create_train_state, eval_variables, make_jitted_step, train_and_evaluate
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
@@ -40,18 +40,40 @@ def _batch(seed, b=4, t=512):
     return {"x": y + (0.05 * rng.standard_normal(y.shape)).astype(np.float32), "y": y}
 
 
-def test_train_step_is_pure_and_learns():
+def _copy(tree):
+    """A copy with its own buffers: the jitted step donates (deletes) the state it is given."""
+    return jax.tree_util.tree_map(jnp.copy, tree)
+
+
+def _step_config(**train):
     c = default_config()
     c.dtype = "float32"
     c.model.update(width=0.0625, num_blocks=2, dropout=0.0)
+    c.data.patch_length = 512
+    c.train.update(**train)
+    return c
+
+
+def test_train_step_is_pure_and_learns():
+    # The step train_and_evaluate runs: jitted with the mesh's shardings, the batch sharded, the state donated.
+    c = _step_config()
     model = model_from_config(c)
-    state = create_train_state(c, model, jax.random.key(0))
-    step = jax.jit(make_train_step(c, model))
-    batch = _batch(0)
-    s1, m1 = step(state, batch, jax.random.key(1))
-    s1b, m1b = step(state, batch, jax.random.key(1))  # same inputs -> same outputs: no hidden state
+    mesh = parallel.make_mesh()
+    state = parallel.replicate(create_train_state(c, model, jax.random.key(0)), mesh)
+    step = make_jitted_step(c, model, mesh)
+    batch = parallel.shard_batch(_batch(0), mesh)
+    assert batch["x"].sharding == parallel.data_sharded(mesh)
+    s1, m1 = step(_copy(state), batch, jax.random.key(1))
+    s1b, m1b = step(_copy(state), batch, jax.random.key(1))  # same inputs -> same outputs: no hidden state
     assert float(m1["loss"]) == float(m1b["loss"])
+    for a, b in zip(jax.tree_util.tree_leaves(s1.params), jax.tree_util.tree_leaves(s1b.params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert int(s1.step) == 1 and int(state.step) == 0
+    # The input state is donated: its buffers now belong to the output, as in the training loop.
+    given = _copy(state)
+    step(given, batch, jax.random.key(1))
+    assert all(leaf.is_deleted() for leaf in jax.tree_util.tree_leaves(given.params))
+    assert all(not leaf.is_deleted() for leaf in jax.tree_util.tree_leaves(state.params))
     losses = [float(m1["loss"])]
     s = s1
     for _ in range(30):
@@ -62,6 +84,54 @@ def test_train_step_is_pure_and_learns():
     bs0 = jax.tree_util.tree_leaves(state.batch_stats)
     bs1 = jax.tree_util.tree_leaves(s.batch_stats)
     assert any(not np.allclose(a, b) for a, b in zip(bs0, bs1))
+
+
+def test_ema_params_are_evaluated_with_ema_batch_stats():
+    """With train.ema_decay > 0 the evaluated variables are the EMA params with an EMA of the BatchNorm
+    statistics (same decay), recomputed here in numpy from the live values after every step."""
+    decay = 0.9
+    c = _step_config(ema_decay=decay)
+    model = model_from_config(c)
+    mesh = parallel.make_mesh()
+    state = parallel.replicate(create_train_state(c, model, jax.random.key(0)), mesh)
+    step = make_jitted_step(c, model, mesh)
+    leaves = lambda tree: [np.asarray(a, np.float64) for a in jax.tree_util.tree_leaves(tree)]  # noqa: E731
+    ema_stats, ema_params = leaves(state.batch_stats), leaves(state.params)
+    for i in range(5):
+        state, _ = step(state, parallel.shard_batch(_batch(i), mesh), jax.random.key(1))
+        ema_stats = [decay * e + (1 - decay) * s for e, s in zip(ema_stats, leaves(state.batch_stats))]
+        ema_params = [decay * e + (1 - decay) * p for e, p in zip(ema_params, leaves(state.params))]
+    v = eval_variables(state)
+    assert len(leaves(v["batch_stats"])) == len(ema_stats) > 0
+    for got, want, live in zip(leaves(v["batch_stats"]), ema_stats, leaves(state.batch_stats)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+        assert np.abs(got - live).max() > 1e-4, "the evaluated statistics are the live ones"
+    for got, want in zip(leaves(v["params"]), ema_params):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    # Without an EMA, the live params with the live statistics.
+    live = eval_variables(state.replace(ema_params=None, ema_batch_stats=None))
+    for a, b in zip(leaves(live), leaves({"batch_stats": state.batch_stats, "params": state.params})):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_load_checkpoint_pairs_ema_params_with_ema_batch_stats(tmp_path):
+    c = _step_config(ema_decay=0.9)
+    checkpoints.save_config(tmp_path, c)
+    tree = lambda v: {"layer": {"mean": np.full(3, v, np.float32)}}  # noqa: E731
+    model = {"params": tree(1.0), "batch_stats": tree(2.0), "ema_params": tree(3.0), "ema_batch_stats": tree(4.0)}
+    ckpt = checkpoints.Checkpointer(tmp_path, async_save=False)
+    ckpt.save(1, model, {"step": np.int32(1)}, {})
+    old = {k: v for k, v in model.items() if k != "ema_batch_stats"}  # as saved before EMA statistics were kept
+    ckpt.save(2, old, {"step": np.int32(2)}, {})
+    ckpt.close()
+    value = lambda r, k: float(np.asarray(r.variables[k]["layer"]["mean"])[0])  # noqa: E731
+    ema = checkpoints.load_checkpoint(tmp_path, 1)
+    assert (value(ema, "params"), value(ema, "batch_stats")) == (3.0, 4.0)
+    live = checkpoints.load_checkpoint(tmp_path, 1, use_ema=False)
+    assert (value(live, "params"), value(live, "batch_stats")) == (1.0, 2.0)
+    with pytest.warns(UserWarning, match="no EMA BatchNorm statistics"):
+        older = checkpoints.load_checkpoint(tmp_path, 2)
+    assert (value(older, "params"), value(older, "batch_stats")) == (3.0, 2.0)
 
 
 def test_batch_size_must_divide_over_devices():
@@ -77,7 +147,7 @@ import json, jax, numpy as np
 from jaxsr import parallel
 from jaxsr.config import default_config
 from jaxsr.models import model_from_config
-from jaxsr.train import create_train_state, make_train_step
+from jaxsr.train import create_train_state, make_jitted_step
 assert jax.device_count() == 8, jax.devices()
 c = default_config(); c.dtype = "float32"
 c.model.update(width=0.0625, num_blocks=2, dropout=0.0); c.data.patch_length = 512; c.train.batch_size = 16
@@ -86,7 +156,7 @@ out = {}
 for n in (1, 8):
     mesh = parallel.make_mesh(jax.devices()[:n])
     state = parallel.replicate(create_train_state(c, model, jax.random.key(0)), mesh)
-    step = jax.jit(make_train_step(c, model))
+    step = make_jitted_step(c, model, mesh)  # the sharded, donated step of train_and_evaluate
     rng = np.random.default_rng(0)
     losses = []
     for i in range(4):
@@ -142,24 +212,85 @@ def _params(workdir, which="latest"):
     return restored.step, jax.tree_util.tree_leaves(restored.variables)
 
 
-def test_interrupted_and_resumed_run_is_bit_exact(tmp_path):
+def test_run_interrupted_mid_schedule_and_resumed_is_bit_exact(tmp_path, monkeypatch):
+    """A cosine-schedule run (with an EMA) gets SIGTERM during step 3, between its checkpoints: it saves
+    step 3 and raises Interrupted; the same call again resumes there and ends equal to an uninterrupted run."""
+    import threading
+
+    import jaxsr.train as train_lib
+
+    if threading.current_thread() is not threading.main_thread():  # the loop only handles signals there
+        pytest.skip("signals reach only the main thread; this test sends SIGTERM to its own process")
     c = tiny_config(tmp_path, steps=6)
+    c.train.update(schedule="cosine", warmup_steps=2, ema_decay=0.5)  # the learning rate changes every step
+    built = []
+    real_step = train_lib.make_jitted_step
+    monkeypatch.setattr(train_lib, "make_jitted_step", lambda *a: built.append(a) or real_step(*a))
     train_and_evaluate(c, tmp_path / "full", quiet=True)
-    # The same run, stopped after 2 steps (as if killed right after a checkpoint), then resumed.
-    c_short = tiny_config(tmp_path, steps=2)
-    train_and_evaluate(c_short, tmp_path / "resumed", quiet=True)
-    assert _params(tmp_path / "resumed")[0] == 2
+    assert len(built) == 1, "train_and_evaluate runs the step make_jitted_step builds"
+
+    real_shard, calls = parallel.shard_batch, []
+
+    def shard_and_signal(batch, mesh):  # SIGTERM arrives while the loop prepares step 3
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_shard(batch, mesh)
+
+    monkeypatch.setattr(parallel, "shard_batch", shard_and_signal)
+    with pytest.raises(Interrupted) as stopped:
+        train_and_evaluate(c, tmp_path / "resumed", quiet=True)
+    monkeypatch.setattr(parallel, "shard_batch", real_shard)
+    assert stopped.value.step == 3 and stopped.value.exit_code == 128 + signal.SIGTERM
+    assert checkpoints.checkpoint_steps(tmp_path / "resumed") == [2, 3]  # checkpoint_every=2, and the stop
     train_and_evaluate(c, tmp_path / "resumed", quiet=True)
-    step_a, full = _params(tmp_path / "full")
-    step_b, resumed = _params(tmp_path / "resumed")
-    assert step_a == step_b == 6
-    for a, b in zip(full, resumed):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert "resumed from" in (tmp_path / "resumed" / "log.txt").read_text()
+    for use_ema in (True, False):  # the EMA (params and statistics) and the live variables alike
+        full = checkpoints.load_checkpoint(tmp_path / "full", use_ema=use_ema)
+        resumed = checkpoints.load_checkpoint(tmp_path / "resumed", use_ema=use_ema)
+        assert full.step == resumed.step == 6
+        for a, b in zip(jax.tree_util.tree_leaves(full.variables), jax.tree_util.tree_leaves(resumed.variables)):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     # The workdir is self-describing: config saved, best checkpoint by LSD kept, logs written.
     assert (tmp_path / "full" / "config.json").is_file()
     assert (tmp_path / "full" / "log.txt").read_text().count("step") > 0
     assert _params(tmp_path / "full", "best")[0] == 6
     assert list((tmp_path / "full" / "tensorboard").glob("events.*"))
+
+
+def test_training_evaluates_and_picks_best_on_valid_never_on_test(tmp_path, monkeypatch):
+    """An audio folder split "tail:2,valid:3": every evaluation during training scores the 3 validation
+    files (not the 2 test files), and best/ holds the step whose validation LSD was lowest."""
+    import soundfile as sf
+
+    from jaxsr import evaluation
+
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    t = np.arange(4000) / 8000
+    for k in range(8):
+        y = 0.3 * np.sin(2 * np.pi * (150 + 40 * k) * t) + 0.02 * rng.standard_normal(t.size)
+        sf.write(folder / f"clip{k}.wav", y.astype(np.float32), 8000, subtype="PCM_16")
+    names = sorted(p.name for p in folder.iterdir())
+    c = tiny_config(tmp_path, steps=6)
+    c.data.update(name="audio_folder", path=str(folder), split="tail:2,valid:3")
+    c.train.update(eval_every=2, learning_rate=3e-3)
+    c.eval.num_clips = 0  # every validation file
+    scored = []
+    real_evaluate = evaluation.evaluate
+
+    def evaluate(variables, config, examples, *args, **kwargs):
+        summary = real_evaluate(variables, config, examples, *args, **kwargs)
+        scored.append(([f["id"] for f in summary["per_file"]], summary["model"]["lsd"]))
+        return summary
+
+    monkeypatch.setattr(evaluation, "evaluate", evaluate)
+    summary = train_and_evaluate(c, tmp_path / "run", quiet=True)
+    assert [ids for ids, _ in scored] == [names[-5:-2]] * 3  # steps 2, 4 and 6: valid only
+    assert [f["id"] for f in summary["per_file"]] == names[-5:-2]
+    lsds = [lsd for _, lsd in scored]
+    assert _params(tmp_path / "run", "best")[0] == (2, 4, 6)[int(np.argmin(lsds))]
 
 
 def test_workdir_with_other_config_is_refused(tmp_path):
@@ -187,29 +318,56 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     assert step <= 2
 
 
+def _quickstart(overrides: dict):
+    """configs/quickstart.py with dotted `overrides`, as `--config.KEY=VALUE` flags would set them."""
+    from configs import quickstart
+
+    config = quickstart.get_config()
+    for key, value in overrides.items():
+        section, field = key.split(".")
+        config[section][field] = value
+    return config
+
+
 def test_sigterm_saves_a_checkpoint_and_resume_continues(tmp_path):
+    """launch/train.py gets SIGTERM mid-run: it saves the step it reached and exits 143. The same command
+    resumed with `num_train_steps` 10 steps past it (a constant schedule may be extended; the step reached
+    depends on timing) continues from there to the end, exits 0, and ends with the params of an
+    uninterrupted run of that length."""
+    overrides = {"data.data_dir": str(tmp_path / "data"), "data.sample_rate": 8000, "data.num_train_clips": 6,
+                 "data.num_eval_clips": 2, "data.clip_seconds": 0.5, "data.patch_length": 512, "model.width": 0.0625,
+                 "model.num_blocks": 2, "train.batch_size": 4, "train.schedule": "constant",
+                 "train.checkpoint_every": 100000, "train.eval_every": 100000, "eval.num_clips": 2,
+                 "eval.chunk_length": 1024, "eval.save_examples": 0}
     workdir = tmp_path / "run"
     args = [sys.executable, str(REPO / "launch" / "train.py"), "--config", str(REPO / "configs" / "quickstart.py"),
-            "--workdir", str(workdir), "--quiet",
-            f"--config.data.data_dir={tmp_path / 'data'}", "--config.data.sample_rate=8000",
-            "--config.data.num_train_clips=6", "--config.data.num_eval_clips=2", "--config.data.clip_seconds=0.5",
-            "--config.data.patch_length=512", "--config.model.width=0.0625", "--config.model.num_blocks=2",
-            "--config.train.batch_size=4", "--config.train.num_train_steps=100000",
-            "--config.train.checkpoint_every=100000", "--config.train.eval_every=100000", "--config.eval.num_clips=2",
-            "--config.eval.chunk_length=1024", "--config.eval.save_examples=0"]
-    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            "--workdir", str(workdir), "--quiet"] + [f"--config.{k}={v}" for k, v in overrides.items()]
+    p = subprocess.Popen(args + ["--config.train.num_train_steps=100000"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
     log = workdir / "log.txt"
     deadline = time.time() + 240
     while time.time() < deadline and not (log.exists() and "step 20:" in log.read_text()):
-        time.sleep(0.5)
+        time.sleep(0.1)
     assert p.poll() is None, p.communicate()[1][-3000:]
     p.send_signal(signal.SIGTERM)
     _, stderr = p.communicate(timeout=120)
     assert p.returncode == 128 + signal.SIGTERM, stderr[-3000:]  # saved, but not finished: a scheduler can tell
     assert "interrupted: stopped by SIGTERM" in stderr
-    step, _ = _params(workdir)
-    assert 20 <= step < 100000
+    stopped, _ = _params(workdir)
+    assert 20 <= stopped < 100000
     assert "stopped by signal" in log.read_text()
+
+    end = stopped + 10
+    r = subprocess.run(args + [f"--config.train.num_train_steps={end}"], capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert f"resumed from {workdir / 'checkpoints' / str(stopped)} at step {stopped}" in log.read_text()
+    step, resumed = _params(workdir)
+    assert step == end
+    train_and_evaluate(_quickstart({**overrides, "train.num_train_steps": end}), tmp_path / "uninterrupted", quiet=True)
+    step, uninterrupted = _params(tmp_path / "uninterrupted")
+    assert step == end
+    for a, b in zip(uninterrupted, resumed):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 def test_second_run_in_a_busy_workdir_is_refused(tmp_path):
@@ -360,7 +518,6 @@ def test_unknown_config_key_is_one_line_with_the_nearest_names(tmp_path):
 def test_sigterm_to_one_of_two_processes_stops_both_after_the_same_step(tmp_path):
     """Multi-host preemption: only process 1 gets SIGTERM; both must stop after the same step and save
     it together (without agreement process 0 would wait forever in the next step's all-reduce)."""
-    from configs import quickstart
     from jaxsr.data import builders
 
     overrides = {"data.data_dir": str(tmp_path / "data"), "data.sample_rate": 8000, "data.num_train_clips": 6,
@@ -368,10 +525,7 @@ def test_sigterm_to_one_of_two_processes_stops_both_after_the_same_step(tmp_path
                  "model.num_blocks": 2, "train.batch_size": 4, "train.num_train_steps": 100000,
                  "train.log_every": 5, "train.checkpoint_every": 100000, "train.eval_every": 100000,
                  "eval.num_clips": 2, "eval.chunk_length": 1024, "eval.save_examples": 0}
-    config = quickstart.get_config()
-    for key, value in overrides.items():
-        section, field = key.split(".")
-        config[section][field] = value
+    config = _quickstart(overrides)
     for split in ("train", "valid"):  # built once here: two processes must not build the same dataset at once
         builders.load_split(config.data, split, config.data.data_dir)
     workdir = tmp_path / "run"

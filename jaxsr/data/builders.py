@@ -19,10 +19,12 @@ Split specs (`data.split`):
   ""                    the builder's default: audio_folder "hash:0.9,0.05,0.05"; vctk and musdb18 their
                         published splits, with `data.num_valid_clips` clips carved from train for valid.
   "hash:0.9,0.05,0.05"  train/valid/test fractions, by a hash of each file's relative path.
-  "tail:20"             the 20 files whose relative paths sort last are held out; the rest train.
+  "tail:20"             the 20 files whose relative paths sort last are held out (test); the rest train.
+  "tail:20,valid:10"    the same 20 files are test, the 10 that sort just before them are valid, the rest
+                        train: a validation set (for evaluation during training and `best/`) disjoint from test.
   "list:/path/to.txt"   lines "<train|valid|test> <id>" ("#" comments); unlisted files unused. Ids are
                         paths relative to data.path (audio_folder), "p225_001" (vctk), "train/<track>" (musdb18).
-Where valid would be empty by construction (tail, a hash valid fraction of 0, a list without valid
+Where valid would be empty by construction (tail:N without valid:M, a hash valid fraction of 0, a list without valid
 lines, num_valid_clips = 0), valid is the test set.
 """
 
@@ -152,9 +154,10 @@ def _unit_hash(s: str) -> float:
 
 
 def parse_split_spec(spec: str) -> tuple[str, Any]:
-    """`data.split` -> ("default", None) | ("hash", (f_train, f_valid, f_test)) | ("tail", n) | ("list", path)."""
+    """`data.split` -> ("default", None) | ("hash", (f_train, f_valid, f_test)) | ("tail", (n_test, n_valid))
+    | ("list", path). `n_valid` is 0 for plain "tail:N" (valid is then the test set)."""
     spec = (spec or "").strip()
-    hint = 'use "", "hash:0.9,0.05,0.05", "tail:20" or "list:/path/to/splits.txt"'
+    hint = 'use "", "hash:0.9,0.05,0.05", "tail:20", "tail:20,valid:10" or "list:/path/to/splits.txt"'
     if not spec:
         return "default", None
     kind, _, arg = spec.partition(":")
@@ -168,9 +171,14 @@ def parse_split_spec(spec: str) -> tuple[str, Any]:
                              "with train and test > 0 (valid 0 means valid = test), e.g. hash:0.9,0.05,0.05")
         return "hash", fr
     if kind == "tail":
-        if not arg.isdigit() or int(arg) < 1:
-            raise ValueError(f"data.split={spec!r}: tail needs a positive number of held-out files, e.g. tail:20")
-        return "tail", int(arg)
+        n_test, comma, rest = arg.partition(",")
+        valid_kind, _, n_valid = rest.partition(":")
+        if not n_test.isdigit() or int(n_test) < 1 or (comma and (valid_kind != "valid" or not n_valid.isdigit()
+                                                                   or int(n_valid) < 1)):
+            raise ValueError(f"data.split={spec!r}: tail needs a positive number of held-out test files, optionally "
+                             "followed by a positive number of validation files before them, e.g. tail:20 or "
+                             "tail:20,valid:10")
+        return "tail", (int(n_test), int(n_valid) if comma else 0)
     if kind == "list":
         p = pathlib.Path(arg).expanduser()
         if not arg or not p.is_file():
@@ -202,11 +210,13 @@ def _assign_splits(items: list[_Item], spec: str, builder: str,
         for it in items:
             u = _unit_hash(it.id)
             plan["train" if u < f_train else "valid" if u < f_train + f_valid else "test"].append(it)
-    elif kind == "tail":
-        if arg >= len(items):
-            raise ValueError(f"data.split='tail:{arg}' holds out {arg} files but {builder} found only {len(items)}; "
-                             "use a smaller number")
-        plan = {"train": items[:-arg], "valid": [], "test": items[-arg:]}
+    elif kind == "tail":  # items are sorted by id: test is the last n_test, valid the n_valid before them
+        n_test, n_valid = arg
+        if n_test + n_valid >= len(items):
+            raise ValueError(f"data.split={spec!r} holds out {n_test + n_valid} files but {builder} found only "
+                             f"{len(items)}; use smaller numbers")
+        held = n_test + n_valid
+        plan = {"train": items[:-held], "valid": items[-held:-n_test] if n_valid else [], "test": items[-n_test:]}
     else:
         by_id = {it.id: it for it in items}
         plan = {s: [] for s in SPLITS}

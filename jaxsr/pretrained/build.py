@@ -76,8 +76,9 @@ def training_info(workdir: pathlib.Path, step: int) -> dict:
             info["wall_minutes_logged"] = round((t1 - t0).total_seconds() / 60, 1)
             info["date"] = stamps[-1][:10]
         m = re.search(r"(\d+) device\(s\) \[(\w+)\]", text)
-        if m:
-            info["device"] = f"{m.group(1)} x {m.group(2)}"
+        if m:  # the log names the backend; for a CPU, the core count is what tells the cost
+            info["device"] = (f"a {os.cpu_count()}-core CPU" if m.group(2) == "cpu"
+                              else f"{m.group(1)} x {m.group(2)}")
     return info
 
 
@@ -118,10 +119,13 @@ def model_card(m: dict) -> str:
     summary = m.get("scores", {}).get("summary")
     if summary:
         lines += ["## Held-out scores", "", summary, ""]
-    lines += ["## Use", "", "```python", "import jaxsr",
-              f"model = jaxsr.load({m['name']!r})",
-              f"restored = jaxsr.enhance(model, audio, sample_rate={m['input_rate']:g})", "```", "",
-              f"`python launch/enhance.py --checkpoint {m['name']} input.wav -o restored.wav`", ""]
+    call = f"restored = jaxsr.enhance(model, audio, sample_rate={m['input_rate']:g})"
+    cli = f"python launch/enhance.py --checkpoint {m['name']} input.wav -o restored/"
+    if m["task"] == "inpaint":  # the gaps must be marked: a mask, or runs of digital zeros on the command line
+        call = call[:-1] + ", mask=missing)  # missing: bool [time], True inside the gaps"
+        cli += " --gaps-from-zeros 5"
+    lines += ["## Use", "", "```python", "import jaxsr", f"model = jaxsr.load({m['name']!r})", call, "```", "",
+              f"`{cli}`", ""]
     return "\n".join(lines)
 
 
