@@ -491,10 +491,19 @@ def _check_audio(audio, name: str = "audio", channels: int | None = None) -> tup
     a = np.asarray(audio)
     if a.dtype == bool or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
         raise ValueError(f"{name}: dtype {a.dtype} is not audio; pass float samples in [-1, 1] or int16 PCM")
+    if a.dtype == np.int32 and a.size and 0 < int(np.abs(a.astype(np.int64)).max()) <= 32768:
+        # int32 PCM is scaled by 2**31; 16-bit samples stored in int32 would come out 1/65536 as loud.
+        warnings.warn(f"{name}: int32 samples that all fit the int16 range (peak {int(np.abs(a.astype(np.int64)).max())}) "
+                      "are read as 32-bit PCM, i.e. about -90 dBFS; if they are 16-bit samples, pass "
+                      "audio.astype(np.int16) (or float audio / 32768).", stacklevel=3)
     try:
         a = to_float32(a)
     except ValueError as e:
         raise ValueError(f"{name}: {e}") from None
+    if a.ndim == 2 and 1 < a.shape[0] < a.shape[1] <= MAX_CHANNELS:
+        # e.g. (2, 8): 2 samples of 8 channels, or 2 channels of 8 samples? Audio is [time, channels].
+        warnings.warn(f"{name} has shape {a.shape}: read as {a.shape[0]} samples of {a.shape[1]} channels "
+                      "([time, channels]); if it is [channels, time], pass audio.T.", stacklevel=3)
     if a.ndim not in (1, 2):
         raise ValueError(f"{name} must be shaped [time] or [time, channels]; got shape {a.shape}")
     was_1d = a.ndim == 1

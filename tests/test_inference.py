@@ -440,3 +440,23 @@ def test_implausible_rates_and_huge_outputs_are_refused(setup, monkeypatch):
     with pytest.raises(MemoryError, match=r"needs about .* GiB, more than half of this machine's 0.1 GiB"):
         E.enhance(model, np.zeros(300_000, np.float32), sample_rate=4000)
     E.enhance(model, x[:1000], sample_rate=4000)  # small outputs still run
+
+
+def test_ambiguous_layout_and_int16_range_int32_warn(tiny_config):
+    # Issue 14 item 15: (2, 8) reads as 2 samples x 8 channels, and int16-range values stored as int32 come
+    # out 1/65536 as loud: both are legal, so both run, but each says what it was read as.
+    from jaxsr.inference import _check_audio
+
+    with pytest.warns(UserWarning, match=r"shape \(2, 8\).*2 samples of 8 channels.*audio\.T"):
+        a, _ = _check_audio(np.zeros((2, 8), np.float32))
+    assert a.shape == (2, 8)
+    pcm16 = (np.sin(np.arange(1000) / 10) * 20000).astype(np.int32)
+    with pytest.warns(UserWarning, match=r"int16 range.*astype\(np\.int16\)"):
+        a, _ = _check_audio(pcm16)
+    np.testing.assert_allclose(a[:, 0], pcm16 / 2**31, rtol=1e-6)  # read as 32-bit PCM, as documented
+    import warnings as w
+
+    with w.catch_warnings():
+        w.simplefilter("error")  # unambiguous input: no warning
+        _check_audio(np.zeros((100, 2), np.float32))
+        _check_audio((pcm16.astype(np.int64) * 65536).astype(np.int32))
