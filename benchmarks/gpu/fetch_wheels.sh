@@ -63,10 +63,10 @@ if [ "${1:-}" = "--check" ]; then
   # A stand-in for the device: Python 3.12, jax 0.11 (CPU build), the image's numpy, then the carried
   # wheels installed exactly as run.sh installs them.
   V=${JAXSR_CHECK_VENV:-/tmp/jaxsr-gpu-check}
-  PY312=${PYTHON312:-python3.12}
+  PY312=${PYTHON312:-python3.12}  # on a pyenv machine: PYTHON312=$(pyenv root)/versions/3.12.*/bin/python
   [ -x "$V/bin/python" ] || { "$PY312" -m venv "$V" && "$V/bin/pip" install -q "jax==0.11.2" "jaxlib==0.11.2" \
       "numpy==2.5.2" scipy absl-py etils matplotlib tqdm pyarrow protobuf psutil msgpack wrapt fsspec \
       cloudpickle attrs six einops tensorstore typing-extensions pyyaml rich humanize simplejson treescope \
       prometheus-client aiofiles uvloop requests packaging zipp; }
-  PATH="$V/bin:$PATH" bash benchmarks/gpu/run.sh --dry-run --install
+  PATH="$V/bin:$PATH" PYTHON="$V/bin/python" bash benchmarks/gpu/run.sh --dry-run --install
 fi

@@ -13,7 +13,8 @@
 #   3. speed    benchmarks.speed: the full model (56 M) and the 3.5 M model, jaxsr float32 / bfloat16
 #               against the PyTorch twin eager / torch.compile / bf16 autocast, interleaved -> speed.json
 #   4. infer    benchmarks/inference.py: RTF of the full model at 16 and 48 kHz on 60 s  -> inference.json
-#   5. train    configs/speech_paper.py (the paper's network) on .gpu/speech-16k for the seconds left,
+#   5. train    configs/speech_paper.py (the paper's network; $JAXSR_GPU_TRAIN_CONFIG picks another, e.g.
+#               configs/pretrained/speech_sr_x4_16k.py) on .gpu/speech-16k for the seconds left,
 #               stopped by SIGTERM (which saves a checkpoint), then launch/evaluate.py on the 20
 #               held-out files                                                   -> train_eval.json, train_log.txt
 # Everything goes to $OUT (the device tool brings it back); run.log is the whole console output.
@@ -154,7 +155,7 @@ elif [ -d "$DATA" ] && [ "$TRAIN_S" -gt 20 ]; then
   # SIGTERM at the limit: the loop saves a checkpoint and stops (exit 143 is the expected outcome).
   t=$(date +%s)
   echo "== stage train (limit ${TRAIN_S} s)"
-  timeout -s TERM -k 30 "$TRAIN_S" "$PY" launch/train.py --config configs/speech_paper.py --workdir "$WORK/train" \
+  timeout -s TERM -k 30 "$TRAIN_S" "$PY" launch/train.py --config "${JAXSR_GPU_TRAIN_CONFIG:-configs/speech_paper.py}" --workdir "$WORK/train" \
     --config.data.path="$DATA" --config.data.data_dir="$WORK/tfds" "${TRAIN_ARGS[@]}" --quiet
   record train $? $(($(date +%s) - t))
   cp "$WORK/train/log.txt" "$OUT/train_log.txt" 2>/dev/null
