@@ -517,13 +517,15 @@ def test_unknown_config_key_is_one_line_with_the_nearest_names(tmp_path):
 
 def test_sigterm_to_one_of_two_processes_stops_both_after_the_same_step(tmp_path):
     """Multi-host preemption: only process 1 gets SIGTERM; both must stop after the same step and save
-    it together (without agreement process 0 would wait forever in the next step's all-reduce)."""
+    it together (without agreement process 0 would wait forever in the next step's all-reduce). Resuming
+    both then ends with the params of an uninterrupted two-process run."""
     from jaxsr.data import builders
 
     overrides = {"data.data_dir": str(tmp_path / "data"), "data.sample_rate": 8000, "data.num_train_clips": 6,
                  "data.num_eval_clips": 2, "data.clip_seconds": 0.5, "data.patch_length": 512, "model.width": 0.0625,
                  "model.num_blocks": 2, "train.batch_size": 4, "train.num_train_steps": 100000,
                  "train.log_every": 5, "train.checkpoint_every": 100000, "train.eval_every": 100000,
+                 "train.schedule": "constant",  # so that the resumed run may stop at another step count
                  "eval.num_clips": 2, "eval.chunk_length": 1024, "eval.save_examples": 0}
     config = _quickstart(overrides)
     for split in ("train", "valid"):  # built once here: two processes must not build the same dataset at once
@@ -557,3 +559,25 @@ def test_sigterm_to_one_of_two_processes_stops_both_after_the_same_step(tmp_path
     assert steps[0] == steps[1] >= 10, steps
     assert checkpoints.checkpoint_steps(workdir) == [steps[0]]
     assert checkpoints.load_checkpoint(workdir).step == steps[0]
+
+    # Resume both processes to a few steps past the stop, and run the same length uninterrupted.
+    end = steps[0] + 4
+
+    def two_processes(run_dir: pathlib.Path) -> list[int]:
+        extra = [f"--config.train.num_train_steps={end}", f"--config.train.checkpoint_every={end}"]
+        argv = [a.replace(str(workdir), str(run_dir)) for a in args] + extra
+        port2 = _free_port()
+        ps = [subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ, JAX_PLATFORMS="cpu", JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port2}",
+                                        JAX_NUM_PROCESSES="2", JAX_PROCESS_ID=str(i))) for i in range(2)]
+        for q in ps:
+            _, err = q.communicate(timeout=300)
+            assert q.returncode == 0, err[-3000:]
+        return [q.returncode for q in ps]
+
+    two_processes(workdir)
+    two_processes(tmp_path / "straight")
+    resumed, straight = _params(workdir), _params(tmp_path / "straight")
+    assert resumed[0] == straight[0] == end
+    for a, b in zip(resumed[1], straight[1]):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
