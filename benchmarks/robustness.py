@@ -47,6 +47,7 @@ sys.path.insert(0, str(REPO))  # `benchmarks` and `jaxsr` from a checkout, also 
 
 from benchmarks.paper_table import add_held_out_args, read_clips, speech44k_split  # noqa: E402
 from jaxsr import cli  # noqa: E402
+from jaxsr.files import write_atomic  # noqa: E402
 
 # The default sweep: the paper's decimator and the resamplers people use. decimate_nofilter (aliasing),
 # bessel6 (a weak anti-aliasing filter) and butter4_causal are in the registry but not in the goals' sweep;
@@ -271,9 +272,7 @@ def replace_section(path: pathlib.Path, begin: str, end: str, block: str) -> Non
         text = text[:start] + block + text[stop:]
     else:
         text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)  # atomic: a reader never sees half a file
+    write_atomic(path, text)  # a reader never sees half a file
 
 
 # -------------------------------------------------------------------------------------------- main

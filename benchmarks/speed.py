@@ -453,10 +453,9 @@ def _parse_impls(p: argparse.ArgumentParser, spec: str) -> list[tuple[str, str]]
 
 def _write_json(path: str, result: dict) -> None:
     """Atomic, so that a run killed mid-write leaves the previous group's complete result."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f)
-    os.replace(tmp, path)
+    from jaxsr.files import write_atomic
+
+    write_atomic(path, json.dumps(result))
 
 
 def main(argv=None) -> dict:

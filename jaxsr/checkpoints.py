@@ -35,17 +35,14 @@ import ml_collections
 import orbax.checkpoint as ocp
 
 from jaxsr.config import config_from_json, config_to_json
+from jaxsr.files import write_atomic
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_atomic(path, text)
 
 
 def save_config(workdir: str | os.PathLike, config: ml_collections.ConfigDict) -> None:

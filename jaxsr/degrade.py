@@ -250,22 +250,25 @@ def describe_chain(chain: str | dict) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _chain_defaults() -> dict:
-    from jaxsr.config import default_config  # the single source of the defaults
+def _task_defaults() -> dict:
+    """The config's task fields as a plain dict (jaxsr.config is the single source of the defaults)."""
+    from jaxsr.config import default_config
 
-    t = default_config().task
-    return {k: (t[k].to_dict() if hasattr(t[k], "to_dict") else t[k]) for k in t.keys() if k.startswith("sr_")}
+    return default_config().task.to_dict()
 
 
 def _task_get(task, key: str):
-    """`task[key]` for a ConfigDict or a plain dict (missing sr_* keys: the config defaults)."""
-    try:
-        value = task[key]
-    except (KeyError, AttributeError):
-        if key.startswith("sr_"):
-            return _chain_defaults()[key]
-        raise
-    return value.to_dict() if hasattr(value, "to_dict") else value
+    """`task[key]` for a `config.task` ConfigDict or a plain dict; the config default when `task` is None
+    or lacks the field (plain dicts in callers and tests, config.json files older than the sr_* and denoise
+    option fields), so that such tasks degrade exactly as they did before those fields existed."""
+    if task is not None:
+        try:
+            value = task[key]
+        except (KeyError, AttributeError):
+            pass
+        else:
+            return value.to_dict() if hasattr(value, "to_dict") else value
+    return _task_defaults()[key]
 
 
 def _uniform(rng: np.random.Generator, lo_hi) -> float:
@@ -276,7 +279,9 @@ def _uniform(rng: np.random.Generator, lo_hi) -> float:
 def draw_sr_chain(rng: np.random.Generator, task=None) -> dict:
     """A random resampling chain (a dict, see above) drawn with `rng` from the `sr_*` fields of `task`
     (a `config.task` ConfigDict or dict; missing fields take the config defaults)."""
-    get = (lambda k: _chain_defaults()[k]) if task is None else (lambda k: _task_get(task, k))
+    def get(key: str):
+        return _task_get(task, key)
+
     weights = dict(get("sr_chain_weights"))
     kinds = [k for k in SR_CHAIN_KINDS if weights.get(k, 0) > 0]
     if not kinds:
@@ -327,9 +332,14 @@ def _iir_sos(family: str, order: int, cutoff: float, ratio: int, rp: float, rs: 
     raise ValueError(f"unknown IIR family {family!r}; use one of {IIR_FAMILIES}")
 
 
+def _iir_design(chain: dict, ratio: int) -> tuple:
+    """The arguments of `_iir_sos` / `_causal_delay` (their cache key) for an iir or causal chain."""
+    return (chain["family"], int(chain["order"]), float(chain["cutoff"]), ratio,
+            float(chain.get("rp", 0.1)), float(chain.get("rs", 60.0)))
+
+
 def _chain_sos(chain: dict, ratio: int) -> np.ndarray:
-    return _iir_sos(chain["family"], int(chain["order"]), float(chain["cutoff"]), ratio,
-                    float(chain.get("rp", 0.1)), float(chain.get("rs", 60.0)))
+    return _iir_sos(*_iir_design(chain, ratio))
 
 
 @functools.lru_cache(maxsize=16384)
@@ -379,8 +389,7 @@ def _lowrate(y: np.ndarray, ratio: int, chain: dict) -> np.ndarray:
         out = _sosfiltfilt(_chain_sos(chain, ratio), y64)[::ratio]
     elif kind == "causal":
         sos = _chain_sos(chain, ratio)
-        delay = _causal_delay(chain["family"], int(chain["order"]), float(chain["cutoff"]), ratio,
-                              float(chain.get("rp", 0.1)), float(chain.get("rs", 60.0)))
+        delay = _causal_delay(*_iir_design(chain, ratio))
         # Start in the steady state of the first sample (no switch-on transient), run `delay` samples past
         # the end, and drop the first `delay` outputs: the output is aligned with the input again.
         z = scipy.signal.sosfilt(sos, np.concatenate([y64, np.full(delay, y64[-1])]),
@@ -455,31 +464,6 @@ def sr_batch(y: np.ndarray, ratio: int, chains: Sequence[str | dict]) -> tuple[n
 # would ask a 0.9 M-parameter denoiser to invert responses longer than its receptive field, and would
 # teach it that a room's tail is noise to be removed, which it then strips from ordinary recordings.
 
-# Defaults of the denoise options for callers that pass a plain task dict without them (tests, old
-# config.json files): the config defaults, which keep today's behaviour (no reverb).
-_DENOISE_OPTIONS = ("babble_talkers", "babble_pitch", "babble_formant", "babble_min_shift", "babble_synthetic_prob",
-                    "varying_exponent", "varying_level_db", "varying_seconds", "reverb_prob", "reverb_rt60",
-                    "reverb_drr_db")
-
-
-@functools.lru_cache(maxsize=1)
-def _denoise_defaults() -> dict:
-    from jaxsr.config import default_config
-
-    t = default_config().task
-    return {k: t[k] for k in _DENOISE_OPTIONS}
-
-
-def _option(options, key: str):
-    """`options[key]` (a task ConfigDict or dict), or the config default when it has no such field."""
-    if options is not None:
-        try:
-            return options[key]
-        except (KeyError, AttributeError):
-            pass
-    return _denoise_defaults()[key]
-
-
 def add_noise(y: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
     """`y + g * noise` with `g` chosen so that 10 log10(|y|^2 / |g noise|^2) = snr_db exactly."""
     y = _check_signal(y)
@@ -526,26 +510,26 @@ def degrade_denoise(
     n = len(y)
     info: dict = {"task": "denoise", "noise": kind, "snr_db": snr}
     target = y
-    reverb_prob = float(_option(options, "reverb_prob"))
+    reverb_prob = float(_task_get(options, "reverb_prob"))
     if reverb_prob > 0 and rng.random() < reverb_prob:
-        rt60 = _uniform(rng, _option(options, "reverb_rt60"))
-        drr = _uniform(rng, _option(options, "reverb_drr_db"))
+        rt60 = _uniform(rng, _task_get(options, "reverb_rt60"))
+        drr = _uniform(rng, _task_get(options, "reverb_drr_db"))
         target = reverberate(y, room_impulse_response(rng, sample_rate, rt60, drr))
         info["reverb"] = {"rt60": rt60, "drr_db": drr}
     if kind in ("white", "pink", "brown"):
         noise = colored_noise(rng, n, {"white": 0.0, "pink": 1.0, "brown": 2.0}[kind])
     elif kind == "varying":
-        noise = varying_noise(rng, n, sample_rate, tuple(_option(options, "varying_exponent")),
-                              tuple(_option(options, "varying_level_db")), tuple(_option(options, "varying_seconds")))
+        noise = varying_noise(rng, n, sample_rate, tuple(_task_get(options, "varying_exponent")),
+                              tuple(_task_get(options, "varying_level_db")), tuple(_task_get(options, "varying_seconds")))
     elif kind == "babble":
         noise = babble_noise(rng, n, noise_pool, exclude=exclude)
     elif kind == "babble_voices":
         noise = voices_babble(rng, n, sample_rate, noise_pool, exclude, synthetic_voices(int(sample_rate), voices),
-                              talkers=tuple(_option(options, "babble_talkers")),
-                              pitch=tuple(_option(options, "babble_pitch")),
-                              formant=tuple(_option(options, "babble_formant")),
-                              min_shift=float(_option(options, "babble_min_shift")),
-                              synthetic_prob=float(_option(options, "babble_synthetic_prob")))
+                              talkers=tuple(_task_get(options, "babble_talkers")),
+                              pitch=tuple(_task_get(options, "babble_pitch")),
+                              formant=tuple(_task_get(options, "babble_formant")),
+                              min_shift=float(_task_get(options, "babble_min_shift")),
+                              synthetic_prob=float(_task_get(options, "babble_synthetic_prob")))
     else:
         if not len(noise_files):
             raise ValueError("noise type 'folder' needs recorded noise (task.noise_dir); none was loaded.")

@@ -362,13 +362,14 @@ def load(workdir_or_checkpoint: str | os.PathLike, which: str | int = "latest") 
     """
     from jaxsr import pretrained
 
-    path = pathlib.Path(os.fspath(workdir_or_checkpoint)).expanduser()
-    if not path.exists() and pretrained.is_name(os.fspath(workdir_or_checkpoint)):
+    text = os.fspath(workdir_or_checkpoint)
+    path = pathlib.Path(text).expanduser()
+    if not path.exists() and pretrained.is_name(text):
         if which not in ("latest", "best"):
-            raise ValueError(f"{workdir_or_checkpoint!r} is a packaged model with one set of weights; drop which={which!r}")
-        return pretrained.load(os.fspath(workdir_or_checkpoint))
+            raise ValueError(f"{text!r} is a packaged model with one set of weights; drop which={which!r}")
+        return pretrained.load(text)
     if not path.exists() and len(path.parts) == 1:  # a bare word: most likely a misspelt model name
-        raise pretrained.unknown_name_error(os.fspath(workdir_or_checkpoint))
+        raise pretrained.unknown_name_error(text)
     from jaxsr.checkpoints import load_checkpoint  # orbax is only needed here
 
     restored = load_checkpoint(workdir_or_checkpoint, which)
@@ -491,9 +492,10 @@ def _check_audio(audio, name: str = "audio", channels: int | None = None) -> tup
     a = np.asarray(audio)
     if a.dtype == bool or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
         raise ValueError(f"{name}: dtype {a.dtype} is not audio; pass float samples in [-1, 1] or int16 PCM")
-    if a.dtype == np.int32 and a.size and 0 < int(np.abs(a.astype(np.int64)).max()) <= 32768:
+    peak = int(np.abs(a.astype(np.int64)).max()) if a.dtype == np.int32 and a.size else 0
+    if 0 < peak <= 32768:
         # int32 PCM is scaled by 2**31; 16-bit samples stored in int32 would come out 1/65536 as loud.
-        warnings.warn(f"{name}: int32 samples that all fit the int16 range (peak {int(np.abs(a.astype(np.int64)).max())}) "
+        warnings.warn(f"{name}: int32 samples that all fit the int16 range (peak {peak}) "
                       "are read as 32-bit PCM, i.e. about -90 dBFS; if they are 16-bit samples, pass "
                       "audio.astype(np.int16) (or float audio / 32768).", stacklevel=3)
     try:

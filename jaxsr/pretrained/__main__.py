@@ -9,6 +9,7 @@ from __future__ import annotations
 import pathlib
 import sys
 
+from jaxsr.files import write_atomic
 from jaxsr.pretrained import available
 
 
@@ -28,7 +29,7 @@ def write_between_markers(path: pathlib.Path, text: str) -> None:
     if begin not in doc or end not in doc:
         raise SystemExit(f"{path}: no {begin} ... {end} markers to write the table between")
     head, rest = doc.split(begin, 1)
-    path.write_text(head + begin + "\n" + text + "\n" + end + rest.split(end, 1)[1])
+    write_atomic(path, head + begin + "\n" + text + "\n" + end + rest.split(end, 1)[1])
 
 
 if __name__ == "__main__":

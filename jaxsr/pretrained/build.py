@@ -21,31 +21,18 @@ import os
 import pathlib
 import re
 import sys
-import tempfile
 from typing import Any
 
 import numpy as np
 
 from jaxsr import pretrained
+from jaxsr.files import write_atomic
 from jaxsr.pretrained import flatten, sha256
 
 TRAINING_DATA = ("speech-44k (../shared/data/speech-44k): 141 recordings of one speaker, 44.1 kHz FLAC, "
                  "Apache-2.0; the 121 that sort first train, the last 20 are held out and never trained on "
                  "or used to pick a checkpoint. Noise and room responses, where used, are generated; "
                  "synthetic voices come from jaxsr's embedded corpus. No other recordings.")
-
-
-def _atomic_write(path: pathlib.Path, data: bytes) -> None:
-    """Temp file + rename: a build that fails half-way leaves the previous files intact."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # package data: readable by everyone (mkstemp makes it private)
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def encode_variables(variables: dict) -> bytes:
@@ -143,7 +130,7 @@ def build(workdir: str, name: str, *, config_file: str, description: str, scores
     out_dir = pathlib.Path(out_dir) if out_dir is not None else pretrained.MODELS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     npz = out_dir / f"{name}.npz"
-    _atomic_write(npz, data)
+    write_atomic(npz, data)
     storage = {"dtype": "float16", "bytes": len(data)}
     if check_audio:
         from jaxsr.audio_io import read_audio
@@ -163,8 +150,8 @@ def build(workdir: str, name: str, *, config_file: str, description: str, scores
         "scores": {"headline": headline, "summary": summary, **({"detail": scores} if scores else {})},
         "config": json.loads(_config_json(config)),
     }
-    _atomic_write(out_dir / f"{name}.json", (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
-    _atomic_write(out_dir / f"{name}.md", model_card(manifest).encode())
+    write_atomic(out_dir / f"{name}.json", (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
+    write_atomic(out_dir / f"{name}.md", model_card(manifest).encode())
     return manifest
 
 
