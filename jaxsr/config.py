@@ -149,6 +149,10 @@ def default_config() -> ml_collections.ConfigDict:
     tr.eval_every = 1000
     tr.checkpoint_every = 1000
     tr.keep_checkpoints = 3
+    # Fine-tuning: start a fresh run's params and BatchNorm statistics from a trained model (a workdir,
+    # one of its step directories, or a packaged model name such as "speech-sr-x4-16k"); the optimizer,
+    # the schedule and the step start anew. "" trains from the initialiser. Ignored when resuming.
+    tr.init_from = ""
 
     c.eval = e = ml_collections.ConfigDict()
     e.num_clips = 16  # Clips of the evaluation split used during training (0: all).
@@ -201,6 +205,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     _expect(tr.num_train_steps >= 0, "train.num_train_steps", f"got {tr.num_train_steps!r}; use a non-negative integer")
     _expect(tr.learning_rate > 0, "train.learning_rate", f"got {tr.learning_rate!r}; use a positive float")
     _expect(tr.schedule in SCHEDULES, "train.schedule", f"got {tr.schedule!r}; use one of {SCHEDULES}")
+    _expect(isinstance(tr.get("init_from", ""), str), "train.init_from",
+            f"got {tr.get('init_from')!r}; use a workdir path, a packaged model name or \"\"")
     _expect(0.0 <= tr.ema_decay < 1.0, "train.ema_decay", f"got {tr.ema_decay!r}; use 0 (off) or a decay in (0, 1)")
     # The loop takes `step % every`: 0 would divide by zero mid-run, a negative value never fires.
     for field, unit in (("log_every", "steps"), ("eval_every", "steps"), ("checkpoint_every", "steps"),

@@ -9,6 +9,7 @@ Orbax so that re-running the same command resumes exactly where the run stopped.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import pathlib
@@ -24,7 +25,7 @@ import numpy as np
 import optax
 from flax.training import train_state
 
-from jaxsr import checkpoints, metrics as metrics_lib, parallel
+from jaxsr import checkpoints, config as config_lib, metrics as metrics_lib, parallel
 from jaxsr.config import validate
 from jaxsr.models import AudioUNet, compute_dtype, model_from_config
 
@@ -407,6 +408,9 @@ def _train_and_evaluate(config, workdir: pathlib.Path, overwrite: bool, quiet: b
                 state = state.replace(ema_batch_stats=model_vars["ema_batch_stats"])
             pipeline.set_iterator_state(loader, meta["data_state"])
             writer.text(f"resumed from {workdir / 'checkpoints' / str(start)} at step {start}")
+    if start is None and config.train.init_from:
+        state = _init_from(state, config, config.train.init_from)
+        writer.text(f"fine-tuning: params and BatchNorm statistics from {config.train.init_from}")
     start = start or 0
 
     num_steps = config.train.num_train_steps
@@ -506,6 +510,44 @@ def _train_and_evaluate(config, workdir: pathlib.Path, overwrite: bool, quiet: b
                                      writer=writer, step=step)
     writer.close()
     return summary
+
+
+def load_init_variables(source: str) -> tuple[dict, ml_collections.ConfigDict]:
+    """`({'params', 'batch_stats'}, config)` of `train.init_from`: a packaged model name, a workdir or a
+    step directory (its EMA params when it kept them, as inference uses them)."""
+    from jaxsr import pretrained
+
+    if pretrained.is_name(source):
+        m = pretrained.manifest(source)
+        return pretrained.read_variables(source), config_lib.config_from_json(json.dumps(m["config"]))
+    path = pathlib.Path(source).expanduser()
+    if not path.exists():
+        raise ValueError(f"config.train.init_from: {source!r} is neither a workdir nor a packaged model "
+                         f"(packaged: {', '.join(pretrained.names())}); pass one, or \"\" to train from scratch.")
+    restored = checkpoints.load_checkpoint(path)
+    return restored.variables, restored.config
+
+
+def _init_from(state: TrainState, config: ml_collections.ConfigDict, source: str) -> TrainState:
+    """`state` with params and BatchNorm statistics (and their EMAs) taken from `source`; shapes must match."""
+    variables, source_config = load_init_variables(source)
+    want = {"params": state.params, "batch_stats": state.batch_stats}
+    got = {"params": variables["params"], "batch_stats": variables.get("batch_stats", {})}
+    want_shapes = {k: tuple(np.shape(v)) for k, v in _flatten(want).items()}
+    got_shapes = {k: tuple(np.shape(v)) for k, v in _flatten(got).items()}
+    if want_shapes != got_shapes:
+        differ = [f"model.{f}={source_config.model[f]!r} there, {config.model[f]!r} here"
+                  for f in ("num_blocks", "width", "max_filters", "dilation", "norm", "final_kernel") if f in config.model and
+                  f in source_config.model and source_config.model[f] != config.model[f]]
+        raise ValueError(f"config.train.init_from: {source} holds a network of another shape than this config's"
+                         f" ({'; '.join(differ) or 'parameter shapes differ'}); use the same model fields.")
+    # Placed like the state's own leaves (replicated over the mesh), as float32 copies.
+    put = lambda new, old: jax.device_put(jnp.asarray(new, old.dtype), old.sharding)  # noqa: E731
+    params = jax.tree_util.tree_map(put, got["params"], state.params)
+    stats = jax.tree_util.tree_map(put, got["batch_stats"], state.batch_stats)
+    copy = lambda tree: jax.tree_util.tree_map(jnp.copy, tree) if state.ema_params is not None else None  # noqa: E731
+    return state.replace(params=params, batch_stats=stats, ema_params=copy(params),
+                         ema_batch_stats=copy(stats) if state.ema_params is not None else state.ema_batch_stats)
 
 
 @contextlib.contextmanager

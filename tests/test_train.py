@@ -581,3 +581,33 @@ def test_sigterm_to_one_of_two_processes_stops_both_after_the_same_step(tmp_path
     assert resumed[0] == straight[0] == end
     for a, b in zip(resumed[1], straight[1]):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_init_from_starts_params_and_statistics_from_a_trained_run(tmp_path):
+    # Fine-tuning: a fresh run's step-0 variables are the source run's (read back independently with Orbax
+    # through load_checkpoint), the optimizer and the step start anew, and a wrong-shaped source is one line.
+    src = tmp_path / "src"
+    train_and_evaluate(tiny_config(tmp_path, steps=4), str(src), quiet=True)
+    source = checkpoints.load_checkpoint(src).variables
+    c = tiny_config(tmp_path, steps=2)
+    c.train.update(init_from=str(src), learning_rate=1e-12, checkpoint_every=1)  # lr ~ 0: params stay put
+    dst = tmp_path / "dst"
+    train_and_evaluate(c, str(dst), quiet=True)
+    assert checkpoints.checkpoint_steps(dst) == [1, 2]  # the step restarted at 0
+    tuned = checkpoints.load_checkpoint(dst, which=1).variables
+    for a, b in zip(jax.tree_util.tree_leaves(source["params"]), jax.tree_util.tree_leaves(tuned["params"])):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), atol=1e-6)
+    fresh = checkpoints.load_checkpoint(tmp_path / "src", which=2).variables  # an earlier step differs
+    assert any(not np.allclose(np.asarray(a), np.asarray(b)) for a, b in
+               zip(jax.tree_util.tree_leaves(fresh["params"]), jax.tree_util.tree_leaves(tuned["params"])))
+    assert "fine-tuning" in (dst / "log.txt").read_text()
+
+    wide = tiny_config(tmp_path, steps=2)
+    wide.model.width = 0.125
+    wide.train.init_from = str(src)
+    with pytest.raises(ValueError, match=r"config\.train\.init_from: .*model\.width=0\.0625 there, 0\.125 here"):
+        train_and_evaluate(wide, str(tmp_path / "wide"), quiet=True)
+    missing = tiny_config(tmp_path, steps=2)
+    missing.train.init_from = "no-such-model"
+    with pytest.raises(ValueError, match=r"config\.train\.init_from: 'no-such-model' is neither"):
+        train_and_evaluate(missing, str(tmp_path / "missing"), quiet=True)
