@@ -1,10 +1,19 @@
-"""Atomic file writes: a reader, or a run that dies half-way, never sees half a file."""
+"""Files several processes share: atomic writes (a reader, or a run that dies half-way, never sees half
+a file) and exclusive locks (two processes building one dataset, or training in one workdir, take turns
+or are refused)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import tempfile
+from typing import IO, Iterator
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; concurrent processes are not kept apart.
+    fcntl = None
 
 
 def write_atomic(path: str | os.PathLike, data: str | bytes, mode: int = 0o644) -> pathlib.Path:
@@ -23,3 +32,30 @@ def write_atomic(path: str | os.PathLike, data: str | bytes, mode: int = 0o644) 
         pathlib.Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+class LockBusy(Exception):
+    """`file_lock(..., blocking=False)` found the lock held by another process."""
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike, *, blocking: bool = True) -> Iterator[IO[str]]:
+    """Hold an exclusive advisory lock on `path` (created, with its folder) for the `with` block.
+
+    `blocking=False` raises LockBusy at once when another process holds it. Yields the lock file, opened
+    "a+" (the holder may write who it is into it; a refused process may read that). The lock is released
+    when the block ends or the process dies, so a killed holder never leaves it stuck.
+    """
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        if fcntl is not None:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                raise LockBusy(str(path)) from None
+        try:
+            yield f
+        finally:
+            if fcntl is not None:
+                fcntl.flock(f, fcntl.LOCK_UN)

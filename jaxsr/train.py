@@ -25,7 +25,7 @@ import numpy as np
 import optax
 from flax.training import train_state
 
-from jaxsr import checkpoints, config as config_lib, metrics as metrics_lib, parallel
+from jaxsr import checkpoints, config as config_lib, files, metrics as metrics_lib, parallel
 from jaxsr.config import validate
 from jaxsr.models import AudioUNet, compute_dtype, model_from_config
 
@@ -298,23 +298,17 @@ def _workdir_lock(workdir: pathlib.Path, enabled: bool = True):
     if not enabled:
         yield
         return
-    import fcntl
-
     workdir.mkdir(parents=True, exist_ok=True)
-    with open(workdir / ".lock", "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            f.seek(0)
-            raise ValueError(f"{workdir} is in use by another training run ({f.read().strip() or 'unknown pid'}); "
-                             "wait for it to stop, or use another --workdir.") from None
-        f.truncate(0)
-        f.write(f"pid {os.getpid()}")
-        f.flush()
-        try:
+    try:
+        with files.file_lock(workdir / ".lock", blocking=False) as f:
+            f.truncate(0)
+            f.write(f"pid {os.getpid()}")
+            f.flush()
             yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    except files.LockBusy:
+        holder = (workdir / ".lock").read_text().strip()
+        raise ValueError(f"{workdir} is in use by another training run ({holder or 'unknown pid'}); "
+                         "wait for it to stop, or use another --workdir.") from None
 
 
 def _train_and_evaluate(config, workdir: pathlib.Path, overwrite: bool, quiet: bool, is_main: bool) -> dict:

@@ -54,13 +54,8 @@ import tensorflow_datasets as tfds
 from absl import logging
 from etils import epath
 
-from jaxsr import audio_io
+from jaxsr import audio_io, files
 from jaxsr.data import synthetic
-
-try:
-    import fcntl
-except ImportError:  # Windows: builds are not locked against concurrent processes.
-    fcntl = None
 
 SPLITS = ("train", "valid", "test")
 STORE_DTYPES = ("int16", "float32")
@@ -713,20 +708,6 @@ def _clean_partial(builder: _Builder) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def _locked(lock_path: pathlib.Path) -> Iterator[None]:
-    """An exclusive file lock, so two processes building the same config take turns."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a") as f:
-        if fcntl is not None:
-            fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            if fcntl is not None:
-                fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def build(data_config: Any, data_dir: str | os.PathLike | None = None) -> tfds.core.DatasetBuilder:
     """Build the dataset `data_config` describes if its cache is missing or incomplete; return the builder."""
     name = data_config.get("name", "")
@@ -745,7 +726,7 @@ def build(data_config: Any, data_dir: str | os.PathLike | None = None) -> tfds.c
     builder = make()
     if _is_complete(builder):
         return builder
-    with _locked(pathlib.Path(builder.data_path).parent / ".lock"):
+    with files.file_lock(pathlib.Path(builder.data_path).parent / ".lock"):
         builder = make()  # another process may have finished it while we waited
         if _is_complete(builder):
             return builder
