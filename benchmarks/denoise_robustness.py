@@ -33,25 +33,21 @@ absent) with the table, the command, the date, device and software. Exit status:
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import pathlib
-import shlex
 import sys
 import time
 
 import numpy as np
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # `benchmarks` and `jaxsr` from a checkout, also as `python benchmarks/...py`
+if not __package__:  # run as `python benchmarks/denoise_robustness.py`: the repository root, for `benchmarks.*`
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from benchmarks.paper_table import add_held_out_args, read_clips, speech44k_split  # noqa: E402
-from jaxsr import cli  # noqa: E402
-from benchmarks.robustness import display_path, emit, log, replace_section, software  # noqa: E402
+from benchmarks.common import (UsageError, add_output_args, display_path, emit, held_out_files,  # noqa: E402
+                               held_out_report, load_task_model, log, model_parser, parse, read_clips)
 
 NOISES = ("white", "pink", "brown", "varying", "babble", "babble_voices")
 SNRS_DB = (0.0, 5.0, 10.0)
-RESULTS_MD = REPO / "benchmarks" / "RESULTS.md"
 BEGIN, END = "<!-- denoise-robustness:begin -->", "<!-- denoise-robustness:end -->"
 # The issue's goals (denoise at 16 kHz on the held-out speech).
 GOAL_MEAN_NOISES = ("white", "pink", "babble", "varying")
@@ -60,28 +56,14 @@ GOAL_MEAN_GAIN_DB = 8.0
 GOAL_VOICES_NOISE, GOAL_VOICES_SNR_DB, GOAL_VOICES_GAIN_DB = "babble_voices", 0.0, 5.0
 
 
-class UsageError(Exception):
-    """A bad flag, checkpoint or data folder: exit status 2."""
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="benchmarks/denoise_robustness.py", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    cli.add_model_args(p, required=False, help="a denoise model: a packaged name or a training workdir (omit: the noisy input only)")
-    add_held_out_args(p)
+    p = model_parser(__doc__, "benchmarks/denoise_robustness.py", "a denoise model", "the noisy input only")
     p.add_argument("--noises", default=",".join(NOISES),
                    help="comma-separated noise types of jaxsr.config.NOISE_TYPES (default: %(default)s)")
     p.add_argument("--snrs", default=",".join(f"{s:g}" for s in SNRS_DB),
                    help="comma-separated input SNRs in dB (default: %(default)s)")
-    p.add_argument("--sample-rate", type=int, help="without --checkpoint: the rate in Hz (default 16000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the per-file noise generators")
-    p.add_argument("--batch-size", type=int, help="chunks per forward pass (default: the config's eval.batch_size)")
-    p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout, nothing else")
-    p.add_argument("--write-results", nargs="?", const=str(RESULTS_MD), metavar="FILE",
-                   help="write the table between the denoise-robustness markers of FILE (default: %(const)s)")
-    args = p.parse_args(argv)
-    cli.check_args(p, args, positive=("held_out", "max_files", "batch_size", "sample_rate"))
-    return args
+    add_output_args(p, "denoise-robustness", "seed of the per-file noise generators")
+    return parse(p, argv)
 
 
 def noise_names(spec: str) -> list[str]:
@@ -109,8 +91,6 @@ def snr_values(spec: str) -> list[float]:
 
 def setup(args: argparse.Namespace):
     """(model or None, config) for the run; UsageError for a checkpoint that is not a denoise model."""
-    import ml_collections
-
     if args.checkpoint is None:
         from jaxsr.config import default_config
 
@@ -118,17 +98,7 @@ def setup(args: argparse.Namespace):
         config.data.sample_rate = args.sample_rate or 16000
         config.task.name = "denoise"
         return None, config
-    from jaxsr.inference import load, resolve_task
-
-    try:
-        model = load(args.checkpoint, args.which)
-        resolve_task(model.config, "denoise", None)
-    except (ValueError, FileNotFoundError) as e:
-        raise UsageError(f"--checkpoint {args.checkpoint}: {e}") from None
-    if args.sample_rate is not None and args.sample_rate != model.config.data.sample_rate:
-        raise UsageError(f"--sample-rate {args.sample_rate}: the model works at {model.config.data.sample_rate} Hz; "
-                         "drop --sample-rate")
-    return model, ml_collections.ConfigDict(model.config.to_dict())  # a copy: each cell changes its task
+    return load_task_model(args, "denoise")  # the config is a copy: each cell changes its task
 
 
 # ------------------------------------------------------------------------------------------ scoring
@@ -193,9 +163,7 @@ def table(cells: list[dict], noises: list[str], snrs: list[float]) -> str:
     return "\n".join(lines)
 
 
-def goal_lines(g: dict | None) -> list[str]:
-    if g is None:
-        return ["No model (--checkpoint): the goals are not measured."]
+def goal_lines(g: dict) -> list[str]:
     ok = {True: "met", False: "**NOT met**", None: "not measured (its cells were not run)"}
 
     def db(v):
@@ -209,24 +177,12 @@ def goal_lines(g: dict | None) -> list[str]:
 
 
 def report(result: dict) -> str:
-    who = (f"{result['checkpoint']} (step {result['step']}, trained on noise types "
-           f"{', '.join(result['trained_noise_types'])})" if result["checkpoint"] else "no model")
-    lines = [f"denoise at {result['sample_rate']} Hz: {who}; {result['n_files']} held-out file(s) of "
-             f"{result['data']}. SI-SDR in dB (jaxsr.metrics), mean over files; gain = model − noisy input.", "",
-             table(result["cells"], result["noises"], result["snrs_db"]), "", *goal_lines(result["goals"]), "",
-             "Noise made per file with the generator of (seed, file index); babble from the other held-out files, "
-             "never the file itself; babble_voices also from synthetic voices training never heard. No reverberation."]
-    return "\n".join(lines)
-
-
-def write_results(path: pathlib.Path, result: dict, argv: list[str]) -> None:
-    """Replace the marked section of `path` (append it if absent) with this run's report."""
-    command = "python -m benchmarks.denoise_robustness " + shlex.join(argv)
-    block = "\n".join([BEGIN, "## Robustness to the noise: `denoise` (issue 13)", "",
-                       f"`{command}` ({datetime.date.today().isoformat()}; {software()}; "
-                       f"{os.cpu_count()} CPUs, {result['elapsed_s']:.0f} s).", "",
-                       report(result), END])
-    replace_section(path, BEGIN, END, block)
+    return held_out_report(
+        "denoise", result, f"trained on noise types {', '.join(result['trained_noise_types'] or ())}",
+        "SI-SDR in dB (jaxsr.metrics), mean over files; gain = model − noisy input.",
+        table(result["cells"], result["noises"], result["snrs_db"]), goal_lines,
+        ["Noise made per file with the generator of (seed, file index); babble from the other held-out files, "
+         "never the file itself; babble_voices also from synthetic voices training never heard. No reverberation."])
 
 
 # -------------------------------------------------------------------------------------------- main
@@ -236,12 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         noises, snrs = noise_names(args.noises), snr_values(args.snrs)
-        try:
-            files = speech44k_split(pathlib.Path(args.data), args.held_out)[1]
-        except (ValueError, FileNotFoundError) as e:
-            raise UsageError(f"--data {args.data}: {e}") from None
-        if args.max_files:
-            files = files[:args.max_files]
+        files = held_out_files(args)[1]
         if len(files) < 2 and any(n in ("babble", "babble_voices") for n in noises):
             raise UsageError("babble is made from the other held-out files: score at least 2 (--max-files)")
         model, config = setup(args)
@@ -265,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
               "data": display_path(args.data), "held_out": args.held_out, "n_files": len(clips), "seed": args.seed,
               "files": [cid for cid, _ in clips], "noises": noises, "snrs_db": snrs, "cells": cells,
               "goals": goals(cells), "elapsed_s": round(time.perf_counter() - t0, 1)}
-    return emit(result, args, argv, write_results, report, "denoise-robustness")
+    return emit(result, args, argv, report, (BEGIN, END), "Robustness to the noise: `denoise` (issue 13)")
 
 
 if __name__ == "__main__":

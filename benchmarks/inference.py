@@ -17,21 +17,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import pathlib
 import platform
 import statistics
 import sys
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+import jax
+import numpy as np
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-
-from jaxsr import inference as E  # noqa: E402
-from jaxsr.config import default_config  # noqa: E402
-from jaxsr.degrade import spline_upsample  # noqa: E402
-from jaxsr.models import compute_dtype, count_params, forward_flops, init_variables, model_from_config  # noqa: E402
+from jaxsr import inference as E
+from jaxsr.config import default_config
+from jaxsr.degrade import spline_upsample
+from jaxsr.models import compute_dtype, count_params, forward_flops, init_variables, model_from_config
 
 MODELS = {"full": 1.0, "small": 0.25, "tiny": 0.0625}  # tiny: smoke tests of this script
 

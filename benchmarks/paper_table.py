@@ -7,8 +7,8 @@
         --vctk /data/VCTK-Corpus-0.92.zip --checkpoint-r4 vctk_single=runs/vctk_r4
 
 Datasets (column groups):
-  speech44k    `../shared/data/speech-44k`, its 20 files that sort last (the test split of
-               configs/speech.py); always run.
+  speech44k    `--data` (or `--speech44k`; default ../shared/data/speech-44k), its `--held-out` 20 files
+               that sort last (the test split of configs/speech.py; benchmarks/common.py); always run.
   vctk_single  with `--vctk PATH`: VCTK p225, the paper's test recordings (configs/vctk.py); the paper's
                "single speaker" column.
   vctk_multi   with `--vctk PATH`: the paper's held-out speakers (configs/vctk_multi.py); "multi-speaker".
@@ -26,7 +26,6 @@ tables report; see jaxsr/metrics.py). Output: a Markdown table, then one JSON li
 
 from __future__ import annotations
 
-import argparse
 import json
 import pathlib
 import sys
@@ -34,11 +33,11 @@ import time
 
 import numpy as np
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # `configs` and `jaxsr` from a checkout
+if not __package__:  # run as `python benchmarks/paper_table.py`: the repository root, for `benchmarks.*`
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-SPEECH_44K = REPO.parent / "shared" / "data" / "speech-44k"
-HELD_OUT = 20
+from benchmarks.common import UsageError, add_held_out_args, held_out_files, parser, read_clips  # noqa: E402
+
 RATIOS = (2, 4, 6)
 DATASETS = ("speech44k", "vctk_single", "vctk_multi", "musdb")
 TITLES = {"speech44k": "speech-44k", "vctk_single": "VCTK single", "vctk_multi": "VCTK multi", "musdb": "MUSDB18"}
@@ -55,40 +54,11 @@ PAPER_COLUMNS = (("single", "single speaker"), ("multi", "multi-speaker"), ("pia
 
 
 # ------------------------------------------------------------------------------------------- data
-def add_held_out_args(p) -> None:
-    """`--data`, `--held-out`, `--max-files`: the held-out speech files every held-out benchmark scores."""
-    p.add_argument("--data", default=str(SPEECH_44K), help="audio folder (default: %(default)s)")
-    p.add_argument("--held-out", type=int, default=HELD_OUT,
-                   help="score the N files that sort last (default %(default)s, configs/speech.py's split)")
-    p.add_argument("--max-files", type=int, help="score only the first N of the held-out files")
-
-
-def speech44k_split(folder: pathlib.Path = SPEECH_44K,
-                    held_out: int = HELD_OUT) -> tuple[list[pathlib.Path], list[pathlib.Path]]:
-    """(train files, held-out files) of the speech folder: the `held_out` files that sort last are held out."""
-    from jaxsr.audio_io import list_audio_files
-
-    files = list_audio_files(folder)
-    if len(files) <= held_out:
-        raise ValueError(f"{folder} has {len(files)} audio files; holding out the last {held_out} leaves none "
-                         "to train on.")
-    return files[:-held_out], files[-held_out:]
-
-
-def read_clips(paths: list[pathlib.Path], sample_rate: int) -> list[tuple[str, np.ndarray]]:
-    """`(file name, mono [time] at sample_rate)` for each path (soxr HQ resampling)."""
-    from jaxsr.audio_io import read_audio
-
-    return [(p.name, read_audio(p, sample_rate, mono=True)[0][:, 0]) for p in paths]
-
-
 def dataset_clips(name: str, path: str, sample_rate: int, data_dir: str | None, limit: int | None
                   ) -> list[tuple[str, np.ndarray]]:
-    """The test clips of `name` (`DATASETS`) at `sample_rate`; `limit` keeps the first few."""
-    if name == "speech44k":
-        files = speech44k_split(pathlib.Path(path))[1]
-        return read_clips(files[:limit] if limit else files, sample_rate)
-    from configs import musdb, vctk, vctk_multi
+    """The test clips of dataset `name` (`DATASETS` but speech44k, whose files are `held_out_files`) at
+    `sample_rate`; `limit` keeps the first few."""
+    from jaxsr.configs import musdb, vctk, vctk_multi
     from jaxsr.data import builders
 
     config = {"vctk_single": vctk, "vctk_multi": vctk_multi, "musdb": musdb}[name].get_config()
@@ -193,9 +163,8 @@ def _parse_checkpoints(values: list[str] | None, ratio: int) -> dict[str | None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--speech44k", default=str(SPEECH_44K), help="the speech-44k folder (default: %(default)s)")
+    p = parser(__doc__)
+    add_held_out_args(p, "--speech44k")
     p.add_argument("--vctk", help="VCTK-Corpus folder or zip: adds the single- and multi-speaker columns")
     p.add_argument("--musdb", help="MUSDB18(-HQ) folder or zip: adds a music column")
     for r in RATIOS:
@@ -208,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--plot", metavar="PNG", help="also write SNR and LSD against r to this PNG")
     args = p.parse_args(argv)
 
-    sources = {"speech44k": args.speech44k, "vctk_single": args.vctk, "vctk_multi": args.vctk, "musdb": args.musdb}
+    sources = {"speech44k": args.data, "vctk_single": args.vctk, "vctk_multi": args.vctk, "musdb": args.musdb}
     t0 = time.perf_counter()
     try:
         checkpoints = {r: _parse_checkpoints(getattr(args, f"checkpoint_r{r}"), r) for r in RATIOS}
@@ -220,7 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, path in sources.items():
             if not path:
                 continue
-            clips = dataset_clips(name, path, args.sample_rate, args.data_dir, 2 if args.quick else None)
+            limit = 2 if args.quick else None
+            clips = (read_clips(held_out_files(args)[1][:limit], args.sample_rate) if name == "speech44k"
+                     else dataset_clips(name, path, args.sample_rate, args.data_dir, limit))
             print(f"{TITLES[name]}: {len(clips)} clips at {args.sample_rate} Hz", file=sys.stderr)
             results[name] = {"n_files": len(clips), "ratios": {}}
             for r in RATIOS:
@@ -232,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                     "checkpoint": str(models[(r, workdir)].path) if workdir else None}
                 print(f"  r={r}: spline SNR {summary['baseline']['snr']:.2f} dB"
                       + (f", U-Net {summary['model']['snr']:.2f} dB" if summary["model"] else ""), file=sys.stderr)
-    except (ValueError, FileNotFoundError) as e:
+    except (UsageError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(markdown(results, args.sample_rate))
@@ -242,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot:  # after the table and JSON, so a plotting failure cannot lose the numbers
         from benchmarks.plotting import plot_quality_vs_ratio
 
-        print(f"wrote {plot_quality_vs_ratio(results, args.plot, args.sample_rate)}", file=sys.stderr)
+        print(f"wrote {plot_quality_vs_ratio(results, args.plot, args.sample_rate, TITLES)}", file=sys.stderr)
     return 0
 
 

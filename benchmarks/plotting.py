@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import pathlib
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 DPI = 120
 
@@ -23,18 +23,19 @@ def _half_width(ci: Any) -> float:
     return 0.0 if ci is None or not math.isfinite(ci) else float(ci)
 
 
-def plot_quality_vs_ratio(results: dict, path: str | pathlib.Path, sample_rate: int) -> pathlib.Path:
+def plot_quality_vs_ratio(results: dict, path: str | pathlib.Path, sample_rate: int,
+                          titles: Mapping[str, str] | None = None) -> pathlib.Path:
     """SNR and LSD (log10) against the ratio r, one line per (dataset, method), with 95% CI error bars.
 
     `results` is `benchmarks.paper_table`'s: `{dataset: {"n_files": N, "ratios": {r: {"spline": {...},
-    "spline_ci95": {...}, "unet": {...} | None, "unet_ci95": {...} | None}}}}`. Spline lines are dashed,
-    U-Net lines solid in the dataset's colour; a U-Net line has points only where a model was given.
+    "spline_ci95": {...}, "unet": {...} | None, "unet_ci95": {...} | None}}}}`; `titles` names the datasets
+    in the legend (`paper_table.TITLES`; default: their keys). Spline lines are dashed, U-Net lines solid
+    in the dataset's colour; a U-Net line has points only where a model was given.
     """
     # A bare Figure, not pyplot: no GUI backend, safe in threads, a notebook's backend is left alone.
     from matplotlib.figure import Figure
 
-    from benchmarks.paper_table import TITLES
-
+    titles = titles or {}
     fig = Figure(figsize=(10, 4.6))
     axes = fig.subplots(1, 2)
     panels = (("snr", "SNR (dB), higher is better"), ("lsd", "LSD (log10), lower is better"))
@@ -49,7 +50,7 @@ def plot_quality_vs_ratio(results: dict, path: str | pathlib.Path, sample_rate: 
                 ci = [_half_width((c.get(f"{method}_ci95") or {}).get(metric)) for _, c in cells]
                 ax.errorbar([int(r) + dx for r, _ in cells], [c[method][metric] for _, c in cells], yerr=ci,
                             linestyle=style, marker="o", capsize=3, color=colours[i % len(colours)],
-                            label=f"{TITLES.get(name, name)} {label}")
+                            label=f"{titles.get(name, name)} {label}")
     ratios = sorted({int(r) for res in results.values() for r in res["ratios"]})
     for ax, (_, ylabel) in zip(axes, panels):
         ax.set_xlabel("downsampling ratio r")
@@ -57,7 +58,7 @@ def plot_quality_vs_ratio(results: dict, path: str | pathlib.Path, sample_rate: 
         ax.set_xticks(ratios)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    counts = ", ".join(f"{TITLES.get(n, n)}: {res['n_files']} clip{'s' * (res['n_files'] != 1)}"
+    counts = ", ".join(f"{titles.get(n, n)}: {res['n_files']} clip{'s' * (res['n_files'] != 1)}"
                        for n, res in results.items())
     fig.suptitle(f"Super-resolution quality at {sample_rate} Hz; bars: 95% CI of the mean\n{counts}", fontsize=11)
     return _save(fig, path)

@@ -51,7 +51,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout, nothing else")
     args = p.parse_args(argv)
-    sys.path.insert(0, str(REPO))
     from jaxsr import pretrained
 
     names = args.models.split(",") if args.models else pretrained.names()

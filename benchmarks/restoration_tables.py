@@ -3,8 +3,8 @@
     python -m benchmarks.restoration_tables --quick      # smoke run: 2 held-out files, baselines only
     python -m benchmarks.restoration_tables --denoise-checkpoint runs/denoise --inpaint-checkpoint runs/inpaint
 
-Data: `../shared/data/speech-44k` at 16 kHz (or the checkpoints' rate), the 20 files that sort last held
-out (configs/speech.py's test split). Babble noise for a held-out file is the sum of excerpts of TRAINING files
+Data: `--data` (default ../shared/data/speech-44k) at 16 kHz (or the checkpoints' rate), the `--held-out` 20
+files that sort last held out (configs/speech.py's test split; benchmarks/common.py). Babble noise for a held-out file is the sum of excerpts of TRAINING files
 (never the held-out files, never the file itself).
 
   denoise   white, pink and babble noise at exactly 0, 5 and 10 dB input SNR. SI-SDR (and SNR; PESQ and
@@ -21,17 +21,16 @@ last on stdout).
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import pathlib
 import sys
 import time
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # `configs`, `benchmarks` and `jaxsr` from a checkout
+if not __package__:  # run as `python benchmarks/restoration_tables.py`: the repository root, for `benchmarks.*`
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from benchmarks.paper_table import SPEECH_44K, read_clips, speech44k_split  # noqa: E402
+from benchmarks.common import UsageError, add_held_out_args, held_out_files, parser, read_clips  # noqa: E402
 
 NOISES = ("white", "pink", "babble")
 INPUT_SNRS = (0.0, 5.0, 10.0)
@@ -48,7 +47,7 @@ def base_config(task: str, model, sample_rate: int):
 
     if model is not None:
         return ml_collections.ConfigDict(model.config.to_dict())
-    from configs import denoise, inpaint
+    from jaxsr.configs import denoise, inpaint
 
     config = {"denoise": denoise, "inpaint": inpaint}[task].get_config()
     config.data.sample_rate = sample_rate
@@ -137,9 +136,8 @@ def inpaint_table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=str(SPEECH_44K), help="the speech folder (default: %(default)s)")
+    p = parser(__doc__)
+    add_held_out_args(p)
     p.add_argument("--denoise-checkpoint", help="workdir of a denoise model")
     p.add_argument("--inpaint-checkpoint", help="workdir of an inpaint model")
     p.add_argument("--which", default="latest", help="checkpoint in each workdir: latest, best or a step")
@@ -154,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         rate = args.sample_rate or (den.config.data.sample_rate if den else None)
         inp = load_model(args.inpaint_checkpoint, "inpaint", rate, args.which)
         rate = int(rate or (inp.config.data.sample_rate if inp else 16000))
-        train_files, test_files = speech44k_split(pathlib.Path(args.data))
-    except (ValueError, FileNotFoundError) as e:
+        train_files, test_files = held_out_files(args)
+    except (UsageError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.quick:

@@ -30,61 +30,36 @@ with the table, the command, the date, device and software. Exit status: 0 done,
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
 import pathlib
-import platform
-import shlex
 import sys
 import time
-from typing import Callable
 
 import numpy as np
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # `benchmarks` and `jaxsr` from a checkout, also as `python benchmarks/robustness.py`
+if not __package__:  # run as `python benchmarks/robustness.py`: the repository root, for `benchmarks.*`
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from benchmarks.paper_table import add_held_out_args, read_clips, speech44k_split  # noqa: E402
-from jaxsr import cli  # noqa: E402
-from jaxsr.files import write_atomic  # noqa: E402
+from benchmarks.common import (UsageError, add_output_args, display_path, emit, held_out_files,  # noqa: E402
+                               held_out_report, load_task_model, log, model_parser, parse, read_clips)
 
 # The default sweep: the paper's decimator and the resamplers people use. decimate_nofilter (aliasing),
 # bessel6 (a weak anti-aliasing filter) and butter4_causal are in the registry but not in the goals' sweep;
 # name them with --resamplers to see them.
 SWEEP = ("paper", "soxr_hq", "soxr_vhq", "soxr_lq", "resample_poly", "fir_lowcut", "butter4", "cheby2", "ellip")
-RESULTS_MD = REPO / "benchmarks" / "RESULTS.md"
 BEGIN, END = "<!-- robustness:begin -->", "<!-- robustness:end -->"
 # The issue's goals (sr x4 to 16 kHz on the held-out speech).
 GOAL_LSD_REDUCTION = 0.35
 GOAL_MEAN_SNR_GAIN_DB = 1.0
 
 
-class UsageError(Exception):
-    """A bad flag, checkpoint or data folder: exit status 2."""
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="benchmarks/robustness.py", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    cli.add_model_args(p, required=False, help="an sr model: a packaged name or a training workdir (omit: spline and soxr rows only)")
-    add_held_out_args(p)
+    p = model_parser(__doc__, "benchmarks/robustness.py", "an sr model", "spline and soxr rows only")
     p.add_argument("--resamplers", default=",".join(SWEEP),
                    help="comma-separated names of jaxsr.degrade.RESAMPLERS, or 'all' (default: %(default)s)")
     p.add_argument("--ratio", type=int, help="without --checkpoint: the sr ratio (default 4)")
-    p.add_argument("--sample-rate", type=int, help="without --checkpoint: the full rate in Hz (default 16000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the per-file degradation generators")
-    p.add_argument("--batch-size", type=int, help="chunks per forward pass (default: the config's eval.batch_size)")
-    p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout, nothing else")
-    p.add_argument("--write-results", nargs="?", const=str(RESULTS_MD), metavar="FILE",
-                   help="write the table between the robustness markers of FILE (default: %(const)s)")
-    args = p.parse_args(argv)
-    cli.check_args(p, args, positive=("held_out", "max_files", "batch_size", "sample_rate"))
-    return args
+    add_output_args(p, "robustness", "seed of the per-file degradation generators")
+    return parse(p, argv)
 
 
 def resampler_names(spec: str) -> list[str]:
@@ -103,8 +78,6 @@ def resampler_names(spec: str) -> list[str]:
 
 def setup(args: argparse.Namespace):
     """(model or None, config) for the run; UsageError for a checkpoint that is not an sr model."""
-    import ml_collections
-
     from jaxsr.config import default_config
 
     if args.checkpoint is None:
@@ -118,17 +91,7 @@ def setup(args: argparse.Namespace):
         except ValueError as e:
             raise UsageError(f"--ratio: {e}") from None
         return None, config
-    from jaxsr.inference import load, resolve_task
-
-    try:
-        model = load(args.checkpoint, args.which)
-        resolve_task(model.config, "sr", args.ratio)
-    except (ValueError, FileNotFoundError) as e:
-        raise UsageError(f"--checkpoint {args.checkpoint}: {e}") from None
-    if args.sample_rate is not None and args.sample_rate != model.config.data.sample_rate:
-        raise UsageError(f"--sample-rate {args.sample_rate}: the model works at {model.config.data.sample_rate} Hz; "
-                         "drop --sample-rate")
-    return model, ml_collections.ConfigDict(model.config.to_dict())  # a copy: each row changes its task
+    return load_task_model(args, "sr", args.ratio)  # the config is a copy: each row changes its task
 
 
 # ------------------------------------------------------------------------------------------ scoring
@@ -195,9 +158,7 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def goal_lines(g: dict | None) -> list[str]:
-    if g is None:
-        return ["No model (--checkpoint): the goals are not measured."]
+def goal_lines(g: dict) -> list[str]:
     ok = {True: "met", False: "**NOT met**"}
     snr, lsd, mean = g["never_below_spline_snr"], g["lsd_35pct_lower_everywhere"], g["mean_snr_gain_1db"]
     return [f"- Never below the spline's SNR on any resampler: worst {snr['worst_gain_db']:+.2f} dB: {ok[snr['met']]}.",
@@ -209,70 +170,13 @@ def goal_lines(g: dict | None) -> list[str]:
 
 def report(result: dict) -> str:
     """The Markdown report: heading line, table, goals, and what each resampler is."""
-    who = (f"{result['checkpoint']} (step {result['step']}, trained with task.sr_degradation="
-           f"{result['trained_with']!r})" if result["checkpoint"] else "no model")
-    lines = [f"sr r={result['ratio']} at {result['sample_rate']} Hz: {who}; {result['n_files']} held-out file(s) of "
-             f"{result['data']}. Mean over files; SNR in dB, LSD log10 (jaxsr.metrics).", "", table(result["rows"]), "",
-             *goal_lines(result["goals"]), "",
-             "soxr up: soxr HQ from the low rate back, which leaves the missing band empty; LSD, a log-spectral "
-             "distance, punishes an empty band more than the spline's spectral images, so its LSD is the higher.",
-             "", "Resamplers (cutoffs as a fraction of the low rate's Nyquist):", ""]
-    lines += [f"- `{r['resampler']}`: {r['description']}" for r in result["rows"]]
-    return "\n".join(lines)
-
-
-def emit(result: dict, args, argv: list[str] | None, write: Callable, render: Callable[[dict], str], section: str) -> int:
-    """The end of a held-out benchmark: optionally into RESULTS.md, then JSON (`--json`) or Markdown on stdout."""
-    if args.write_results:
-        write(pathlib.Path(args.write_results), result, argv)
-        log(f"wrote the {section} section of {args.write_results}")
-    print(json.dumps(result) if args.json else render(result))
-    return 0
-
-
-def display_path(path: str) -> str:
-    """`path` relative to the repository when it lies beside it (../shared/...), else as given."""
-    resolved = pathlib.Path(path).resolve()
-    if resolved.is_relative_to(REPO.parent):
-        return os.path.relpath(resolved, REPO)
-    return path
-
-
-def software() -> str:
-    import scipy
-    import soxr
-
-    parts = [f"Python {platform.python_version()}", f"numpy {np.__version__}", f"scipy {scipy.__version__}",
-             f"soxr {soxr.__version__}"]
-    try:
-        import jax
-
-        parts.append(f"jax {jax.__version__} ({jax.devices()[0].platform})")
-    except Exception:  # no jax: a baselines-only run still reports the rest
-        pass
-    return ", ".join(parts)
-
-
-def write_results(path: pathlib.Path, result: dict, argv: list[str]) -> None:
-    """Replace the marked section of `path` (append it if absent) with this run's report."""
-    command = "python -m benchmarks.robustness " + shlex.join(argv)
-    block = "\n".join([BEGIN, "## Robustness to the resampler: `sr` (issue 13)", "",
-                       f"`{command}` ({datetime.date.today().isoformat()}; {software()}; "
-                       f"{os.cpu_count()} CPUs, {result['elapsed_s']:.0f} s).", "",
-                       report(result), END])
-    replace_section(path, BEGIN, END, block)
-
-
-def replace_section(path: pathlib.Path, begin: str, end: str, block: str) -> None:
-    """Replace the text from marker `begin` to marker `end` of `path` by `block` (which holds both markers);
-    append `block` if the markers are absent. Also used by benchmarks/denoise_robustness.py."""
-    text = path.read_text() if path.exists() else ""
-    if begin in text and end in text and text.index(begin) < text.index(end):
-        start, stop = text.index(begin), text.index(end) + len(end)
-        text = text[:start] + block + text[stop:]
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
-    write_atomic(path, text)  # a reader never sees half a file
+    return held_out_report(
+        f"sr r={result['ratio']}", result, f"trained with task.sr_degradation={result['trained_with']!r}",
+        "Mean over files; SNR in dB, LSD log10 (jaxsr.metrics).", table(result["rows"]), goal_lines,
+        ["soxr up: soxr HQ from the low rate back, which leaves the missing band empty; LSD, a log-spectral "
+         "distance, punishes an empty band more than the spline's spectral images, so its LSD is the higher.",
+         "", "Resamplers (cutoffs as a fraction of the low rate's Nyquist):", "",
+         *(f"- `{r['resampler']}`: {r['description']}" for r in result["rows"])])
 
 
 # -------------------------------------------------------------------------------------------- main
@@ -282,16 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         names = resampler_names(args.resamplers)
-        try:
-            files = speech44k_split(pathlib.Path(args.data), args.held_out)[1]
-        except (ValueError, FileNotFoundError) as e:
-            raise UsageError(f"--data {args.data}: {e}") from None
+        files = held_out_files(args)[1]
         model, config = setup(args)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if args.max_files:
-        files = files[:args.max_files]
     rate, ratio = int(config.data.sample_rate), int(config.task.ratio)
     trained_with = config.task.get("sr_degradation", "paper")
     clips = read_clips(files, rate)
@@ -307,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
               "data": display_path(args.data), "held_out": args.held_out, "n_files": len(clips), "seed": args.seed,
               "files": [cid for cid, _ in clips], "rows": rows, "goals": goals(rows),
               "elapsed_s": round(time.perf_counter() - t0, 1)}
-    return emit(result, args, argv, write_results, report, "robustness")
+    return emit(result, args, argv, report, (BEGIN, END), "Robustness to the resampler: `sr` (issue 13)")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,19 @@
 """Training-step and inference speed of jaxsr next to its PyTorch twin, in one run on one device.
 
-    python -m benchmarks.speed --quick                      # smoke run: quickstart model, batch 4
+    python -m benchmarks.speed --quick                      # smoke run: width-0.25 model, batch 4
     python -m benchmarks.speed --quick --plot speed.png     # ... plus a figure of examples/s vs batch size
-    python -m benchmarks.speed                              # CPU default: quickstart, batch 4 and 8 (~6 min, 2 cores)
+    python -m benchmarks.speed                              # CPU default: width-0.25, batch 4 and 8 (~6 min, 2 cores)
     python -m benchmarks.speed --models full --batch-sizes 4 --reps 2   # the paper's model on CPU (~10 min)
-    python -m benchmarks.speed --models full,quickstart \\
+    python -m benchmarks.speed --models full,width-0.25 \\
         --batch-sizes 4,8,16,32,64 --reps 20                # GPU (jax[cuda] and a CUDA torch installed)
-    python -m benchmarks.speed --groups full:64:train,quickstart:64:train \\
+    python -m benchmarks.speed --groups full:64:train,width-0.25:64:train \\
         --impls jaxsr/bfloat16,torch-compile/bfloat16 --time-budget 200 --out speed.json
                                                             # chosen groups in this order, within a budget
+
+Models (`--models`): `full` (B=4, width 1.0, the paper's 56.4 M parameters), `width-0.25` (3.5 M),
+`width-0.125` (0.9 M: the network of configs/quickstart.py and configs/speech.py) and `tiny` (smoke tests).
+Until issue 15 `width-0.25` was called "quickstart" here (and is in older results JSON), though the
+quickstart config is width 0.125; that name is now refused with a hint.
 
 What is timed, for each model x batch size x {train, forward}:
   * jaxsr: the library's own pure train step (`jaxsr.train.make_train_step`, MSE + Adam 3e-4) jitted
@@ -47,7 +52,8 @@ from typing import Callable
 
 # Run as a script too (`python benchmarks/speed.py`): without the repository root on the path the PyTorch
 # twin (`benchmarks.torch_unet`) would not import and every PyTorch row would be lost.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if not __package__:
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # Both frameworks share one GPU here: stop JAX from reserving 75% of its memory at start-up.
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
@@ -60,10 +66,13 @@ from jaxsr import models  # noqa: E402
 from jaxsr import train as train_lib  # noqa: E402
 
 MODELS = {  # name -> config.model overrides
-    "full": dict(num_blocks=4, width=1.0),  # the paper's network, ~56M params
-    "quickstart": dict(num_blocks=4, width=0.25),  # ~3.5M params
+    "full": dict(num_blocks=4, width=1.0),  # the paper's network, 56.4 M params
+    "width-0.25": dict(num_blocks=4, width=0.25),  # 3.5 M params
+    "width-0.125": dict(num_blocks=4, width=0.125),  # 0.9 M params: configs/quickstart.py's and configs/speech.py's
     "tiny": dict(num_blocks=2, width=0.0625),  # smoke tests of this script only
 }
+# Old labels, refused with the new name: "quickstart" was width 0.25 here, the quickstart config is width 0.125.
+RENAMED = {"quickstart": "width-0.25"}
 
 # Dense peak TFLOP/s by accelerator, per compute dtype. Float32 convs run on TF32 tensor cores by default
 # in both XLA and cuDNN on these GPUs, so TF32 is the relevant fp32 peak there.
@@ -350,16 +359,16 @@ def summarise(rows: list[Row]) -> dict:
 
 
 def format_table(rows: list[Row]) -> str:
-    head = f"{'model':<11}{'batch':>6} {'mode':<8}{'impl':<15}{'dtype':<10}{'ms/step':>10}{'min ms':>9}" \
+    head = f"{'model':<12}{'batch':>6} {'mode':<8}{'impl':<15}{'dtype':<10}{'ms/step':>10}{'min ms':>9}" \
            f"{'ex/s':>9}{'TFLOP/s':>9}{'MFU':>7}{'compile s':>10}"
     lines = [head, "-" * len(head)]
     for r in rows:
         if r.seconds is None:
-            lines.append(f"{r.model:<11}{r.batch:>6} {r.mode:<8}{r.impl:<15}{r.dtype:<10}  failed: {r.error}")
+            lines.append(f"{r.model:<12}{r.batch:>6} {r.mode:<8}{r.impl:<15}{r.dtype:<10}  failed: {r.error}")
             continue
         tf = f"{r.tflops_per_s:9.3f}" if r.tflops_per_s is not None else f"{'-':>9}"
         mfu = f"{100 * r.mfu:6.1f}%" if r.mfu is not None else f"{'-':>7}"
-        lines.append(f"{r.model:<11}{r.batch:>6} {r.mode:<8}{r.impl:<15}{r.dtype:<10}{1e3 * r.seconds:10.2f}"
+        lines.append(f"{r.model:<12}{r.batch:>6} {r.mode:<8}{r.impl:<15}{r.dtype:<10}{1e3 * r.seconds:10.2f}"
                      f"{1e3 * min(r.times):9.2f}{r.batch / r.seconds:9.1f}{tf}{mfu}{r.compile_seconds:10.1f}")
     return "\n".join(lines)
 
@@ -367,9 +376,9 @@ def format_table(rows: list[Row]) -> str:
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="smoke run: quickstart model, batch 4, 2 reps")
+    p.add_argument("--quick", action="store_true", help="smoke run: width-0.25 model, batch 4, 2 reps")
     p.add_argument("--models", default=None,
-                   help=f"comma-separated, from {sorted(MODELS)} (default: quickstart on CPU, quickstart,full elsewhere)")
+                   help=f"comma-separated, from {list(MODELS)} (default: width-0.25 on CPU, width-0.25,full elsewhere)")
     p.add_argument("--batch-sizes", default=None,
                    help="comma-separated, from 4,8,16,32,64 (default: 4,8 on CPU, 4,8,16,32,64 on GPU/TPU)")
     p.add_argument("--full-max-batch", type=int, default=None,
@@ -398,17 +407,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--plot", metavar="PNG", help="also write examples/s against batch size to this PNG")
     args = p.parse_args(argv)
     accel = jax.default_backend() != "cpu"
-    args.models = [m.strip() for m in (args.models or ("quickstart,full" if accel else "quickstart")).split(",")
+    args.models = [m.strip() for m in (args.models or ("width-0.25,full" if accel else "width-0.25")).split(",")
                    if m.strip()]
     for m in args.models:
-        if m not in MODELS:
-            p.error(f"--models: unknown model {m!r}; use any of {sorted(MODELS)}")
+        check_model(p, "--models", m)
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     for m in args.modes:
         if m not in ("train", "forward"):
             p.error(f"--modes: unknown mode {m!r}; use train and/or forward")
     if args.quick:
-        args.models, args.batch_sizes, args.reps = ["quickstart"], args.batch_sizes or "4", args.reps or 2
+        args.models, args.batch_sizes, args.reps = ["width-0.25"], args.batch_sizes or "4", args.reps or 2
     try:
         args.batch_sizes = [int(b) for b in (args.batch_sizes or ("4,8,16,32,64" if accel else "4,8")).split(",")]
     except ValueError:
@@ -427,13 +435,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def check_model(p: argparse.ArgumentParser, flag: str, name: str) -> None:
+    """argparse's usage error for a model name that is not in MODELS (with the new name of a renamed one)."""
+    if name in RENAMED:
+        p.error(f"{flag}: the model {name!r} is now called {RENAMED[name]!r} (configs/quickstart.py's network is "
+                "width-0.125)")
+    if name not in MODELS:
+        p.error(f"{flag}: unknown model {name!r}; use any of {list(MODELS)}")
+
+
 def _parse_groups(p: argparse.ArgumentParser, spec: str) -> list[tuple[str, int, str]]:
     groups = []
     for item in (g.strip() for g in spec.split(",") if g.strip()):
         parts = item.split(":")
-        if len(parts) != 3 or parts[0] not in MODELS or parts[2] not in ("train", "forward") or not parts[1].isdigit() \
-                or int(parts[1]) < 1:
-            p.error(f"--groups: bad group {item!r}; use MODEL:BATCH:MODE with MODEL in {sorted(MODELS)}, "
+        if len(parts) == 3:
+            check_model(p, "--groups", parts[0])
+        if len(parts) != 3 or parts[2] not in ("train", "forward") or not parts[1].isdigit() or int(parts[1]) < 1:
+            p.error(f"--groups: bad group {item!r}; use MODEL:BATCH:MODE with MODEL in {list(MODELS)}, "
                     "a positive BATCH and MODE train or forward, e.g. full:64:train")
         groups.append((parts[0], int(parts[1]), parts[2]))
     return groups

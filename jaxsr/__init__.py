@@ -4,6 +4,8 @@
     model = jaxsr.load("speech-sr-x4-16k")                     # a packaged model (jaxsr.pretrained.available())
     model = jaxsr.load("runs/quickstart")                      # params + config from a workdir
     restored = jaxsr.enhance(model, audio, sample_rate=4000)   # [time] or [time, channels]
+    jaxsr.export(model, "exported/", format="onnx")            # StableHLO or ONNX, run without Flax:
+    model = jaxsr.load("exported/", runtime="openvino", precision="bfloat16")
 
 The public names are resolved on first use, so `import jaxsr.data` (or a grain worker reading data)
 loads no model, inference or training code, and `import jaxsr` itself does not import JAX.
@@ -27,6 +29,7 @@ _API = {
     "load": ("jaxsr.inference", "load"),
     "run_model": ("jaxsr.inference", "run_model"),
     "train_and_evaluate": ("jaxsr.train", "train_and_evaluate"),
+    "export": ("jaxsr.deploy", "export"),
 }
 _SUBMODULES = ("metrics", "pretrained")
 
@@ -47,4 +50,4 @@ def __dir__() -> list[str]:
 
 
 __all__ = ["AudioUNet", "subpixel_1d", "metrics", "default_config", "load", "enhance", "Streamer", "Model",
-           "run_model", "train_and_evaluate", "pretrained", "__version__"]
+           "run_model", "train_and_evaluate", "export", "pretrained", "__version__"]

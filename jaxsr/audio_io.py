@@ -49,22 +49,27 @@ def to_float32(audio: np.ndarray) -> np.ndarray:
     raise ValueError(f"audio dtype {a.dtype} is not supported; pass float samples in [-1, 1] or int16/int32/uint8/int8 PCM")
 
 
-def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+def resample(x: np.ndarray, sr_in: float, sr_out: float, *, fractional: bool = False) -> np.ndarray:
     """Resample `x` (`[time]` or `[time, channels]`) from `sr_in` to `sr_out` Hz with soxr 'HQ'; float32 out.
 
-    The output has `ceil(len(x) * sr_out / sr_in)` samples (soxr's convention).
+    The output has `ceil(len(x) * sr_out / sr_in)` samples (soxr's convention). Rates must be integers
+    unless `fractional=True`: a file's rate always is, so 44.1 is a kHz-for-Hz slip; inference accepts
+    any positive rate (e.g. 16000 / 3, the low rate of a x3 model at 16 kHz).
     """
     for name, rate in (("sr_in", sr_in), ("sr_out", sr_out)):
-        if not (np.isscalar(rate) and float(rate) > 0 and float(rate) == int(rate)):
-            raise ValueError(f"resample: {name} must be a positive integer rate in Hz; got {rate!r}")
+        ok = np.isscalar(rate) and np.isfinite(float(rate)) and float(rate) > 0
+        if not (ok and (fractional or float(rate) == int(rate))):
+            kind = "positive" if fractional else "positive integer"
+            raise ValueError(f"resample: {name} must be a {kind} rate in Hz; got {rate!r}")
+    sr_in, sr_out = (float(sr_in), float(sr_out)) if fractional else (int(sr_in), int(sr_out))
     x = to_float32(x)
     if x.ndim not in (1, 2):
         raise ValueError(f"resample: expected audio shaped [time] or [time, channels]; got shape {x.shape}")
-    if int(sr_in) == int(sr_out):
+    if sr_in == sr_out:
         return x
     if x.shape[0] == 0:
         return np.zeros((0,) + x.shape[1:], np.float32)
-    y = soxr.resample(np.ascontiguousarray(x), int(sr_in), int(sr_out), quality="HQ")
+    y = soxr.resample(np.ascontiguousarray(x), sr_in, sr_out, quality="HQ")
     return np.asarray(y, dtype=np.float32)
 
 
@@ -203,12 +208,15 @@ def write_audio(path: PathLike, audio: np.ndarray, sample_rate: int, subtype: st
     return p
 
 
-def list_audio_files(root: PathLike, extensions: Sequence[str] = AUDIO_EXTENSIONS) -> list[pathlib.Path]:
+def list_audio_files(root: PathLike, extensions: Sequence[str] = AUDIO_EXTENSIONS, *,
+                     allow_empty: bool = False) -> list[pathlib.Path]:
     """Audio files under `root` (recursive), sorted by relative path; extensions match case-insensitively.
 
+    The one listing of audio files in jaxsr (CLIs, the dataset builders, recorded noise folders).
     Hidden files and folders (names starting with ".", e.g. macOS "._x.wav" resource forks) are skipped.
     A file path is returned as `[root]`, as is a broken or looping symbolic link (reading it says which).
-    Raises FileNotFoundError if `root` does not exist and ValueError if it holds no audio files.
+    Raises FileNotFoundError if `root` does not exist and ValueError if it holds no audio files, unless
+    `allow_empty` (then `[]`: for callers that say in their own terms what they expected to find).
     """
     root = pathlib.Path(root).expanduser()
     if root.is_symlink() and not root.exists():  # a looping or dangling link named as a file: read_audio says which
@@ -228,7 +236,7 @@ def list_audio_files(root: PathLike, extensions: Sequence[str] = AUDIO_EXTENSION
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         found += [pathlib.Path(dirpath, f) for f in filenames
                   if not f.startswith(".") and f.lower().endswith(exts)]
-    if not found:
+    if not found and not allow_empty:
         raise ValueError(f"no audio files under {root}: looked recursively for extensions {exts}")
     return sorted(found, key=lambda f: f.relative_to(root).as_posix())
 

@@ -1,13 +1,14 @@
 """The experiment config: one ml_collections tree that fully describes a run.
 
-Every file in `configs/` starts from `default_config()` and changes a few fields; `validate()` checks a
-config at start-up so that a typo fails with a message naming the field instead of a traceback from
+Every file in `jaxsr/configs/` (also reached as `configs/NAME.py` in a clone) starts from
+`default_config()` and changes a few fields; `validate()` checks a config at start-up so that a typo fails with a message naming the field instead of a traceback from
 inside JAX. The config used by a run is saved as JSON in its workdir (`config_to_json`), which is how
 `jaxsr.load(workdir)` rebuilds the model without the config file.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -160,6 +161,27 @@ def default_config() -> ml_collections.ConfigDict:
     e.batch_size = 16  # Chunks per forward pass at evaluation / inference.
     e.save_examples = 1  # Before/after WAV + spectrogram PNG written at the end.
     return c
+
+
+@functools.lru_cache(maxsize=1)
+def _task_defaults() -> dict:
+    """`default_config().task` as a plain dict, built once: `task_option` reads it per example."""
+    return default_config().task.to_dict()
+
+
+def task_option(task: Any, name: str) -> Any:
+    """`task[name]` for a `config.task` ConfigDict or a plain dict (a nested ConfigDict comes back as a
+    dict); the `default_config()` value when `task` is None or lacks the field (plain dicts in callers and
+    tests, config.json files older than the sr_* and denoise option fields), so that such tasks degrade
+    exactly as they did before those fields existed."""
+    if task is not None:
+        try:
+            value = task[name]
+        except (KeyError, AttributeError):
+            pass
+        else:
+            return value.to_dict() if hasattr(value, "to_dict") else value
+    return _task_defaults()[name]
 
 
 def _expect(cond: bool, field: str, msg: str) -> None:

@@ -15,22 +15,25 @@ pipeline's workers) and are deterministic given a `np.random.Generator`.
 | `inpaint` | zero out gaps of random length and position              | linear interpolation across gaps  |
 
 In every task the model input is the baseline itself, so the network learns a residual on top of the
-classical method (`y = x + f(x)`).
+classical method (`y = x + f(x)`). The sr resamplers (the paper's decimator, `RESAMPLERS`, random chains)
+are `jaxsr.resamplers`, the denoise noises `jaxsr.noise`; their public names are importable from here too.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Sequence
 
 import numpy as np
 import scipy.interpolate
-import scipy.signal
 
-from jaxsr.config import IIR_FAMILIES, NOISE_TYPES, SR_CHAIN_KINDS, SR_RATIOS, TASKS
-from jaxsr.noise import (babble_noise, colored_noise, reverberate, room_impulse_response,  # noqa: F401
+from jaxsr.config import NOISE_TYPES, TASKS, task_option
+# Also re-exported: the resamplers and noises were first defined here, and callers import them from here.
+from jaxsr.noise import (_uniform, babble_noise, colored_noise, reverberate, room_impulse_response,  # noqa: F401
                          synthetic_voices, varying_noise, voices_babble)
+from jaxsr.resamplers import (RESAMPLERS, TaskOptions, _check_signal, _gain_and_lowrate, _lowpass_rows,  # noqa: F401
+                              check_ratio, decimate, describe_chain, draw_sr_chain, lowpass,
+                              resampler_chain, sr_lowrate)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,39 +50,7 @@ class Degraded:
     y: np.ndarray | None = None
 
 
-def _check_signal(y: np.ndarray, name: str = "y") -> np.ndarray:
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D signal [time]; got shape {y.shape}. Degrade each channel separately.")
-    if y.size == 0:
-        raise ValueError(f"{name} is empty; pass at least one sample.")
-    if not np.all(np.isfinite(y)):
-        raise ValueError(f"{name} has NaN or infinite samples; clean or drop them first.")
-    return y.astype(np.float32, copy=False)
-
-
-def check_ratio(ratio: int) -> int:
-    if int(ratio) != ratio or int(ratio) not in SR_RATIOS:
-        raise ValueError(f"ratio must be one of {SR_RATIOS}; got {ratio!r}.")
-    return int(ratio)
-
-
 # ---------------------------------------------------------------------------------------------- sr
-@functools.lru_cache(maxsize=None)
-def _antialias_sos(ratio: int) -> np.ndarray:
-    # The same filter as scipy.signal.decimate's default IIR (cheby1, order 8, 0.05 dB ripple, cutoff
-    # 0.8 of the new Nyquist), in second-order sections: the transfer-function form is numerically
-    # fragile at r=8.
-    return scipy.signal.cheby1(8, 0.05, 0.8 / ratio, output="sos")
-
-
-def _lowpass_rows(y: np.ndarray, ratio: int) -> np.ndarray:
-    """`[..., time] -> [..., time]`: the zero-phase anti-aliasing filter along the last axis."""
-    sos = _antialias_sos(ratio)
-    padlen = min(3 * (2 * len(sos) + 1), y.shape[-1] - 1)
-    return scipy.signal.sosfiltfilt(sos, y, axis=-1, padlen=max(padlen, 0)).astype(np.float32)
-
-
 def _spline_rows(x_lr: np.ndarray, ratio: int, length: int) -> np.ndarray:
     """`[..., time_lr] -> [..., length]`: not-a-knot cubic spline through samples at 0, r, 2r, ..."""
     knots = np.arange(x_lr.shape[-1]) * ratio
@@ -88,16 +59,6 @@ def _spline_rows(x_lr: np.ndarray, ratio: int, length: int) -> np.ndarray:
         return np.apply_along_axis(lambda row: np.interp(np.arange(length), knots, row), -1, x_lr).astype(np.float32)
     spline = scipy.interpolate.CubicSpline(knots, x_lr.astype(np.float64), axis=-1, bc_type="not-a-knot")
     return spline(np.arange(length)).astype(np.float32)
-
-
-def lowpass(y: np.ndarray, ratio: int) -> np.ndarray:
-    """Zero-phase anti-aliasing lowpass for decimation by `ratio`. `[time] -> [time]`."""
-    return _lowpass_rows(_check_signal(y), check_ratio(ratio))
-
-
-def decimate(y: np.ndarray, ratio: int) -> np.ndarray:
-    """Anti-aliased decimation: `[time] -> [ceil(time / ratio)]` (samples 0, r, 2r, ... after lowpass)."""
-    return lowpass(y, ratio)[:: check_ratio(ratio)]
 
 
 def spline_upsample(x_lr: np.ndarray, ratio: int, length: int | None = None) -> np.ndarray:
@@ -163,270 +124,6 @@ def degrade_sr(y: np.ndarray, ratio: int, chain: str | dict | None = None) -> De
                     y=None if target is y else target)
 
 
-# ------------------------------------------------------------------- sr: real-world resampling chains
-# Why: a model trained on one decimator (the paper's, which empties the band just below the new Nyquist)
-# collapses on audio brought to the low rate by other resamplers, which keep that band (issue 13). So
-# training can draw, per example, a chain like the ones people use, and evaluation can name one.
-#
-# A chain is a small JSON-able dict, `{"kind": ...}` plus its parameters; `sr_lowrate` applies it:
-#   paper     the paper's decimator (`decimate`)
-#   iir       `family` low-pass of `order` at `cutoff` x the new Nyquist, zero-phase (sosfiltfilt, as the
-#             linear-phase resamplers people use: a phase shift of the input against the target is
-#             something no model can undo), then every r-th sample. `rp` / `rs`: pass-band ripple /
-#             stop-band attenuation in dB (cheby1, ellip / cheby2, ellip). `cutoff` is the -3 dB point
-#             (butter, bessel with norm="mag"), the pass-band edge (cheby1, ellip) or the stop-band edge
-#             (cheby2), as scipy's `Wn` means for each family.
-#   causal    the same IIR applied once, forwards (sosfilt), then advanced by the peak of its impulse
-#             response, in whole samples: what remains is the filter's phase distortion (at most about 2
-#             samples of shift), which is why these chains are rare by default.
-#   fir       polyphase FIR decimation (`scipy.signal.resample_poly`) with a Kaiser-windowed sinc of
-#             2 * zeros * r + 1 taps, Kaiser `beta`, cutoff `cutoff` x the new Nyquist. zeros=10, beta=5,
-#             cutoff=1 is exactly scipy's default filter.
-#   soxr      `soxr.resample` at `quality` (QQ, LQ, MQ, HQ, VHQ; QQ has no anti-aliasing filter).
-#   nofilter  every r-th sample, no filter: aliasing, as a careless resampler does.
-# Every chain may carry `gain_db` (random chains: drawn from task.sr_gain_db), applied to input and target.
-# The low-rate signal always has ceil(time / r) samples, sample i at time i * r of the input, so the same
-# cubic spline brings every chain back to the target length.
-
-# Drawn cutoffs are rounded to this step (fraction of the new Nyquist) and Kaiser betas to _BETA_STEP, so
-# the designed filters can be cached: designing per example (a 12th-order Bessel takes about 1 ms) would
-# cost more than filtering. 0.01 x Nyquist is far finer than anything a model could learn to tell apart.
-_CUTOFF_STEP = 0.01
-_BETA_STEP = 0.5
-# Discrete ripple / attenuation choices for the random chains (dB): typical design values, few of them
-# so that the number of distinct designs (about 7,000 per ratio) stays cacheable.
-_RIPPLE_DB = (0.05, 0.1, 0.5, 1.0)
-_STOPBAND_DB = (40.0, 60.0, 80.0)
-# A Chebyshev II's cutoff is its stop-band edge, so at low orders its pass band is narrow: at order 4,
-# 80 dB and cutoff 0.7 it is 37 dB down (zero-phase) at 0.2 x the new Nyquist, no anti-aliasing filter
-# anyone uses. From order 6 it stays within 0.3 dB there for every drawn attenuation and cutoff.
-_MIN_ORDER = {"cheby2": 6}
-
-# Named resamplers for evaluation (`launch/evaluate.py --degradation NAME`, benchmarks/robustness.py)
-# and for training on a single one (`task.sr_degradation = NAME`). None has a gain.
-RESAMPLERS: dict[str, dict] = {
-    "paper": {"kind": "paper"},
-    "soxr_hq": {"kind": "soxr", "quality": "HQ"},
-    "soxr_vhq": {"kind": "soxr", "quality": "VHQ"},
-    "soxr_lq": {"kind": "soxr", "quality": "LQ"},
-    "resample_poly": {"kind": "fir", "zeros": 10, "beta": 5.0, "cutoff": 1.0},  # scipy's default filter
-    "fir_lowcut": {"kind": "fir", "zeros": 10, "beta": 5.0, "cutoff": 0.6},
-    "butter4": {"kind": "iir", "family": "butter", "order": 4, "cutoff": 1.0},
-    "cheby2": {"kind": "iir", "family": "cheby2", "order": 8, "cutoff": 1.0, "rs": 60.0},
-    "ellip": {"kind": "iir", "family": "ellip", "order": 6, "cutoff": 0.95, "rp": 0.1, "rs": 80.0},
-    "bessel6": {"kind": "iir", "family": "bessel", "order": 6, "cutoff": 0.9},
-    "butter4_causal": {"kind": "causal", "family": "butter", "order": 4, "cutoff": 1.0},
-    "decimate_nofilter": {"kind": "nofilter"},
-}
-
-
-def resampler_chain(name: str) -> dict:
-    """The chain dict of a named resampler; a ValueError listing the names for an unknown one."""
-    if name not in RESAMPLERS:
-        raise ValueError(f"unknown resampler {name!r}; use one of: {', '.join(RESAMPLERS)}")
-    return dict(RESAMPLERS[name])
-
-
-def describe_chain(chain: str | dict) -> str:
-    """One line of text for a chain (or a resampler name), for tables and logs."""
-    c = resampler_chain(chain) if isinstance(chain, str) else chain
-    kind = c["kind"]
-    if kind == "paper":
-        text = "Chebyshev I order 8, 0.05 dB, cutoff 0.8 x new Nyquist, zero-phase, decimate (paper)"
-    elif kind in ("iir", "causal"):
-        extra = "".join(f", {k} {c[k]:g} dB" for k in ("rp", "rs") if k in c)
-        how = "zero-phase" if kind == "iir" else "causal, delay-compensated"
-        text = f"{c['family']} order {c['order']}{extra}, cutoff {c['cutoff']:.2f} x new Nyquist, {how}, decimate"
-    elif kind == "fir":
-        text = (f"resample_poly, Kaiser beta {c['beta']:g}, {c['zeros']} zero crossings, "
-                f"cutoff {c['cutoff']:.2f} x new Nyquist")
-    elif kind == "soxr":
-        text = f"soxr {c['quality']}"
-    elif kind == "nofilter":
-        text = "every r-th sample, no filter (aliasing)"
-    else:
-        raise ValueError(f"unknown chain kind {kind!r}; use one of {('paper',) + SR_CHAIN_KINDS}")
-    return text + (f", gain {c['gain_db']:+.1f} dB" if c.get("gain_db") else "")
-
-
-@functools.lru_cache(maxsize=1)
-def _task_defaults() -> dict:
-    """The config's task fields as a plain dict (jaxsr.config is the single source of the defaults)."""
-    from jaxsr.config import default_config
-
-    return default_config().task.to_dict()
-
-
-def _task_get(task, key: str):
-    """`task[key]` for a `config.task` ConfigDict or a plain dict; the config default when `task` is None
-    or lacks the field (plain dicts in callers and tests, config.json files older than the sr_* and denoise
-    option fields), so that such tasks degrade exactly as they did before those fields existed."""
-    if task is not None:
-        try:
-            value = task[key]
-        except (KeyError, AttributeError):
-            pass
-        else:
-            return value.to_dict() if hasattr(value, "to_dict") else value
-    return _task_defaults()[key]
-
-
-def _uniform(rng: np.random.Generator, lo_hi) -> float:
-    lo, hi = (float(v) for v in lo_hi)
-    return float(rng.uniform(lo, hi)) if hi > lo else lo
-
-
-def draw_sr_chain(rng: np.random.Generator, task=None) -> dict:
-    """A random resampling chain (a dict, see above) drawn with `rng` from the `sr_*` fields of `task`
-    (a `config.task` ConfigDict or dict; missing fields take the config defaults)."""
-    def get(key: str):
-        return _task_get(task, key)
-
-    weights = dict(get("sr_chain_weights"))
-    kinds = [k for k in SR_CHAIN_KINDS if weights.get(k, 0) > 0]
-    if not kinds:
-        raise ValueError(f"task.sr_chain_weights={weights}: at least one of {SR_CHAIN_KINDS} needs a positive weight")
-    p = np.array([weights[k] for k in kinds], np.float64)
-    kind = kinds[int(rng.choice(len(kinds), p=p / p.sum()))]
-    chain: dict = {"kind": kind}
-    if kind in ("iir", "causal"):
-        families = tuple(get("sr_iir_families"))
-        family = families[int(rng.integers(len(families)))]
-        lo, hi = (int(v) for v in get("sr_iir_order"))
-        lo = max(lo, _MIN_ORDER.get(family, 1))
-        chain.update(family=family, order=int(rng.integers(lo, max(lo, hi) + 1)),
-                     cutoff=_quantise(_uniform(rng, get("sr_cutoff")), _CUTOFF_STEP))
-        if family in ("cheby1", "ellip"):
-            chain["rp"] = _RIPPLE_DB[int(rng.integers(len(_RIPPLE_DB)))]
-        if family in ("cheby2", "ellip"):
-            chain["rs"] = _STOPBAND_DB[int(rng.integers(len(_STOPBAND_DB)))]
-    elif kind == "fir":
-        lo, hi = (int(v) for v in get("sr_fir_zeros"))
-        chain.update(zeros=int(rng.integers(lo, hi + 1)), beta=_quantise(_uniform(rng, get("sr_fir_beta")), _BETA_STEP),
-                     cutoff=_quantise(_uniform(rng, get("sr_cutoff")), _CUTOFF_STEP))
-    elif kind == "soxr":
-        qualities = tuple(get("sr_soxr_qualities"))
-        chain["quality"] = qualities[int(rng.integers(len(qualities)))]
-    chain["gain_db"] = round(_uniform(rng, get("sr_gain_db")), 3)
-    return chain
-
-
-def _quantise(v: float, step: float) -> float:
-    return round(round(v / step) * step, 6)
-
-
-@functools.lru_cache(maxsize=16384)
-def _iir_sos(family: str, order: int, cutoff: float, ratio: int, rp: float, rs: float) -> np.ndarray:
-    """Second-order sections of a digital low-pass at `cutoff` x the new Nyquist (cached: see _CUTOFF_STEP)."""
-    wn = cutoff / ratio  # scipy's Wn is relative to the input's Nyquist
-    if family == "butter":
-        return scipy.signal.butter(order, wn, output="sos")
-    if family == "cheby1":
-        return scipy.signal.cheby1(order, rp, wn, output="sos")
-    if family == "cheby2":
-        return scipy.signal.cheby2(order, rs, wn, output="sos")
-    if family == "ellip":
-        return scipy.signal.ellip(order, rp, rs, wn, output="sos")
-    if family == "bessel":
-        return scipy.signal.bessel(order, wn, norm="mag", output="sos")
-    raise ValueError(f"unknown IIR family {family!r}; use one of {IIR_FAMILIES}")
-
-
-def _iir_design(chain: dict, ratio: int) -> tuple:
-    """The arguments of `_iir_sos` / `_causal_delay` (their cache key) for an iir or causal chain."""
-    return (chain["family"], int(chain["order"]), float(chain["cutoff"]), ratio,
-            float(chain.get("rp", 0.1)), float(chain.get("rs", 60.0)))
-
-
-def _chain_sos(chain: dict, ratio: int) -> np.ndarray:
-    return _iir_sos(*_iir_design(chain, ratio))
-
-
-@functools.lru_cache(maxsize=16384)
-def _causal_delay(family: str, order: int, cutoff: float, ratio: int, rp: float, rs: float) -> int:
-    """The delay, in whole samples, that re-aligns the causal filter's output: its impulse-response peak.
-
-    That is where the cross-correlation of a white input with its filtered version peaks; on white and
-    pink noise it leaves at most 2 samples of shift over the random-chain families, orders 2-12, cutoffs
-    0.7-1 and r = 2-8 (the pass-band group delay, by contrast, leaves up to 4 for ripple filters).
-    """
-    sos = _iir_sos(family, order, cutoff, ratio, rp, rs)
-    impulse = np.zeros(64 * ratio * max(order, 4))  # longer than any of these filters takes to peak
-    impulse[0] = 1.0
-    return int(np.argmax(scipy.signal.sosfilt(sos, impulse)))
-
-
-@functools.lru_cache(maxsize=16384)
-def _fir_taps(ratio: int, zeros: int, beta: float, cutoff: float) -> np.ndarray:
-    """Kaiser-windowed sinc of 2 * zeros * ratio + 1 taps at `cutoff` x the new Nyquist (scipy's design)."""
-    taps = scipy.signal.firwin(2 * zeros * ratio + 1, cutoff / ratio, window=("kaiser", beta))
-    taps.setflags(write=False)  # shared through the cache
-    return taps
-
-
-def _sosfiltfilt(sos: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """scipy's zero-phase filter with its default padding, shortened for signals shorter than that pad."""
-    n_zeros = min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
-    padlen = 3 * (2 * len(sos) + 1 - n_zeros)  # scipy.signal.sosfiltfilt's default
-    return scipy.signal.sosfiltfilt(sos, y, padlen=max(min(padlen, len(y) - 1), 0))
-
-
-def sr_lowrate(y: np.ndarray, ratio: int, chain: str | dict = "paper") -> np.ndarray:
-    """The low-rate signal `[ceil(time / ratio)]` that `chain` (a name of `RESAMPLERS` or a chain dict,
-    without applying its gain) makes from `y` `[time]`; low-rate sample i sits at input sample i * ratio."""
-    y = _check_signal(y)
-    ratio = check_ratio(ratio)
-    return _lowrate(y, ratio, resampler_chain(chain) if isinstance(chain, str) else chain)
-
-
-def _lowrate(y: np.ndarray, ratio: int, chain: dict) -> np.ndarray:
-    kind, n = chain["kind"], len(y)
-    n_low = -(-n // ratio)
-    if kind == "paper":
-        return _lowpass_rows(y, ratio)[::ratio]
-    y64 = y.astype(np.float64)
-    if kind == "iir":
-        out = _sosfiltfilt(_chain_sos(chain, ratio), y64)[::ratio]
-    elif kind == "causal":
-        sos = _chain_sos(chain, ratio)
-        delay = _causal_delay(*_iir_design(chain, ratio))
-        # Start in the steady state of the first sample (no switch-on transient), run `delay` samples past
-        # the end, and drop the first `delay` outputs: the output is aligned with the input again.
-        z = scipy.signal.sosfilt(sos, np.concatenate([y64, np.full(delay, y64[-1])]),
-                                 zi=scipy.signal.sosfilt_zi(sos) * y64[0])[0]
-        out = z[delay:][::ratio]
-    elif kind == "fir":
-        taps = _fir_taps(ratio, int(chain["zeros"]), float(chain["beta"]), float(chain["cutoff"]))
-        out = scipy.signal.resample_poly(y64, 1, ratio, window=taps)
-    elif kind == "soxr":
-        import soxr  # a dependency of jaxsr.audio_io already; imported here to keep this module light
-
-        # soxr returns about n / r samples, rounded; we need ceil(n / r). When r does not divide n, continue
-        # the signal by `ratio` samples of its odd reflection (a smooth continuation) and cut the output.
-        src = y64 if n % ratio == 0 else np.concatenate([y64, _odd_extension(y64, ratio)])
-        out = soxr.resample(src, ratio, 1, quality=chain["quality"])
-    elif kind == "nofilter":
-        out = y64[::ratio]
-    else:
-        raise ValueError(f"unknown chain kind {kind!r}; use one of {('paper',) + SR_CHAIN_KINDS}")
-    assert len(out) >= n_low, (kind, len(out), n_low)
-    return np.asarray(out[:n_low], np.float32)
-
-
-def _odd_extension(y: np.ndarray, k: int) -> np.ndarray:
-    """`k` samples continuing `y` past its end by odd reflection about the last sample (edge value if short)."""
-    if len(y) <= k:
-        return np.full(k, y[-1])
-    return 2 * y[-1] - y[-2:-k - 2:-1]
-
-
-def _gain_and_lowrate(y: np.ndarray, ratio: int, chain: dict) -> tuple[np.ndarray, np.ndarray]:
-    """(target `[time]`: `y` times the chain's gain, or `y` itself at 0 dB; its low-rate signal)."""
-    g = float(chain.get("gain_db", 0.0) or 0.0)
-    target = y if g == 0.0 else (y * np.float32(10.0 ** (g / 20.0))).astype(np.float32)
-    return target, _lowrate(target, ratio, chain)
-
-
 def named_degradation(name: str, y: np.ndarray, ratio: int) -> Degraded:
     """`y` (`[time]`) brought to the low rate by the named resampler (`RESAMPLERS`) and spline-upsampled."""
     return degrade_sr(y, ratio, resampler_chain(name))
@@ -486,7 +183,7 @@ def degrade_denoise(
     sample_rate: int = 16000,
     exclude: int | None = None,
     voices: str = "train",
-    options=None,
+    options: TaskOptions | None = None,
 ) -> Degraded:
     """Add noise of a random type from `noise_types` at an SNR drawn uniformly from `snr_db`; `y` is `[time]`.
 
@@ -505,31 +202,30 @@ def degrade_denoise(
     if not len(noise_types):
         raise ValueError(f"noise_types is empty; give at least one of {NOISE_TYPES}.")
     kind = noise_types[rng.integers(len(noise_types))]
-    lo, hi = (snr_db, snr_db) if np.isscalar(snr_db) else snr_db
-    snr = float(rng.uniform(lo, hi)) if hi > lo else float(lo)
+    snr = _uniform(rng, (snr_db, snr_db) if np.isscalar(snr_db) else snr_db)
     n = len(y)
     info: dict = {"task": "denoise", "noise": kind, "snr_db": snr}
     target = y
-    reverb_prob = float(_task_get(options, "reverb_prob"))
+    reverb_prob = float(task_option(options, "reverb_prob"))
     if reverb_prob > 0 and rng.random() < reverb_prob:
-        rt60 = _uniform(rng, _task_get(options, "reverb_rt60"))
-        drr = _uniform(rng, _task_get(options, "reverb_drr_db"))
+        rt60 = _uniform(rng, task_option(options, "reverb_rt60"))
+        drr = _uniform(rng, task_option(options, "reverb_drr_db"))
         target = reverberate(y, room_impulse_response(rng, sample_rate, rt60, drr))
         info["reverb"] = {"rt60": rt60, "drr_db": drr}
     if kind in ("white", "pink", "brown"):
         noise = colored_noise(rng, n, {"white": 0.0, "pink": 1.0, "brown": 2.0}[kind])
     elif kind == "varying":
-        noise = varying_noise(rng, n, sample_rate, tuple(_task_get(options, "varying_exponent")),
-                              tuple(_task_get(options, "varying_level_db")), tuple(_task_get(options, "varying_seconds")))
+        noise = varying_noise(rng, n, sample_rate, tuple(task_option(options, "varying_exponent")),
+                              tuple(task_option(options, "varying_level_db")), tuple(task_option(options, "varying_seconds")))
     elif kind == "babble":
         noise = babble_noise(rng, n, noise_pool, exclude=exclude)
     elif kind == "babble_voices":
         noise = voices_babble(rng, n, sample_rate, noise_pool, exclude, synthetic_voices(int(sample_rate), voices),
-                              talkers=tuple(_task_get(options, "babble_talkers")),
-                              pitch=tuple(_task_get(options, "babble_pitch")),
-                              formant=tuple(_task_get(options, "babble_formant")),
-                              min_shift=float(_task_get(options, "babble_min_shift")),
-                              synthetic_prob=float(_task_get(options, "babble_synthetic_prob")))
+                              talkers=tuple(task_option(options, "babble_talkers")),
+                              pitch=tuple(task_option(options, "babble_pitch")),
+                              formant=tuple(task_option(options, "babble_formant")),
+                              min_shift=float(task_option(options, "babble_min_shift")),
+                              synthetic_prob=float(task_option(options, "babble_synthetic_prob")))
     else:
         if not len(noise_files):
             raise ValueError("noise type 'folder' needs recorded noise (task.noise_dir); none was loaded.")
@@ -564,7 +260,8 @@ def gap_mask(
 
 
 def linear_fill(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Replace samples where `mask` is True by linear interpolation between the known neighbours."""
+    """Replace samples where `mask` is True by linear interpolation between the known neighbours.
+    `x`, `mask`: `[time]` -> `[time]` float32 (all zeros when nothing is known)."""
     x = np.asarray(x, np.float32)
     if mask.shape != x.shape:
         raise ValueError(f"mask shape {mask.shape} does not match signal shape {x.shape}")
@@ -583,6 +280,8 @@ def degrade_inpaint(
     y: np.ndarray, rng: np.random.Generator, sample_rate: int, num_gaps: int = 2,
     gap_ms: tuple[float, float] = (10.0, 50.0),
 ) -> Degraded:
+    """Zero `num_gaps` random gaps of `gap_ms` (`gap_mask`) in `y` (`[time]`) and fill them linearly:
+    `x == baseline` `[time]`, `.mask` `[time]` True in the gaps."""
     y = _check_signal(y)
     mask = gap_mask(rng, len(y), sample_rate, num_gaps, gap_ms)
     zeroed = np.where(mask, 0.0, y).astype(np.float32)
@@ -593,7 +292,7 @@ def degrade_inpaint(
 # -------------------------------------------------------------------------------------------- task
 def degrade(
     y: np.ndarray,
-    task,
+    task: TaskOptions,
     rng: np.random.Generator,
     sample_rate: int,
     noise_pool: Sequence[np.ndarray] = (),
@@ -609,7 +308,7 @@ def degrade(
     name = task["name"] if isinstance(task, dict) else task.name
     get = (lambda k: task[k]) if isinstance(task, dict) else (lambda k: getattr(task, k))
     if name == "sr":
-        mode = _task_get(task, "sr_degradation")
+        mode = task_option(task, "sr_degradation")
         if mode == "random":
             return degrade_sr(y, get("ratio"), draw_sr_chain(rng, task))
         return degrade_sr(y, get("ratio"), mode)  # "paper" or a named resampler

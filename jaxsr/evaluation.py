@@ -1,7 +1,7 @@
 """Evaluation on whole clips: the model against the task's classical baseline.
 
 Used by the training loop (every `train.eval_every` steps), by `launch/evaluate.py` and by the
-benchmarks. An example is a dict from `jaxsr.data.pipeline.eval_examples`:
+benchmarks. An example is a dict from `jaxsr.data.eval_clips.eval_examples`:
 `{'id', 'y': clean [time], 'x': degraded model input [time], 'baseline': [time], 'mask': [time] | None}`.
 """
 
@@ -147,13 +147,13 @@ def clip_example(y: np.ndarray, config: ml_collections.ConfigDict, index: int, s
                  clip_id: str | None = None, exclude: int | None = None) -> dict:
     """A whole-clip example from clean `y` (`[time]` at `config.data.sample_rate`).
 
-    Degraded exactly as `jaxsr.data.pipeline.eval_examples` degrades clip `index` of a source: generator
+    Degraded exactly as `jaxsr.data.eval_clips.eval_examples` degrades clip `index` of a source: generator
     `example_rng(seed, index, EVAL)` (seed defaults to `config.seed`), and for inpaint the training gap
     density (`task.num_gaps` per `data.patch_length` samples). `noise_pool` is the babble pool (denoise)
     and `exclude` the index of `y` in it, never used for babble (None: the pool does not hold `y`).
     Returns `{'id', 'y', 'x', 'baseline', 'mask'}` like `eval_examples`.
     """
-    from jaxsr.data.pipeline import degrade_clip
+    from jaxsr.data.eval_clips import degrade_clip
 
     y = np.asarray(y, np.float32)
     seed = int(config.seed if seed is None else seed)

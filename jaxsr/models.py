@@ -18,7 +18,7 @@ with nf(b) = min(2**(6+b), 512) * width and k(b) = max(2**(7-b)+1, 9).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax
@@ -154,11 +154,21 @@ def compute_dtype(name: str) -> jnp.dtype:
     return jnp.dtype(name)
 
 
+def _init_fn(model: AudioUNet, length: int | None) -> Callable[[jax.Array], Any]:
+    """`rng -> {'params', 'batch_stats'}` on a dummy `[1, length, 1]` input: one init for values and shapes."""
+    x = jnp.zeros((1, length or length_multiple(model.num_blocks) * 4, 1), jnp.float32)
+    return lambda r: model.init({"params": r, "dropout": r}, x, train=False)
+
+
 def init_variables(model: AudioUNet, rng: jax.Array, length: int | None = None) -> dict:
     """Initialise `{'params': ..., 'batch_stats': ...}` with a dummy `[1, length, 1]` input."""
-    length = length or length_multiple(model.num_blocks) * 4
-    x = jnp.zeros((1, length, 1), jnp.float32)
-    return dict(jax.jit(lambda r: model.init({"params": r, "dropout": r}, x, train=False))(rng))
+    return dict(jax.jit(_init_fn(model, length))(rng))
+
+
+def variable_shapes(model: AudioUNet) -> dict:
+    """The shapes `init_variables` gives (a pytree of `jax.ShapeDtypeStruct`), traced without computing
+    anything: what a checkpoint or a packaged model's arrays must match."""
+    return dict(jax.eval_shape(_init_fn(model, None), jax.random.key(0)))
 
 
 def forward_flops(config: ml_collections.ConfigDict, length: int) -> int:

@@ -34,6 +34,21 @@ VOICE_BANK_SIZE = 24  # voices per bank: each is shifted anew per draw, so a few
 VOICE_BANK_SECONDS = 3.0
 
 
+# ------------------------------------------------------------------------------ shared draw helpers
+def _uniform(rng: np.random.Generator, lo_hi: Sequence[float]) -> float:
+    """A float uniform in `[lo, hi]` (`lo_hi`); a fixed setting (hi <= lo) is `lo` and draws no random
+    number. The one range draw of every degradation (here, `jaxsr.degrade`, `jaxsr.resamplers`), so a
+    range means the same thing, and draws the same numbers, wherever it is configured."""
+    lo, hi = (float(v) for v in lo_hi)
+    return float(rng.uniform(lo, hi)) if hi > lo else lo
+
+
+def _unit_rms(x: np.ndarray) -> np.ndarray:
+    """`x` scaled to unit RMS, as float32 (all-zero input stays zero)."""
+    rms = np.sqrt(np.mean(x**2))
+    return (x / max(rms, 1e-12)).astype(np.float32)
+
+
 # --------------------------------------------------------------------------------- stationary noise
 def colored_noise(rng: np.random.Generator, n: int, exponent: float) -> np.ndarray:
     """Gaussian noise `[n]` with power spectral density proportional to 1/f**exponent, unit RMS.
@@ -49,8 +64,7 @@ def colored_noise(rng: np.random.Generator, n: int, exponent: float) -> np.ndarr
         scale = np.zeros_like(f)
         scale[1:] = f[1:] ** (-exponent / 2.0)
         out = np.fft.irfft(spec * scale, n)
-    rms = np.sqrt(np.mean(out**2))
-    return (out / max(rms, 1e-12)).astype(np.float32)
+    return _unit_rms(out)
 
 
 # ----------------------------------------------------------------------------- non-stationary noise
@@ -87,8 +101,8 @@ def varying_noise(rng: np.random.Generator, n: int, sample_rate: int,
     """
     hop = _frame_hop(sample_rate)
     size = 2 * hop
-    t_step = float(rng.uniform(*seconds)) if seconds[1] > seconds[0] else float(seconds[0])
-    swing = float(rng.uniform(*level_db)) if level_db[1] > level_db[0] else float(level_db[0])
+    t_step = _uniform(rng, seconds)
+    swing = _uniform(rng, level_db)
     step = max(t_step * sample_rate, 1.0)
     n_frames = n // hop + 2  # frame k covers output samples (k - 1) * hop ... (k + 1) * hop - 1
     tilt = _smooth_path(rng, np.arange(n_frames) * float(hop), step, *exponent)  # at each frame's centre
@@ -108,8 +122,7 @@ def varying_noise(rng: np.random.Generator, n: int, sample_rate: int,
     # Overlap-add at hop = size / 2: output block k is frame k's second half plus frame k + 1's first half.
     out = (frames[:-1, hop:] + frames[1:, :hop]).reshape(-1)[:n]
     out = out * 10.0 ** (level / 20.0)
-    rms = np.sqrt(np.mean(out**2))
-    return (out / max(rms, 1e-12)).astype(np.float32)
+    return _unit_rms(out)
 
 
 # ------------------------------------------------------------------------------------------- babble
@@ -153,8 +166,7 @@ def babble_noise(rng: np.random.Generator, n: int, pool: Sequence[np.ndarray], t
     for _ in range(talkers):
         seg = _excerpt(rng, pool[_other_index(rng, len(pool), exclude)], n)
         out += seg / max(np.sqrt(np.mean(seg**2)), 1e-8)
-    rms = np.sqrt(np.mean(out**2))
-    return (out / max(rms, 1e-12)).astype(np.float32)
+    return _unit_rms(out)
 
 
 def shift_voice(x: np.ndarray, factor: float, n: int) -> np.ndarray:
@@ -300,8 +312,7 @@ def voices_babble(rng: np.random.Generator, n: int, sample_rate: int, pool: Sequ
     gains = 10.0 ** (rng.uniform(-level_db, 0.0, count) / 20.0) if level_db > 0 else np.ones(count)
     rms = np.sqrt(np.mean(rows**2, axis=1))
     out = (gains / np.maximum(rms, 1e-8)) @ rows
-    total = np.sqrt(np.mean(out**2))
-    return (out / max(total, 1e-12)).astype(np.float32)
+    return _unit_rms(out)
 
 
 # ---------------------------------------------------------------------------------------- the room

@@ -1,8 +1,7 @@
-"""launch/evaluate.py end to end, with a tiny model trained here (sr, r=4, 8 kHz)."""
+"""launch/evaluate.py (jaxsr.cli.evaluate) end to end, with a tiny model trained here (sr, r=4, 8 kHz)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import pathlib
 import subprocess
@@ -18,6 +17,7 @@ import soundfile as sf
 import soxr
 
 from jaxsr import evaluation, metrics
+from jaxsr.cli import evaluate as cli  # what launch/evaluate.py runs
 from jaxsr.config import default_config
 from jaxsr.data import builders, pipeline
 from jaxsr.inference import load, run_model
@@ -25,17 +25,6 @@ from jaxsr.inference import load, run_model
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "launch" / "evaluate.py"
 RATE, RATIO = 8000, 4
-
-
-def _load_cli():
-    spec = importlib.util.spec_from_file_location("evaluate_cli", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up here
-    spec.loader.exec_module(mod)
-    return mod
-
-
-cli = _load_cli()
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +228,7 @@ def test_denoise_robustness_benchmark_scores_what_the_cli_scores(denoise_workdir
     # benchmarks/denoise_robustness.py on 2 held-out files: a cell is what `launch/evaluate.py --noise TYPE
     # --snr-db DB --reverb-prob 0` gives on a folder of the same files, and --write-results fills its section.
     from benchmarks import denoise_robustness as bench
-    from benchmarks.paper_table import speech44k_split
+    from benchmarks.common import speech44k_split
 
     results = tmp_path / "RESULTS.md"
     results.write_text("# Results\n\nkept\n")

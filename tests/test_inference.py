@@ -436,7 +436,7 @@ def test_implausible_rates_and_huge_outputs_are_refused(setup, monkeypatch):
     y = E.enhance(model, x[:7], sample_rate=7, allow_any_rate=True)
     assert y.shape == (16000,)
     # An output whose working set exceeds half the machine's memory is refused before any work.
-    monkeypatch.setattr(E, "_physical_memory_bytes", lambda: 64 * 2**20)
+    monkeypatch.setattr(E.checks, "_physical_memory_bytes", lambda: 64 * 2**20)
     with pytest.raises(MemoryError, match=r"needs about .* GiB, more than half of this machine's 0.1 GiB"):
         E.enhance(model, np.zeros(300_000, np.float32), sample_rate=4000)
     E.enhance(model, x[:1000], sample_rate=4000)  # small outputs still run

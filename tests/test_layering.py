@@ -29,3 +29,116 @@ def test_import_jaxsr_is_lazy_and_the_api_resolves():
     assert "jax" not in loaded and not loaded & set(HEAVY)
     loaded = _loaded_after("import jaxsr; jaxsr.enhance; jaxsr.load; jaxsr.metrics.snr")
     assert "jaxsr.inference" in loaded and "jaxsr.train" not in loaded
+
+
+def _modules() -> dict[str, pathlib.Path]:
+    """`jaxsr.x.y` -> file, for every module of the package."""
+    out = {}
+    for path in sorted((ROOT / "jaxsr").rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return out
+
+
+def _top_level_imports(path: pathlib.Path, name: str, known: set[str]) -> set[str]:
+    """The jaxsr modules `path` imports when it is imported (function-level imports, which run later, excluded)."""
+    import ast
+
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.parse(path.read_text()).body:  # module level only, `if`/`try` blocks included
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            if isinstance(n, ast.If) and "TYPE_CHECKING" in ast.unparse(n.test):  # for annotations only, never run
+                continue
+            if isinstance(n, ast.Import):
+                found |= {a.name for a in n.names}
+            elif isinstance(n, ast.ImportFrom):
+                base = n.module or ""
+                if n.level:
+                    base = ".".join(package.split(".")[: len(package.split(".")) - n.level + 1] + ([base] if base else []))
+                found.add(base)
+                found |= {f"{base}.{a.name}" for a in n.names}
+            stack.extend(ast.iter_child_nodes(n))
+    return {m for m in found if m in known and m != name}
+
+
+def test_no_import_cycles_in_the_package():
+    # Checked from the source with ast (an independent reading, not Python's import machinery, which
+    # tolerates some cycles until a name is used too early).
+    mods = _modules()
+    graph = {name: _top_level_imports(path, name, set(mods)) for name, path in mods.items()}
+    # A package's __init__ re-exporting its own submodules is not a cycle of jobs: drop parent -> child edges.
+    graph = {n: {m for m in deps if not m.startswith(n + ".")} for n, deps in graph.items()}
+    state: dict[str, int] = {}
+    cycle: list[str] = []
+
+    def visit(n: str, trail: list[str]) -> bool:
+        state[n] = 1
+        for m in sorted(graph[n]):
+            if state.get(m) == 1:
+                cycle.extend(trail[trail.index(m):] + [m] if m in trail else [n, m])
+                return True
+            if state.get(m) is None and visit(m, trail + [m]):
+                return True
+        state[n] = 2
+        return False
+
+    for n in sorted(graph):
+        if state.get(n) is None and visit(n, [n]):
+            break
+    assert not cycle, " -> ".join(cycle)
+
+
+def _layout_paths() -> set[str]:
+    """The paths the README's Layout tree names (`jaxsr/data/`, `jaxsr/data/sources.py`, ...), from its indentation."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme[readme.index("## Layout"):].split("```")[1]
+    paths, stack = set(), []  # stack: (indent, folder)
+    for line in block.splitlines():
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        for token in line.split()[0].split(","):  # "plots.py, writers.py" names two files
+            if token.endswith((".py", "/")):
+                paths.add("".join(f for _, f in stack) + token)
+        first = line.split()[0]
+        if first.endswith("/"):
+            stack.append((indent, first))
+    # "plots.py, writers.py" puts a space after the comma: take the next word too.
+    for line in block.splitlines():
+        words = line.split()
+        if len(words) > 1 and words[0].endswith(","):
+            prefix = next((p.rsplit("/", 1)[0] + "/" for p in paths if p.endswith(words[0].rstrip(","))), "")
+            paths.add(prefix + words[1])
+    return paths
+
+
+def test_no_module_is_over_400_lines_and_the_readme_layout_names_every_file():
+    long = {str(p.relative_to(ROOT)): n for p in _modules().values() if (n := len(p.read_text().splitlines())) > 400}
+    assert not long, long
+    listed = _layout_paths()
+    missing = []
+    for path in _modules().values():
+        rel = str(path.relative_to(ROOT))
+        # The nearest folder the layout names decides: one it lists file by file must list this file (its
+        # __init__/__main__ are covered by the folder's own line); one it sums up in a line covers everything below.
+        ok, folder = False, path.parent
+        while folder != ROOT:
+            key = str(folder.relative_to(ROOT)) + "/"
+            by_file = any(p.startswith(key) and p != key and p.count("/") == key.count("/") for p in listed)
+            if by_file and folder == path.parent:
+                ok = rel in listed or path.name in ("__init__.py", "__main__.py")
+                break
+            if key in listed or key == "jaxsr/":
+                ok = key in listed and not by_file or key == "jaxsr/" and folder == path.parent and rel in listed
+                break
+            folder = folder.parent
+        if not ok:
+            missing.append(rel)
+    assert not missing, f"README Layout does not name: {missing}"

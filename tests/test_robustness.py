@@ -8,7 +8,6 @@ references use scipy / soxr / jaxsr.metrics directly, not the code under test.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import pathlib
 import subprocess
@@ -26,23 +25,13 @@ from benchmarks import robustness
 from jaxsr import config as config_lib
 from jaxsr import degrade as D
 from jaxsr import metrics
+from jaxsr.cli import evaluate as cli  # what launch/evaluate.py runs
 from jaxsr.data import pipeline
 from jaxsr.data.synthetic import make_corpus
 from jaxsr.inference import load, run_model
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 RATE, RATIO = 8000, 4
-
-
-def _load_evaluate_cli():
-    spec = importlib.util.spec_from_file_location("evaluate_cli_robustness", REPO / "launch" / "evaluate.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up here
-    spec.loader.exec_module(mod)
-    return mod
-
-
-cli = _load_evaluate_cli()
 
 
 @pytest.fixture(scope="module")

@@ -217,7 +217,7 @@ def test_run_interrupted_mid_schedule_and_resumed_is_bit_exact(tmp_path, monkeyp
     step 3 and raises Interrupted; the same call again resumes there and ends equal to an uninterrupted run."""
     import threading
 
-    import jaxsr.train as train_lib
+    import jaxsr.train.loop as train_lib
 
     if threading.current_thread() is not threading.main_thread():  # the loop only handles signals there
         pytest.skip("signals reach only the main thread; this test sends SIGTERM to its own process")
@@ -410,7 +410,7 @@ def test_overwrite_keeps_the_old_run_until_the_new_one_has_a_checkpoint(tmp_path
 
 
 def test_overwrite_that_fails_before_its_first_checkpoint_leaves_the_old_run_aside(tmp_path, monkeypatch):
-    import jaxsr.train as train_lib
+    import jaxsr.train.state as train_lib
 
     run = tmp_path / "run"
     train_and_evaluate(tiny_config(tmp_path, steps=2), run, quiet=True)
@@ -484,7 +484,7 @@ class _InfGradientModel:
 
 
 def test_non_finite_update_is_never_saved(tmp_path, monkeypatch):
-    import jaxsr.train as train_lib
+    import jaxsr.train.loop as train_lib
 
     c = tiny_config(tmp_path, steps=2)
     c.train.update(log_every=1, checkpoint_every=1)

@@ -113,7 +113,7 @@ if [ "$DRY" = 1 ]; then
 else
   # Most important first (the goals: full-model bf16 train step MFU and its ratio to PyTorch's best), so
   # that the budget, if it runs out, cuts the least important groups.
-  SPEED_ARGS=(--groups full:64:train,quickstart:64:train,full:64:forward,full:256:train,quickstart:256:train,quickstart:256:forward
+  SPEED_ARGS=(--groups full:64:train,width-0.25:64:train,full:64:forward,full:256:train,width-0.25:256:train,width-0.25:256:forward
               --impls ${JAXSR_GPU_IMPLS:-jaxsr/bfloat16,jaxsr/float32,torch-eager/float32,torch-compile/float32,torch-eager/bfloat16,torch-compile/bfloat16}
               --reps 6 --steps-per-rep 5 --time-budget ${JAXSR_GPU_SPEED_BUDGET:-150})
   SPEED_S=230; INFER_ARGS=(--models full,small --seconds 60 --rates 16000,48000 --repeats 3); INFER_S=75

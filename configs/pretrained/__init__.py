@@ -1,0 +1,1 @@
+"""Shims: the recipes of the packaged models live in jaxsr/configs/pretrained/."""

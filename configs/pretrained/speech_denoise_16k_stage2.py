@@ -1,24 +1,3 @@
-"""Stage 2 of `speech-denoise-16k`: the stage-1 network (`speech_denoise_16k.py`) trained further.
+"""Shim: the config lives in jaxsr/configs/pretrained/speech_denoise_16k_stage2.py."""
 
-Stage 1's cosine schedule ends at 3000 steps; resuming it with more steps would change its schedule
-(refused), so stage 2 is a fine-tuning run: it starts from stage 1's last params and BatchNorm statistics
-(`train.init_from`), with a fresh optimizer and a second, lower cosine schedule, on the same noise mix and
-the same 121 training files (the last 20 held out; the last step ships).
-
-    python launch/train.py --config configs/pretrained/speech_denoise_16k.py --workdir runs/pretrained/speech-denoise-16k
-    python launch/train.py --config configs/pretrained/speech_denoise_16k_stage2.py \
-        --workdir runs/pretrained/speech-denoise-16k-stage2
-"""
-
-from configs.pretrained import speech_denoise_16k
-
-
-def get_config():
-    config = speech_denoise_16k.get_config()
-    config.train.init_from = "runs/pretrained/speech-denoise-16k"
-    config.train.learning_rate = 3e-4
-    config.train.warmup_steps = 100
-    config.train.num_train_steps = 3000
-    config.train.eval_every = 3000
-    config.seed = 1  # other patches and other mixes than stage 1 drew
-    return config
+from jaxsr.configs.pretrained.speech_denoise_16k_stage2 import get_config  # noqa: F401

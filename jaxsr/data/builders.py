@@ -7,25 +7,14 @@ stores one record per clip in array_record files, read back with random access (
 
 `load_split(config.data, "train")` is the entry point: it builds on first use and returns a sequence of
 dicts with float32 audio. Only `tfds.features.Tensor/Scalar/Text` are used (`features.Audio` would
-import TensorFlow).
+import TensorFlow). Which files make each split (and the `data.split` specs) is `jaxsr.data.sources`;
+decoding one file is `jaxsr.data.decode`; this module runs the build and reads the result.
 
 Cache layout: `<root>/<builder>/<config name>/<VERSION>/`, where root is the `data_dir` argument, else
 $JAXSR_DATA_DIR, else `data.data_dir`, else ~/.cache/jaxsr/datasets. The config name is a readable
 prefix plus a digest of every option that changes the data (rate, dtype, split spec, the source path
 and a fingerprint of its files, ...), so two settings never share a directory; all options, the
 builder VERSION, the jaxsr version and a build summary are saved in the dataset's metadata.json.
-
-Split specs (`data.split`):
-  ""                    the builder's default: audio_folder "hash:0.9,0.05,0.05"; vctk and musdb18 their
-                        published splits, with `data.num_valid_clips` clips carved from train for valid.
-  "hash:0.9,0.05,0.05"  train/valid/test fractions, by a hash of each file's relative path.
-  "tail:20"             the 20 files whose relative paths sort last are held out (test); the rest train.
-  "tail:20,valid:10"    the same 20 files are test, the 10 that sort just before them are valid, the rest
-                        train: a validation set (for evaluation during training and `best/`) disjoint from test.
-  "list:/path/to.txt"   lines "<train|valid|test> <id>" ("#" comments); unlisted files unused. Ids are
-                        paths relative to data.path (audio_folder), "p225_001" (vctk), "train/<track>" (musdb18).
-Where valid would be empty by construction (tail:N without valid:M, a hash valid fraction of 0, a list without valid
-lines, num_valid_clips = 0), valid is the test set.
 """
 
 from __future__ import annotations
@@ -41,13 +30,9 @@ import os
 import pathlib
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
-import threading
-import zipfile
 from collections.abc import Sequence
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -55,14 +40,15 @@ from absl import logging
 from etils import epath
 
 from jaxsr import audio_io, files
-from jaxsr.data import synthetic
+# `_Builder._load` looks `_load_file` up here, so tests can patch `builders._load_file`; the public names of
+# `sources` stay importable from here, where they were first defined.
+from jaxsr.data.decode import _Loaded, _encode, _load_file, _load_synthetic, _segments
+from jaxsr.data.sources import PLANS, SPLITS, STORE_DTYPES, VCTK_MODES, _Item, parse_split_spec  # noqa: F401
 
-SPLITS = ("train", "valid", "test")
-STORE_DTYPES = ("int16", "float32")
 DEFAULT_DATA_DIR = "~/.cache/jaxsr/datasets"
 VERSION = "1.0.0"
-# Peak below one int16 step: the clip is digital silence after quantisation.
-_SILENT_PEAK = 1.0 / 32768.0
+
+
 
 
 def _jaxsr_version() -> str:
@@ -76,430 +62,6 @@ def _jaxsr_version() -> str:
         return dist_version("jaxsr")
     except Exception:  # not installed (run from a checkout)
         return "0+unknown"
-
-
-# ----------------------------------------------------------------------------------------------
-# Source files and split plans.
-
-
-@dataclasses.dataclass(frozen=True)
-class _Item:
-    """One source recording: where it is and what it becomes."""
-    id: str  # Unique within a dataset; used as the record id and the TFDS key.
-    speaker: str
-    file: pathlib.Path  # The file, or the zip holding it.
-    member: str | None = None  # Member name inside `file` if it is a zip.
-    stamp: tuple = ()  # (size, mtime or CRC): feeds the source fingerprint.
-
-    @property
-    def name(self) -> str:
-        return f"{self.file}:{self.member}" if self.member else str(self.file)
-
-
-def _source_path(dc: Any, builder: str) -> pathlib.Path:
-    path = str(dc.get("path", "") or "")
-    if not path:
-        raise ValueError(f"data.path is empty: the {builder!r} builder needs data.path set to the dataset "
-                         "directory (or its .zip)")
-    p = pathlib.Path(path).expanduser()
-    if not p.exists():
-        raise FileNotFoundError(f"data.path={path!r} does not exist (builder {builder!r})")
-    return p.resolve()
-
-
-def _list_files(root: pathlib.Path, pattern: re.Pattern | None = None) -> list[tuple[str, _Item]]:
-    """(relative posix path, item stub) for every file under a directory or in a zip matching `pattern`."""
-    out = []
-    if root.is_file():
-        if not zipfile.is_zipfile(root):
-            raise ValueError(f"data.path={str(root)!r} is a file but not a zip archive; pass the dataset "
-                             "directory or its .zip")
-        with zipfile.ZipFile(root) as zf:
-            for info in zf.infolist():
-                rel = info.filename
-                base = rel.rsplit("/", 1)[-1]
-                if info.is_dir() or rel.startswith("__MACOSX/") or base.startswith("."):
-                    continue
-                if pattern is None or pattern.search(rel):
-                    out.append((rel, _Item(rel, "", root, rel, (info.file_size, info.CRC))))
-        return sorted(out, key=lambda t: t[0])
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for f in filenames:
-            if f.startswith("."):
-                continue
-            full = pathlib.Path(dirpath, f)
-            rel = full.relative_to(root).as_posix()
-            if pattern is None or pattern.search(rel):
-                st = full.stat()
-                out.append((rel, _Item(rel, "", full, None, (st.st_size, st.st_mtime_ns))))
-    return sorted(out, key=lambda t: t[0])
-
-
-def _fingerprint(items: Iterable[_Item]) -> str:
-    h = hashlib.sha1()
-    for it in sorted(items, key=lambda i: i.id):
-        h.update(repr((it.id, it.member or it.file.name, it.stamp)).encode())
-    return h.hexdigest()[:16]
-
-
-def _unit_hash(s: str) -> float:
-    """A deterministic uniform number in [0, 1) from a string (independent of PYTHONHASHSEED)."""
-    return int(hashlib.sha1(s.encode()).hexdigest()[:13], 16) / 16**13
-
-
-def parse_split_spec(spec: str) -> tuple[str, Any]:
-    """`data.split` -> ("default", None) | ("hash", (f_train, f_valid, f_test)) | ("tail", (n_test, n_valid))
-    | ("list", path). `n_valid` is 0 for plain "tail:N" (valid is then the test set)."""
-    spec = (spec or "").strip()
-    hint = 'use "", "hash:0.9,0.05,0.05", "tail:20", "tail:20,valid:10" or "list:/path/to/splits.txt"'
-    if not spec:
-        return "default", None
-    kind, _, arg = spec.partition(":")
-    if kind == "hash":
-        try:
-            fr = tuple(float(v) for v in arg.split(","))
-        except ValueError:
-            fr = ()
-        if len(fr) != 3 or min(fr) < 0 or abs(sum(fr) - 1.0) > 1e-6 or fr[0] <= 0 or fr[2] <= 0:
-            raise ValueError(f"data.split={spec!r}: hash needs three fractions train,valid,test summing to 1, "
-                             "with train and test > 0 (valid 0 means valid = test), e.g. hash:0.9,0.05,0.05")
-        return "hash", fr
-    if kind == "tail":
-        n_test, comma, rest = arg.partition(",")
-        valid_kind, _, n_valid = rest.partition(":")
-        if not n_test.isdigit() or int(n_test) < 1 or (comma and (valid_kind != "valid" or not n_valid.isdigit()
-                                                                   or int(n_valid) < 1)):
-            raise ValueError(f"data.split={spec!r}: tail needs a positive number of held-out test files, optionally "
-                             "followed by a positive number of validation files before them, e.g. tail:20 or "
-                             "tail:20,valid:10")
-        return "tail", (int(n_test), int(n_valid) if comma else 0)
-    if kind == "list":
-        p = pathlib.Path(arg).expanduser()
-        if not arg or not p.is_file():
-            raise FileNotFoundError(f"data.split={spec!r}: split list file {arg!r} not found")
-        return "list", p.resolve()
-    raise ValueError(f"data.split={spec!r} is not a split spec; {hint}")
-
-
-def _carve_valid(train: list[_Item], n: int, builder: str) -> tuple[list[_Item], list[_Item]]:
-    """Move `n` train items (chosen by a hash of their ids: deterministic, spread out) to valid."""
-    if n <= 0:
-        return train, []
-    if n >= len(train):
-        raise ValueError(f"{builder}: data.num_valid_clips={n} leaves no training files (train has {len(train)}); "
-                         "lower data.num_valid_clips")
-    chosen = {it.id for it in sorted(train, key=lambda it: _unit_hash(it.id))[:n]}
-    return [it for it in train if it.id not in chosen], [it for it in train if it.id in chosen]
-
-
-def _assign_splits(items: list[_Item], spec: str, builder: str,
-                   default: Callable[[list[_Item]], dict[str, list[_Item]]]) -> dict[str, list[_Item]]:
-    """Split `items` (sorted by id) by the spec; raises if any split would be empty."""
-    kind, arg = parse_split_spec(spec)
-    if kind == "default":
-        plan = default(items)
-    elif kind == "hash":
-        f_train, f_valid, _ = arg
-        plan = {s: [] for s in SPLITS}
-        for it in items:
-            u = _unit_hash(it.id)
-            plan["train" if u < f_train else "valid" if u < f_train + f_valid else "test"].append(it)
-    elif kind == "tail":  # items are sorted by id: test is the last n_test, valid the n_valid before them
-        n_test, n_valid = arg
-        if n_test + n_valid >= len(items):
-            raise ValueError(f"data.split={spec!r} holds out {n_test + n_valid} files but {builder} found only "
-                             f"{len(items)}; use smaller numbers")
-        held = n_test + n_valid
-        plan = {"train": items[:-held], "valid": items[-held:-n_test] if n_valid else [], "test": items[-n_test:]}
-    else:
-        by_id = {it.id: it for it in items}
-        plan = {s: [] for s in SPLITS}
-        unknown = []
-        for n, line in enumerate(arg.read_text().splitlines(), 1):
-            line = line.split("#", 1)[0].strip()
-            if not line:
-                continue
-            split, _, rel = line.partition(" ")
-            rel = rel.strip()
-            if split not in SPLITS or not rel:
-                raise ValueError(f"{arg}:{n}: expected '<train|valid|test> <id or relative path>', got {line!r}")
-            (plan[split].append(by_id[rel]) if rel in by_id else unknown.append(rel))
-        if unknown:
-            raise ValueError(f"{arg}: {len(unknown)} listed ids are not among the {len(items)} recordings of "
-                             f"{builder}: {unknown[:3]} (ids look like {items[0].id!r})")
-    if not plan.get("valid"):
-        plan["valid"] = list(plan["test"])
-    for s in SPLITS:
-        if not plan.get(s):
-            raise ValueError(f"{builder}: split {s!r} would be empty with data.split={spec!r} over {len(items)} "
-                             f"files ({ {k: len(v) for k, v in plan.items()} }); change data.split (e.g. tail:N or list:FILE)")
-    return plan
-
-
-def _common_options(dc: Any, name: str) -> dict:
-    rate = dc.get("sample_rate", 16000)
-    if not (isinstance(rate, (int, np.integer)) and 4000 <= rate <= 192000):
-        raise ValueError(f"data.sample_rate={rate!r}: use an integer rate in Hz such as 16000")
-    store = dc.get("store_dtype", "int16")
-    if store not in STORE_DTYPES:
-        raise ValueError(f"data.store_dtype={store!r}: use one of {STORE_DTYPES}")
-    return {"builder": name, "version": VERSION, "sample_rate": int(rate), "store_dtype": store}
-
-
-def _file_options(dc: Any, name: str, path: pathlib.Path) -> dict:
-    opts = _common_options(dc, name)
-    seg = float(dc.get("segment_seconds", 0.0))
-    if seg < 0:
-        raise ValueError(f"data.segment_seconds={seg!r}: use 0 (whole recordings) or a positive length")
-    opts.update(path=str(path), split=str(dc.get("split", "") or ""), segment_seconds=seg,
-                trim_silence=bool(dc.get("trim_silence", False)))
-    if opts["trim_silence"]:
-        opts["trim_top_db"] = float(dc.get("trim_top_db", 30.0))
-    parse_split_spec(opts["split"])  # fail on a bad spec before touching any file
-    return opts
-
-
-def _synthetic_plan(dc: Any) -> tuple[dict, dict, str]:
-    opts = _common_options(dc, "synthetic")
-    if opts["sample_rate"] > 48000:
-        raise ValueError(f"data.sample_rate={opts['sample_rate']}: the synthetic corpus renders at most 48000 Hz")
-    n_train, n_eval = int(dc.get("num_train_clips", 256)), int(dc.get("num_eval_clips", 16))
-    seconds, seed = float(dc.get("clip_seconds", 2.0)), int(dc.get("corpus_seed", 0))
-    if n_train < 1 or n_eval < 1 or seconds <= 0:
-        raise ValueError(f"data.num_train_clips={n_train}, data.num_eval_clips={n_eval}, data.clip_seconds={seconds}: "
-                         "the synthetic corpus needs at least one clip per split and a positive length")
-    opts.update(num_train_clips=n_train, num_eval_clips=n_eval, clip_seconds=seconds, corpus_seed=seed)
-    plan = {s: [_Item(f"{s}-{i:05d}", "synthetic", pathlib.Path(s), None, (i,))
-                for i in range(n_train if s == "train" else n_eval)] for s in SPLITS}
-    readable = f"sr{opts['sample_rate']}-n{n_train}-{n_eval}-s{seconds:g}-seed{seed}-{opts['store_dtype']}"
-    return opts, plan, readable
-
-
-def _folder_plan(dc: Any) -> tuple[dict, dict, str]:
-    root = _source_path(dc, "audio_folder")
-    opts = _file_options(dc, "audio_folder", root)
-    if root.is_dir():
-        files = audio_io.list_audio_files(root)
-        items = []
-        for f in files:
-            rel, st = f.relative_to(root).as_posix(), f.stat()
-            items.append(_Item(rel, rel.rsplit("/", 1)[0] if "/" in rel else "", f, None, (st.st_size, st.st_mtime_ns)))
-    else:
-        exts = tuple(audio_io.AUDIO_EXTENSIONS)
-        items = [dataclasses.replace(it, speaker=rel.rsplit("/", 1)[0] if "/" in rel else "")
-                 for rel, it in _list_files(root) if rel.lower().endswith(exts)]
-        if not items:
-            raise ValueError(f"no audio files in the zip data.path={str(root)!r}: looked for {exts}")
-    opts["fingerprint"] = _fingerprint(items)
-    default = lambda its: _assign_splits(its, "hash:0.9,0.05,0.05", "audio_folder", None)  # noqa: E731
-    plan = _assign_splits(items, opts["split"], "audio_folder", default)
-    readable = f"{root.stem}-sr{opts['sample_rate']}-{opts['split'] or 'default'}-{opts['store_dtype']}"
-    return opts, plan, readable
-
-
-_VCTK_092 = re.compile(r"(?:^|/)wav48_silence_trimmed/([ps]\d+)/(\1_\d+)_(mic[12])\.flac$")
-_VCTK_080 = re.compile(r"(?:^|/)wav48/([ps]\d+)/(\1_\d+)\.wav$")
-VCTK_MODES = ("single", "multi")
-
-
-def _vctk_plan(dc: Any) -> tuple[dict, dict, str]:
-    root = _source_path(dc, "vctk")
-    opts = _file_options(dc, "vctk", root)
-    mode, mic = dc.get("vctk_mode", "single"), dc.get("vctk_mic", "mic1")
-    if mode not in VCTK_MODES:
-        raise ValueError(f"data.vctk_mode={mode!r}: use 'single' (one speaker) or 'multi' (speaker-disjoint)")
-    if mic not in ("mic1", "mic2"):
-        raise ValueError(f"data.vctk_mic={mic!r}: use 'mic1' or 'mic2' (VCTK 0.92)")
-    files = _list_files(root, re.compile(r"(?:^|/)wav48(?:_silence_trimmed)?/"))
-    new = [(m, it) for rel, it in files if (m := _VCTK_092.search(rel))]
-    if new:
-        layout, matched = "0.92", [(m, it) for m, it in new if m.group(3) == mic]
-        if not matched:
-            raise ValueError(f"VCTK 0.92 at data.path={str(root)!r} has no {mic} recordings (*_{mic}.flac)")
-    else:
-        layout, matched = "0.80", [(m, it) for rel, it in files if (m := _VCTK_080.search(rel))]
-        if mic != "mic1":
-            logging.warning("VCTK 0.80 has one microphone per recording; data.vctk_mic=%r is ignored", mic)
-    if not matched:
-        raise ValueError(
-            f"data.path={str(root)!r} does not look like VCTK: expected wav48_silence_trimmed/pXXX/pXXX_YYY_mic1.flac "
-            "(VCTK-Corpus 0.92) or wav48/pXXX/pXXX_YYY.wav (0.80), in a directory or a zip")
-    items = sorted((dataclasses.replace(it, id=m.group(2), speaker=m.group(1)) for m, it in matched),
-                   key=lambda it: (_speaker_key(it.speaker), it.id))
-    opts.update(layout=layout, mode=mode, num_valid_clips=int(dc.get("num_valid_clips", 8)))
-    if layout == "0.92":
-        opts["mic"] = mic
-    speakers = sorted({it.speaker for it in items}, key=_speaker_key)
-    if mode == "single":
-        spk, n_train = str(dc.get("vctk_speaker", "p225")), int(dc.get("vctk_train_recordings", 223))
-        if spk not in speakers:
-            raise ValueError(f"data.vctk_speaker={spk!r} is not in the VCTK at {root}; speakers found: "
-                             f"{speakers[:8]}{'...' if len(speakers) > 8 else ''}")
-        opts.update(speaker=spk, train_recordings=n_train)
-        detail = f"single-{spk}-{n_train}"
-        items = [it for it in items if it.speaker == spk]  # any split spec applies to this speaker only
-
-        def default(its):  # Kuleshov et al.: the speaker's first 223 recordings train, the rest test
-            if not 0 < n_train < len(its):
-                raise ValueError(f"data.vctk_train_recordings={n_train}: speaker {spk} has {len(its)} recordings "
-                                 f"({mic if layout == '0.92' else 'wav48'}); use a number in 1..{len(its) - 1}")
-            train, valid = _carve_valid(its[:n_train], opts["num_valid_clips"], "vctk")
-            return {"train": train, "valid": valid, "test": its[n_train:]}
-    else:
-        n_spk = int(dc.get("vctk_train_speakers", 99))
-        opts["train_speakers"] = n_spk
-        detail = f"multi-{n_spk}"
-
-        def default(its):  # the first 99 speakers train, the others test (speaker-disjoint)
-            if not 0 < n_spk < len(speakers):
-                raise ValueError(f"data.vctk_train_speakers={n_spk}: the VCTK at {root} has {len(speakers)} speakers "
-                                 f"with audio; use a number in 1..{len(speakers) - 1}")
-            train_spk = set(speakers[:n_spk])
-            train, valid = _carve_valid([it for it in its if it.speaker in train_spk], opts["num_valid_clips"], "vctk")
-            return {"train": train, "valid": valid, "test": [it for it in its if it.speaker not in train_spk]}
-    opts["fingerprint"] = _fingerprint(items)
-    plan = _assign_splits(items, opts["split"], f"vctk ({layout}, {mode})", default)
-    readable = f"{layout}-{detail}-{opts.get('mic', 'mic')}-sr{opts['sample_rate']}-{opts['split'] or 'paper'}-{opts['store_dtype']}"
-    return opts, plan, readable
-
-
-def _speaker_key(s: str) -> tuple:
-    return (s[0], int(s[1:]) if s[1:].isdigit() else 0, s)
-
-
-_MUSDB_HQ = re.compile(r"(?:^|/)(train|test)/([^/]+)/mixture\.wav$")
-_MUSDB_STEM = re.compile(r"(?:^|/)(train|test)/([^/]+)\.stem\.mp4$")
-
-
-def _musdb_plan(dc: Any) -> tuple[dict, dict, str]:
-    root = _source_path(dc, "musdb18")
-    opts = _file_options(dc, "musdb18", root)
-    files = _list_files(root, re.compile(r"(?:^|/)(?:train|test)/"))
-    matched = [(m, it) for rel, it in files if (m := _MUSDB_HQ.search(rel))]
-    layout = "hq"
-    if not matched:
-        layout, matched = "stem", [(m, it) for rel, it in files if (m := _MUSDB_STEM.search(rel))]
-        if matched and not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
-            raise ValueError(f"data.path={str(root)!r} holds MUSDB18 .stem.mp4 files, which need ffmpeg and ffprobe "
-                             "on PATH to decode; install ffmpeg, or use MUSDB18-HQ (train|test/<track>/mixture.wav)")
-    if not matched:
-        raise ValueError(f"data.path={str(root)!r} does not look like MUSDB18: expected train/<track>/mixture.wav and "
-                         "test/<track>/mixture.wav (MUSDB18-HQ) or train|test/<track>.stem.mp4 (MUSDB18)")
-    items = [dataclasses.replace(it, id=f"{m.group(1)}/{m.group(2)}", speaker=m.group(2).split(" - ")[0])
-             for m, it in matched]
-    opts.update(layout=layout, num_valid_clips=int(dc.get("num_valid_clips", 8)), fingerprint=_fingerprint(items))
-
-    def default(its):
-        train, valid = _carve_valid([it for it in its if it.id.startswith("train/")], opts["num_valid_clips"], "musdb18")
-        return {"train": train, "valid": valid, "test": [it for it in its if it.id.startswith("test/")]}
-    plan = _assign_splits(items, opts["split"], f"musdb18 ({layout})", default)
-    readable = f"{layout}-sr{opts['sample_rate']}-{opts['split'] or 'official'}-{opts['store_dtype']}"
-    return opts, plan, readable
-
-
-# ----------------------------------------------------------------------------------------------
-# Decoding one source into clips.
-
-
-_zip_local = threading.local()
-
-
-def _read_member(item: _Item) -> bytes:
-    """Member bytes; one ZipFile per thread since ZipFile reads are not meant to be shared."""
-    cache = _zip_local.__dict__.setdefault("zips", {})
-    zf = cache.get(item.file)
-    if zf is None:
-        zf = cache[item.file] = zipfile.ZipFile(item.file)
-    return zf.read(item.member)
-
-
-def _decode_stem(path: str, stream: int = 0) -> tuple[np.ndarray, int]:
-    """Audio stream `stream` of a .stem.mp4 (0 = the mixture) via ffmpeg -> float32 [time, channels]."""
-    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", f"a:{stream}", "-show_entries",
-                            "stream=sample_rate,channels", "-of", "json", path], capture_output=True, text=True)
-    streams = json.loads(probe.stdout or "{}").get("streams") if probe.returncode == 0 else None
-    if not streams:
-        raise ValueError(f"ffprobe cannot read audio stream {stream} of {path}: {probe.stderr.strip()[-300:]}")
-    rate, channels = int(streams[0]["sample_rate"]), int(streams[0]["channels"])
-    out = subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-i", path, "-map", f"0:a:{stream}", "-f", "f32le",
-                          "-acodec", "pcm_f32le", "-"], capture_output=True)
-    if out.returncode != 0 or not out.stdout:
-        raise ValueError(f"ffmpeg cannot decode {path}: {out.stderr.decode(errors='replace').strip()[-300:]}")
-    return np.frombuffer(out.stdout, dtype="<f4").reshape(-1, channels).copy(), rate
-
-
-def _read_item(item: _Item) -> tuple[np.ndarray, int]:
-    if item.name.endswith(".stem.mp4"):
-        if item.member is None:
-            return _decode_stem(str(item.file))
-        with tempfile.NamedTemporaryFile(suffix=".stem.mp4") as tmp:
-            tmp.write(_read_member(item))
-            tmp.flush()
-            return _decode_stem(tmp.name)
-    if item.member is not None:
-        return audio_io.read_audio_bytes(_read_member(item), item.name)
-    return audio_io.read_audio(item.file)
-
-
-@dataclasses.dataclass
-class _Loaded:
-    item: _Item
-    audio: np.ndarray | None = None  # float32 [time] at the target rate, or None if skipped
-    skip: str = ""  # "corrupt" | "empty" | "silent"
-    error: str = ""
-    channels: int = 1
-    source_rate: int = 0
-    clipped: bool = False
-
-
-def _load_file(item: _Item, opts: dict) -> _Loaded:
-    try:
-        x, rate = _read_item(item)
-    except (ValueError, OSError, RuntimeError, EOFError, zipfile.BadZipFile) as e:
-        return _Loaded(item, skip="empty" if "no audio samples" in str(e) or "(0 bytes)" in str(e) else "corrupt",
-                       error=str(e))
-    out = _Loaded(item, channels=x.shape[1], source_rate=rate)
-    y = audio_io.resample(x.mean(axis=1), rate, opts["sample_rate"])
-    if y.size == 0:
-        out.skip = "empty"
-        return out
-    if np.max(np.abs(y)) < _SILENT_PEAK:
-        out.skip = "silent"
-        return out
-    if opts.get("trim_silence"):
-        import librosa  # Lazily: librosa's import is slow and only trimming needs it.
-        frame = _trim_frame(opts["sample_rate"])
-        y, _ = librosa.effects.trim(y, top_db=opts["trim_top_db"], frame_length=frame, hop_length=frame // 4)
-    out.clipped = bool(np.max(np.abs(y)) > 1.0)
-    out.audio = np.clip(y, -1.0, 1.0)
-    return out
-
-
-def _trim_frame(rate: int) -> int:
-    """About 32 ms: librosa's default 2048 samples is 128 ms at 16 kHz and would keep most of a pause."""
-    return int(2 ** np.ceil(np.log2(0.032 * rate)))
-
-
-def _load_synthetic(item: _Item, opts: dict) -> _Loaded:
-    split, index = item.file.name, item.stamp[0]
-    y = synthetic.make_clip(synthetic.clip_rng(split, index, opts["corpus_seed"]), opts["sample_rate"],
-                            opts["clip_seconds"])
-    return _Loaded(item, audio=y, source_rate=opts["sample_rate"])
-
-
-def _encode(y: np.ndarray, store_dtype: str) -> np.ndarray:
-    if store_dtype == "int16":  # the inverse of audio_io.to_float32: int16 / 32768
-        return np.clip(np.round(y * 32768.0), -32768, 32767).astype(np.int16)
-    return y.astype(np.float32)
-
-
-def _segments(y: np.ndarray, rate: int, seconds: float) -> list[np.ndarray]:
-    """Near-equal consecutive pieces of about `seconds` (whole clip if 0 or shorter)."""
-    if seconds <= 0:
-        return [y]
-    n = max(1, int(round(len(y) / (seconds * rate))))
-    return np.array_split(y, n)
 
 
 def _ordered_map(fn: Callable, items: list, workers: int) -> Iterator:
@@ -658,12 +220,13 @@ class Musdb18(_Builder, skip_registration=True):
     DESCRIPTION = "MUSDB18(-HQ) mixtures, official train/test split."
 
 
-_BUILDERS: dict[str, tuple[type[_Builder], Callable]] = {
-    "synthetic": (Synthetic, _synthetic_plan),
-    "audio_folder": (AudioFolder, _folder_plan),
-    "vctk": (Vctk, _vctk_plan),
-    "musdb18": (Musdb18, _musdb_plan),
+_BUILDERS: dict[str, type[_Builder]] = {
+    "synthetic": Synthetic,
+    "audio_folder": AudioFolder,
+    "vctk": Vctk,
+    "musdb18": Musdb18,
 }
+assert set(_BUILDERS) == set(PLANS)
 BUILDER_NAMES = tuple(_BUILDERS)
 
 
@@ -713,8 +276,9 @@ def build(data_config: Any, data_dir: str | os.PathLike | None = None) -> tfds.c
     name = data_config.get("name", "")
     if name not in _BUILDERS:
         raise ValueError(f"data.name={name!r}: use one of {BUILDER_NAMES}")
-    cls, plan_fn = _BUILDERS[name]
-    opts, plan, readable = plan_fn(data_config)
+    cls = _BUILDERS[name]
+    opts, plan, readable = PLANS[name](data_config)
+    opts["version"] = VERSION  # a new builder version is a new cache directory
     config = JaxsrConfig(name=_config_name(readable, opts), description=readable,
                          options_json=json.dumps(opts, sort_keys=True))
     workers = int(data_config.get("build_workers", 0)) or min(8, os.cpu_count() or 1)

@@ -1,8 +1,7 @@
 """The input pipeline: source clips -> random patches -> task degradation -> batches (grain).
 
-A *source* is any random-access sequence (`len`, `__getitem__`) of records
-`{'audio': float32 [time], 'id': str, ...}` at `config.data.sample_rate`: an in-memory list, or the
-TFDS `as_data_source()` that `jaxsr.data.builders.load_split` returns.
+A *source* is a random-access sequence of records `{'audio': float32 [time], 'id': str, ...}` (see
+`jaxsr.data.records`, which also holds the per-example generators `example_rng`).
 
 Training (`train_loader`) is a pure function of the batch index. The run is one infinite stream of
 examples; global example `g` is
@@ -35,124 +34,41 @@ iterator state is not used: under `mp_prefetch` it records per-worker positions 
 with a different worker count, while a batch counter can. grain's `shuffle` is not used either: its
 index_shuffle costs milliseconds per lookup here, a numpy permutation per epoch costs microseconds.
 
-Evaluation (`eval_examples`) is whole clips in source order, degraded with a seed from
-`(config.seed, clip index)` (`degrade_clip`; babble from the other clips, never the clip itself).
+Evaluation examples (whole clips) are `jaxsr.data.eval_clips`; their names, and those of
+`jaxsr.data.records`, are re-exported here because callers import them from this module.
 """
 
 from __future__ import annotations
 
 import collections.abc
 import json
-import pathlib
-from typing import Any, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import grain
 import ml_collections
 import numpy as np
 
+# The evaluation names and some of the records ones are only re-exported (see `__all__`): they were first
+# defined in this module, and the train loop, evaluation, CLIs, benchmarks and tests import them from it.
+from jaxsr.data.eval_clips import EvalExamples, degrade_clip, eval_examples
+from jaxsr.data.records import (BABBLE_TYPES, DEGRADE, EVAL, NOISE_EXTENSIONS, ORDER, SELECT, check_seed,
+                                check_source, example_rng, load_noise_files, noise_inputs, record_audio,
+                                records_from_clips)
 from jaxsr.degrade import degrade, draw_sr_chain, sr_baseline_batch, sr_batch
 
-# Streams of `example_rng`: independent generators for the different random choices of one example.
-SELECT, DEGRADE, EVAL, ORDER = 0, 1, 2, 3
+__all__ = [
+    "PatchIterator", "get_iterator_state", "set_iterator_state", "train_loader",  # defined here
+    "EvalExamples", "degrade_clip", "eval_examples",  # jaxsr.data.eval_clips
+    "BABBLE_TYPES", "DEGRADE", "EVAL", "NOISE_EXTENSIONS", "ORDER", "SELECT", "example_rng",  # jaxsr.data.records
+    "load_noise_files", "records_from_clips",
+]
+
 _SAME_CLIP_DRAWS = 2  # patch draws in the scheduled clip before trying random other clips
 _MAX_DRAWS = 8  # random draws before the exhaustive scan
 _NO_END = 2**62  # "infinite" number of batches
 _STATE_VERSION = 1
-NOISE_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 
 
-def example_rng(seed: int, index: int, stream: int) -> np.random.Generator:
-    """The generator for `stream` (SELECT, DEGRADE, EVAL, ORDER) of example/clip/epoch `index`."""
-    return np.random.default_rng([int(seed), int(stream), int(index)])
-
-
-def records_from_clips(clips: Sequence[np.ndarray], sample_rate: int, prefix: str = "clip") -> list[dict]:
-    """An in-memory source from `[time]` arrays (e.g. `jaxsr.data.synthetic.make_corpus`)."""
-    return [{"audio": np.asarray(c, np.float32), "id": f"{prefix}/{i}", "speaker": "",
-             "source_sample_rate": int(sample_rate)} for i, c in enumerate(clips)]
-
-
-def _audio(record: Any) -> np.ndarray:
-    """`[time]` float32 audio of a source record."""
-    try:
-        a = record["audio"]
-    except (KeyError, TypeError, IndexError):
-        raise ValueError(f"source records must be dicts with an 'audio' array; got {type(record).__name__}") from None
-    a = np.asarray(a)
-    if a.ndim == 2 and a.shape[1] == 1:
-        a = a[:, 0]
-    if a.ndim != 1:
-        raise ValueError(f"source audio must be mono [time] (or [time, 1]); got shape {a.shape}")
-    if np.issubdtype(a.dtype, np.integer):  # int16 PCM, in case a source stores it undecoded
-        a = a.astype(np.float32) / 32768.0
-    return a.astype(np.float32, copy=False)
-
-
-class _AudioView(collections.abc.Sequence):
-    """A lazy `[time]`-array view of a source: the babble pool, without loading every clip."""
-
-    def __init__(self, source: Sequence):
-        self._source = source
-
-    def __len__(self) -> int:
-        return len(self._source)
-
-    def __getitem__(self, i: int) -> np.ndarray:
-        return _audio(self._source[int(i)])
-
-
-def load_noise_files(noise_dir: str, sample_rate: int) -> list[np.ndarray]:
-    """Every audio file under `noise_dir` (recursively, sorted), mono `[time]` at `sample_rate`."""
-    from jaxsr.audio_io import read_audio  # imported here: only the "folder" noise type needs it
-
-    root = pathlib.Path(noise_dir).expanduser()
-    if not root.is_dir():
-        raise FileNotFoundError(f"config.task.noise_dir={noise_dir!r} is not a folder; point it at a folder "
-                                f"of noise recordings ({', '.join(NOISE_EXTENSIONS)})")
-    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in NOISE_EXTENSIONS and p.is_file())
-    if not paths:
-        raise FileNotFoundError(f"config.task.noise_dir={noise_dir!r} holds no audio files "
-                                f"({', '.join(NOISE_EXTENSIONS)})")
-    return [read_audio(p, sample_rate, mono=True)[0].reshape(-1) for p in paths]
-
-
-def _check_source(source: Sequence, what: str = "source") -> int:
-    try:
-        n = len(source)
-    except TypeError:
-        raise ValueError(f"{what} must be a random-access sequence of records (len, __getitem__); "
-                         f"got {type(source).__name__}") from None
-    if n == 0:
-        raise ValueError(f"{what} is empty: it has no clips. Check config.data.name / data.path / data.split.")
-    return n
-
-
-def _check_seed(config: ml_collections.ConfigDict) -> int:
-    if int(config.seed) != config.seed or config.seed < 0:
-        raise ValueError(f"config.seed must be a non-negative integer; got {config.seed!r}")
-    return int(config.seed)
-
-
-BABBLE_TYPES = ("babble", "babble_voices")  # noise types made from a pool of other clips
-
-
-def _noise_inputs(config, source, noise_pool, noise_files) -> tuple[Sequence, Sequence, bool]:
-    """The babble pool and recorded noise the task needs (empty when it needs none), and whether the
-    pool is `source` itself: then clip i of the source is item i of the pool, and an example of clip i
-    excludes it from its babble (babble must never contain the clean speech it is added to)."""
-    task = config.task
-    if task.name != "denoise":
-        return (), (), False
-    pool_is_source = False
-    if any(t in task.noise_types for t in BABBLE_TYPES) and noise_pool is None:
-        noise_pool, pool_is_source = _AudioView(source), True  # the other clips of the same source
-    if "folder" in task.noise_types and noise_files is None:
-        noise_files = load_noise_files(task.noise_dir, config.data.sample_rate)
-    return ((noise_pool if noise_pool is not None else ()), (noise_files if noise_files is not None else ()),
-            pool_is_source)
-
-
-# ------------------------------------------------------------------------------------------ training
 class _ClipOrder:
     """Clip index of global example `g`: a fresh permutation of the source every epoch."""
 
@@ -190,7 +106,7 @@ class _BatchFn:
                  noise_pool: Sequence, noise_files: Sequence, pool_is_source: bool = False):
         d = config.data
         self.source = source
-        self.seed = _check_seed(config)
+        self.seed = check_seed(config)
         self.global_batch = int(config.train.batch_size)
         self.local_batch = self.global_batch // shard_count
         self.first_row = shard_index * self.local_batch
@@ -245,14 +161,14 @@ class _BatchFn:
         for draw in range(_MAX_DRAWS):
             if draw >= _SAME_CLIP_DRAWS:
                 clip = int(rng.integers(len(self.source)))
-            p = _patch(_audio(self.source[clip]), self.length, rng)
+            p = _patch(record_audio(self.source[clip]), self.length, rng)
             if float(np.dot(p, p)) >= self.min_energy:
                 return p, clip
         # Mostly silent data: scan clips from the scheduled one for any loud window.
         n = len(self.source)
         for k in range(n):
             clip = (first + k) % n
-            audio = _audio(self.source[clip])
+            audio = record_audio(self.source[clip])
             starts = _loud_starts(audio, self.length, self.min_energy)
             if starts.size:
                 if len(audio) < self.length:
@@ -360,7 +276,7 @@ def train_loader(config: ml_collections.ConfigDict, source: Sequence, *, shard_i
     in `config.task.noise_dir`. Uses `config.data.num_workers` processes (0: in this process) and
     `config.data.prefetch` batches of read-ahead.
     """
-    _check_source(source)
+    check_source(source)
     if not (isinstance(shard_count, int) and shard_count >= 1):
         raise ValueError(f"shard_count must be a positive integer (the number of processes); got {shard_count!r}")
     if not (isinstance(shard_index, int) and 0 <= shard_index < shard_count):
@@ -376,7 +292,7 @@ def train_loader(config: ml_collections.ConfigDict, source: Sequence, *, shard_i
         raise ValueError(f"config.data.num_workers must be >= 0 (0: load in this process); got {workers}")
     if prefetch < 0:
         raise ValueError(f"config.data.prefetch must be >= 0; got {prefetch}")
-    pool, files, pool_is_source = _noise_inputs(config, source, noise_pool, noise_files)
+    pool, files, pool_is_source = noise_inputs(config, source, noise_pool, noise_files)
     return PatchIterator(_BatchFn(config, source, shard_index, shard_count, pool, files, pool_is_source), workers,
                          prefetch)
 
@@ -393,70 +309,3 @@ def set_iterator_state(it: PatchIterator, state: str | bytes) -> None:
     if not isinstance(it, PatchIterator):
         raise ValueError(f"set_iterator_state needs the iterator from train_loader; got {type(it).__name__}")
     it.set_state(state)
-
-
-# -------------------------------------------------------------------------------------------- eval
-class EvalExamples(collections.abc.Sequence):
-    """Whole-clip evaluation examples, computed on access (a sequence: `len`, index, iterate).
-
-    Item `i`: `{'id', 'y': clean [time] (times the drawn gain for sr "random"), 'x': degraded [time]
-    (== 'baseline'), 'baseline', 'mask'}`
-    with `mask` the `[time]` bool gap mask for inpaint and None otherwise.
-    """
-
-    def __init__(self, config: ml_collections.ConfigDict, source: Sequence, num_clips: int,
-                 noise_pool: Sequence, noise_files: Sequence, pool_is_source: bool = False):
-        self._source, self._n = source, num_clips
-        self._seed = _check_seed(config)
-        self._task = config.task.to_dict()
-        self._sample_rate = int(config.data.sample_rate)
-        self._patch_length = int(config.data.patch_length)
-        self._noise_pool, self._noise_files = noise_pool, noise_files
-        self._pool_is_source = pool_is_source
-
-    def __len__(self) -> int:
-        return self._n
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(self._n))]
-        if not -self._n <= i < self._n:
-            raise IndexError(f"eval example {i} out of range for {self._n} clips")
-        i = int(i) % self._n
-        record = self._source[i]
-        y = _audio(record)
-        d = degrade_clip(y, self._task, i, self._seed, self._sample_rate, self._patch_length, self._noise_pool,
-                         self._noise_files, exclude=i if self._pool_is_source else None)
-        rid = record.get("id", str(i)) if isinstance(record, dict) else str(i)
-        rid = rid.decode() if isinstance(rid, bytes) else str(rid)
-        # `d.y`: the target when the degradation changed it (the gain of an sr "random" chain).
-        return {"id": rid, "y": y if d.y is None else d.y, "x": d.x, "baseline": d.baseline, "mask": d.mask}
-
-
-def degrade_clip(y: np.ndarray, task: dict, index: int, seed: int, sample_rate: int, patch_length: int,
-                 noise_pool: Sequence = (), noise_files: Sequence = (), exclude: int | None = None):
-    """Degrade whole clip `index` for evaluation -> `jaxsr.degrade.Degraded`.
-
-    Generator `example_rng(seed, index, EVAL)`; for inpaint the gap density of training
-    (`task['num_gaps']` per `patch_length` samples, at least one gap). denoise: `exclude` is the index of
-    `y` in `noise_pool` (never part of its babble; None when the pool does not hold it), and babble of
-    voices uses the "test" bank of synthetic voices, which training never hears. Every evaluation
-    (training's, `launch/evaluate.py`, the benchmarks) comes through here, so they all agree.
-    """
-    task = dict(task)
-    if task["name"] == "inpaint":
-        task["num_gaps"] = max(1, int(round(task["num_gaps"] * len(y) / patch_length)))
-    return degrade(y, task, example_rng(seed, index, EVAL), sample_rate, noise_pool, noise_files, exclude=exclude,
-                   voices="test")
-
-
-def eval_examples(config: ml_collections.ConfigDict, source: Sequence, num_clips: int | None = None, *,
-                  noise_pool: Sequence[np.ndarray] | None = None,
-                  noise_files: Sequence[np.ndarray] | None = None) -> EvalExamples:
-    """The first `num_clips` clips of `source` (0 or None: all), whole, degraded deterministically."""
-    n = _check_source(source)
-    if num_clips is not None and (int(num_clips) != num_clips or num_clips < 0):
-        raise ValueError(f"num_clips (config.eval.num_clips) must be a non-negative integer; got {num_clips!r}")
-    n = n if not num_clips else min(int(num_clips), n)
-    pool, files, pool_is_source = _noise_inputs(config, source, noise_pool, noise_files)
-    return EvalExamples(config, source, n, pool, files, pool_is_source)

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 CHECKPOINT_HELP = ("a packaged model name (e.g. speech-sr-x4-16k; jaxsr.pretrained.available()) or a training "
                    "workdir (or one of its step directories)")
@@ -32,3 +33,12 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace, positive: t
         value = getattr(args, name)
         if value is not None and value < 1:
             p.error(f"--{name.replace('_', '-')} must be a positive integer; got {value}")
+
+
+def setup_logging() -> None:
+    """Before a CLI's work (after its flags parsed): jaxsr's log at INFO on stderr, other libraries' from
+    WARNING up (`jaxsr.writers.setup_cli_logging`), and no TensorFlow C++ start-up chatter."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from jaxsr.writers import setup_cli_logging
+
+    setup_cli_logging()

@@ -1,9 +1,9 @@
-"""Training: the train state, the pure train step, and `train_and_evaluate(config, workdir)`.
+"""The training loop: `train_and_evaluate(config, workdir)`, and fine-tuning from `train.init_from`.
 
-The step is a pure function `(state, batch, rng) -> (state, metrics)`, jitted once with shardings from
-`jaxsr.parallel` (data-parallel over every device). The loop around it feeds batches from the grain
-pipeline, logs, evaluates on whole validation clips against the task's baseline, and checkpoints with
-Orbax so that re-running the same command resumes exactly where the run stopped.
+The loop feeds batches from the grain pipeline to the jitted step of `jaxsr.train.state`, logs, evaluates
+on whole validation clips against the task's baseline, and checkpoints with Orbax so that re-running the
+same command resumes exactly where the run stopped. What it may do to the workdir is decided in
+`jaxsr.train.workdir`; stopping on a signal in `jaxsr.train.signals`.
 """
 
 from __future__ import annotations
@@ -11,258 +11,24 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import pathlib
 import shutil
-import signal
 import time
-from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
-from flax.training import train_state
 
-from jaxsr import checkpoints, config as config_lib, files, metrics as metrics_lib, parallel
+from jaxsr import checkpoints, config as config_lib, parallel
 from jaxsr.config import validate
-from jaxsr.models import AudioUNet, compute_dtype, model_from_config
+from jaxsr.models import model_from_config
+from jaxsr.train.signals import Interrupted, StopFlag
+from jaxsr.train.state import (TrainState, create_train_state, eval_variables, make_jitted_step, make_optimizer,
+                               resolve_dtype)
+from jaxsr.train.workdir import check_workdir, flat_dict, move_previous_run, workdir_lock
 
 log = logging.getLogger("jaxsr")
-
-
-class TrainState(train_state.TrainState):
-    """Flax's TrainState plus BatchNorm statistics and, when `train.ema_decay > 0`, an EMA of the params
-    and an EMA of the BatchNorm statistics (with the same decay), which are evaluated together."""
-
-    batch_stats: Any = None
-    ema_params: Any = None
-    ema_batch_stats: Any = None
-
-
-def resolve_dtype(config: ml_collections.ConfigDict) -> str:
-    """`config.dtype` with "auto" resolved: bfloat16 on GPU/TPU, float32 on CPU."""
-    return compute_dtype(config.dtype).name
-
-
-def learning_rate_schedule(config: ml_collections.ConfigDict) -> optax.Schedule:
-    tr = config.train
-    if tr.schedule == "cosine":
-        return optax.warmup_cosine_decay_schedule(
-            0.0, tr.learning_rate, max(tr.warmup_steps, 1), max(tr.num_train_steps, tr.warmup_steps + 1),
-            end_value=tr.learning_rate * tr.final_lr_fraction)
-    if tr.warmup_steps > 0:
-        return optax.linear_schedule(0.0, tr.learning_rate, tr.warmup_steps)  # then constant at lr
-    return optax.constant_schedule(tr.learning_rate)
-
-
-def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-    """Adam (paper: lr 3e-4, b1 0.9, b2 0.999), with optional weight decay and global-norm clipping."""
-    tr = config.train
-    lr = learning_rate_schedule(config)
-    opt = (optax.adamw(lr, b1=tr.b1, b2=tr.b2, weight_decay=tr.weight_decay) if tr.weight_decay
-           else optax.adam(lr, b1=tr.b1, b2=tr.b2))
-    return optax.chain(optax.clip_by_global_norm(tr.grad_clip), opt) if tr.grad_clip > 0 else opt
-
-
-def create_train_state(config: ml_collections.ConfigDict, model: AudioUNet, rng: jax.Array,
-                       tx: optax.GradientTransformation | None = None) -> TrainState:
-    """Initialise params (float32), BatchNorm statistics and optimizer state (`tx` defaults to
-    `make_optimizer(config)`; pass one to get states with identical tree structure)."""
-    x = jnp.zeros((1, config.data.patch_length, 1), jnp.float32)
-    # Jitted: eager init compiles each orthogonal initialiser's QR separately (minutes for the full model).
-    variables = jax.jit(lambda r: model.init({"params": r, "dropout": r}, x, train=False))(rng)
-    params, batch_stats = variables["params"], variables.get("batch_stats", {})
-    # The EMAs start as copies: the jitted step donates the state, and one buffer cannot be donated twice.
-    copy = lambda tree: jax.tree_util.tree_map(jnp.copy, tree) if config.train.ema_decay > 0 else None  # noqa: E731
-    return TrainState.create(
-        apply_fn=model.apply, params=params, tx=tx or make_optimizer(config), batch_stats=batch_stats,
-        ema_params=copy(params), ema_batch_stats=copy(batch_stats))
-
-
-def make_train_step(config: ml_collections.ConfigDict, model: AudioUNet) -> Callable:
-    """The pure train step `(state, batch, rng) -> (state, metrics)`.
-
-    `batch`: `{'x': [batch, time, 1] degraded, 'y': [batch, time, 1] clean}`. `rng` is the run's key;
-    the step's dropout key is `fold_in(rng, state.step)` so a resumed run draws the same dropout masks.
-    """
-    stft_weight = float(config.train.stft_loss_weight)
-    ema_decay = float(config.train.ema_decay)
-    schedule = learning_rate_schedule(config)
-
-    def loss_fn(params, batch_stats, batch, dropout_rng):
-        y_hat, updates = model.apply(
-            {"params": params, "batch_stats": batch_stats}, batch["x"], train=True,
-            rngs={"dropout": dropout_rng}, mutable=["batch_stats"])
-        mse = jnp.mean((y_hat - batch["y"]) ** 2)
-        loss = mse
-        if stft_weight > 0:
-            loss = loss + stft_weight * metrics_lib.multires_stft_loss(batch["y"][..., 0], y_hat[..., 0])
-        return loss, (mse, y_hat, updates.get("batch_stats", {}))
-
-    def train_step(state: TrainState, batch: dict, rng: jax.Array) -> tuple[TrainState, dict]:
-        dropout_rng = jax.random.fold_in(rng, state.step)
-        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-        (loss, (mse, y_hat, batch_stats)), grads = grad_fn(state.params, state.batch_stats, batch, dropout_rng)
-        new_state = state.apply_gradients(grads=grads, batch_stats=batch_stats)
-        if ema_decay > 0:  # params and BatchNorm statistics averaged alike, so that they are evaluated together
-            ema = lambda e, p: ema_decay * e + (1 - ema_decay) * p  # noqa: E731
-            new_state = new_state.replace(
-                ema_params=jax.tree_util.tree_map(ema, state.ema_params, new_state.params),
-                ema_batch_stats=jax.tree_util.tree_map(ema, state.ema_batch_stats, new_state.batch_stats))
-        out = {
-            "loss": loss,
-            "mse": mse,
-            "snr": jnp.mean(metrics_lib.snr_jnp(batch["y"][..., 0], y_hat[..., 0])),
-            "baseline_snr": jnp.mean(metrics_lib.snr_jnp(batch["y"][..., 0], batch["x"][..., 0])),
-            "grad_norm": optax.tree.norm(grads),
-            # The loss is computed with the params *before* this update: only the updated params' norm
-            # shows an update that overflowed (an inf gradient, a huge learning rate). Checked before saving.
-            "param_norm": optax.tree.norm(new_state.params),
-            "learning_rate": schedule(state.step),
-        }
-        if "stop" in batch:  # multi-process: each process's stop flag, reduced over all of them (see the loop)
-            out["stop"] = jnp.max(batch["stop"])
-        return new_state, out
-
-    return train_step
-
-
-def make_jitted_step(config: ml_collections.ConfigDict, model: AudioUNet, mesh: jax.sharding.Mesh) -> Callable:
-    """The train step exactly as `train_and_evaluate` runs it: `make_train_step` jitted with the state
-    (and the key) replicated over `mesh`, the batch split along its first axis over the mesh's devices
-    (`jaxsr.parallel.shard_batch`), and the input state donated: its buffers become the output state's,
-    so a state passed in must not be used again (keep a copy to compare)."""
-    replicated, batch = parallel.replicated(mesh), parallel.data_sharded(mesh)
-    return jax.jit(make_train_step(config, model), in_shardings=(replicated, batch, replicated),
-                   out_shardings=(replicated, replicated), donate_argnums=(0,))
-
-
-def eval_variables(state: TrainState) -> dict:
-    """Variables used for evaluation and export: the EMA params with the EMA BatchNorm statistics when
-    an EMA is kept, else the live params with the live statistics. (Only a hand-made state with EMA params
-    but no EMA statistics gets its live statistics with them.)"""
-    if state.ema_params is not None:
-        stats = state.ema_batch_stats if state.ema_batch_stats is not None else state.batch_stats
-        return {"params": state.ema_params, "batch_stats": stats}
-    return {"params": state.params, "batch_stats": state.batch_stats}
-
-
-# ------------------------------------------------------------------------------------------ the loop
-# Fields that may change when a run is resumed: bookkeeping, and the learning-rate schedule (lowering
-# the rate after a divergence is the usual fix). Anything that changes the model, the data, the task or
-# the optimizer state's structure makes it another experiment.
-_RESUMABLE_FIELDS = ("train.num_train_steps", "train.log_every", "train.eval_every", "train.checkpoint_every",
-                     "train.keep_checkpoints", "train.learning_rate", "train.schedule", "train.warmup_steps",
-                     "train.final_lr_fraction", "data.num_workers", "data.prefetch", "data.data_dir",
-                     "data.build_workers", "eval.")
-
-
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, prefix + k + "."))
-        else:
-            out[prefix + k] = list(v) if isinstance(v, tuple) else v
-    return out
-
-
-# What a run writes into its workdir; `--overwrite` moves exactly these aside (never the lock, nor
-# earlier `.previous-*` folders).
-_RUN_FILES = ("checkpoints", "best", "checkpoints-damaged", "tensorboard", "examples", "log.txt", checkpoints.CONFIG_FILE)
-
-
-def check_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool) -> bool:
-    """Refuse to mix two different experiments in one workdir; writes nothing.
-
-    Returns whether the workdir holds files of an earlier run (which `--overwrite` moves aside once the
-    new run has validated its data). A workdir whose run never committed a checkpoint (a failed start)
-    holds nothing to protect or resume: it is not compared, and the new run replaces its config.
-    """
-    previous = any((workdir / name).exists() for name in _RUN_FILES)
-    if overwrite or not checkpoints.has_checkpoint(workdir) or not (workdir / checkpoints.CONFIG_FILE).exists():
-        return previous
-    old_config = checkpoints.read_config(workdir)
-    old, new = _flatten(old_config.to_dict()), _flatten(config.to_dict())
-    diff = sorted(k for k in set(old) | set(new)
-                  if old.get(k) != new.get(k) and not k.startswith(_RESUMABLE_FIELDS))
-    if diff:
-        detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:8])
-        raise ValueError(
-            f"{workdir} holds a run with a different config ({detail}). Use a new --workdir, "
-            "or pass --overwrite to move that run aside and start again.")
-    # The cosine schedule is a function of num_train_steps: resuming with another value would re-stretch
-    # it, and the learning rate would jump back up mid-run. A constant schedule may be extended freely.
-    old_tr, new_tr = old_config.train, config.train
-    if (old_tr.schedule == new_tr.schedule == "cosine" and old_tr.num_train_steps != new_tr.num_train_steps):
-        raise ValueError(
-            f"config.train.num_train_steps: {workdir} was trained with a cosine schedule over {old_tr.num_train_steps} "
-            f"steps; resuming with {new_tr.num_train_steps} would re-stretch it (the learning rate would jump). Resume "
-            f"with --config.train.num_train_steps={old_tr.num_train_steps}, or start a new run (another --workdir, or "
-            "--overwrite).")
-    return previous
-
-
-def move_previous_run(workdir: pathlib.Path) -> pathlib.Path | None:
-    """Move an earlier run's files into `workdir/.previous-<time>/` (nothing is deleted here).
-
-    Called only once the new run has validated its config and data, so a failed start leaves the old
-    run where it was; the caller deletes the moved run once the new one has committed a checkpoint.
-    """
-    names = [name for name in _RUN_FILES if (workdir / name).exists() or (workdir / name).is_symlink()]
-    if not names:
-        return None
-    dest = workdir / time.strftime(".previous-%Y%m%d-%H%M%S")
-    while dest.exists():  # two overwrites within a second
-        dest = dest.with_name(dest.name + "x")
-    dest.mkdir()
-    for name in names:
-        os.replace(workdir / name, dest / name)  # same filesystem: a rename, atomic per entry
-    return dest
-
-
-class _StopFlag:
-    """Turns SIGTERM/SIGINT into a flag the loop checks, so it can save a checkpoint before exiting."""
-
-    def __init__(self):
-        self.signal = None
-        self._old = {}
-
-    def __enter__(self):
-        for s in (signal.SIGTERM, signal.SIGINT):
-            try:
-                self._old[s] = signal.signal(s, self._handle)
-            except ValueError:  # not the main thread (e.g. a notebook worker): leave signals alone
-                pass
-        return self
-
-    def _handle(self, signum, frame):
-        if self.signal is not None:  # a second Ctrl-C: stop now
-            raise KeyboardInterrupt
-        self.signal = signum
-        log.warning("received %s: saving a checkpoint and stopping after this step", signal.Signals(signum).name)
-
-    def __exit__(self, *exc):
-        for s, h in self._old.items():
-            signal.signal(s, h)
-        return False
-
-
-class Interrupted(Exception):
-    """Training stopped by SIGTERM / SIGINT after saving a checkpoint at `step`.
-
-    Raised (rather than returning a summary) so that no caller mistakes an interrupted run for a finished
-    one; `launch/train.py` exits with `exit_code`, 128 + the signal number, as shells report a killed process.
-    """
-
-    def __init__(self, signum: int, step: int, workdir: pathlib.Path):
-        self.signum, self.step, self.workdir = int(signum), int(step), workdir
-        self.exit_code = 128 + self.signum
-        super().__init__(f"stopped by {signal.Signals(self.signum).name} at step {self.step}; the checkpoint of that "
-                         f"step is saved in {workdir}. Re-run the same command to resume.")
-
 
 # Every quantity that must be finite before a state is logged or saved: the loss (of the params before
 # the update), the gradient, and the params after the update (the state that would be saved).
@@ -278,7 +44,7 @@ def _check_finite(metrics: dict, step: int) -> None:
                 "checkpoint is kept. Try a lower config.train.learning_rate or config.train.grad_clip=1.0.")
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, overwrite: bool = False,
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *, overwrite: bool = False,
                        quiet: bool = False) -> dict:
     """Train per `config`, writing checkpoints and logs to `workdir`; returns the final eval summary.
 
@@ -288,30 +54,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, overw
     validate(config)
     workdir = pathlib.Path(workdir).expanduser().absolute()
     is_main = jax.process_index() == 0
-    with _workdir_lock(workdir, enabled=is_main):
+    with workdir_lock(workdir, enabled=is_main):
         return _train_and_evaluate(config, workdir, overwrite, quiet, is_main)
 
 
-@contextlib.contextmanager
-def _workdir_lock(workdir: pathlib.Path, enabled: bool = True):
-    """Refuse a second run in the same workdir while one is running (it would write over its checkpoints)."""
-    if not enabled:
-        yield
-        return
-    workdir.mkdir(parents=True, exist_ok=True)
-    try:
-        with files.file_lock(workdir / ".lock", blocking=False) as f:
-            f.truncate(0)
-            f.write(f"pid {os.getpid()}")
-            f.flush()
-            yield
-    except files.LockBusy:
-        holder = (workdir / ".lock").read_text().strip()
-        raise ValueError(f"{workdir} is in use by another training run ({holder or 'unknown pid'}); "
-                         "wait for it to stop, or use another --workdir.") from None
-
-
-def _train_and_evaluate(config, workdir: pathlib.Path, overwrite: bool, quiet: bool, is_main: bool) -> dict:
+def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool, quiet: bool, is_main: bool) -> dict:
     from jaxsr import evaluation, writers
     from jaxsr.data import builders, pipeline
 
@@ -426,7 +173,7 @@ def _train_and_evaluate(config, workdir: pathlib.Path, overwrite: bool, quiet: b
     multi_process = jax.process_count() > 1
     agreed_flag = None  # the previous step's all-reduced stop flag (multi-process only)
     stopping = None  # the signal this run stops for, once every process agrees
-    with _StopFlag() as stop, writer.progress(start, num_steps) as bar, _closing(loader, ckpt):
+    with StopFlag() as stop, writer.progress(start, num_steps) as bar, _closing(loader, ckpt):
         step = start
         while step < num_steps:
             host_batch, first_batch = (first_batch, None) if first_batch is not None else (next(loader), None)
@@ -527,8 +274,8 @@ def _init_from(state: TrainState, config: ml_collections.ConfigDict, source: str
     variables, source_config = load_init_variables(source)
     want = {"params": state.params, "batch_stats": state.batch_stats}
     got = {"params": variables["params"], "batch_stats": variables.get("batch_stats", {})}
-    want_shapes = {k: tuple(np.shape(v)) for k, v in _flatten(want).items()}
-    got_shapes = {k: tuple(np.shape(v)) for k, v in _flatten(got).items()}
+    want_shapes = {k: tuple(np.shape(v)) for k, v in flat_dict(want).items()}
+    got_shapes = {k: tuple(np.shape(v)) for k, v in flat_dict(got).items()}
     if want_shapes != got_shapes:
         differ = [f"model.{f}={source_config.model[f]!r} there, {config.model[f]!r} here"
                   for f in ("num_blocks", "width", "max_filters", "dilation", "norm", "final_kernel") if f in config.model and
@@ -554,7 +301,9 @@ def _closing(loader, ckpt):
         ckpt.wait()
 
 
-def _model_item(state) -> dict:
+# The checkpoint's `model` and `opt` items are kept apart so that inference and `init_from` read the
+# model without needing the optimizer's structure (see jaxsr.checkpoints).
+def _model_item(state: TrainState) -> dict:
     item = {"params": state.params, "batch_stats": state.batch_stats}
     if state.ema_params is not None:
         item["ema_params"] = state.ema_params
@@ -563,5 +312,5 @@ def _model_item(state) -> dict:
     return item
 
 
-def _opt_item(state) -> dict:
+def _opt_item(state: TrainState) -> dict:
     return {"opt_state": state.opt_state, "step": state.step}

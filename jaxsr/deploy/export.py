@@ -1,0 +1,264 @@
+"""Export a trained model's forward pass as a self-contained artefact folder: StableHLO or ONNX.
+
+    folder/
+      forward.stablehlo          jax.export's serialisation (StableHLO + calling convention), or
+      forward.onnx               an ONNX graph (opset 17); with fixed chunk_lengths, one file per length:
+                                 forward-8192.stablehlo, forward-16384.stablehlo, ...
+      jaxsr-export.json          config, rates, task, ratio, shapes, versions, SHA-256 of every file
+
+The function exported is the network alone, in eval mode: `x [batch, time, 1] float32 -> y [batch,
+time, 1] float32` (`y = x + f(x)`), with the parameters and BatchNorm statistics baked in as constants,
+dropout off. Batch is symbolic (any size) and, unless `chunk_lengths` is given, so is time: any
+multiple of the model's length multiple `2**(num_blocks+1)`. What surrounds the network in `enhance`
+(resampling, the cubic spline for sr, chunking, overlap-add, the silence gate) stays in numpy on the
+host; `jaxsr-export.json` carries what it needs (rates, task, `receptive_field`, `length_multiple`).
+
+Loading needs neither Flax nor jaxsr's model code: a StableHLO artefact is
+`jax.export.deserialize(bytearray(open(path, "rb").read())).call(x)`, an ONNX one any ONNX runtime;
+`jaxsr.deploy.load_forward` wraps both, checking the checksums.
+
+The StableHLO artefact is lowered for CPU, CUDA, ROCm and TPU at once (the same constants serve all
+four, so the file barely grows) and runs on whichever of them it is called on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import pathlib
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+FORMATS = ("stablehlo", "onnx")
+DTYPES = ("float32", "bfloat16")
+METADATA = "jaxsr-export.json"
+SUFFIX = {"stablehlo": ".stablehlo", "onnx": ".onnx"}
+PLATFORMS = ("cpu", "cuda", "rocm", "tpu")
+INSTALL_HINT = "pip install jaxsr[export]"
+# Names of the symbolic dimensions, as the ONNX graph shows them (dim_param) and the metadata lists them.
+BATCH, TIME = "batch", "time"
+
+
+def check_choice(option: str, value: Any, choices: Sequence[str]) -> str:
+    """`value` if it is one of `choices`, else a one-line ValueError naming the option and the choices."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{option}={value!r} is not supported; choose one of {', '.join(map(repr, choices))}")
+    return value
+
+
+def require(module: str, package: str, what: str) -> Any:
+    """Import an optional dependency, or raise a one-line ImportError naming the package and the extra."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(f"{what} needs the package '{package}', which is not installed: "
+                          f"{INSTALL_HINT}") from None
+
+
+def artefact_name(fmt: str, length: int | None) -> str:
+    """`forward.onnx` for a symbolic time length, `forward-8192.onnx` for a fixed one."""
+    return f"forward{'' if length is None else f'-{length}'}{SUFFIX[fmt]}"
+
+
+def _as_model(model: Any) -> Any:
+    """A `jaxsr.Model`; a path or packaged name is loaded with `jaxsr.load`."""
+    if hasattr(model, "variables") and hasattr(model, "config"):
+        return model
+    if isinstance(model, (str, pathlib.PurePath)):
+        from jaxsr.inference import load
+
+        return load(model)
+    raise TypeError(f"model must be a jaxsr.Model (from jaxsr.load) or a workdir / packaged model name; "
+                    f"got {type(model).__name__}")
+
+
+def check_chunk_lengths(chunk_lengths: Iterable[int] | None, multiple: int) -> tuple[int, ...] | None:
+    """Sorted distinct fixed lengths, each a positive multiple of `multiple`; None keeps time symbolic."""
+    if chunk_lengths is None:
+        return None
+    if isinstance(chunk_lengths, (int, np.integer)):
+        chunk_lengths = [chunk_lengths]
+    lengths = []
+    for n in chunk_lengths:
+        if int(n) != n or int(n) <= 0 or int(n) % multiple:
+            raise ValueError(f"chunk_lengths: {n!r} is not a positive multiple of {multiple} (the model's "
+                             f"length multiple, 2**(num_blocks+1))")
+        lengths.append(int(n))
+    if not lengths:
+        raise ValueError("chunk_lengths is empty; pass None for a symbolic time length, or some lengths")
+    return tuple(sorted(set(lengths)))
+
+
+def network(model: Any, dtype: str = "float32") -> Any:
+    """The model's `AudioUNet` computing in `dtype` (its parameters stay float32, as in training)."""
+    import jax.numpy as jnp
+
+    from jaxsr.models import model_from_config
+
+    return model_from_config(model.config).clone(dtype=jnp.dtype(dtype))
+
+
+def forward_function(model: Any, dtype: str = "float32") -> Callable:
+    """The eval-mode network with its variables closed over: `x [batch, time, 1] f32 -> [batch, time, 1] f32`.
+
+    The variables are numpy arrays, so tracing bakes them in as constants; `dtype` is the compute dtype
+    (the output is float32 either way: the residual sum is taken in float32).
+    """
+    import jax
+
+    net = network(model, dtype)
+    variables = jax.tree_util.tree_map(np.asarray, dict(model.variables))
+
+    def forward(x: jax.Array) -> jax.Array:
+        return net.apply(variables, x, train=False)
+
+    return forward
+
+
+def input_spec(multiple: int, length: int | None) -> Any:
+    """`ShapeDtypeStruct` `[batch, time, 1]` float32: batch symbolic; time `multiple*t` or fixed."""
+    import jax
+    import jax.numpy as jnp
+
+    if length is None:
+        batch, time = jax.export.symbolic_shape(f"{BATCH}, {multiple}*t")
+    else:
+        (batch,), time = jax.export.symbolic_shape(BATCH), length
+    return jax.ShapeDtypeStruct((batch, time, 1), jnp.float32)
+
+
+def describe(model: Any) -> dict:
+    """What a runtime needs to know about the model besides the graph: config, rates, task, geometry."""
+    from jaxsr import __version__
+    from jaxsr.config import config_to_json
+    from jaxsr.inference import receptive_field
+    from jaxsr.models import count_params, length_multiple
+
+    config = model.config
+    task = dict(model.task) if getattr(model, "task", None) else config.task.to_dict()
+    return {
+        "jaxsr_version": __version__,
+        "config": json.loads(config_to_json(config)),
+        "task": task.get("name"),
+        "ratio": int(task["ratio"]) if task.get("name") == "sr" else None,
+        "output_rate": float(model.sample_rate),
+        "input_rate": float(model.input_rate),
+        "length_multiple": length_multiple(config.model.num_blocks),
+        "receptive_field": list(receptive_field(config)),
+        "parameters": count_params(model.variables.get("params", model.variables)),
+        "source": {"path": str(getattr(model, "path", "") or ""), "step": int(getattr(model, "step", 0))},
+    }
+
+
+def export(model: Any, path: str | pathlib.Path, format: str = "stablehlo", *,
+           chunk_lengths: Iterable[int] | None = None, dtype: str = "float32",
+           platforms: Sequence[str] = PLATFORMS) -> pathlib.Path:
+    """Write `model`'s forward pass to the folder `path` (created) as `format`; returns the folder.
+
+    `model`: a `jaxsr.Model` (`jaxsr.load(...)`), or a workdir / packaged model name to load.
+    `format`: "stablehlo" (needs only jax and flatbuffers) or "onnx" (needs `onnx`; `pip install
+    jaxsr[export]`). `chunk_lengths`: None exports one artefact with a symbolic time length (any
+    multiple of `2**(num_blocks+1)`); a list of lengths exports one artefact per length instead, for
+    runtimes that want static shapes. Batch is symbolic either way. `dtype`: the compute dtype of a
+    StableHLO artefact ("bfloat16" suits GPUs and TPUs); ONNX is float32 only, and is run in bfloat16
+    by OpenVINO (`load_forward(path, "openvino", precision="bfloat16")`). `platforms`: what the
+    StableHLO artefact is lowered for.
+
+    Files an earlier export listed in the folder's `jaxsr-export.json` and this one does not write are
+    removed, so the folder never mixes two exports.
+    """
+    fmt = check_choice("format", format, FORMATS)
+    dtype = check_choice("dtype", dtype, DTYPES)
+    if fmt == "onnx" and dtype != "float32":
+        raise ValueError("format='onnx' is exported in float32 only (ONNX Runtime has no bfloat16 convolutions "
+                         "on CPU); run it in bfloat16 with load_forward(path, 'openvino', precision='bfloat16')")
+    if fmt == "stablehlo":
+        require("flatbuffers", "flatbuffers", "format='stablehlo' (jax.export serialisation)")
+    else:
+        require("onnx", "onnx", "format='onnx'")
+    model = _as_model(model)
+
+    import jax
+
+    from jaxsr.files import write_atomic
+
+    meta = describe(model)
+    lengths = check_chunk_lengths(chunk_lengths, meta["length_multiple"])
+    forward = forward_function(model, dtype)
+    out = pathlib.Path(path).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+
+    files: dict[str, dict] = {}
+    for length in lengths or (None,):
+        spec = input_spec(meta["length_multiple"], length)
+        if fmt == "stablehlo":
+            exported = jax.export.export(jax.jit(forward), platforms=tuple(platforms))(spec)
+            data = bytes(exported.serialize())
+        else:
+            data = _onnx_bytes(forward, spec, meta)
+        name = artefact_name(fmt, length)
+        write_atomic(out / name, data)
+        files[name] = {"chunk_length": length, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+    time_dim = TIME if lengths is None else "chunk_length"
+    meta.update({
+        "format": fmt,
+        "dtype": dtype,
+        "jax_version": jax.__version__,
+        "chunk_lengths": list(lengths) if lengths else None,
+        "input": {"name": "x", "shape": [BATCH, time_dim, 1], "dtype": "float32"},
+        "output": {"name": "y", "shape": [BATCH, time_dim, 1], "dtype": "float32"},
+        "files": files,
+    })
+    if fmt == "stablehlo":
+        meta["platforms"] = list(platforms)
+    else:
+        from jaxsr.deploy.onnx_lowering import OPSET
+
+        meta["onnx_opset"] = OPSET
+    _remove_stale(out, set(files))
+    write_atomic(out / METADATA, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return out
+
+
+def _onnx_bytes(forward: Callable, spec: Any, meta: dict) -> bytes:
+    import jax
+
+    from jaxsr.deploy.onnx_lowering import lower_to_onnx
+
+    closed = jax.make_jaxpr(forward)(spec)
+    batch, time = spec.shape[0], spec.shape[1]
+    dim_names = {str(batch): BATCH}
+    if not isinstance(time, int):
+        dim_names[str(time)] = TIME
+    m = meta["length_multiple"]
+    proto = lower_to_onnx(
+        closed, input_names=["x"], output_names=["y"], dim_names=dim_names, graph_name="jaxsr_audiounet",
+        doc=("jaxsr AudioUNet, eval mode: x [batch, time, 1] float32 -> y [batch, time, 1] float32; "
+             + (f"time = {time}" if isinstance(time, int) else f"time a multiple of {m}")),
+        metadata={"jaxsr_version": meta["jaxsr_version"], "task": meta["task"], "ratio": meta["ratio"],
+                  "input_rate": meta["input_rate"], "output_rate": meta["output_rate"], "length_multiple": m})
+    import onnx
+
+    onnx.checker.check_model(proto)
+    if proto.ByteSize() >= 2**31 - 1:
+        raise ValueError(f"the ONNX graph is {proto.ByteSize() / 2**30:.1f} GiB, over protobuf's 2 GiB limit; "
+                         "export a smaller model (model.width) or use format='stablehlo'")
+    return proto.SerializeToString()
+
+
+def _remove_stale(folder: pathlib.Path, keep: set[str]) -> None:
+    """Delete the artefacts an earlier export listed in `folder` that this export does not rewrite."""
+    old = folder / METADATA
+    if not old.is_file():
+        return
+    try:
+        listed = json.loads(old.read_text()).get("files", {})
+    except (OSError, ValueError):
+        return
+    for name in listed:
+        p = folder / name
+        if name not in keep and p.parent == folder and p.is_file():
+            p.unlink()

@@ -1,0 +1,160 @@
+"""Whole-signal restoration: `enhance` (input checks, task front end, the chunked model, the output),
+plus the inpainting helpers `zero_gaps` (find a gap mask) and `keep_known` (restore only the gaps).
+
+    audio [time, ch] at any rate ──checks──> resample to the model's input rate (soxr, if needed)
+        ──front end: sr: cubic spline to the target rate | inpaint: linear fill of the masked gaps──>
+        [time', ch] at the target rate ──run the model in chunks──> (inpaint: keep the given samples)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Mapping
+
+import ml_collections
+import numpy as np
+from numpy.typing import ArrayLike
+
+from jaxsr.audio_io import resample
+from jaxsr.degrade import linear_fill, spline_upsample
+from jaxsr.inference.checks import (_check_audio, _check_finite, _check_mask, _check_plausible, _check_rate,
+                                    _same_rate, _warn_clipped, count_clipped, expected_input_rate, resolve_task)
+from jaxsr.inference.chunking import _check_batch_size, _run_planned, chunk_plan
+from jaxsr.inference.model import Model, _resolve
+
+log = logging.getLogger(__name__)
+
+
+def keep_known(restored: np.ndarray, given: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Inpainting's output: the model's samples where `mask` is True (missing), the given ones elsewhere.
+
+    The samples outside the gaps are known exactly, so the model must not change them; it only has to
+    be right inside the gaps. All three arrays share one shape (`[time]` or `[time, channels]`).
+    """
+    return np.where(mask, restored, given).astype(np.float32)
+
+
+def _fit_length(x: np.ndarray, n: int) -> np.ndarray:
+    """`x` `[time, ...]` cut or zero-padded to `n` samples: resampling rounds the length its own way."""
+    if len(x) >= n:
+        return x[:n]
+    return np.concatenate([x, np.zeros((n - len(x),) + x.shape[1:], x.dtype)])
+
+
+def enhance(params: Model | Mapping, audio: ArrayLike, *, sample_rate: float,
+            config: ml_collections.ConfigDict | None = None, task: str | None = None, ratio: int | None = None,
+            band_limited: bool = False, batch_size: int | None = None, return_info: bool = False,
+            mask: ArrayLike | None = None, chunk_length: int | None = None,
+            allow_any_rate: bool = False, runtime: str | None = None,
+            precision: str | None = None) -> np.ndarray | tuple[np.ndarray, dict[str, Any]]:
+    """Restore `audio` with a trained model; returns float32 at the model's target rate.
+
+    `params`: a `Model` (from `jaxsr.load`) or a variables / params pytree plus `config`.
+    `audio`: numpy or jax, `[time]` or `[time, channels]` (at most 8; each restored independently),
+    float in [-1, 1] or int16 PCM. `sample_rate`: the rate of `audio`.
+
+    * `sr`: `audio` at the low rate `target / ratio` is cubic-spline upsampled, then restored; with
+      `band_limited=True` it is already at the target rate (band-limited). Other rates are resampled
+      (soxr) to the expected one first; `info['resampled']` says so and it is logged.
+    * `denoise` / `inpaint`: `audio` at the target rate (resampled otherwise). For inpaint, `mask`
+      (`[time]` or like `audio`, True = missing; NaN allowed there) is linear-filled before the model,
+      and only the masked samples are replaced: the others come back exactly as given (`keep_known`).
+
+    The output has the same layout and duration: `round(len * target / sample_rate)` samples (for sr
+    from the low rate exactly `len * ratio`). With `return_info=True` returns `(audio, info)`.
+
+    A `sample_rate` outside `PLAUSIBLE_RATES` (1-768 kHz; the model's own input rate is always fine) is
+    refused unless `allow_any_rate=True`; an output whose working memory would exceed half of this
+    machine's RAM is refused with MemoryError (restore it in pieces).
+
+    `runtime` ("xla", "stablehlo", "onnxruntime", "openvino") and `precision` ("float32", "bfloat16")
+    choose what runs the network (default: the Model's own, XLA float32 for a trained model); the
+    chunking, the baselines and `keep_known` are the same for every runtime (`jaxsr.deploy.runtimes`).
+    """
+    t0 = time.perf_counter()
+    variables, config, forward = _resolve(params, config, runtime, precision)
+    task_name, ratio = resolve_task(config, task, ratio)
+    rate = _check_rate(sample_rate)
+    target = int(config.data.sample_rate)
+    if band_limited and task_name != "sr":
+        raise ValueError(f"band_limited=True only applies to the sr task; this model does {task_name!r}.")
+    if band_limited and rate < target and not _same_rate(rate, target):
+        raise ValueError(f"band_limited=True expects audio at the target rate {target} Hz (already band-limited); got "
+                         f"sample_rate={sample_rate}. For low-rate input pass band_limited=False (it is upsampled).")
+    x, was_1d = _check_audio(audio)
+    n, ch = x.shape
+    if n == 0:
+        raise ValueError("audio is empty (0 samples); pass at least one sample.")
+    miss = _check_mask(mask, x, task_name, rate, target)
+    _check_finite(x, "audio", ignore=miss)
+    if miss is not None:
+        x = np.where(miss, 0.0, x).astype(np.float32)
+    n_clipped = count_clipped(x)
+    _warn_clipped(n_clipped, x.size, "audio")
+
+    want = expected_input_rate(config, band_limited)
+    n_out = n * int(ratio) if (task_name == "sr" and not band_limited and _same_rate(rate, want)) \
+        else int(round(n * target / rate))
+    resampled = not _same_rate(rate, want)
+    if n_out < 1:
+        raise ValueError(f"audio has {n} samples at {rate:g} Hz, less than one sample at the target rate {target} Hz.")
+    _check_plausible(rate, want, allow_any_rate, n_out, ch, target)
+    if resampled and task_name == "sr" and not band_limited and _same_rate(rate, target):
+        log.warning("enhance: the audio is already at the target rate %d Hz; it is treated as full-band and reduced "
+                    "to the low rate first. If it is band-limited audio at %d Hz, pass band_limited=True.", target, target)
+    if resampled:
+        log.info("enhance: resampling input from %g Hz to %g Hz (the %s model's input rate)", rate, want, task_name)
+        x = resample(x, rate, want, fractional=True)
+    if task_name == "sr" and not band_limited:
+        x = np.stack([spline_upsample(x[:, c], ratio, n_out) for c in range(ch)], axis=1)
+    elif miss is not None:
+        x = np.stack([linear_fill(x[:, c], miss[:, c]) for c in range(ch)], axis=1)
+    x = _fit_length(x, n_out)
+
+    bs = _check_batch_size(batch_size, config)
+    plan = chunk_plan(config, chunk_length)
+    y = _run_planned(variables, config, x, plan, bs, forward)
+    if not np.all(np.isfinite(y)):
+        raise FloatingPointError("the model produced NaN/inf samples: the checkpoint is probably diverged.")
+    if miss is not None:
+        y = keep_known(y, x, miss)
+    out = y[:, 0] if was_1d else y
+    if not return_info:
+        return out
+    info = {
+        "task": task_name, "ratio": ratio, "band_limited": bool(band_limited),
+        "input_rate": rate, "model_input_rate": want, "output_rate": target,
+        "resampled": resampled, "resampled_from": rate if resampled else None, "resampled_to": want if resampled else None,
+        "runtime": "xla" if forward is None else forward.runtime,
+        "precision": "float32" if forward is None else forward.precision,
+        "channels": ch, "input_samples": n, "output_samples": n_out, "seconds": n_out / target,
+        "clipped_samples": n_clipped, "masked_samples": int(miss.sum()) if miss is not None else 0,
+        "chunk_length": plan.length, "overlap": plan.overlap, "batch_size": bs,
+        "elapsed_s": time.perf_counter() - t0,
+    }
+    if isinstance(params, Model):
+        info["step"] = params.step
+    return out, info
+
+
+def zero_gaps(audio: ArrayLike, sample_rate: float, min_ms: float) -> np.ndarray:
+    """A gap mask for `enhance(..., mask=)`: True on every run of exactly-zero samples lasting at least
+    `min_ms` milliseconds, per channel. Dropped packets and recording dropouts are usually stored this way.
+    Shorter zero runs (a quantised signal crossing zero) are left alone; digital silence longer than
+    `min_ms` is marked too, and comes back as silence (exact zeros where it outlasts the receptive field).
+
+    `audio`: `[time]` or `[time, channels]` -> bool of the same shape.
+    """
+    if not min_ms > 0:
+        raise ValueError(f"min_ms must be > 0; got {min_ms!r}")
+    x = np.asarray(audio)
+    zero = (x == 0).reshape(len(x), -1)
+    min_len = max(1, int(round(min_ms * 1e-3 * sample_rate)))
+    out = np.zeros_like(zero)
+    for c in range(zero.shape[1]):
+        edges = np.diff(np.concatenate([[0], zero[:, c].astype(np.int8), [0]]))
+        for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+            if b - a >= min_len:
+                out[a:b, c] = True
+    return out.reshape(x.shape)
