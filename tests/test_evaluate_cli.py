@@ -254,3 +254,63 @@ def test_denoise_robustness_benchmark_scores_what_the_cli_scores(denoise_workdir
         ref = json.loads(capsys.readouterr().out)
         assert cell["noisy"] == pytest.approx(ref["baseline"]["si_sdr"], abs=1e-3)
         assert cell["model"] == pytest.approx(ref["model"]["si_sdr"], abs=1e-3)
+
+
+# ------------------------------------------------------------------------- --runtime / --precision (issue 16)
+def test_runtime_stablehlo_scores_like_xla_and_is_recorded(workdir, folder, tmp_path, capsys):
+    # The same files through a jax.export artefact (exported on the fly, and from an export folder):
+    # the same baseline exactly, the model's scores within float32 rounding, the runtime in the JSON.
+    import jaxsr
+
+    outs = {}
+    for name, checkpoint, extra in [("xla", workdir, []), ("stablehlo", workdir, ["--runtime", "stablehlo"])]:
+        assert cli.main(["--checkpoint", str(checkpoint), "--data", str(folder), "--json", "--quiet", *extra]) == 0
+        outs[name] = json.loads(capsys.readouterr().out)
+    exported = tmp_path / "exported"
+    jaxsr.export(load(workdir), exported, format="stablehlo")
+    assert cli.main(["--checkpoint", str(exported), "--data", str(folder), "--json", "--quiet"]) == 0
+    outs["folder"] = json.loads(capsys.readouterr().out)
+    assert (outs["xla"]["runtime"], outs["xla"]["precision"]) == ("xla", "float32")
+    for name in ("stablehlo", "folder"):
+        out = outs[name]
+        assert (out["runtime"], out["precision"]) == ("stablehlo", "float32"), name
+        assert out["n_files"] == outs["xla"]["n_files"] == 3
+        assert out["baseline"] == outs["xla"]["baseline"]
+        for k, v in outs["xla"]["model"].items():
+            assert out["model"][k] == pytest.approx(v, rel=1e-5, abs=1e-5), (name, k)
+
+
+def test_runtime_restore_matches_run_model(workdir, folder):
+    # cli.restore through a runtime is run_model's chunked path with another network: outputs within 1e-5.
+    model = load(workdir)
+    clips, _ = cli.load_clips(cli.list_items(str(folder), model.config), RATE, 8)
+    ex = next(cli.degraded_examples(clips, model.config, 0))
+    ref = run_model(model.variables, model.config, ex["x"])
+    np.testing.assert_array_equal(cli.restore(model, model.config, ex), ref)
+    y = cli.restore(model.with_runtime("stablehlo"), model.config, ex)
+    assert y.shape == ref.shape and np.max(np.abs(y - ref)) < 1e-5
+
+
+def test_runtime_not_installed_is_a_one_line_usage_error(workdir, folder, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if the export extra were not installed
+    assert cli.main(["--checkpoint", str(workdir), "--data", str(folder), "--json", "--runtime", "onnxruntime"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert captured.out == "" and len(lines) == 1, captured.err
+    assert lines[0].startswith("error: ") and "onnxruntime" in lines[0] and "not installed" in lines[0]
+
+
+def test_bad_runtime_or_precision_is_a_usage_error(workdir, folder, capsys):
+    # A runtime that cannot run the precision: one line, exit 2 (before any export).
+    assert cli.main(["--checkpoint", str(workdir), "--data", str(folder), "--json", "--runtime", "onnxruntime",
+                     "--precision", "bfloat16"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert captured.out == "" and len(lines) == 1 and "float32 only" in lines[0], captured.err
+    # An unknown name: argparse's usage error (exit 2), naming the choices.
+    for flag, value in (("--runtime", "tensorrt"), ("--precision", "float16")):
+        with pytest.raises(SystemExit) as e:
+            cli.main(["--checkpoint", str(workdir), "--data", str(folder), flag, value])
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert f"argument {flag}: invalid choice: '{value}'" in err.strip().splitlines()[-1]

@@ -611,3 +611,38 @@ def test_init_from_starts_params_and_statistics_from_a_trained_run(tmp_path):
     missing.train.init_from = "no-such-model"
     with pytest.raises(ValueError, match=r"config\.train\.init_from: 'no-such-model' is neither"):
         train_and_evaluate(missing, str(tmp_path / "missing"), quiet=True)
+
+
+def test_sigterm_to_the_process_group_with_data_workers_exits_promptly(tmp_path):
+    """A scheduler (Slurm, Kubernetes) or Ctrl-C signals the whole process group, data workers included. The
+    workers must neither die mid-write (the parent then blocked for ever reading half a batch) nor hold the exit
+    past a scheduler's grace period (grain waited 25 s per stuck worker): the run saves, exits 143, and leaves
+    no process behind."""
+    workdir = tmp_path / "run"
+    args = [sys.executable, str(REPO / "launch" / "train.py"), "--config", str(REPO / "configs" / "quickstart.py"),
+            "--workdir", str(workdir), "--quiet", "--config.data.num_workers=2", "--config.train.num_train_steps=100000",
+            "--config.train.checkpoint_every=10", f"--config.data.data_dir={tmp_path / 'data'}",
+            "--config.train.batch_size=4", "--config.data.num_train_clips=8", "--config.data.num_eval_clips=2",
+            "--config.data.clip_seconds=0.5", "--config.data.patch_length=2048", "--config.eval.num_clips=2"]
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and not (workdir / "checkpoints" / "20").is_dir():
+            assert p.poll() is None, p.communicate()[1][-3000:]
+            time.sleep(0.2)
+        os.killpg(p.pid, signal.SIGTERM)
+        t0 = time.time()
+        _, stderr = p.communicate(timeout=120)
+        took = time.time() - t0
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert p.returncode == 128 + signal.SIGTERM, stderr[-3000:]
+    assert "interrupted: stopped by SIGTERM" in stderr
+    assert took < 20, f"took {took:.1f} s to exit after SIGTERM"
+    for _ in range(50):  # the multiprocessing resource tracker leaves once its last writer has gone
+        left = subprocess.run(["pgrep", "-s", str(p.pid)], capture_output=True, text=True).stdout.split()
+        if not left:
+            break
+        time.sleep(0.2)
+    assert not left, f"processes left behind: {left}"

@@ -17,9 +17,8 @@ Each file is read, mixed down to mono, resampled (soxr HQ) to the model's rate a
 way training's evaluation degrades a clip: file k (in sorted order, counting from 0) uses the random
 generator of (`--seed`, k), so results are deterministic and independent of which other files fail.
 For sr, `--degradation NAME` picks how the low-rate input is made: a named resampler of
-`jaxsr.degrade.RESAMPLERS` (paper, soxr_hq, soxr_vhq, soxr_lq, resample_poly, fir_lowcut, butter4, cheby2,
-ellip, bessel6, butter4_causal, decimate_nofilter) or `random` (a chain drawn per file from the
-checkpoint's `task.sr_*` fields); the default is what the checkpoint trained with
+`jaxsr.degrade.RESAMPLERS` (paper, soxr_hq, ...) or `random` (a chain drawn per file from the checkpoint's
+`task.sr_*` fields); the default is what the checkpoint trained with
 (`task.sr_degradation`, "paper" for the paper's decimator). A model should be judged on resamplers it
 did not train on too: benchmarks/robustness.py sweeps them.
 For denoise, `--noise TYPE` scores one noise condition (a type of `jaxsr.config.NOISE_TYPES`: white, pink,
@@ -33,7 +32,9 @@ for inpaint the SNR inside the gaps (`snr_gap`), and with `--perceptual` PESQ/ST
 the *other* files, never the file itself, drawn exactly as training's evaluation draws it from the other
 clips of its split (babble_voices also from synthetic voices that training never heard). Files shorter than the model's minimum input are zero-padded (with a warning);
 files that cannot be read are reported, skipped and counted. All files are held in memory at the
-model's rate while they are scored (an hour of 16 kHz audio is about 230 MB).
+model's rate while they are scored (an hour of 16 kHz audio is about 230 MB). `--runtime`/`--precision`: what
+runs the network, as in `jaxsr enhance` (`--checkpoint` may be an export folder; the inputs and metrics are the
+same for each, benchmarks/runtime_accuracy.py measures the difference; one not installed: a usage error).
 
 Output: a Markdown table (mean ± 95% interval over files, model vs baseline) on stdout, or with `--json`
 exactly one JSON object `{"n_files", "model": {...}, "baseline": {...}, "model_ci95", "baseline_ci95",
@@ -101,6 +102,10 @@ def parse_args(argv: list[str] | None, prog: str | None = None) -> argparse.Name
                    help="denoise only: probability of reverberating each file first (default: the checkpoint's "
                         "task.reverb_prob)")
     p.add_argument("--max-files", type=int, help="score only the first N files (in sorted order)")
+    p.add_argument("--runtime", choices=("xla", "stablehlo", "onnxruntime", "openvino"), help="what runs the network "
+                   "(default: xla, an export folder's own; onnxruntime/openvino need `pip install jaxsr[export]`)")
+    p.add_argument("--precision", choices=("float32", "bfloat16"), default="float32", help="bfloat16: openvino "
+                   "(AVX512-BF16/AMX CPUs), xla or stablehlo; moves the output by ~1%% of the model's correction")
     p.add_argument("--perceptual", action="store_true", help="also PESQ and STOI (needs the pesq / pystoi packages)")
     p.add_argument("--per-file", metavar="CSV", help="write one CSV row of metrics per file here")
     p.add_argument("--batch-size", type=int, help="chunks per forward pass (default: the config's eval.batch_size)")
@@ -276,6 +281,16 @@ def degraded_examples(clips: list[dict], config, seed: int) -> Iterator[dict]:
                            exclude=k if babble else None)
 
 
+def restore(model, config, ex: dict, batch_size: int | None = None) -> np.ndarray:
+    """`jaxsr.evaluation.restore` of `ex` (`run_model`'s chunks, then `keep_known`) by `model`'s runtime."""
+    from jaxsr.inference import chunking, keep_known
+
+    y = chunking._run_planned(model.variables, config, np.asarray(ex["x"], np.float32)[:, None],
+                              chunking.chunk_plan(config, None), chunking._check_batch_size(batch_size, config),
+                              model.forward)[:, 0]
+    return y if ex.get("mask") is None else keep_known(y, ex["x"], ex["mask"])
+
+
 # ------------------------------------------------------------------------------------------ main
 def perceptual_note(sample_rate: int) -> str | None:
     """Why PESQ/STOI will be missing, or None if both can be computed."""
@@ -317,27 +332,27 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     from jaxsr import inference as E
-    from jaxsr import evaluation
+    from jaxsr import evaluation, metrics
     from jaxsr.models import length_multiple
 
     t0 = time.perf_counter()
     try:
         check_degradation_name(args.degradation)
-        model = E.load(args.checkpoint, args.which)
+        model = E.load(args.checkpoint, args.which, runtime=args.runtime, precision=args.precision)
         config = model.config
         check_task(config, args.task, args.ratio, args.sample_rate)
         apply_degradation(config, args.degradation)
         apply_noise(config, args.noise, args.snr_db, args.reverb_prob)
         items = list_items(args.data, config)
-    except (UsageError, ValueError, FileNotFoundError) as e:
+    except (UsageError, ValueError, FileNotFoundError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.max_files:
         items = items[:args.max_files]
     seed = int(config.seed if args.seed is None else args.seed)
     rate = int(config.data.sample_rate)
-    log.info("evaluating %s (step %d, task %s) on %d input(s) from %s at %d Hz, seed %d", model.path, model.step,
-             config.task.name, len(items), args.data, rate, seed)
+    log.info("evaluating %s (step %d, task %s; %s %s) on %d input(s) from %s at %d Hz, seed %d", model.path,
+             model.step, config.task.name, model.runtime, model.precision, len(items), args.data, rate, seed)
     if config.task.name == "sr":
         log.info("low-rate inputs made by: %s", config.task.sr_degradation)
     if args.perceptual and (note := perceptual_note(rate)):
@@ -355,8 +370,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             return 2
         examples = tqdm(degraded_examples(clips, config, seed), total=len(clips), desc="files", unit="file",
                         file=sys.stderr, disable=args.quiet)
-        summary = evaluation.evaluate(model.variables, config, examples, perceptual=args.perceptual,
-                                      batch_size=args.batch_size)
+        summary = evaluation.summarize([  # evaluation.evaluate, with the network run by the model's runtime
+            {"id": ex["id"], **{who: metrics.all_metrics(ex["y"], est, rate, ex.get("mask"), args.perceptual)
+                                for who, est in (("model", restore(model, config, ex, args.batch_size)),
+                                                 ("baseline", ex["baseline"]))}} for ex in examples])
     if args.per_file:
         extra = [{"source": c["item"].origin, "input_rate": c["rate"], "samples": c["samples"],
                   "padded": int(c["padded"])} for c in clips]
@@ -368,6 +385,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                "n_padded": sum(c["padded"] for c in clips), "checkpoint": str(model.path), "step": model.step,
                "task": config.task.name, "ratio": config.task.ratio if config.task.name == "sr" else None,
                "sample_rate": rate, "baseline_name": evaluation.BASELINE_NAMES.get(config.task.name), "seed": seed,
+               "runtime": model.runtime, "precision": model.precision,
                "degradation": config.task.sr_degradation if config.task.name == "sr" else None,
                **({"noise_types": list(config.task.noise_types), "snr_db": list(config.task.snr_db),
                    "reverb_prob": config.task.reverb_prob} if config.task.name == "denoise" else {}),

@@ -41,7 +41,9 @@ Evaluation examples (whole clips) are `jaxsr.data.eval_clips`; their names, and 
 from __future__ import annotations
 
 import collections.abc
+import contextlib
 import json
+import signal
 from typing import Iterator, Sequence
 
 import grain
@@ -210,15 +212,25 @@ class PatchIterator(collections.abc.Iterator):
             threads = 1 if self._prefetch > 0 else 0
             return iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=threads, prefetch_buffer_size=self._prefetch)))
         _ensure_absl_flags_parsed()
+        _bound_worker_shutdown()
         # In workers the map runs in the worker's own loop; threads there would only contend for its GIL.
         ids = ds.to_iter_dataset(grain.ReadOptions(num_threads=0, prefetch_buffer_size=0))
         opts = grain.MultiprocessingOptions(num_workers=self._num_workers, per_worker_buffer_size=max(self._prefetch, 1))
-        return iter(ids.mp_prefetch(opts))
+        return iter(ids.mp_prefetch(opts, worker_init_fn=_ignore_stop_signals))
 
     def __next__(self) -> dict[str, np.ndarray]:
         if self._it is None:
-            self._it = self._start()
-        batch = next(self._it)
+            # The workers start in the first next(), from grain threads created there: both inherit the signal
+            # mask, so with SIGTERM/SIGINT blocked meanwhile the workers never take them. A scheduler's or a
+            # terminal's signal goes to the whole process group; a worker it killed mid-write would leave the
+            # parent blocked for ever reading half a batch, unable to exit after saving its checkpoint. The
+            # parent stops its workers itself (close(): a stop event, then SIGKILL); a signal that arrives in
+            # this window stays pending and is delivered to the parent as soon as the mask is restored.
+            with _workers_deaf_to(signal.SIGTERM, signal.SIGINT, enabled=self._num_workers > 0):
+                self._it = self._start()
+                batch = next(self._it)
+        else:
+            batch = next(self._it)
         self._next_batch += 1
         # Workers hand over grain SharedMemoryArrays whose buffer is unlinked when they are collected;
         # a copy (about 1 ms for 2 MB) gives the caller plain arrays with ordinary lifetimes.
@@ -247,11 +259,10 @@ class PatchIterator(collections.abc.Iterator):
         self._next_batch = next_batch
 
     def close(self) -> None:
-        if self._it is not None:
-            close = getattr(self._it, "close", None)
-            if close is not None:
-                close()
-            self._it = None
+        it, self._it = self._it, None
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()
 
     def __enter__(self) -> "PatchIterator":
         return self
@@ -264,6 +275,42 @@ class PatchIterator(collections.abc.Iterator):
             self.close()
         except Exception:  # interpreter shutdown: grain's own finalizers clean up
             pass
+
+
+def _bound_worker_shutdown(seconds: float = 5.0) -> None:
+    """Cap how long grain waits for a stopping worker before it kills it (grain 0.2: 25 s per worker).
+
+    A worker whose queue feeder is blocked on a full pipe (the parent no longer reads it) cannot exit by
+    itself, so a run stopped by SIGTERM sat out grain's 25 s, or 50 s for two such workers, past many
+    schedulers' grace period (Kubernetes and Slurm allow 30 s by default). The workers hold nothing to
+    keep (the pipeline state is our batch counter), and grain kills a worker it gave up on without reading
+    its queue again, so a shorter wait loses nothing.
+    """
+    from grain._src.python.dataset.transformations import process_prefetch
+
+    if getattr(process_prefetch, "_PROCESS_KILL_TIMEOUT_S", 0) > seconds:
+        process_prefetch._PROCESS_KILL_TIMEOUT_S = seconds
+
+
+def _ignore_stop_signals(worker_index: int, worker_count: int) -> None:
+    """In each grain worker: SIGTERM and SIGINT are the parent's to act on (it stops its workers itself);
+    covers workers that grain starts from threads which predate `_workers_deaf_to`'s mask."""
+    del worker_index, worker_count
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _workers_deaf_to(*signums: int, enabled: bool = True) -> Iterator[None]:
+    """Block `signums` in this thread for the block (threads and processes started in it inherit the mask)."""
+    if not enabled or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signums)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def train_loader(config: ml_collections.ConfigDict, source: Sequence, *, shard_index: int = 0,
