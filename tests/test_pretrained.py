@@ -183,3 +183,29 @@ def test_shipped_model_beats_its_baseline_on_held_out_speech(name, speech44k_dir
         x = degrade.add_noise(y, noise, 5.0)
         out = jaxsr.enhance(model, x, sample_rate=m["sample_rate"])
         assert metrics.si_sdr(y, out) > metrics.si_sdr(y, x) + 3.0
+
+
+def test_training_info_counts_every_stage_of_a_fine_tuned_model(tmp_path, monkeypatch):
+    # Three runs, each fine-tuned from the one before (train.init_from, relative to the working directory as
+    # training reads it): the card's steps and minutes are the sums, written out by hand here.
+    from jaxsr import checkpoints
+    from jaxsr.config import default_config
+
+    monkeypatch.chdir(tmp_path)
+    logs = {"a": ("2026-11-27 10:00:00", "2026-11-27 10:30:00", 3000, ""),
+            "b": ("2026-11-27 11:00:00", "2026-11-27 11:20:00", 2000, "a"),
+            "c": ("2026-11-27 12:00:00", "2026-11-27 12:45:30", 4000, "b")}
+    for name, (start, end, steps, source) in logs.items():
+        c = default_config()
+        c.train.init_from = source
+        checkpoints.save_config(tmp_path / name, c)
+        (tmp_path / name / "checkpoints" / str(steps) / "model").mkdir(parents=True)
+        (tmp_path / name / "log.txt").write_text(f"[{start}] data: x; 1 device(s) [cpu], global batch 16\n[{end}] done\n")
+    info = build_lib.training_info(pathlib.Path("c"), 4000)
+    assert info["steps"] == 3000 + 2000 + 4000
+    assert info["wall_minutes_logged"] == 30.0 + 20.0 + 45.5
+    assert [st["steps"] for st in info["stages"]] == [3000, 2000, 4000]
+    assert [pathlib.Path(st["workdir"]).name for st in info["stages"]] == ["a", "b", "c"]
+    assert info["date"] == "2026-11-27" and "CPU" in info["device"]
+    single = build_lib.training_info(pathlib.Path("a"), 3000)
+    assert single["steps"] == 3000 and "stages" not in single

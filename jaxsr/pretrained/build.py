@@ -51,8 +51,8 @@ def encode_variables(variables: dict) -> bytes:
     return buf.getvalue()
 
 
-def training_info(workdir: pathlib.Path, step: int) -> dict:
-    """Steps, wall time and device from the workdir's log (`[time] ...` lines written by training)."""
+def _stage_info(workdir: pathlib.Path, step: int) -> dict:
+    """Steps, wall time, date and device of one training run, from its log (`[time] ...` lines)."""
     info: dict[str, Any] = {"steps": int(step)}
     log = workdir / "log.txt"
     if log.is_file():
@@ -66,6 +66,40 @@ def training_info(workdir: pathlib.Path, step: int) -> dict:
         if m:  # the log names the backend; for a CPU, the core count is what tells the cost
             info["device"] = (f"a {os.cpu_count()}-core CPU" if m.group(2) == "cpu"
                               else f"{m.group(1)} x {m.group(2)}")
+    return info
+
+
+def training_info(workdir: pathlib.Path, step: int) -> dict:
+    """Steps, wall time and device of the run that made `workdir`'s step `step`, over all its stages.
+
+    A fine-tuning run (`train.init_from` naming an earlier workdir) continues that run's training, so the
+    earlier stages are followed back and counted: `steps` and `wall_minutes_logged` are totals and
+    `stages` lists each (oldest first) with its workdir and steps.
+    """
+    from jaxsr.checkpoints import checkpoint_steps, read_config
+
+    stages = [{"workdir": str(workdir), **_stage_info(workdir, step)}]
+    seen = {workdir.resolve()}
+    current = workdir
+    while True:
+        try:
+            source = read_config(current).train.get("init_from", "")
+        except (FileNotFoundError, ValueError):
+            break
+        earlier = pathlib.Path(source).expanduser() if source else None
+        if earlier is None or not earlier.is_dir() or earlier.resolve() in seen:
+            break  # from scratch, from a packaged model, or a workdir no longer here
+        steps = checkpoint_steps(earlier)
+        stages.insert(0, {"workdir": str(earlier), **_stage_info(earlier, steps[-1] if steps else 0)})
+        seen.add(earlier.resolve())
+        current = earlier
+    info = dict(stages[-1])
+    del info["workdir"]
+    if len(stages) > 1:
+        info["steps"] = sum(st["steps"] for st in stages)
+        if all("wall_minutes_logged" in st for st in stages):
+            info["wall_minutes_logged"] = round(sum(st["wall_minutes_logged"] for st in stages), 1)
+        info["stages"] = stages
     return info
 
 
@@ -94,7 +128,10 @@ def model_card(m: dict) -> str:
              f"| parameters | {m['params']:,} (stored as {m['storage']['dtype']}, "
              f"{m['storage']['bytes'] / 1e6:.1f} MB) |",
              f"| recipe | `{t.get('config_file', '?')}` |",
-             f"| training | {t['steps']} steps on {t.get('device', '?')}"
+             f"| training | {t['steps']} steps"
+             + (f" in {len(t['stages'])} stages ({' + '.join(str(st['steps']) for st in t['stages'])}, each from the "
+                "last params of the one before, with a fresh optimizer and cosine schedule)" if t.get("stages") else "")
+             + f" on {t.get('device', '?')}"
              + (f", {t['wall_minutes_logged']} min logged" if "wall_minutes_logged" in t else "")
              + (f", {t['date']}" if "date" in t else "") + " |",
              f"| data | {t['data']} |", "| licence | model: Apache-2.0; training data: Apache-2.0 |",
