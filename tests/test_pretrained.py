@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -200,6 +201,8 @@ def test_training_info_counts_every_stage_of_a_fine_tuned_model(tmp_path, monkey
         c.train.init_from = source
         checkpoints.save_config(tmp_path / name, c)
         (tmp_path / name / "checkpoints" / str(steps) / "model").mkdir(parents=True)
+        saved = datetime.datetime.strptime(end, "%Y-%m-%d %H:%M:%S").timestamp()  # the last step saved at `end`
+        os.utime(tmp_path / name / "checkpoints" / str(steps), (saved, saved))
         (tmp_path / name / "log.txt").write_text(f"[{start}] data: x; 1 device(s) [cpu], global batch 16\n[{end}] done\n")
     info = build_lib.training_info(pathlib.Path("c"), 4000)
     assert info["steps"] == 3000 + 2000 + 4000
@@ -209,3 +212,6 @@ def test_training_info_counts_every_stage_of_a_fine_tuned_model(tmp_path, monkey
     assert info["date"] == "2026-11-27" and "CPU" in info["device"]
     single = build_lib.training_info(pathlib.Path("a"), 3000)
     assert single["steps"] == 3000 and "stages" not in single
+    # A run that died after saving its last step (no closing log line) is timed to that checkpoint.
+    (tmp_path / "a" / "log.txt").write_text("[2026-11-27 10:00:00] data: x; 1 device(s) [cpu]\n")
+    assert build_lib.training_info(pathlib.Path("a"), 3000)["wall_minutes_logged"] == 30.0

@@ -58,10 +58,16 @@ def _stage_info(workdir: pathlib.Path, step: int) -> dict:
     if log.is_file():
         text = log.read_text()
         stamps = re.findall(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\]", text, flags=re.M)
-        if len(stamps) >= 2:
-            t0, t1 = (datetime.datetime.strptime(s, "%Y-%m-%d %H:%M:%S") for s in (stamps[0], stamps[-1]))
+        times = [datetime.datetime.strptime(s, "%Y-%m-%d %H:%M:%S") for s in stamps]
+        # The step's checkpoint is the run's last sure sign of life: a run that failed after saving it (its
+        # final evaluation, say) logged no closing line.
+        step_dir = workdir / "checkpoints" / str(int(step))
+        if times and step_dir.is_dir():
+            times.append(datetime.datetime.fromtimestamp(step_dir.stat().st_mtime).replace(microsecond=0))
+        if len(times) >= 2:
+            t0, t1 = times[0], max(times)
             info["wall_minutes_logged"] = round((t1 - t0).total_seconds() / 60, 1)
-            info["date"] = stamps[-1][:10]
+            info["date"] = t1.date().isoformat()
         m = re.search(r"(\d+) device\(s\) \[(\w+)\]", text)
         if m:  # the log names the backend; for a CPU, the core count is what tells the cost
             info["device"] = (f"a {os.cpu_count()}-core CPU" if m.group(2) == "cpu"
