@@ -211,7 +211,10 @@ def apply_chunks(variables: Mapping, config: ml_collections.ConfigDict, chunks: 
     """
     if forward is None:
         fn = _apply_fn(config)
-        start = lambda part: (lambda y: lambda: y)(fn(variables, jnp.asarray(part)))  # noqa: E731
+
+        def start(part: np.ndarray) -> Callable[[], Any]:  # dispatch now (async), read back when called
+            y = fn(variables, jnp.asarray(part))
+            return lambda: y
     else:
         start = forward.start
     n, length = chunks.shape
