@@ -1,0 +1,19 @@
+"""Pretrained `speech-sr-x2-16k`: 8 kHz -> 16 kHz speech (narrowband to wideband, e.g. telephone or VoIP audio
+at 8 kHz), robust to the resampler that made the input.
+
+As `speech_sr_x4_16k.py` at ratio 2: the 0.9 M-parameter network on randomly drawn resampling chains
+(their cutoffs, 0.7-1.0 of the 4 kHz Nyquist, include the 3.4 kHz telephone band edge), trained only on
+speech-44k's training files; the last 20 are held out, the last step ships.
+
+    python launch/train.py --config configs/pretrained/speech_sr_x2_16k.py --workdir runs/pretrained/speech-sr-x2-16k
+"""
+
+from jaxsr.configs.pretrained import speech_sr_x4_16k
+
+
+def get_config():
+    config = speech_sr_x4_16k.get_config()
+    config.task.ratio = 2
+    config.train.num_train_steps = 3000
+    config.train.eval_every = 3000
+    return config
