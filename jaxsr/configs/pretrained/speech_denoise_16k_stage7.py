@@ -1,6 +1,8 @@
 """Stage 7 of `speech-denoise-16k`: stage 6 (`speech_denoise_16k_stage6.py`) trained further, the same way
 (same-speaker babble drawn with probability 2/7; its own cosine schedule and seed, see `stage2`).
 
+Not shipped: it scored +7.96 dB mean SI-SDR gain on the held-out sweep, below stage 6 (+7.99), which ships.
+
     python launch/train.py --config configs/pretrained/speech_denoise_16k_stage7.py \
         --workdir runs/pretrained/speech-denoise-16k-stage7
 """
