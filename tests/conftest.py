@@ -84,7 +84,6 @@ def train_tiny_model(root: pathlib.Path, **updates) -> pathlib.Path:
     return root / "run"
 
 
-
 # Test files that load other native runtimes into the pytest process (ONNX Runtime, OpenVINO, PyTorch, each with
 # its own threads and bundled libraries). With the optional `export` extra installed, a later in-process
 # training run (a TFDS build and training after benchmarks.runtime_accuracy had run every runtime) crashed
