@@ -75,11 +75,29 @@ def held_out_files(args: argparse.Namespace) -> tuple[list[pathlib.Path], list[p
     return train, held[:args.max_files] if args.max_files else held
 
 
-def read_clips(paths: list[pathlib.Path], sample_rate: int) -> list[tuple[str, np.ndarray]]:
-    """`(file name, mono [time] at sample_rate)` for each path (soxr HQ resampling)."""
+def read_clips(paths: list[pathlib.Path], sample_rate: int, invert: bool = False) -> list[tuple[str, np.ndarray]]:
+    """`(file name, mono [time] at sample_rate)` for each path (soxr HQ resampling); `invert`: with the sign
+    flipped, as the same recording made through a chain of the other polarity."""
     from jaxsr.audio_io import read_audio
 
-    return [(p.name, read_audio(p, sample_rate, mono=True)[0][:, 0]) for p in paths]
+    sign = np.float32(-1.0 if invert else 1.0)
+    return [(p.name, sign * read_audio(p, sample_rate, mono=True)[0][:, 0]) for p in paths]
+
+
+def add_polarity_arg(p: argparse.ArgumentParser) -> None:
+    """`--invert-polarity`: score the held-out files with their sign flipped (see `read_clips`)."""
+    p.add_argument("--invert-polarity", action="store_true",
+                   help="score the held-out files with their sign flipped: the same recordings made through a "
+                        "microphone, preamp or editor of the other polarity (written to its own RESULTS section)")
+
+
+def polarity_section(args: argparse.Namespace, markers: tuple[str, str], heading: str) -> tuple[tuple[str, str], str]:
+    """(markers, heading) of a held-out benchmark's RESULTS section: its own for `--invert-polarity` runs, so
+    that the two polarities' tables stand side by side."""
+    if not getattr(args, "invert_polarity", False):
+        return markers, heading
+    return (tuple(m.replace(":begin", "-inverted:begin").replace(":end", "-inverted:end") for m in markers),
+            f"{heading}, polarity inverted")
 
 
 # ---------------------------------------------------------------------------------------- the model
@@ -94,6 +112,7 @@ def model_parser(doc: str, prog: str, what: str, without: str) -> argparse.Argum
     p = parser(doc, prog)
     add_model_args(p, what, without)
     add_held_out_args(p)
+    add_polarity_arg(p)
     return p
 
 
@@ -141,8 +160,9 @@ def held_out_report(what: str, result: dict, trained: str, note: str, table: str
     who = f"{result['checkpoint']} (step {result['step']}, {trained})" if result["checkpoint"] else "no model"
     goals = goal_lines(result["goals"]) if result["goals"] is not None else \
         ["No model (--checkpoint): the goals are not measured."]
+    sign = ", each with its sign inverted (the other polarity)" if result.get("polarity") == "inverted" else ""
     return "\n".join([f"{what} at {result['sample_rate']} Hz: {who}; {result['n_files']} held-out file(s) of "
-                      f"{result['data']}. {note}", "", table, "", *goals, "", *tail])
+                      f"{result['data']}{sign}. {note}", "", table, "", *goals, "", *tail])
 
 
 def emit(result: dict, args, argv: list[str], report: Callable[[dict], str], markers: tuple[str, str],
@@ -151,6 +171,7 @@ def emit(result: dict, args, argv: list[str], report: Callable[[dict], str], mar
     `markers` (`write_section`), then JSON (`--json`) or the Markdown report on stdout."""
     if args.write_results:
         module = f"benchmarks.{result['benchmark']}"
+        markers, heading = polarity_section(args, markers, heading)
         write_section(pathlib.Path(args.write_results), markers, heading, module, argv, result, report(result))
         log(f"wrote the section \"{heading}\" of {args.write_results}")
     print(json.dumps(result) if args.json else report(result))

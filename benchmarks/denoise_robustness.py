@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rate = int(config.data.sample_rate)
     trained = list(config.task.noise_types) if model else None
-    clips = read_clips(files, rate)
+    clips = read_clips(files, rate, args.invert_polarity)
     log(f"{len(clips)} held-out file(s) at {rate} Hz; noises: {', '.join(noises)}; input SNRs: "
         f"{', '.join(f'{s:g}' for s in snrs)} dB")
     cells = []
@@ -214,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"benchmark": "denoise_robustness", "checkpoint": args.checkpoint, "step": model.step if model else None,
               "trained_noise_types": trained, "task": "denoise", "sample_rate": rate,
               "data": display_path(args.data), "held_out": args.held_out, "n_files": len(clips), "seed": args.seed,
+              "polarity": "inverted" if args.invert_polarity else "as stored",
               "files": [cid for cid, _ in clips], "noises": noises, "snrs_db": snrs, "cells": cells,
               "goals": goals(cells), "elapsed_s": round(time.perf_counter() - t0, 1)}
     return emit(result, args, argv, report, (BEGIN, END), "Robustness to the noise: `denoise` (issue 13)")

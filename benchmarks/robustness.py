@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rate, ratio = int(config.data.sample_rate), int(config.task.ratio)
     trained_with = config.task.get("sr_degradation", "paper")
-    clips = read_clips(files, rate)
+    clips = read_clips(files, rate, args.invert_polarity)
     log(f"{len(clips)} held-out file(s) at {rate} Hz, r={ratio}; resamplers: {', '.join(names)}")
     rows = []
     for name in names:
@@ -204,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"benchmark": "robustness", "checkpoint": args.checkpoint, "step": model.step if model else None,
               "trained_with": trained_with if model else None, "task": "sr", "ratio": ratio, "sample_rate": rate,
               "data": display_path(args.data), "held_out": args.held_out, "n_files": len(clips), "seed": args.seed,
+              "polarity": "inverted" if args.invert_polarity else "as stored",
               "files": [cid for cid, _ in clips], "rows": rows, "goals": goals(rows),
               "elapsed_s": round(time.perf_counter() - t0, 1)}
     return emit(result, args, argv, report, (BEGIN, END), "Robustness to the resampler: `sr` (issue 13)")

@@ -123,6 +123,18 @@ def test_realistic_noise_fields_validate_and_default_to_todays_behaviour():
     config_lib.validate(c)
 
 
+def test_random_polarity_defaults_off_and_must_be_a_bool():
+    import ml_collections
+
+    assert config_lib.default_config().data.random_polarity is False  # the paper's setup, draws nothing
+    d = config_lib.default_config().to_dict()
+    d["data"]["random_polarity"] = "yes"  # e.g. an edited config.json: ConfigDict's own type check is bypassed
+    with pytest.raises(ValueError, match=r"^config\.data\.random_polarity: got 'yes'; use True or False"):
+        config_lib.validate(ml_collections.ConfigDict(d))
+    d["data"]["random_polarity"] = True
+    config_lib.validate(ml_collections.ConfigDict(d))
+
+
 def test_bad_inpaint_fields_name_the_field():
     c = config_lib.default_config()
     c.task.name = "inpaint"

@@ -94,6 +94,38 @@ def test_x_is_the_degradation_of_y(task, speech):
             np.testing.assert_array_equal(b["x"][row, :, 0], expect)
 
 
+@pytest.mark.parametrize("task", ["sr", "denoise"])
+def test_random_polarity_negates_whole_examples_and_changes_nothing_else(task, speech):
+    """`data.random_polarity`: each example's clean patch is negated or not (its own generator stream), and
+    degraded after that: the patch, the chain and the noise drawn are those of the run without it."""
+    c, flipped = _config(task, batch=16), _config(task, batch=16, random_polarity=True)
+    for cfg in (c, flipped):
+        cfg.task.noise_types = ("white",)  # noise independent of the clean patch: x - y must not change
+        cfg.task.sr_degradation = "random"
+    plain, signed = _take(c, speech, 2), _take(flipped, speech, 2)
+    signs = []
+    for a, b in zip(plain, signed):
+        for row in range(16):
+            y0, y1 = a["y"][row, :, 0], b["y"][row, :, 0]
+            s = -1.0 if np.array_equal(y1, -y0) else 1.0
+            np.testing.assert_array_equal(y1, s * y0)
+            signs.append(s)
+            if task == "denoise":  # the same white noise added to the negated speech
+                np.testing.assert_allclose(b["x"][row, :, 0] - y1, a["x"][row, :, 0] - y0, atol=1e-6)
+            else:  # a random chain is linear (zero-phase IIR / polyphase / soxr, then the spline): odd
+                np.testing.assert_allclose(b["x"][row, :, 0], s * a["x"][row, :, 0], atol=1e-6)
+    signs = np.array(signs)
+    assert 8 <= (signs < 0).sum() <= 24, signs  # 32 fair coins: both signs, about half each
+
+
+def test_random_polarity_flips_about_half_of_many_examples(speech):
+    fn = pipeline._BatchFn(_config(random_polarity=True), speech, 0, 1, [], [])
+    signs = fn.polarities(range(4000))
+    assert set(np.unique(signs)) == {-1.0, 1.0}
+    assert abs((signs < 0).mean() - 0.5) < 0.03  # 4000 fair coins: sd 0.008
+    np.testing.assert_array_equal(signs, fn.polarities(range(4000)))  # a function of the example
+
+
 def test_targets_are_windows_of_source_clips(speech):
     (b,) = _take(_config(batch=6), speech, 1)
     for row in b["y"][:, :, 0]:

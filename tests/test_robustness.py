@@ -230,6 +230,26 @@ def test_robustness_end_to_end(workdir, folder, tmp_path, capsys):
     assert results.read_text().count(robustness.BEGIN) == 1
 
 
+def test_robustness_inverted_polarity_scores_the_negated_files_into_its_own_section(workdir, folder, tmp_path, capsys):
+    results = tmp_path / "RESULTS.md"
+    results.write_text(f"# Results\n\n{robustness.BEGIN}\nas stored\n{robustness.END}\n")
+    argv = ["--checkpoint", str(workdir), "--data", str(folder), "--held-out", "2", "--resamplers", "soxr_hq",
+            "--json", "--invert-polarity", "--write-results", str(results)]
+    assert robustness.main(argv) == 0
+    (row,) = json.loads(capsys.readouterr().out)["rows"]
+    model = load(workdir)
+    clean = [-_wav(folder, n) for n in ("b.wav", "c.wav")]  # by hand: the files' samples, negated
+    low = [soxr.resample(y.astype(np.float64), RATE, RATE // RATIO, quality="HQ") for y in clean]
+    spline = [_spline(lo, len(y)).astype(np.float32) for lo, y in zip(low, clean)]
+    restored = [run_model(model.variables, model.config, s) for s in spline]
+    for who, est in (("spline", spline), ("model", restored)):
+        assert row[who]["snr"] == pytest.approx(np.mean([metrics.snr(y, e) for y, e in zip(clean, est)]), abs=2e-3)
+    text = results.read_text()
+    assert "\nas stored\n" in text  # the section of the files as stored is left alone
+    begin = robustness.BEGIN.replace(":begin", "-inverted:begin")
+    assert text.count(begin) == 1 and "polarity inverted" in text and "each with its sign inverted" in text
+
+
 def test_robustness_usage_errors(workdir, folder, capsys):
     for argv, message in ((["--resamplers", "paper,soxr_max"], "unknown resampler 'soxr_max'; use names from: paper"),
                           (["--held-out", "3"], "holding out the last 3 leaves none"),

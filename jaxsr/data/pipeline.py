@@ -12,6 +12,8 @@ examples; global example `g` is
   exhaustive scan, so a source with any loud patch never yields a silent one; a source with none
   raises). Clips shorter than a patch are zero-padded at the end, not skipped: short recordings still
   train, and digital silence after an utterance is what the model meets in real files too;
+* with `data.random_polarity`, negated when `example_rng(seed, g, POLARITY)` draws heads (its own
+  stream, so the patches and degradations drawn are the same as without it);
 * degraded by `jaxsr.degrade.degrade` with `example_rng(seed, g, DEGRADE)`. For denoise, babble made
   from the source itself never uses the clip the patch was cut from.
 
@@ -53,7 +55,7 @@ import numpy as np
 # The evaluation names and some of the records ones are only re-exported (see `__all__`): they were first
 # defined in this module, and the train loop, evaluation, CLIs, benchmarks and tests import them from it.
 from jaxsr.data.eval_clips import EvalExamples, degrade_clip, eval_examples
-from jaxsr.data.records import (BABBLE_TYPES, DEGRADE, EVAL, NOISE_EXTENSIONS, ORDER, SELECT, check_seed,
+from jaxsr.data.records import (BABBLE_TYPES, DEGRADE, EVAL, NOISE_EXTENSIONS, ORDER, POLARITY, SELECT, check_seed,
                                 check_source, example_rng, load_noise_files, noise_inputs, record_audio,
                                 records_from_clips)
 from jaxsr.degrade import degrade, draw_sr_chain, sr_baseline_batch, sr_batch
@@ -61,7 +63,7 @@ from jaxsr.degrade import degrade, draw_sr_chain, sr_baseline_batch, sr_batch
 __all__ = [
     "PatchIterator", "get_iterator_state", "set_iterator_state", "train_loader",  # defined here
     "EvalExamples", "degrade_clip", "eval_examples",  # jaxsr.data.eval_clips
-    "BABBLE_TYPES", "DEGRADE", "EVAL", "NOISE_EXTENSIONS", "ORDER", "SELECT", "example_rng",  # jaxsr.data.records
+    "BABBLE_TYPES", "DEGRADE", "EVAL", "NOISE_EXTENSIONS", "ORDER", "POLARITY", "SELECT", "example_rng",  # jaxsr.data.records
     "load_noise_files", "records_from_clips",
 ]
 
@@ -115,6 +117,7 @@ class _BatchFn:
         self.length = int(d.patch_length)
         self.sample_rate = int(d.sample_rate)
         self.threshold_db = float(d.silence_threshold_db)
+        self.random_polarity = bool(d.get("random_polarity", False))  # absent from older config.json files
         # Energy of a [length] patch at the threshold RMS: rms_db < t  <=>  sum(p^2) < length * 10^(t/10).
         self.min_energy = self.length * 10.0 ** (self.threshold_db / 10.0)
         self.task = config.task.to_dict()  # a plain dict: cheap to pickle and to read per example
@@ -127,8 +130,15 @@ class _BatchFn:
         examples = range(g0, g0 + self.local_batch)
         patches = [self._loud_patch(self.order(g), example_rng(self.seed, g, SELECT)) for g in examples]
         y = np.stack([p for p, _ in patches])
+        if self.random_polarity:
+            y *= self.polarities(examples)[:, None]
         x, y = self.degrade_rows(y, examples, [c for _, c in patches])
         return {"x": x[:, :, None], "y": y[:, :, None]}
+
+    def polarities(self, examples: range) -> np.ndarray:
+        """`[rows]` float32 of +1 / -1: the sign each example's clean patch gets under `data.random_polarity`."""
+        return np.array([-1.0 if example_rng(self.seed, g, POLARITY).random() < 0.5 else 1.0 for g in examples],
+                        np.float32)
 
     def degrade_rows(self, y: np.ndarray, examples: range,
                      clips: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -21,13 +21,13 @@ import ml_collections
 import numpy as np
 
 # Streams of `example_rng`: independent generators for the different random choices of one example.
-SELECT, DEGRADE, EVAL, ORDER = 0, 1, 2, 3
+SELECT, DEGRADE, EVAL, ORDER, POLARITY = 0, 1, 2, 3, 4
 NOISE_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 BABBLE_TYPES = ("babble", "babble_voices")  # noise types made from a pool of other clips
 
 
 def example_rng(seed: int, index: int, stream: int) -> np.random.Generator:
-    """The generator for `stream` (SELECT, DEGRADE, EVAL, ORDER) of example/clip/epoch `index`."""
+    """The generator for `stream` (SELECT, DEGRADE, EVAL, ORDER, POLARITY) of example/clip/epoch `index`."""
     return np.random.default_rng([int(seed), int(stream), int(index)])
 
 

@@ -1,7 +1,7 @@
-"""The recipes of the packaged models (`jaxsr.pretrained`): one config per model (and its stage 2)."""
+"""The recipes of the packaged models (`jaxsr.pretrained`): one config per model, then one per fine-tuning stage."""
 
 
-def stage2(config, init_from: str, steps: int = 3000, learning_rate: float = 3e-4, seed: int = 1):
+def next_stage(config, init_from: str, steps: int = 3000, learning_rate: float = 3e-4, seed: int = 1):
     """`config` as a fine-tuning stage: from the previous stage's workdir `init_from` (its last params and
     BatchNorm statistics), a fresh optimizer and a new, lower cosine schedule of `steps`, with another `seed`
     so that it draws other patches and degradations than the stages before; the held-out files are scored

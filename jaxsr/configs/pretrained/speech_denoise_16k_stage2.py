@@ -10,8 +10,8 @@ the same 121 training files (the last 20 held out; the last step ships).
         --workdir runs/pretrained/speech-denoise-16k-stage2
 """
 
-from jaxsr.configs.pretrained import speech_denoise_16k, stage2
+from jaxsr.configs.pretrained import next_stage, speech_denoise_16k
 
 
 def get_config():
-    return stage2(speech_denoise_16k.get_config(), "runs/pretrained/speech-denoise-16k")
+    return next_stage(speech_denoise_16k.get_config(), "runs/pretrained/speech-denoise-16k")

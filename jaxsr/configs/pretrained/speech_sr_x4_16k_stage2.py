@@ -10,8 +10,8 @@ resampling chains and the same 121 training files (the last 20 held out; the las
         --workdir runs/pretrained/speech-sr-x4-16k-stage2
 """
 
-from jaxsr.configs.pretrained import speech_sr_x4_16k, stage2
+from jaxsr.configs.pretrained import next_stage, speech_sr_x4_16k
 
 
 def get_config():
-    return stage2(speech_sr_x4_16k.get_config(), "runs/pretrained/speech-sr-x4-16k")
+    return next_stage(speech_sr_x4_16k.get_config(), "runs/pretrained/speech-sr-x4-16k")
