@@ -3,6 +3,7 @@
     python -m benchmarks.denoise_robustness --checkpoint runs/pretrained/speech-denoise-16k   # Markdown table
     python benchmarks/denoise_robustness.py --checkpoint runs/denoise --json          # one JSON object on stdout
     python -m benchmarks.denoise_robustness --checkpoint runs/denoise --write-results # ... and into RESULTS.md
+    python -m benchmarks.denoise_robustness --checkpoint runs/denoise --invert-polarity # the files with their sign flipped
     python -m benchmarks.denoise_robustness --max-files 2                             # no model: the noisy input only
 
 Every held-out file is read at the model's rate (soxr HQ), mixed with one noise type (`--noises`, names of
@@ -24,6 +25,10 @@ the test split of configs/speech.py's `tail:20,valid:10`,
 never trained on nor used to pick a checkpoint). Then the issue's goals: a mean SI-SDR improvement
 of at least +8 dB over white, pink, babble and varying noise at 0, 5 and 10 dB input SNR, and at least
 +5 dB on babble of voices unlike the training speaker (babble_voices) at 0 dB.
+
+`--invert-polarity` scores the same files with their sign flipped, as recordings made through a chain
+of the other polarity (a model trained on one polarity can fail on the other); its `--write-results`
+section has its own markers (`...-inverted:begin`).
 
 `--write-results [FILE]` replaces the section between `<!-- denoise-robustness:begin -->` and
 `<!-- denoise-robustness:end -->` of FILE (default benchmarks/RESULTS.md; appended if the markers are

@@ -13,6 +13,9 @@ files that sort last held out (configs/speech.py's test split; benchmarks/common
             data.patch_length samples of configs/inpaint.py or the checkpoint's config). SNR inside the gaps
             (and over the whole clip) of the model vs linear interpolation across each gap.
 
+`--invert-polarity` flips the sign of every file (held-out and babble), as recordings made through a chain of
+the other polarity.
+
 Degradations are seeded per file (`jaxsr.evaluation.clip_example`, seed `--seed`), so every condition
 sees the same files and the model and the baseline see the same degraded input. Without a checkpoint a
 task's rows show the baseline only ("—" for the model). Output: Markdown tables, then one JSON line (the
@@ -30,7 +33,8 @@ import time
 if not __package__:  # run as `python benchmarks/restoration_tables.py`: the repository root, for `benchmarks.*`
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import UsageError, add_held_out_args, held_out_files, parser, read_clips  # noqa: E402
+from benchmarks.common import (UsageError, add_held_out_args, add_polarity_arg, held_out_files, parser,  # noqa: E402
+                               read_clips)
 
 NOISES = ("white", "pink", "babble")
 INPUT_SNRS = (0.0, 5.0, 10.0)
@@ -138,6 +142,7 @@ def inpaint_table(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__)
     add_held_out_args(p)
+    add_polarity_arg(p)
     p.add_argument("--denoise-checkpoint", help="workdir of a denoise model")
     p.add_argument("--inpaint-checkpoint", help="workdir of an inpaint model")
     p.add_argument("--which", default="latest", help="checkpoint in each workdir: latest, best or a step")
@@ -158,10 +163,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.quick:
         train_files, test_files = train_files[:8], test_files[:2]
-    clips = read_clips(test_files, rate)
-    babble_pool = [y for _, y in read_clips(train_files, rate)]
+    clips = read_clips(test_files, rate, args.invert_polarity)
+    babble_pool = [y for _, y in read_clips(train_files, rate, args.invert_polarity)]
     perceptual = perceptual_available()
-    print(f"{len(clips)} held-out files at {rate} Hz; babble from {len(babble_pool)} training files; "
+    sign = " with their sign inverted" if args.invert_polarity else ""
+    print(f"{len(clips)} held-out files at {rate} Hz{sign}; babble from {len(babble_pool)} training files; "
           f"PESQ/STOI {'on' if perceptual else 'off (pip install pesq pystoi)'}", file=sys.stderr)
 
     denoise_rows = []
@@ -208,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                  "model_ci95": r["summary"]["model_ci95"] or None} for r in rows]
 
     print(json.dumps({"benchmark": "restoration_tables", "n_files": n, "sample_rate": rate, "seed": args.seed,
+                      "polarity": "inverted" if args.invert_polarity else "as stored",
                       "quick": args.quick, "perceptual": perceptual, "elapsed_s": round(time.perf_counter() - t0, 1),
                       "checkpoints": {"denoise": str(den.path) if den else None,
                                       "inpaint": str(inp.path) if inp else None},

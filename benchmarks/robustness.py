@@ -3,6 +3,7 @@
     python -m benchmarks.robustness --checkpoint runs/speech                  # Markdown table on stdout
     python benchmarks/robustness.py --checkpoint runs/speech --json           # one JSON object on stdout
     python -m benchmarks.robustness --checkpoint runs/speech --write-results  # ... and into RESULTS.md
+    python -m benchmarks.robustness --checkpoint runs/speech --invert-polarity  # the files with their sign flipped
     python -m benchmarks.robustness --ratio 4 --sample-rate 16000             # no model: the baselines only
 
 A model trained on one decimator can collapse on audio that another resampler brought to the low rate
@@ -21,6 +22,10 @@ never trained on nor used to pick a checkpoint). Metrics: `jaxsr.metrics` SNR an
 means over files (95% intervals in the JSON). Then the issue's goals for the sweep: the model never
 below the spline's SNR on any resampler; at least 35% lower LSD than the spline on every one; at least
 +1.0 dB SNR over the spline on average over the sweep.
+
+`--invert-polarity` scores the same files with their sign flipped, as recordings made through a chain
+of the other polarity (a model trained on one polarity can fail on the other); its `--write-results`
+section has its own markers (`...-inverted:begin`).
 
 `--write-results [FILE]` replaces the section between `<!-- robustness:begin -->` and
 `<!-- robustness:end -->` of FILE (default benchmarks/RESULTS.md; appended if the markers are absent)

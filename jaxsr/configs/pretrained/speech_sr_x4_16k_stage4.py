@@ -15,6 +15,6 @@ from jaxsr.configs.pretrained import next_stage, speech_sr_x4_16k
 
 
 def get_config():
-    config = next_stage(speech_sr_x4_16k.get_config(), "runs/pretrained/speech-sr-x4-16k-stage3", steps=7000, seed=3)
+    config = next_stage(speech_sr_x4_16k.get_config(), "runs/pretrained/speech-sr-x4-16k-stage3", steps=4000, seed=3)
     config.data.random_polarity = True
     return config
