@@ -79,8 +79,10 @@ class TorchAudioUNet(nn.Module):
     """
 
     def __init__(self, num_blocks: int = 4, width: float = 1.0, max_filters: int = 512, dilation: int = 1,
-                 norm: str = "batch", dropout: float = 0.5, leaky_slope: float = 0.2, final_kernel: int = 9):
+                 norm: str = "batch", dropout: float = 0.5, leaky_slope: float = 0.2, final_kernel: int = 9,
+                 polarity_equivariant: bool = False):
         super().__init__()
+        self.polarity_equivariant = polarity_equivariant
         if norm not in ("batch", "none"):
             raise ValueError(f"norm: got {norm!r}; use 'batch' or 'none'")
         self.num_blocks = num_blocks
@@ -112,7 +114,12 @@ class TorchAudioUNet(nn.Module):
         if x.dim() != 3 or x.shape[-1] != 1 or x.shape[1] % m:
             raise ValueError(f"TorchAudioUNet expects [batch, time, 1] with time a multiple of {m}; "
                              f"got {tuple(x.shape)}")
-        residual = x
+        if self.polarity_equivariant:  # as jaxsr: g on x and on -x (two passes, shared weights), odd part
+            return x + 0.5 * (self._residual(x) - self._residual(-x))
+        return x + self._residual(x)
+
+    def _residual(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's contribution f(x): `[batch, time, 1]` -> `[batch, time, 1]`."""
         h = x.transpose(1, 2)  # [b, 1, t]
         skips = []
         for conv in self.down:
@@ -127,7 +134,7 @@ class TorchAudioUNet(nn.Module):
             h = F.relu(self.dropout(conv(h)))
             h = torch.cat([subpixel_1d(h, 2), skip], dim=1)
         h = subpixel_1d(self.final(h), 2)  # [b, 1, t]
-        return residual + h.transpose(1, 2).to(residual.dtype)
+        return h.transpose(1, 2).to(x.dtype)
 
 
 def count_params(model: nn.Module) -> int:
@@ -140,7 +147,8 @@ def model_from_config(config: Any) -> TorchAudioUNet:
     m = config.model
     return TorchAudioUNet(num_blocks=m.num_blocks, width=m.width, max_filters=m.max_filters,
                           dilation=m.dilation, norm=m.norm, dropout=m.dropout,
-                          leaky_slope=m.leaky_slope, final_kernel=m.final_kernel)
+                          leaky_slope=m.leaky_slope, final_kernel=m.final_kernel,
+                          polarity_equivariant=bool(m.get("polarity_equivariant", False)))
 
 
 def _tensor(a: Any) -> torch.Tensor:

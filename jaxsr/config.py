@@ -52,6 +52,12 @@ def default_config() -> ml_collections.ConfigDict:
     m.dropout = 0.5  # Dropout in the bottleneck and the upsampling blocks (paper: 0.5).
     m.leaky_slope = 0.2  # LeakyReLU slope in the bottleneck (reference code: 0.2).
     m.final_kernel = 9  # Kernel length of the last conv (reference code: 9).
+    # True: the learnt residual is made odd, f(x) = (g(x) - g(-x)) / 2 with g the network above, so a
+    # recording of the other polarity is restored exactly as the negative of the same recording's
+    # restoration (recordings come in either polarity; see data.random_polarity). It also averages two
+    # estimates, which helps a model trained on both polarities. The network runs twice (on x and on -x,
+    # sharing its weights); the parameters are the same, so a trained model can be run either way.
+    m.polarity_equivariant = False
 
     c.data = d = ml_collections.ConfigDict()
     d.name = "synthetic"  # synthetic | audio_folder | vctk | musdb18
@@ -202,6 +208,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
             f"got {m.num_blocks!r}; use an integer in 1..8")
     _expect(isinstance(config.data.get("random_polarity", False), bool), "data.random_polarity",
             f"got {config.data.get('random_polarity')!r}; use True or False")
+    _expect(isinstance(m.get("polarity_equivariant", False), bool), "model.polarity_equivariant",
+            f"got {m.get('polarity_equivariant')!r}; use True or False")
     _expect(m.width > 0, "model.width", f"got {m.width!r}; use a positive multiplier such as 0.25 or 1.0")
     _expect(isinstance(m.dilation, int) and m.dilation >= 1, "model.dilation", f"got {m.dilation!r}; use an integer >= 1")
     _expect(m.dilation % 2 == 1, "model.dilation",

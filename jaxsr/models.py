@@ -13,7 +13,8 @@ the target length (for super-resolution, the cubic-spline upsampling of the low-
      ├─ up 1                                                           -> [b, T/2, 2*nf(1)]
      └─ final conv to 2 channels, subpixel x2                          -> [b, T, 1] ; + x
 
-with nf(b) = min(2**(6+b), 512) * width and k(b) = max(2**(7-b)+1, 9).
+with nf(b) = min(2**(6+b), 512) * width and k(b) = max(2**(7-b)+1, 9). With `polarity_equivariant`
+the residual is `f(x) = (g(x) - g(-x)) / 2`, g the network above (same parameters), so `y(-x) = -y(x)`.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class AudioUNet(nn.Module):
     dropout: float = 0.5
     leaky_slope: float = 0.2
     final_kernel: int = 9
+    polarity_equivariant: bool = False
     dtype: Any = jnp.float32
 
     def _conv(self, features: int, kernel: int, strides: int, name: str) -> nn.Conv:
@@ -91,35 +93,40 @@ class AudioUNet(nn.Module):
         check_input_shape(x.shape, self.num_blocks)
         filters = block_filters(self.num_blocks, self.width, self.max_filters)
         kernels = block_kernels(self.num_blocks)
-        residual_in = x.astype(jnp.float32)
-        h = x.astype(self.dtype)
+        # The layers are made once and applied once (or twice, sharing their weights; see `residual`).
+        down = [self._conv(nf, k, 2, f"down{b}") for b, (nf, k) in enumerate(zip(filters, kernels), start=1)]
+        bottleneck = self._conv(filters[-1], kernels[-1], 2, "bottleneck")
+        # Statistics are kept in float32 for stability under bfloat16 compute.
+        bn = (nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype, param_dtype=jnp.float32,
+                           name="bottleneck_bn") if self.norm == "batch" else None)
+        up = {b: self._conv(2 * filters[b - 1], kernels[b - 1], 1, f"up{b}") for b in range(1, self.num_blocks + 1)}
+        final = nn.Conv(2, kernel_size=(self.final_kernel,), padding="SAME", kernel_init=nn.initializers.normal(1e-3),
+                        dtype=self.dtype, param_dtype=jnp.float32, name="final")
+        # One Dropout per place, made in the order the earlier inline code made them (bottleneck, then up B
+        # ... up 1), so they keep their auto-names and hence their random streams: runs reproduce exactly.
+        drop = [nn.Dropout(self.dropout, deterministic=not train) for _ in range(self.num_blocks + 1)]
 
-        skips = []
-        for b, (nf, k) in enumerate(zip(filters, kernels), start=1):
-            h = nn.relu(self._conv(nf, k, 2, f"down{b}")(h))
-            skips.append(h)
+        def residual(h: jax.Array) -> jax.Array:  # f: [batch, time, 1] -> [batch, time, 1] float32
+            h = h.astype(self.dtype)
+            skips = []
+            for conv in down:
+                h = nn.relu(conv(h))
+                skips.append(h)
+            h = bottleneck(h)
+            if bn is not None:
+                h = bn(h)
+            h = drop[0](nn.leaky_relu(h, self.leaky_slope))
+            for b in reversed(range(1, self.num_blocks + 1)):
+                h = nn.relu(drop[self.num_blocks + 1 - b](up[b](h)))
+                h = jnp.concatenate([subpixel_1d(h, 2), skips[b - 1]], axis=-1)
+            return subpixel_1d(final(h), 2).astype(jnp.float32)
 
-        h = self._conv(filters[-1], kernels[-1], 2, "bottleneck")(h)
-        if self.norm == "batch":
-            # Statistics are kept in float32 for stability under bfloat16 compute.
-            h = nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype,
-                             param_dtype=jnp.float32, name="bottleneck_bn")(h)
-        h = nn.leaky_relu(h, self.leaky_slope)
-        h = nn.Dropout(self.dropout, deterministic=not train)(h)
-
-        for b in reversed(range(1, self.num_blocks + 1)):
-            nf, k = filters[b - 1], kernels[b - 1]
-            h = self._conv(2 * nf, k, 1, f"up{b}")(h)
-            h = nn.Dropout(self.dropout, deterministic=not train)(h)
-            h = nn.relu(h)
-            h = subpixel_1d(h, 2)
-            h = jnp.concatenate([h, skips[b - 1]], axis=-1)
-
-        h = nn.Conv(2, kernel_size=(self.final_kernel,), padding="SAME",
-                    kernel_init=nn.initializers.normal(1e-3), dtype=self.dtype,
-                    param_dtype=jnp.float32, name="final")(h)
-        h = subpixel_1d(h, 2)
-        return residual_in + h.astype(jnp.float32)
+        x32 = x.astype(jnp.float32)
+        if not self.polarity_equivariant:
+            return x32 + residual(x)
+        # f(x) = (g(x) - g(-x)) / 2 is odd: f(-x) = -f(x) exactly. Two passes rather than one over a doubled
+        # batch: splitting a batch of symbolic size again would need a gather, which the ONNX export lacks.
+        return x32 + 0.5 * (residual(x) - residual(-x))
 
 
 def check_input_shape(shape: Sequence[int], num_blocks: int) -> None:
@@ -143,7 +150,7 @@ def model_from_config(config: ml_collections.ConfigDict) -> AudioUNet:
     return AudioUNet(
         num_blocks=m.num_blocks, width=m.width, max_filters=m.max_filters, dilation=m.dilation,
         norm=m.norm, dropout=m.dropout, leaky_slope=m.leaky_slope, final_kernel=m.final_kernel,
-        dtype=compute_dtype(config.dtype),
+        polarity_equivariant=bool(m.get("polarity_equivariant", False)), dtype=compute_dtype(config.dtype),
     )
 
 
@@ -192,7 +199,7 @@ def forward_flops(config: ml_collections.ConfigDict, length: int) -> int:
         in_ch = nf[-1] if b == B else 2 * nf[b]
         macs += (length >> (b + 1)) * 2 * nf[b - 1] * ks[b - 1] * in_ch
     macs += (length >> 1) * 2 * m.final_kernel * 2 * nf[0]  # final conv, then subpixel x2
-    return 2 * macs
+    return 2 * macs * (2 if m.get("polarity_equivariant", False) else 1)  # the network runs on x and -x
 
 
 def count_params(params: Any) -> int:

@@ -185,6 +185,38 @@ def test_train_mode_updates_batch_stats(tiny):
     assert not np.allclose(after["var"], before["var"]), "running variance did not move"
 
 
+def test_polarity_equivariant_is_the_odd_part_of_the_same_network(tiny):
+    # Same parameters; by hand from the plain network: y_eq(x) = x + (f(x) - f(-x)) / 2 with f(x) = y(x) - x,
+    # which is (y(x) - y(-x)) / 2. Hence y_eq(-x) = -y_eq(x) exactly, whatever the weights.
+    model, variables, apply_eval, _ = tiny
+    odd = model.clone(polarity_equivariant=True)
+    x = _signal(4)
+    y = np.asarray(apply_eval(variables, x), np.float64)
+    y_neg = np.asarray(apply_eval(variables, -x), np.float64)
+    y_odd = np.asarray(odd.apply(variables, x, train=False))
+    np.testing.assert_allclose(y_odd, (y - y_neg) / 2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(odd.apply(variables, -x, train=False)), -y_odd)
+    assert not np.allclose(y_odd, y, atol=1e-4)  # a different function from the plain network's
+    assert jax.tree_util.tree_map(np.shape, odd.init(jax.random.key(0), x)) == \
+        jax.tree_util.tree_map(np.shape, dict(variables))
+
+
+def test_polarity_equivariant_trains(tiny):
+    # Training mode: each pass normalises with its own batch statistics (those of x, then of -x: for the
+    # input -x the same two, swapped); without dropout (masks differ per pass) the output is odd there too.
+    model, variables, _, _ = tiny
+    odd = model.clone(polarity_equivariant=True, dropout=0.0)
+    x = _signal(4)
+
+    def train(v):
+        return odd.apply(variables, v, train=True, rngs={"dropout": jax.random.key(1)}, mutable=["batch_stats"])
+
+    (y, updates), (y_neg, _) = train(x), train(-x)
+    np.testing.assert_allclose(np.asarray(y_neg), -np.asarray(y), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(updates["batch_stats"]["bottleneck_bn"]["var"],
+                           variables["batch_stats"]["bottleneck_bn"]["var"]), "running variance did not move"
+
+
 def test_eval_mode_is_deterministic(tiny):
     _, variables, apply_eval, _ = tiny
     x = _signal(4)
@@ -279,8 +311,10 @@ def test_check_input_shape_accepts_valid_shape():
     models.check_input_shape((3, 64, 1), 2)  # no exception
 
 
-@pytest.mark.parametrize("width,num_blocks,length", [(0.25, 4, 8192), (0.125, 3, 8192), (0.0625, 2, 8192)])
-def test_forward_flops_matches_xla_cpu_count(width, num_blocks, length):
+@pytest.mark.parametrize("width,num_blocks,length,equivariant",
+                         [(0.25, 4, 8192, False), (0.125, 3, 8192, False), (0.0625, 2, 8192, False),
+                          (0.125, 3, 8192, True)])
+def test_forward_flops_matches_xla_cpu_count(width, num_blocks, length, equivariant):
     # XLA's CPU cost analysis counts every convolution (on GPU it omits those handed to cuDNN, which is
     # why MFU uses the architecture's count); the two agree up to elementwise ops and the padded edges
     # (which XLA skips: at 8192 samples they are under 1% of the work).
@@ -288,6 +322,7 @@ def test_forward_flops_matches_xla_cpu_count(width, num_blocks, length):
 
     c = config_lib.default_config()
     c.model.width, c.model.num_blocks, c.dtype = width, num_blocks, "float32"
+    c.model.polarity_equivariant = equivariant  # the network runs on x and -x: twice the work
     model = models.model_from_config(c)
     variables = models.init_variables(model, jax.random.key(0))
     compiled = jax.jit(lambda v, x: model.apply(v, x, train=False)).lower(

@@ -67,6 +67,26 @@ def test_load_by_name_gives_the_checkpoint_rounded_to_float16(packaged, tiny_wor
         np.testing.assert_array_equal(np.asarray(b[k]), expected, err_msg=k)
 
 
+def test_polarity_equivariant_packaging_restores_either_polarity_alike(tiny_workdir, tmp_path, monkeypatch):
+    # The same weights, run on x and -x: inverting the input inverts the output, where the plain model's
+    # restoration of -x is something else. By hand: the odd part of the plain model's output.
+    monkeypatch.setattr(pretrained, "MODELS_DIR", tmp_path / "models")
+    for name, odd in (("tiny-plain", False), ("tiny-odd", True)):
+        build_lib.build(str(tiny_workdir), name, config_file="tests/conftest.py", description="a test model",
+                        polarity_equivariant=odd)
+    plain, odd = jaxsr.load("tiny-plain"), jaxsr.load("tiny-odd")
+    assert odd.config.model.polarity_equivariant and not plain.config.model.polarity_equivariant
+    low = np.random.default_rng(0).uniform(-0.5, 0.5, 1000).astype(np.float32)  # 0.5 s at the 2 kHz input rate
+    y = jaxsr.enhance(odd, low, sample_rate=2000)
+    np.testing.assert_allclose(jaxsr.enhance(odd, -low, sample_rate=2000), -y, atol=1e-6)
+    p_pos, p_neg = (jaxsr.enhance(plain, s * low, sample_rate=2000) for s in (1.0, -1.0))
+    assert not np.allclose(p_neg, -p_pos, atol=1e-4)
+    np.testing.assert_allclose(y, (p_pos - p_neg) / 2, atol=1e-5)
+    card = (tmp_path / "models" / "tiny-odd.md").read_text()
+    assert "polarity-equivariant" in card and "set at packaging" in card
+    assert "polarity-equivariant" not in (tmp_path / "models" / "tiny-plain.md").read_text()
+
+
 def test_available_lists_the_fields_users_need(packaged):
     (entry,) = [e for e in pretrained.available() if e["name"] == "tiny-sr-x4"]
     assert {"name", "task", "ratio", "sample_rate", "input_rate", "params", "scores"} <= set(entry)

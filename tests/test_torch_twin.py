@@ -49,7 +49,8 @@ def _input(batch: int, length: int, seed: int = 0) -> np.ndarray:
 def _twin(model: models.AudioUNet, variables: dict) -> torch_unet.TorchAudioUNet:
     t = torch_unet.TorchAudioUNet(num_blocks=model.num_blocks, width=model.width, max_filters=model.max_filters,
                                   dilation=model.dilation, norm=model.norm, dropout=model.dropout,
-                                  leaky_slope=model.leaky_slope, final_kernel=model.final_kernel)
+                                  leaky_slope=model.leaky_slope, final_kernel=model.final_kernel,
+                                  polarity_equivariant=model.polarity_equivariant)
     return torch_unet.load_flax_variables(t, variables)
 
 
@@ -88,10 +89,13 @@ def test_param_count_equals_jaxsr(num_blocks, width, max_filters):
         assert 55e6 < torch_unet.count_params(twin) < 57e6  # the paper's network: ~56M params
 
 
-@pytest.mark.parametrize("num_blocks,width,dilation,norm", [(3, 0.125, 2, "batch"), (4, 0.25, 2, "batch"),
-                                                            (3, 0.125, 1, "none")])
-def test_eval_outputs_match(num_blocks, width, dilation, norm):
-    model = models.AudioUNet(num_blocks=num_blocks, width=width, dilation=dilation, norm=norm)
+@pytest.mark.parametrize("num_blocks,width,dilation,norm,odd", [(3, 0.125, 2, "batch", False),
+                                                                (4, 0.25, 2, "batch", False),
+                                                                (3, 0.125, 1, "none", False),
+                                                                (3, 0.125, 1, "batch", True)])
+def test_eval_outputs_match(num_blocks, width, dilation, norm, odd):
+    model = models.AudioUNet(num_blocks=num_blocks, width=width, dilation=dilation, norm=norm,
+                             polarity_equivariant=odd)
     variables = _flax_variables(model)
     x = _input(3, 1024)
     y_jax = np.asarray(jax.jit(lambda v, x: model.apply(v, x, train=False))(variables, x))

@@ -9,6 +9,11 @@
 others); it is stored as is, with a summary the model card prints. Parameters are stored as float16;
 the build measures how far that moves the output (on `--check-audio`, a held-out file) and records it.
 Writes are atomic; the manifest's SHA-256 is what `jaxsr.pretrained.load` checks.
+
+`--polarity-equivariant` packages the weights to run as `model.polarity_equivariant = True` (the network
+on x and -x, `jaxsr.models.AudioUNet`): the same parameters, an inference-time choice the card records,
+for a model trained on both polarities (`data.random_polarity`). Score the packaged model, not the
+workdir, when it is set.
 """
 
 from __future__ import annotations
@@ -140,6 +145,10 @@ def model_card(m: dict) -> str:
              + f" on {t.get('device', '?')}"
              + (f", {t['wall_minutes_logged']} min logged" if "wall_minutes_logged" in t else "")
              + (f", {t['date']}" if "date" in t else "") + " |",
+             *([f"| inference | polarity-equivariant: the network runs on the input and on its negative, output "
+                f"(g(x) - g(-x)) / 2, so either polarity of a recording is restored alike (`model.polarity_equivariant`"
+                f"{', set at packaging; trained as the plain network' if m.get('polarity_equivariant_set_at_packaging') else ''}"
+                ") |"] if m.get("config", {}).get("model", {}).get("polarity_equivariant") else []),
              f"| data | {t['data']} |", "| licence | model: Apache-2.0; training data: Apache-2.0 |",
              f"| SHA-256 | `{m['sha256']}` |", ""]
     st = m["storage"]
@@ -160,8 +169,10 @@ def model_card(m: dict) -> str:
 
 
 def build(workdir: str, name: str, *, config_file: str, description: str, scores: dict | None = None,
-          summary: str = "", headline: str = "", check_audio: str | None = None, out_dir: pathlib.Path | None = None) -> dict:
-    """Write `NAME.npz`, `NAME.json`, `NAME.md` into `out_dir` from `workdir`'s latest checkpoint."""
+          summary: str = "", headline: str = "", check_audio: str | None = None, out_dir: pathlib.Path | None = None,
+          polarity_equivariant: bool = False) -> dict:
+    """Write `NAME.npz`, `NAME.json`, `NAME.md` into `out_dir` from `workdir`'s latest checkpoint;
+    `polarity_equivariant`: run it with `model.polarity_equivariant = True` (see the module docstring)."""
     from jaxsr.checkpoints import load_checkpoint
     from jaxsr.inference import expected_input_rate
 
@@ -169,6 +180,9 @@ def build(workdir: str, name: str, *, config_file: str, description: str, scores
         raise ValueError(f"--name {name!r}: use lower-case letters, digits, '.' and '-' (e.g. speech-sr-x4-16k)")
     restored = load_checkpoint(workdir, "latest")
     config, variables = restored.config, {k: v for k, v in restored.variables.items()}
+    set_at_packaging = polarity_equivariant and not config.model.get("polarity_equivariant", False)
+    if polarity_equivariant:
+        config.model.polarity_equivariant = True
     data = encode_variables(variables)
     out_dir = pathlib.Path(out_dir) if out_dir is not None else pretrained.MODELS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -193,6 +207,8 @@ def build(workdir: str, name: str, *, config_file: str, description: str, scores
         "scores": {"headline": headline, "summary": summary, **({"detail": scores} if scores else {})},
         "config": json.loads(_config_json(config)),
     }
+    if set_at_packaging:
+        manifest["polarity_equivariant_set_at_packaging"] = True
     write_atomic(out_dir / f"{name}.json", (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
     write_atomic(out_dir / f"{name}.md", model_card(manifest).encode())
     return manifest
@@ -216,12 +232,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--headline", default="", help="one line of held-out results for `python -m jaxsr.pretrained`")
     p.add_argument("--check-audio", help="a held-out audio file to measure float16 storage on")
     p.add_argument("--out-dir", help="default: jaxsr/pretrained/models (or $JAXSR_PRETRAINED_DIR)")
+    p.add_argument("--polarity-equivariant", action="store_true",
+                   help="run the packaged weights with model.polarity_equivariant=True (recorded in the card)")
     args = p.parse_args(argv)
     scores = json.loads(pathlib.Path(args.scores).read_text()) if args.scores else None
     summary = pathlib.Path(args.summary_file).read_text().strip() if args.summary_file else args.summary
     try:
         m = build(args.workdir, args.name, config_file=args.config_file, description=args.description,
-                  scores=scores, summary=summary, headline=args.headline, check_audio=args.check_audio, out_dir=args.out_dir)
+                  scores=scores, summary=summary, headline=args.headline, check_audio=args.check_audio, out_dir=args.out_dir,
+                  polarity_equivariant=args.polarity_equivariant)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
