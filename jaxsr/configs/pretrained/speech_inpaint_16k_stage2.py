@@ -15,6 +15,6 @@ from jaxsr.configs.pretrained import next_stage, speech_inpaint_16k
 
 
 def get_config():
-    config = next_stage(speech_inpaint_16k.get_config(), "runs/pretrained/speech-inpaint-16k", steps=3000, seed=1)
+    config = next_stage(speech_inpaint_16k.get_config(), "runs/pretrained/speech-inpaint-16k", steps=2000, seed=1)
     config.data.random_polarity = True
     return config
