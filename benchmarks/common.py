@@ -91,10 +91,16 @@ def add_polarity_arg(p: argparse.ArgumentParser) -> None:
                         "microphone, preamp or editor of the other polarity (written to its own RESULTS section)")
 
 
-def polarity_section(args: argparse.Namespace, markers: tuple[str, str], heading: str) -> tuple[tuple[str, str], str]:
+def polarity(args: argparse.Namespace) -> str:
+    """The polarity the files were scored in, as a result's `"polarity"` field records it."""
+    return "inverted" if getattr(args, "invert_polarity", False) else "as stored"
+
+
+def polarity_section(args: argparse.Namespace, markers: tuple[str, str],
+                     heading: str) -> tuple[tuple[str, str], str]:
     """(markers, heading) of a held-out benchmark's RESULTS section: its own for `--invert-polarity` runs, so
     that the two polarities' tables stand side by side."""
-    if not getattr(args, "invert_polarity", False):
+    if polarity(args) != "inverted":
         return markers, heading
     return (tuple(m.replace(":begin", "-inverted:begin").replace(":end", "-inverted:end") for m in markers),
             f"{heading}, polarity inverted")

@@ -3,7 +3,7 @@
     python -m benchmarks.denoise_robustness --checkpoint runs/pretrained/speech-denoise-16k   # Markdown table
     python benchmarks/denoise_robustness.py --checkpoint runs/denoise --json          # one JSON object on stdout
     python -m benchmarks.denoise_robustness --checkpoint runs/denoise --write-results # ... and into RESULTS.md
-    python -m benchmarks.denoise_robustness --checkpoint runs/denoise --invert-polarity # the files with their sign flipped
+    python -m benchmarks.denoise_robustness --checkpoint runs/denoise --invert-polarity # sign flipped
     python -m benchmarks.denoise_robustness --max-files 2                             # no model: the noisy input only
 
 Every held-out file is read at the model's rate (soxr HQ), mixed with one noise type (`--noises`, names of
@@ -49,7 +49,7 @@ if not __package__:  # run as `python benchmarks/denoise_robustness.py`: the rep
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import (UsageError, add_output_args, display_path, emit, held_out_files,  # noqa: E402
-                               held_out_report, load_task_model, log, model_parser, parse, read_clips)
+                               held_out_report, load_task_model, log, model_parser, parse, polarity, read_clips)
 
 NOISES = ("white", "pink", "brown", "varying", "babble", "babble_voices")
 SNRS_DB = (0.0, 5.0, 10.0)
@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"benchmark": "denoise_robustness", "checkpoint": args.checkpoint, "step": model.step if model else None,
               "trained_noise_types": trained, "task": "denoise", "sample_rate": rate,
               "data": display_path(args.data), "held_out": args.held_out, "n_files": len(clips), "seed": args.seed,
-              "polarity": "inverted" if args.invert_polarity else "as stored",
+              "polarity": polarity(args),
               "files": [cid for cid, _ in clips], "noises": noises, "snrs_db": snrs, "cells": cells,
               "goals": goals(cells), "elapsed_s": round(time.perf_counter() - t0, 1)}
     return emit(result, args, argv, report, (BEGIN, END), "Robustness to the noise: `denoise` (issue 13)")

@@ -34,7 +34,7 @@ if not __package__:  # run as `python benchmarks/restoration_tables.py`: the rep
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import (UsageError, add_held_out_args, add_polarity_arg, held_out_files, parser,  # noqa: E402
-                               read_clips)
+                               polarity, read_clips)
 
 NOISES = ("white", "pink", "babble")
 INPUT_SNRS = (0.0, 5.0, 10.0)
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                  "model_ci95": r["summary"]["model_ci95"] or None} for r in rows]
 
     print(json.dumps({"benchmark": "restoration_tables", "n_files": n, "sample_rate": rate, "seed": args.seed,
-                      "polarity": "inverted" if args.invert_polarity else "as stored",
+                      "polarity": polarity(args),
                       "quick": args.quick, "perceptual": perceptual, "elapsed_s": round(time.perf_counter() - t0, 1),
                       "checkpoints": {"denoise": str(den.path) if den else None,
                                       "inpaint": str(inp.path) if inp else None},

@@ -46,7 +46,7 @@ if not __package__:  # run as `python benchmarks/robustness.py`: the repository 
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import (UsageError, add_output_args, display_path, emit, held_out_files,  # noqa: E402
-                               held_out_report, load_task_model, log, model_parser, parse, read_clips)
+                               held_out_report, load_task_model, log, model_parser, parse, polarity, read_clips)
 
 # The default sweep: the paper's decimator and the resamplers people use. decimate_nofilter (aliasing),
 # bessel6 (a weak anti-aliasing filter) and butter4_causal are in the registry but not in the goals' sweep;
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"benchmark": "robustness", "checkpoint": args.checkpoint, "step": model.step if model else None,
               "trained_with": trained_with if model else None, "task": "sr", "ratio": ratio, "sample_rate": rate,
               "data": display_path(args.data), "held_out": args.held_out, "n_files": len(clips), "seed": args.seed,
-              "polarity": "inverted" if args.invert_polarity else "as stored",
+              "polarity": polarity(args),
               "files": [cid for cid, _ in clips], "rows": rows, "goals": goals(rows),
               "elapsed_s": round(time.perf_counter() - t0, 1)}
     return emit(result, args, argv, report, (BEGIN, END), "Robustness to the resampler: `sr` (issue 13)")
