@@ -23,6 +23,11 @@ means over files (95% intervals in the JSON). Then the issue's goals for the swe
 below the spline's SNR on any resampler; at least 35% lower LSD than the spline on every one; at least
 +1.0 dB SNR over the spline on average over the sweep.
 
+`--codecs ulaw,mp3,...` passes each resampler's low-rate signal through each codec too (pcm8, ulaw, alaw,
+mp3, vorbis, opus; `jaxsr.resamplers.apply_codec`; `none` for the resampler alone): one row per resampler
+and codec, written to a section of its own per ratio and rate (`robustness-codecs-x4-16k:begin`). The goals
+are the resampler sweep's, computed over these rows.
+
 `--invert-polarity` scores the same files with their sign flipped, as recordings made through a chain
 of the other polarity (a model trained on one polarity can fail on the other); its `--write-results`
 section has its own markers (`...-inverted:begin`).
@@ -35,6 +40,7 @@ with the table, the command, the date, device and software. Exit status: 0 done,
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import pathlib
 import sys
@@ -63,8 +69,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--resamplers", default=",".join(SWEEP),
                    help="comma-separated names of jaxsr.degrade.RESAMPLERS, or 'all' (default: %(default)s)")
     p.add_argument("--ratio", type=int, help="without --checkpoint: the sr ratio (default 4)")
+    p.add_argument("--codecs", default="",
+                   help="comma-separated codecs the low-rate signal passes through after each resampler (pcm8, ulaw, "
+                        "alaw, mp3, vorbis, opus; 'none' for a row without): one row per resampler and codec, in "
+                        "its own RESULTS section (default: no codec)")
     add_output_args(p, "robustness", "seed of the per-file degradation generators")
     return parse(p, argv)
+
+
+def codec_names(spec: str, sample_rate: int, ratio: int) -> list[str]:
+    """`--codecs` as a list ("" for none), each checked to carry the low rate; UsageError otherwise."""
+    from jaxsr.config import SR_CODECS
+    from jaxsr.resamplers import check_codec
+
+    names = ["" if n.strip() == "none" else n.strip() for n in spec.split(",") if n.strip()] or [""]
+    for n in names:
+        if n and n not in SR_CODECS:
+            raise UsageError(f"--codecs: unknown codec {n!r}; use names from: {', '.join(SR_CODECS)} (or none)")
+        if n:
+            try:
+                check_codec(n, sample_rate / ratio)
+            except ValueError as e:
+                raise UsageError(f"--codecs: {e}") from None
+    return names
 
 
 def resampler_names(spec: str) -> list[str]:
@@ -101,12 +128,20 @@ def setup(args: argparse.Namespace):
 
 # ------------------------------------------------------------------------------------------ scoring
 def score_resampler(name: str, clips: list[tuple[str, np.ndarray]], config, model, seed: int,
-                    batch_size: int | None) -> dict:
-    """One row: spline, soxr and (with a model) model metrics on `clips` brought low by resampler `name`."""
+                    batch_size: int | None, codec: str = "") -> dict:
+    """One row: spline, soxr and (with a model) model metrics on `clips` brought low by resampler `name`
+    (then through `codec`, "" for none)."""
     from jaxsr import degrade, evaluation, metrics
 
     config.task.sr_degradation = name
+    config.task.sr_codec = codec
     ratio = int(config.task.ratio)
+    low_rate = config.data.sample_rate / ratio
+
+    def low(y: np.ndarray) -> np.ndarray:
+        x = degrade.sr_lowrate(y, ratio, name)
+        return degrade.apply_codec(x, low_rate, codec) if codec else x
+
     # The examples `launch/evaluate.py --degradation NAME` scores: x = baseline = the spline.
     examples = [evaluation.clip_example(y, config, k, seed, clip_id=cid) for k, (cid, y) in enumerate(clips)]
     if model is None:
@@ -115,10 +150,10 @@ def score_resampler(name: str, clips: list[tuple[str, np.ndarray]], config, mode
         summary = evaluation.evaluate(model.variables, config, examples, batch_size=batch_size)
     soxr_files = []
     for ex in examples:
-        up = degrade.soxr_upsample(degrade.sr_lowrate(ex["y"], ratio, name), ratio, len(ex["y"]))
+        up = degrade.soxr_upsample(low(ex["y"]), ratio, len(ex["y"]))
         soxr_files.append({"snr": metrics.snr(ex["y"], up), "lsd": metrics.lsd(ex["y"], up)})
     soxr_stats = {k: evaluation.mean_ci95(f[k] for f in soxr_files) for k in ("snr", "lsd")}
-    row = {"resampler": name, "description": degrade.describe_chain(name),
+    row = {"resampler": name, "codec": codec or None, "description": degrade.describe_chain(name),
            "spline": {k: summary["baseline"][k] for k in ("snr", "lsd")},
            "spline_ci95": {k: summary["baseline_ci95"][k] for k in ("snr", "lsd")},
            "soxr": {k: v[0] for k, v in soxr_stats.items()}, "soxr_ci95": {k: v[1] for k, v in soxr_stats.items()},
@@ -156,7 +191,7 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         m = r["model"] or {}
         lines.append("| " + " | ".join([
-            f"`{r['resampler']}`", f(r["spline"]["snr"]), f(r["soxr"]["snr"]), f(m.get("snr")),
+            f"`{r['resampler']}`" + (f" → `{r['codec']}`" if r.get("codec") else ""), f(r["spline"]["snr"]), f(r["soxr"]["snr"]), f(m.get("snr")),
             "—" if r["snr_gain_db"] is None else f"**{r['snr_gain_db']:+.2f}**",
             f(r["spline"]["lsd"]), f(r["soxr"]["lsd"]), f(m.get("lsd")),
             "—" if r["lsd_change"] is None else f"**{100 * r['lsd_change']:+.0f}%**"]) + " |")
@@ -181,7 +216,10 @@ def report(result: dict) -> str:
         ["soxr up: soxr HQ from the low rate back, which leaves the missing band empty; LSD, a log-spectral "
          "distance, punishes an empty band more than the spline's spectral images, so its LSD is the higher.",
          "", "Resamplers (cutoffs as a fraction of the low rate's Nyquist):", "",
-         *(f"- `{r['resampler']}`: {r['description']}" for r in result["rows"])])
+         *dict.fromkeys(f"- `{r['resampler']}`: {r['description']}" for r in result["rows"]),
+         *([] if not result.get("codecs") else
+           ["", "Codecs (libsndfile, in memory, at the low rate; encoder delay trimmed on decoding): pcm8 8-bit PCM, "
+            "ulaw / alaw G.711 (telephony), mp3 / vorbis / opus at libsndfile's default quality."])])
 
 
 # -------------------------------------------------------------------------------------------- main
@@ -198,20 +236,31 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rate, ratio = int(config.data.sample_rate), int(config.task.ratio)
     trained_with = config.task.get("sr_degradation", "paper")
+    try:
+        codecs = codec_names(args.codecs, rate, ratio)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     clips = read_clips(files, rate, args.invert_polarity)
-    log(f"{len(clips)} held-out file(s) at {rate} Hz, r={ratio}; resamplers: {', '.join(names)}")
+    log(f"{len(clips)} held-out file(s) at {rate} Hz, r={ratio}; resamplers: {', '.join(names)}"
+        + (f"; codecs: {', '.join(c or 'none' for c in codecs)}" if any(codecs) else ""))
     rows = []
-    for name in names:
-        rows.append(score_resampler(name, clips, config, model, args.seed, args.batch_size))
+    for codec, name in itertools.product(codecs, names):
+        rows.append(score_resampler(name, clips, config, model, args.seed, args.batch_size, codec))
         r = rows[-1]
-        log(f"  {name}: spline SNR {r['spline']['snr']:.2f} LSD {r['spline']['lsd']:.2f}"
+        log(f"  {name}{' -> ' + codec if codec else ''}: spline SNR {r['spline']['snr']:.2f} LSD {r['spline']['lsd']:.2f}"
             + ("" if r["model"] is None else f"; model SNR {r['model']['snr']:.2f} LSD {r['model']['lsd']:.2f}"))
     result = {"benchmark": "robustness", "checkpoint": args.checkpoint, "step": model.step if model else None,
               "trained_with": trained_with if model else None, "task": "sr", "ratio": ratio, "sample_rate": rate,
               "data": display_path(args.data), "held_out": args.held_out, "n_files": len(clips), "seed": args.seed,
               "polarity": polarity(args),
+              "codecs": [c for c in codecs if c],
               "files": [cid for cid, _ in clips], "rows": rows, "goals": goals(rows),
               "elapsed_s": round(time.perf_counter() - t0, 1)}
+    if any(codecs):  # a section per model kind, beside the resampler sweep's
+        key = f"robustness-codecs-x{ratio}-{rate // 1000}k"
+        return emit(result, args, argv, report, (BEGIN.replace("robustness", key), END.replace("robustness", key)),
+                    f"Robustness to codecs: `sr` x{ratio} at {rate} Hz (issue 13)")
     return emit(result, args, argv, report, (BEGIN, END), "Robustness to the resampler: `sr` (issue 13)")
 
 

@@ -30,6 +30,8 @@ SR_DEGRADATIONS = ("paper", "random")
 SR_CHAIN_KINDS = ("iir", "fir", "soxr", "causal", "nofilter")
 IIR_FAMILIES = ("butter", "cheby1", "cheby2", "ellip", "bessel")
 SOXR_QUALITIES = ("QQ", "LQ", "MQ", "HQ", "VHQ")
+# Codecs the sr low-rate signal can pass through after its resampler (task.sr_codec; jaxsr.resamplers.apply_codec).
+SR_CODECS = ("pcm8", "ulaw", "alaw", "mp3", "vorbis", "opus")
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -112,6 +114,10 @@ def default_config() -> ml_collections.ConfigDict:
     t.sr_fir_zeros = (6, 16)  # sr random: FIR half-length in zero crossings (x ratio taps; scipy default 10).
     t.sr_soxr_qualities = SOXR_QUALITIES  # sr random: soxr qualities, drawn uniformly (QQ has no anti-aliasing).
     t.sr_gain_db = (-12.0, 0.0)  # sr random: gain on input and target alike, dB, uniform.
+    # sr: a codec the low-rate signal passes through after its resampler, as a telephone line, a VoIP call or
+    # a compressed file does (pcm8, ulaw, alaw: 8-bit; mp3, vorbis, opus: lossy at libsndfile's default
+    # quality); "" for none. For every example, in training and evaluation (`launch/evaluate.py --codec`).
+    t.sr_codec = ""
     t.snr_db = (0.0, 15.0)  # denoise: input SNR drawn uniformly from this range.
     t.noise_types = ("white", "pink", "brown")  # denoise: drawn uniformly per example.
     t.noise_dir = ""  # denoise: folder of real noise recordings (noise type "folder").
@@ -221,6 +227,13 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if t.name == "sr":
         _expect(t.ratio in SR_RATIOS, "task.ratio", f"got {t.ratio!r}; use one of {SR_RATIOS}")
         _validate_sr_degradation(t)
+        if t.get("sr_codec", ""):
+            from jaxsr.resamplers import check_codec  # lazy: jaxsr.resamplers imports this module
+
+            try:
+                check_codec(t.sr_codec, config.data.sample_rate / t.ratio)
+            except ValueError as e:
+                _expect(False, "task.sr_codec", str(e))
     if t.name == "denoise":
         lo, hi = t.snr_db
         _expect(lo <= hi, "task.snr_db", f"got {tuple(t.snr_db)!r}; use (low, high) with low <= high")
@@ -269,6 +282,8 @@ def _validate_sr_degradation(t: ml_collections.ConfigDict) -> None:
     names = SR_DEGRADATIONS + tuple(n for n in RESAMPLERS if n not in SR_DEGRADATIONS)
     _expect(mode in names, "task.sr_degradation", f"got {mode!r}; use 'paper' (the paper's decimator), 'random' "
             f"(a resampling chain drawn per example) or a named resampler: {', '.join(names[2:])}")
+    codec = t.get("sr_codec", "")
+    _expect(codec in ("",) + SR_CODECS, "task.sr_codec", f"got {codec!r}; use one of {SR_CODECS} or '' (none)")
     if mode != "random":
         return
     w = dict(t.sr_chain_weights)

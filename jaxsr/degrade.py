@@ -32,8 +32,8 @@ from jaxsr.config import NOISE_TYPES, TASKS, task_option
 from jaxsr.noise import (_uniform, babble_noise, colored_noise, reverberate, room_impulse_response,  # noqa: F401
                          synthetic_voices, varying_noise, voices_babble)
 from jaxsr.resamplers import (RESAMPLERS, TaskOptions, _check_signal, _gain_and_lowrate, _lowpass_rows,  # noqa: F401
-                              check_ratio, decimate, describe_chain, draw_sr_chain, lowpass,
-                              resampler_chain, sr_lowrate)
+                              apply_codec, check_codec, check_ratio, decimate, describe_chain, draw_sr_chain,
+                              lowpass, resampler_chain, sr_lowrate)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,22 +106,36 @@ def sr_baseline_batch(y: np.ndarray, ratio: int) -> np.ndarray:
     return _spline_rows(_lowpass_rows(y, ratio)[..., ::ratio], ratio, y.shape[-1])
 
 
-def degrade_sr(y: np.ndarray, ratio: int, chain: str | dict | None = None) -> Degraded:
+def _low_rate(sample_rate: float | None, ratio: int, codec: str) -> float:
+    if sample_rate is None:
+        raise ValueError(f"codec {codec!r} needs the sample rate of the signal (sample_rate=...)")
+    low = sample_rate / ratio
+    check_codec(codec, low)
+    return low
+
+
+def degrade_sr(y: np.ndarray, ratio: int, chain: str | dict | None = None, *, codec: str = "",
+               sample_rate: float | None = None) -> Degraded:
     """Low-rate version of `y` (`[time]`) made by `chain`, spline-upsampled back: `x == baseline`, `[time]`.
 
     `chain`: None or "paper" (the paper's decimator, `decimate`), a name of `RESAMPLERS`, or a chain dict
     from `draw_sr_chain`. A chain's `gain_db` scales input and target alike (the scaled target is `.y`).
+    `codec` (a name of `SR_CODECS`, "" for none): the low-rate signal is encoded and decoded with it
+    (`apply_codec`) before the spline; it needs `sample_rate`, the rate of `y`.
     """
     y = _check_signal(y)
     ratio = check_ratio(ratio)
-    if chain is None or chain == "paper":  # unchanged from before chains existed: the paper's setup, bit for bit
+    if (chain is None or chain == "paper") and not codec:  # the paper's setup as before chains: bit for bit
         x = sr_baseline_batch(y[None], ratio)[0]
         return Degraded(x=x, baseline=x, info={"task": "sr", "ratio": ratio})
-    chain = resampler_chain(chain) if isinstance(chain, str) else chain
+    chain = resampler_chain(chain or "paper") if chain is None or isinstance(chain, str) else chain
     target, x_lr = _gain_and_lowrate(y, ratio, chain)
+    info = {"task": "sr", "ratio": ratio, "chain": dict(chain)}
+    if codec:
+        x_lr = apply_codec(x_lr, _low_rate(sample_rate, ratio, codec), codec)
+        info["codec"] = codec
     x = _spline_rows(x_lr, ratio, len(y))
-    return Degraded(x=x, baseline=x, info={"task": "sr", "ratio": ratio, "chain": dict(chain)},
-                    y=None if target is y else target)
+    return Degraded(x=x, baseline=x, info=info, y=None if target is y else target)
 
 
 def named_degradation(name: str, y: np.ndarray, ratio: int) -> Degraded:
@@ -129,8 +143,10 @@ def named_degradation(name: str, y: np.ndarray, ratio: int) -> Degraded:
     return degrade_sr(y, ratio, resampler_chain(name))
 
 
-def sr_batch(y: np.ndarray, ratio: int, chains: Sequence[str | dict]) -> tuple[np.ndarray, np.ndarray]:
-    """Row i of `y` degraded by `chains[i]`: `[batch, time] -> (x [batch, time], target y [batch, time])`.
+def sr_batch(y: np.ndarray, ratio: int, chains: Sequence[str | dict], *, codec: str = "",
+             sample_rate: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Row i of `y` degraded by `chains[i]` (then `codec`, see `degrade_sr`):
+    `[batch, time] -> (x [batch, time], target y [batch, time])`.
 
     The same numbers as `degrade_sr` row by row; the spline runs once for the whole batch.
     """
@@ -141,10 +157,13 @@ def sr_batch(y: np.ndarray, ratio: int, chains: Sequence[str | dict]) -> tuple[n
     if not np.all(np.isfinite(y)):
         raise ValueError("y has NaN or infinite samples; clean or drop them first.")
     ratio = check_ratio(ratio)
+    low_rate = _low_rate(sample_rate, ratio, codec) if codec else None
     targets = np.empty_like(y)
     low = np.empty((len(y), -(-y.shape[1] // ratio)), np.float32)
     for i, (row, chain) in enumerate(zip(y, chains)):
         targets[i], low[i] = _gain_and_lowrate(row, ratio, resampler_chain(chain) if isinstance(chain, str) else chain)
+        if codec:
+            low[i] = apply_codec(low[i], low_rate, codec)
     return _spline_rows(low, ratio, y.shape[1]), targets
 
 
@@ -308,10 +327,9 @@ def degrade(
     name = task["name"] if isinstance(task, dict) else task.name
     get = (lambda k: task[k]) if isinstance(task, dict) else (lambda k: getattr(task, k))
     if name == "sr":
-        mode = task_option(task, "sr_degradation")
-        if mode == "random":
-            return degrade_sr(y, get("ratio"), draw_sr_chain(rng, task))
-        return degrade_sr(y, get("ratio"), mode)  # "paper" or a named resampler
+        mode, codec = task_option(task, "sr_degradation"), task_option(task, "sr_codec")
+        chain = draw_sr_chain(rng, task) if mode == "random" else mode  # "paper" or a named resampler
+        return degrade_sr(y, get("ratio"), chain, codec=codec, sample_rate=sample_rate)
     if name == "denoise":
         return degrade_denoise(y, rng, tuple(get("snr_db")), tuple(get("noise_types")), noise_pool, noise_files,
                                sample_rate=sample_rate, exclude=exclude, voices=voices, options=task)

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import scipy.signal
 
-from jaxsr.config import IIR_FAMILIES, SR_CHAIN_KINDS, SR_RATIOS, task_option
+from jaxsr.config import IIR_FAMILIES, SR_CHAIN_KINDS, SR_CODECS, SR_RATIOS, task_option
 from jaxsr.noise import _uniform
 
 # A task's options: a `config.task` ConfigDict or a plain dict (fields it lacks take the config defaults).
@@ -282,6 +282,48 @@ def _lowrate(y: np.ndarray, ratio: int, chain: dict) -> np.ndarray:
         raise ValueError(f"unknown chain kind {kind!r}; use one of {('paper',) + SR_CHAIN_KINDS}")
     assert len(out) >= n_low, (kind, len(out), n_low)
     return np.asarray(out[:n_low], np.float32)
+
+
+# --------------------------------------------------------------------------------------- codecs
+# task.sr_codec -> (libsndfile format, subtype, the sample rates it carries or None for any). libsndfile trims
+# the codecs' encoder delay and padding on reading: the decoded signal is aligned with the input, sample for
+# sample, and as long (checked in tests/test_resamplers.py), so a codec adds only its own distortion.
+_CODEC_FORMATS = {
+    "pcm8": ("WAV", "PCM_U8", None),
+    "ulaw": ("WAV", "ULAW", None),  # G.711 mu-law: North American and Japanese telephony
+    "alaw": ("WAV", "ALAW", None),  # G.711 A-law: European telephony
+    "mp3": ("MP3", "MPEG_LAYER_III", (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)),
+    "vorbis": ("OGG", "VORBIS", None),
+    "opus": ("OGG", "OPUS", (8000, 12000, 16000, 24000, 48000)),
+}
+assert tuple(_CODEC_FORMATS) == SR_CODECS
+
+
+def check_codec(codec: str, sample_rate: float) -> None:
+    """ValueError unless `codec` (a name of `SR_CODECS`) can carry audio at `sample_rate` Hz."""
+    if codec not in _CODEC_FORMATS:
+        raise ValueError(f"unknown codec {codec!r}; use one of: {', '.join(SR_CODECS)}")
+    rates = _CODEC_FORMATS[codec][2]
+    if rates is not None and sample_rate not in rates:
+        raise ValueError(f"codec {codec} carries only {', '.join(f'{r / 1000:g}' for r in rates)} kHz audio; the "
+                         f"low rate here is {sample_rate:g} Hz. Pick another codec (e.g. ulaw, vorbis) for this ratio.")
+
+
+def apply_codec(x: np.ndarray, sample_rate: float, codec: str) -> np.ndarray:
+    """`x` `[time]` at `sample_rate` encoded with `codec` and decoded again (in memory, libsndfile): float32
+    `[time]`, aligned with `x`. Samples beyond [-1, 1] are clipped first, as a fixed-point codec must."""
+    import io
+
+    import soundfile as sf
+
+    check_codec(codec, sample_rate)
+    fmt, subtype, _ = _CODEC_FORMATS[codec]
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(np.asarray(x, np.float32), -1.0, 1.0), int(sample_rate), format=fmt, subtype=subtype)
+    buf.seek(0)
+    out, _ = sf.read(buf, dtype="float32")
+    out = out[: len(x)]  # libsndfile returns the input's length; cut or pad defensively all the same
+    return np.pad(out, (0, len(x) - len(out))) if len(out) < len(x) else out
 
 
 def _odd_extension(y: np.ndarray, k: int) -> np.ndarray:

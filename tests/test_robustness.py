@@ -272,3 +272,146 @@ def test_robustness_runs_as_a_script_and_as_a_module(folder):
     module = subprocess.run([sys.executable, "-m", "benchmarks.robustness", "--help"], cwd=REPO, capture_output=True,
                             text=True, timeout=60)
     assert module.returncode == 0 and "--checkpoint NAME_OR_WORKDIR" in module.stdout and "--write-results" in module.stdout
+
+
+# ------------------------------------------------------------------------------------------- codecs
+def _g711_reference(x: np.ndarray, codec: str) -> np.ndarray:
+    """G.711 by the standard library's independent implementation (audioop, Python <= 3.12)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import audioop
+    enc, dec = {"ulaw": (audioop.lin2ulaw, audioop.ulaw2lin), "alaw": (audioop.lin2alaw, audioop.alaw2lin)}[codec]
+    pcm = np.clip(np.round(x * 32768), -32768, 32767).astype("<i2").tobytes()
+    return np.frombuffer(dec(enc(pcm, 2), 2), "<i2").astype(np.float32) / 32768
+
+
+@pytest.mark.parametrize("codec", ["ulaw", "alaw"])
+def test_g711_codecs_match_an_independent_implementation(codec):
+    x = np.clip(0.2 * np.random.default_rng(0).standard_normal(8000), -1, 1).astype(np.float32)
+    y, ref = D.apply_codec(x, 8000, codec), _g711_reference(x, codec)
+    assert y.shape == x.shape and y.dtype == np.float32
+    # The two round float -> 16 bit differently at a few segment edges: equal almost everywhere, and never
+    # more than one step of G.711's coarsest segment (512 / 32768) apart.
+    assert np.mean(y == ref) > 0.9 and np.abs(y - ref).max() <= 512 / 32768 + 1e-7
+    assert metrics.snr(x, y) == pytest.approx(metrics.snr(x, ref), abs=0.3)
+    assert 30 < metrics.snr(x, y) < 45  # G.711's ~38 dB on a loud signal, far from transparent
+
+
+def test_pcm8_is_within_one_8_bit_step():
+    x = np.clip(0.3 * np.random.default_rng(1).standard_normal(4000), -1, 1).astype(np.float32)
+    y = D.apply_codec(x, 4000, "pcm8")
+    assert np.abs(y - x).max() <= 1 / 128 + 1e-6 and np.abs(y - x).max() > 1 / 1024
+    assert len(np.unique(y)) <= 256
+
+
+@pytest.mark.parametrize("codec,rate", [("mp3", 8000), ("vorbis", 4000), ("opus", 16000)])
+def test_lossy_codecs_return_aligned_audio_of_the_same_length(codec, rate):
+    # Speech-like, not noise: a lossy codec keeps what is audible of it.
+    x = make_corpus("test", 1, rate, 1.0, base_seed=2)[0].astype(np.float32)
+    y = D.apply_codec(x, rate, codec)
+    assert y.shape == x.shape
+    lag = int(np.argmax(scipy.signal.correlate(y, x, mode="full"))) - (len(x) - 1)
+    assert lag == 0, f"{codec} shifted the signal by {lag} samples"
+    assert metrics.snr(x, y) > 3.0
+
+
+def test_codec_errors_name_the_codec_and_the_rates():
+    x = np.zeros(400, np.float32)
+    with pytest.raises(ValueError, match=r"codec mp3 carries only 8, 11.025.*the low rate here is 4000 Hz"):
+        D.apply_codec(x, 4000, "mp3")
+    with pytest.raises(ValueError, match="unknown codec 'gsm'; use one of: pcm8, ulaw"):
+        D.apply_codec(x, 8000, "gsm")
+    with pytest.raises(ValueError, match="needs the sample rate"):
+        D.degrade_sr(x + 0.1, 4, "soxr_hq", codec="ulaw")
+    c = config_lib.default_config()
+    c.task.sr_codec = "opus"  # 16 kHz / 4 = 4 kHz: no Opus mode carries that
+    with pytest.raises(ValueError, match=r"config.task.sr_codec: codec opus carries only"):
+        config_lib.validate(c)
+    c.task.sr_codec = "amr"
+    with pytest.raises(ValueError, match=r"config.task.sr_codec: got 'amr'"):
+        config_lib.validate(c)
+    c.task.sr_codec = "ulaw"
+    config_lib.validate(c)
+
+
+def test_a_codec_acts_on_the_low_rate_signal_in_training_and_evaluation():
+    y = np.stack([make_corpus("test", 1, 16000, 0.5, base_seed=s)[0] for s in range(3)]).astype(np.float32)
+    chains = ["soxr_hq", "paper", {"kind": "nofilter", "gain_db": -3.0}]
+    x, target = D.sr_batch(y, 2, chains, codec="ulaw", sample_rate=16000)
+    for i, chain in enumerate(chains):
+        d = D.degrade_sr(y[i], 2, chain, codec="ulaw", sample_rate=16000)
+        np.testing.assert_array_equal(x[i], d.x)
+        # By hand: the resampler's low-rate signal through libsndfile's mu-law at 8 kHz, then the spline.
+        t = y[i] if d.y is None else d.y
+        low = D.sr_lowrate(t, 2, chain)
+        buf = __import__("io").BytesIO()
+        sf.write(buf, low, 8000, format="WAV", subtype="ULAW")
+        buf.seek(0)
+        coded = sf.read(buf, dtype="float32")[0]
+        tck = scipy.interpolate.splrep(np.arange(len(coded)) * 2, coded.astype(np.float64), s=0)
+        np.testing.assert_allclose(d.x, scipy.interpolate.splev(np.arange(len(t)), tck), atol=1e-5)
+        np.testing.assert_array_equal(target[i], t)
+    assert D.degrade_sr(y[0], 2, "paper", codec="ulaw", sample_rate=16000).info["codec"] == "ulaw"
+    # The training pipeline's batches take the codec from the config: each row is its chain, then mu-law.
+    c = _pipeline_config("random")
+    c.task.sr_codec = "ulaw"
+    config_lib.validate(c)
+    source = pipeline.records_from_clips(make_corpus("train", 4, 16000, 1.0), 16000)
+    with pipeline.train_loader(c, source) as it:
+        batch = next(it)
+    for i in range(3):
+        chain = D.draw_sr_chain(pipeline.example_rng(c.seed, i, pipeline.DEGRADE), c.task)
+        clean = batch["y"][i, :, 0] / 10 ** (chain["gain_db"] / 20)
+        want = D.degrade_sr(clean, RATIO, chain, codec="ulaw", sample_rate=16000).x
+        # Dividing out the gain moves a sample by an ulp, which can cross a mu-law decision level: compare the
+        # errors, not the samples.
+        assert metrics.snr(want, batch["x"][i, :, 0]) > 40
+        assert metrics.snr(D.degrade_sr(clean, RATIO, chain).x, batch["x"][i, :, 0]) < 40  # the codec acted
+
+
+def test_evaluate_codec_and_its_usage_errors(workdir, folder, capsys):
+    rc, out, _ = _evaluate(capsys, workdir, folder, "--degradation", "soxr_hq", "--codec", "ulaw")
+    assert rc == 0 and out["codec"] == "ulaw" and out["degradation"] == "soxr_hq"
+    want = []
+    for n in ("a.wav", "b.wav", "c.wav"):
+        y = _wav(folder, n)
+        low = soxr.resample(y.astype(np.float64), RATE, RATE // RATIO, quality="HQ").astype(np.float32)
+        want.append(metrics.snr(y, _spline(_g711_reference(low, "ulaw"), len(y))))
+    # audioop's mu-law differs from libsndfile's at a few segment edges: a small tolerance.
+    assert out["baseline"]["snr"] == pytest.approx(np.mean(want), abs=0.05)
+    for args, message in ((["--codec", "mp3"], "--codec codec mp3 carries only"),
+                          (["--codec", "gsm"], "--codec 'gsm' is not a known codec; use one of: pcm8")):
+        rc, out, err = _evaluate(capsys, workdir, folder, *args)
+        assert rc == 2 and out is None and message in err, err
+    c = config_lib.default_config()
+    c.task.name = "denoise"
+    with pytest.raises(cli.UsageError, match="this checkpoint's model does denoise"):
+        cli.apply_codec(c, "ulaw")
+
+
+def test_robustness_codecs_rows_and_section(workdir, folder, tmp_path, capsys):
+    results = tmp_path / "RESULTS.md"
+    results.write_text(f"# Results\n\n{robustness.BEGIN}\nthe sweep\n{robustness.END}\n")
+    argv = ["--checkpoint", str(workdir), "--data", str(folder), "--held-out", "2", "--resamplers", "soxr_hq,paper",
+            "--codecs", "none,pcm8", "--json", "--write-results", str(results)]
+    assert robustness.main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [(r["resampler"], r["codec"]) for r in out["rows"]] == [("soxr_hq", None), ("paper", None),
+                                                                   ("soxr_hq", "pcm8"), ("paper", "pcm8")]
+    clean = [_wav(folder, n) for n in ("b.wav", "c.wav")]
+    row = out["rows"][2]
+    low = [D.apply_codec(soxr.resample(y.astype(np.float64), RATE, RATE // RATIO, quality="HQ").astype(np.float32),
+                         RATE // RATIO, "pcm8") for y in clean]
+    up = [soxr.resample(lo, RATE // RATIO, RATE, quality="HQ")[:len(y)] for lo, y in zip(low, clean)]
+    spline = [_spline(lo, len(y)) for lo, y in zip(low, clean)]
+    assert row["soxr"]["snr"] == pytest.approx(np.mean([metrics.snr(y, e) for y, e in zip(clean, up)]), abs=2e-3)
+    assert row["spline"]["snr"] == pytest.approx(np.mean([metrics.snr(y, e) for y, e in zip(clean, spline)]), abs=2e-3)
+    assert out["rows"][0]["spline"]["snr"] - row["spline"]["snr"] > 0.1  # 8 bits cost something
+    text = results.read_text()
+    assert "\nthe sweep\n" in text and text.count("<!-- robustness-codecs-x4-8k:begin -->") == 1
+    assert "| `soxr_hq` → `pcm8` |" in text
+    assert robustness.main(["--checkpoint", str(workdir), "--data", str(folder), "--held-out", "2",
+                            "--codecs", "opus"]) == 2
+    assert "--codecs: codec opus carries only" in capsys.readouterr().err

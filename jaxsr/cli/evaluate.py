@@ -20,7 +20,9 @@ For sr, `--degradation NAME` picks how the low-rate input is made: a named resam
 `jaxsr.degrade.RESAMPLERS` (paper, soxr_hq, ...) or `random` (a chain drawn per file from the checkpoint's
 `task.sr_*` fields); the default is what the checkpoint trained with
 (`task.sr_degradation`, "paper" for the paper's decimator). A model should be judged on resamplers it
-did not train on too: benchmarks/robustness.py sweeps them.
+did not train on too: benchmarks/robustness.py sweeps them. `--codec NAME` then passes the low-rate input
+through a codec (pcm8, ulaw, alaw: 8-bit telephony; mp3, vorbis, opus: lossy), as a phone line or a
+compressed file does (`task.sr_codec`; `benchmarks/robustness.py --codecs` sweeps them).
 For denoise, `--noise TYPE` scores one noise condition (a type of `jaxsr.config.NOISE_TYPES`: white, pink,
 brown, varying, babble, babble_voices, folder), `--snr-db DB` a fixed input SNR, and `--reverb-prob P`
 the share of clips put through a generated room first; each defaults to the checkpoint's
@@ -59,14 +61,12 @@ from typing import Callable, Iterator
 import numpy as np
 
 from jaxsr.cli import common  # light: argparse helpers, no JAX
+from jaxsr.cli.conditions import (UsageError, apply_codec, apply_degradation, apply_noise,  # noqa: F401
+                                  check_degradation_name, check_task, degradation_names)
 
 log = logging.getLogger("jaxsr.evaluate_cli")
 
 _SPLIT_SPEC = re.compile(r"^(?P<name>[A-Za-z0-9_]+):(?P<split>train|valid|test)$")
-
-
-class UsageError(Exception):
-    """Something wrong with the command line: exit status 2, nothing on stdout."""
 
 
 @dataclasses.dataclass
@@ -93,6 +93,9 @@ def parse_args(argv: list[str] | None, prog: str | None = None) -> argparse.Name
     p.add_argument("--degradation", metavar="NAME",
                    help="sr only: the resampler that makes the low-rate input, a name of jaxsr.degrade.RESAMPLERS "
                         "or random (default: the checkpoint's task.sr_degradation)")
+    p.add_argument("--codec", metavar="NAME",
+                   help="sr only: after the resampler, pass the low-rate input through this codec (pcm8, ulaw, alaw, "
+                        "mp3, vorbis, opus), as a telephone line or a compressed file would (default: none)")
     p.add_argument("--noise", metavar="TYPE",
                    help="denoise only: score this noise type alone (default: the checkpoint's task.noise_types)")
     p.add_argument("--snr-db", type=float, metavar="DB",
@@ -120,69 +123,6 @@ def parse_args(argv: list[str] | None, prog: str | None = None) -> argparse.Name
     return args
 
 
-def check_task(config, task: str | None, ratio: int | None, sample_rate: int | None) -> None:
-    """Raise UsageError if the flags describe another model than the checkpoint's."""
-    from jaxsr.inference import resolve_task
-
-    try:
-        resolve_task(config, task, ratio)
-    except ValueError as e:
-        raise UsageError(f"--task/--ratio do not match the checkpoint: {e}") from None
-    if sample_rate is not None and sample_rate != config.data.sample_rate:
-        raise UsageError(f"--sample-rate {sample_rate}: this checkpoint's model works at {config.data.sample_rate} Hz. "
-                         "Files at any rate are resampled to the model's rate; drop --sample-rate or pass "
-                         f"{config.data.sample_rate}.")
-
-
-def degradation_names() -> tuple[str, ...]:
-    """What `--degradation` accepts: the named resamplers and "random"."""
-    from jaxsr.degrade import RESAMPLERS
-
-    return tuple(RESAMPLERS) + ("random",)
-
-
-def check_degradation_name(name: str | None) -> None:
-    """Raise UsageError for an unknown `--degradation` name (before any model is loaded)."""
-    if name is not None and name not in degradation_names():
-        raise UsageError(f"--degradation {name!r} is not a known resampler; use one of: "
-                         f"{', '.join(degradation_names())}")
-
-
-def apply_degradation(config, name: str | None) -> None:
-    """Make `config` degrade with `name` (`--degradation`); raise UsageError if the model is not an sr model."""
-    if name is None:
-        return
-    if config.task.name != "sr":
-        raise UsageError(f"--degradation {name}: it picks the resampler of sr inputs, and this checkpoint's model "
-                         f"does {config.task.name}; drop --degradation.")
-    config.task.sr_degradation = name
-
-
-def apply_noise(config, noise: str | None, snr_db: float | None, reverb_prob: float | None) -> None:
-    """Make a denoise `config` degrade with one noise type / input SNR / reverb probability (the flags);
-    UsageError for an unknown type or for a model of another task."""
-    from jaxsr.config import NOISE_TYPES
-
-    given = [f for f, v in (("--noise", noise), ("--snr-db", snr_db), ("--reverb-prob", reverb_prob)) if v is not None]
-    if not given:
-        return
-    if config.task.name != "denoise":
-        raise UsageError(f"{given[0]}: it sets the noise of denoise inputs, and this checkpoint's model does "
-                         f"{config.task.name}; drop {given[0]}.")
-    if noise is not None:
-        if noise not in NOISE_TYPES:
-            raise UsageError(f"--noise {noise!r} is not a noise type; use one of: {', '.join(NOISE_TYPES)}")
-        if noise == "folder" and not config.task.noise_dir:
-            raise UsageError("--noise folder: this checkpoint has no task.noise_dir of recorded noise; pick another "
-                             "type")
-        config.task.noise_types = (noise,)
-    if snr_db is not None:
-        config.task.snr_db = (float(snr_db), float(snr_db))
-    if reverb_prob is not None:
-        config.task.reverb_prob = float(reverb_prob)
-
-
-# ---------------------------------------------------------------------------------------- inputs
 def list_items(data: str, config) -> list[Item]:
     """The inputs `--data` names, in a fixed order. Raises UsageError if there are none."""
     from jaxsr.audio_io import list_audio_files, read_audio
@@ -309,7 +249,9 @@ def render(summary: dict, config, model, args, n_failed: int) -> str:
     from jaxsr.evaluation import BASELINE_NAMES, format_table
 
     task = config.task.name
-    what = f"{task} r={config.task.ratio} (inputs: {config.task.sr_degradation})" if task == "sr" else task
+    codec = config.task.get("sr_codec", "") if task == "sr" else ""
+    what = (f"{task} r={config.task.ratio} (inputs: {config.task.sr_degradation}" + (f", then {codec}" if codec else "")
+            + ")") if task == "sr" else task
     if task == "denoise":
         lo, hi = config.task.snr_db
         what += (f" (noise: {', '.join(config.task.noise_types)}; input SNR "
@@ -342,6 +284,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         config = model.config
         check_task(config, args.task, args.ratio, args.sample_rate)
         apply_degradation(config, args.degradation)
+        apply_codec(config, args.codec)
         apply_noise(config, args.noise, args.snr_db, args.reverb_prob)
         items = list_items(args.data, config)
     except (UsageError, ValueError, FileNotFoundError, ImportError) as e:
@@ -354,7 +297,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     log.info("evaluating %s (step %d, task %s; %s %s) on %d input(s) from %s at %d Hz, seed %d", model.path,
              model.step, config.task.name, model.runtime, model.precision, len(items), args.data, rate, seed)
     if config.task.name == "sr":
-        log.info("low-rate inputs made by: %s", config.task.sr_degradation)
+        log.info("low-rate inputs made by: %s%s", config.task.sr_degradation,
+                 f", then the {config.task.sr_codec} codec" if config.task.get("sr_codec", "") else "")
     if args.perceptual and (note := perceptual_note(rate)):
         log.warning("warning: --perceptual: %s; those metrics are left out.", note)
 
@@ -387,6 +331,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                "sample_rate": rate, "baseline_name": evaluation.BASELINE_NAMES.get(config.task.name), "seed": seed,
                "runtime": model.runtime, "precision": model.precision,
                "degradation": config.task.sr_degradation if config.task.name == "sr" else None,
+               "codec": (config.task.get("sr_codec", "") or None) if config.task.name == "sr" else None,
                **({"noise_types": list(config.task.noise_types), "snr_db": list(config.task.snr_db),
                    "reverb_prob": config.task.reverb_prob} if config.task.name == "denoise" else {}),
                "data": args.data, "failed": failed}

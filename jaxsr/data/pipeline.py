@@ -151,13 +151,13 @@ class _BatchFn:
         bit-identically, so it runs once per batch (benchmarks/input_pipeline.py measures both).
         """
         if self.task["name"] == "sr":
-            mode = self.task.get("sr_degradation", "paper")
-            if mode == "paper":  # deterministic: no generator needed, and one scipy call per batch
+            mode, codec = self.task.get("sr_degradation", "paper"), self.task.get("sr_codec", "")
+            if mode == "paper" and not codec:  # deterministic: no generator needed, and one scipy call per batch
                 return sr_baseline_batch(y, self.task["ratio"]), y
             # The same draw `degrade` makes with this generator, so a batch equals its rows degraded one by one.
             chains = ([draw_sr_chain(example_rng(self.seed, g, DEGRADE), self.task) for g in examples]
                       if mode == "random" else [mode] * len(y))
-            return sr_batch(y, self.task["ratio"], chains)
+            return sr_batch(y, self.task["ratio"], chains, codec=codec, sample_rate=self.sample_rate)
         clips = clips if clips is not None and self.pool_is_source else [None] * len(y)
         done = [degrade(row, self.task, example_rng(self.seed, g, DEGRADE), self.sample_rate, self.noise_pool,
                         self.noise_files, exclude=c) for row, g, c in zip(y, examples, clips)]
