@@ -135,6 +135,7 @@ def score_resampler(name: str, clips: list[tuple[str, np.ndarray]], config, mode
 
     config.task.sr_degradation = name
     config.task.sr_codec = codec
+    config.task.sr_codec_prob = 0.0  # a row is one codec or none, even for a model trained through random ones
     ratio = int(config.task.ratio)
     low_rate = config.data.sample_rate / ratio
 

@@ -118,6 +118,11 @@ def default_config() -> ml_collections.ConfigDict:
     # a compressed file does (pcm8, ulaw, alaw: 8-bit; mp3, vorbis, opus: lossy at libsndfile's default
     # quality); "" for none. For every example, in training and evaluation (`launch/evaluate.py --codec`).
     t.sr_codec = ""
+    # sr: with this probability per example (when sr_codec is ""), a codec drawn uniformly from sr_random_codecs,
+    # among those that carry the low rate (MP3 and Opus carry only some rates). 0 draws nothing, so a run
+    # without random codecs draws its chains exactly as before.
+    t.sr_codec_prob = 0.0
+    t.sr_random_codecs = SR_CODECS
     t.snr_db = (0.0, 15.0)  # denoise: input SNR drawn uniformly from this range.
     t.noise_types = ("white", "pink", "brown")  # denoise: drawn uniformly per example.
     t.noise_dir = ""  # denoise: folder of real noise recordings (noise type "folder").
@@ -227,13 +232,18 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if t.name == "sr":
         _expect(t.ratio in SR_RATIOS, "task.ratio", f"got {t.ratio!r}; use one of {SR_RATIOS}")
         _validate_sr_degradation(t)
-        if t.get("sr_codec", ""):
-            from jaxsr.resamplers import check_codec  # lazy: jaxsr.resamplers imports this module
+        from jaxsr.resamplers import carried_codecs, check_codec  # lazy: jaxsr.resamplers imports this module
 
+        low_rate = config.data.sample_rate / t.ratio
+        if t.get("sr_codec", ""):
             try:
-                check_codec(t.sr_codec, config.data.sample_rate / t.ratio)
+                check_codec(t.sr_codec, low_rate)
             except ValueError as e:
                 _expect(False, "task.sr_codec", str(e))
+        if t.get("sr_codec_prob", 0.0) > 0:
+            _expect(bool(carried_codecs(t.sr_random_codecs, low_rate)), "task.sr_random_codecs",
+                    f"none of {tuple(t.sr_random_codecs)} carries the low rate {low_rate:g} Hz; add ulaw, alaw, pcm8 "
+                    "or vorbis")
     if t.name == "denoise":
         lo, hi = t.snr_db
         _expect(lo <= hi, "task.snr_db", f"got {tuple(t.snr_db)!r}; use (low, high) with low <= high")
@@ -284,6 +294,12 @@ def _validate_sr_degradation(t: ml_collections.ConfigDict) -> None:
             f"(a resampling chain drawn per example) or a named resampler: {', '.join(names[2:])}")
     codec = t.get("sr_codec", "")
     _expect(codec in ("",) + SR_CODECS, "task.sr_codec", f"got {codec!r}; use one of {SR_CODECS} or '' (none)")
+    prob = t.get("sr_codec_prob", 0.0)
+    _expect(isinstance(prob, (int, float)) and 0.0 <= prob <= 1.0, "task.sr_codec_prob",
+            f"got {prob!r}; use a probability in [0, 1]")
+    drawn = tuple(t.get("sr_random_codecs", SR_CODECS))
+    _expect(all(c in SR_CODECS for c in drawn) and (drawn or not prob), "task.sr_random_codecs",
+            f"got {drawn!r}; use a non-empty subset of {SR_CODECS}")
     if mode != "random":
         return
     w = dict(t.sr_chain_weights)

@@ -33,7 +33,7 @@ from jaxsr.noise import (_uniform, babble_noise, colored_noise, reverberate, roo
                          synthetic_voices, varying_noise, voices_babble)
 from jaxsr.resamplers import (RESAMPLERS, TaskOptions, _check_signal, _gain_and_lowrate, _lowpass_rows,  # noqa: F401
                               apply_codec, check_codec, check_ratio, decimate, describe_chain, draw_sr_chain,
-                              lowpass, resampler_chain, sr_lowrate)
+                              draw_sr_codec, lowpass, resampler_chain, sr_lowrate)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,9 +143,9 @@ def named_degradation(name: str, y: np.ndarray, ratio: int) -> Degraded:
     return degrade_sr(y, ratio, resampler_chain(name))
 
 
-def sr_batch(y: np.ndarray, ratio: int, chains: Sequence[str | dict], *, codec: str = "",
+def sr_batch(y: np.ndarray, ratio: int, chains: Sequence[str | dict], *, codec: str | Sequence[str] = "",
              sample_rate: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Row i of `y` degraded by `chains[i]` (then `codec`, see `degrade_sr`):
+    """Row i of `y` degraded by `chains[i]` (then `codec`, or `codec[i]` given one per row; see `degrade_sr`):
     `[batch, time] -> (x [batch, time], target y [batch, time])`.
 
     The same numbers as `degrade_sr` row by row; the spline runs once for the whole batch.
@@ -157,13 +157,15 @@ def sr_batch(y: np.ndarray, ratio: int, chains: Sequence[str | dict], *, codec: 
     if not np.all(np.isfinite(y)):
         raise ValueError("y has NaN or infinite samples; clean or drop them first.")
     ratio = check_ratio(ratio)
-    low_rate = _low_rate(sample_rate, ratio, codec) if codec else None
+    codecs = [codec] * len(y) if isinstance(codec, str) else list(codec)
+    if len(codecs) != len(y):
+        raise ValueError(f"codec: one per row or one for all; got {len(codecs)} for {len(y)} rows")
     targets = np.empty_like(y)
     low = np.empty((len(y), -(-y.shape[1] // ratio)), np.float32)
-    for i, (row, chain) in enumerate(zip(y, chains)):
+    for i, (row, chain, c) in enumerate(zip(y, chains, codecs)):
         targets[i], low[i] = _gain_and_lowrate(row, ratio, resampler_chain(chain) if isinstance(chain, str) else chain)
-        if codec:
-            low[i] = apply_codec(low[i], low_rate, codec)
+        if c:
+            low[i] = apply_codec(low[i], _low_rate(sample_rate, ratio, c), c)
     return _spline_rows(low, ratio, y.shape[1]), targets
 
 
@@ -327,8 +329,9 @@ def degrade(
     name = task["name"] if isinstance(task, dict) else task.name
     get = (lambda k: task[k]) if isinstance(task, dict) else (lambda k: getattr(task, k))
     if name == "sr":
-        mode, codec = task_option(task, "sr_degradation"), task_option(task, "sr_codec")
+        mode = task_option(task, "sr_degradation")
         chain = draw_sr_chain(rng, task) if mode == "random" else mode  # "paper" or a named resampler
+        codec = draw_sr_codec(rng, task, sample_rate / get("ratio"))  # after the chain: older runs draw the same
         return degrade_sr(y, get("ratio"), chain, codec=codec, sample_rate=sample_rate)
     if name == "denoise":
         return degrade_denoise(y, rng, tuple(get("snr_db")), tuple(get("noise_types")), noise_pool, noise_files,

@@ -309,6 +309,24 @@ def check_codec(codec: str, sample_rate: float) -> None:
                          f"low rate here is {sample_rate:g} Hz. Pick another codec (e.g. ulaw, vorbis) for this ratio.")
 
 
+def carried_codecs(codecs, sample_rate: float) -> tuple[str, ...]:
+    """The names of `codecs` that can carry audio at `sample_rate` Hz, in order."""
+    return tuple(c for c in codecs if _CODEC_FORMATS[c][2] is None or sample_rate in _CODEC_FORMATS[c][2])
+
+
+def draw_sr_codec(rng: np.random.Generator, task: TaskOptions, low_rate: float) -> str:
+    """The codec of one example ("" for none): `task.sr_codec` when set; otherwise, with probability
+    `task.sr_codec_prob`, one of `task.sr_random_codecs` that carries `low_rate`, uniformly. Draws from `rng`
+    only when `sr_codec_prob` > 0, after the example's chain, so runs without random codecs are unchanged."""
+    fixed, prob = task_option(task, "sr_codec"), float(task_option(task, "sr_codec_prob"))
+    if fixed or prob <= 0.0:
+        return fixed
+    options = carried_codecs(task_option(task, "sr_random_codecs"), low_rate)
+    if rng.random() >= prob or not options:
+        return ""
+    return options[int(rng.integers(len(options)))]
+
+
 def apply_codec(x: np.ndarray, sample_rate: float, codec: str) -> np.ndarray:
     """`x` `[time]` at `sample_rate` encoded with `codec` and decoded again (in memory, libsndfile): float32
     `[time]`, aligned with `x`. Samples beyond [-1, 1] are clipped first, as a fixed-point codec must."""

@@ -415,3 +415,53 @@ def test_robustness_codecs_rows_and_section(workdir, folder, tmp_path, capsys):
     assert robustness.main(["--checkpoint", str(workdir), "--data", str(folder), "--held-out", "2",
                             "--codecs", "opus"]) == 2
     assert "--codecs: codec opus carries only" in capsys.readouterr().err
+
+
+def test_random_codecs_are_drawn_after_the_chain_and_only_when_asked():
+    task = config_lib.default_config().task
+    task.sr_degradation = "random"
+    rng, fresh = np.random.default_rng(7), np.random.default_rng(7)
+    assert D.draw_sr_codec(rng, task, 4000) == ""  # sr_codec_prob 0: nothing drawn ...
+    assert rng.random() == fresh.random()  # ... so the generator is where it was
+    task.sr_codec_prob = 0.5
+    draws = [D.draw_sr_codec(np.random.default_rng([3, i]), task, 4000) for i in range(4000)]
+    none = sum(d == "" for d in draws)
+    assert abs(none / len(draws) - 0.5) < 0.03
+    counts = {c: draws.count(c) for c in set(draws) - {""}}
+    assert set(counts) == {"pcm8", "ulaw", "alaw", "vorbis"}  # MP3 and Opus cannot carry 4 kHz
+    assert all(abs(n / (len(draws) - none) - 0.25) < 0.04 for n in counts.values()), counts
+    assert {D.draw_sr_codec(np.random.default_rng(i), task, 16000) for i in range(300)} >= {"mp3", "opus"}
+    task.sr_codec = "alaw"  # a fixed codec wins
+    assert {D.draw_sr_codec(np.random.default_rng(i), task, 4000) for i in range(20)} == {"alaw"}
+
+
+def test_training_batches_through_random_codecs_equal_their_rows_degraded_one_by_one():
+    c = _pipeline_config("random")
+    c.task.sr_codec_prob = 1.0
+    c.task.sr_random_codecs = ("ulaw", "pcm8", "vorbis")
+    config_lib.validate(c)
+    source = pipeline.records_from_clips(make_corpus("train", 4, 16000, 1.0), 16000)
+    with pipeline.train_loader(c, source) as it:
+        batch = next(it)
+    seen = set()
+    for i in range(6):
+        rng = pipeline.example_rng(c.seed, i, pipeline.DEGRADE)
+        chain = D.draw_sr_chain(rng, c.task)
+        codec = D.draw_sr_codec(rng, c.task, 16000 / RATIO)
+        seen.add(codec)
+        # The row's input equals the target's low-rate signal through that chain and codec: degrade_sr on the
+        # target (which carries the gain) with the gain left out of the chain.
+        no_gain = {k: v for k, v in chain.items() if k != "gain_db"}
+        want = D.degrade_sr(batch["y"][i, :, 0], RATIO, no_gain, codec=codec, sample_rate=16000).x
+        assert metrics.snr(want, batch["x"][i, :, 0]) > 35, (chain, codec)
+    assert len(seen) >= 2 and "" not in seen  # probability 1: every row through one, and not all the same
+
+
+def test_evaluate_codec_none_turns_random_codecs_off():
+    c = config_lib.default_config()
+    c.task.sr_codec_prob = 0.8
+    cli.apply_codec(c, "none")
+    assert c.task.sr_codec == "" and c.task.sr_codec_prob == 0.0
+    c.task.ratio = 2
+    cli.apply_codec(c, "opus")  # 8 kHz: Opus carries it
+    assert c.task.sr_codec == "opus"

@@ -61,8 +61,11 @@ def apply_codec(config, codec: str | None) -> None:
     if config.task.name != "sr":
         raise UsageError(f"--codec {codec}: it encodes the low-rate input of sr models, and this checkpoint's model "
                          f"does {config.task.name}; drop --codec.")
+    if codec == "none":  # no codec, even for a model trained through randomly drawn ones
+        config.task.sr_codec, config.task.sr_codec_prob = "", 0.0
+        return
     if codec not in SR_CODECS:
-        raise UsageError(f"--codec {codec!r} is not a known codec; use one of: {', '.join(SR_CODECS)}")
+        raise UsageError(f"--codec {codec!r} is not a known codec; use one of: {', '.join(SR_CODECS)} or none")
     try:
         check_codec(codec, config.data.sample_rate / config.task.ratio)
     except ValueError as e:

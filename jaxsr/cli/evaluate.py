@@ -95,7 +95,8 @@ def parse_args(argv: list[str] | None, prog: str | None = None) -> argparse.Name
                         "or random (default: the checkpoint's task.sr_degradation)")
     p.add_argument("--codec", metavar="NAME",
                    help="sr only: after the resampler, pass the low-rate input through this codec (pcm8, ulaw, alaw, "
-                        "mp3, vorbis, opus), as a telephone line or a compressed file would (default: none)")
+                        "mp3, vorbis, opus), as a telephone line or a compressed file would; none for no codec "
+                        "(default: the checkpoint's task.sr_codec / sr_codec_prob, usually none)")
     p.add_argument("--noise", metavar="TYPE",
                    help="denoise only: score this noise type alone (default: the checkpoint's task.noise_types)")
     p.add_argument("--snr-db", type=float, metavar="DB",

@@ -58,7 +58,7 @@ from jaxsr.data.eval_clips import EvalExamples, degrade_clip, eval_examples
 from jaxsr.data.records import (BABBLE_TYPES, DEGRADE, EVAL, NOISE_EXTENSIONS, ORDER, POLARITY, SELECT, check_seed,
                                 check_source, example_rng, load_noise_files, noise_inputs, record_audio,
                                 records_from_clips)
-from jaxsr.degrade import degrade, draw_sr_chain, sr_baseline_batch, sr_batch
+from jaxsr.degrade import degrade, draw_sr_chain, draw_sr_codec, sr_baseline_batch, sr_batch
 
 __all__ = [
     "PatchIterator", "get_iterator_state", "set_iterator_state", "train_loader",  # defined here
@@ -151,13 +151,15 @@ class _BatchFn:
         bit-identically, so it runs once per batch (benchmarks/input_pipeline.py measures both).
         """
         if self.task["name"] == "sr":
-            mode, codec = self.task.get("sr_degradation", "paper"), self.task.get("sr_codec", "")
-            if mode == "paper" and not codec:  # deterministic: no generator needed, and one scipy call per batch
-                return sr_baseline_batch(y, self.task["ratio"]), y
-            # The same draw `degrade` makes with this generator, so a batch equals its rows degraded one by one.
-            chains = ([draw_sr_chain(example_rng(self.seed, g, DEGRADE), self.task) for g in examples]
-                      if mode == "random" else [mode] * len(y))
-            return sr_batch(y, self.task["ratio"], chains, codec=codec, sample_rate=self.sample_rate)
+            mode, ratio = self.task.get("sr_degradation", "paper"), self.task["ratio"]
+            if mode == "paper" and not self.task.get("sr_codec", "") and not self.task.get("sr_codec_prob", 0.0):
+                return sr_baseline_batch(y, ratio), y  # deterministic: no generator needed, one scipy call per batch
+            # The same draws `degrade` makes with this generator (chain, then codec), so a batch equals its rows
+            # degraded one by one.
+            rngs = [example_rng(self.seed, g, DEGRADE) for g in examples]
+            chains = [draw_sr_chain(r, self.task) for r in rngs] if mode == "random" else [mode] * len(y)
+            codecs = [draw_sr_codec(r, self.task, self.sample_rate / ratio) for r in rngs]
+            return sr_batch(y, ratio, chains, codec=codecs, sample_rate=self.sample_rate)
         clips = clips if clips is not None and self.pool_is_source else [None] * len(y)
         done = [degrade(row, self.task, example_rng(self.seed, g, DEGRADE), self.sample_rate, self.noise_pool,
                         self.noise_files, exclude=c) for row, g, c in zip(y, examples, clips)]
