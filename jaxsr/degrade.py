@@ -8,7 +8,8 @@ pipeline's workers) and are deterministic given a `np.random.Generator`.
 | `sr`      | zero-phase order-8 Chebyshev I lowpass at 0.8 x new      | cubic spline through the low-rate |
 |           | Nyquist, keep every r-th sample (as `scipy.signal.decimate`) | samples, back to full length  |
 |           | ("paper"), or a randomly drawn real-world resampling chain  |                                 |
-|           | ("random"), or a named resampler (`RESAMPLERS`)          |                                   |
+|           | ("random"), or a named resampler (`RESAMPLERS`); then,   |                                   |
+|           | optionally, a codec on the low-rate signal (`sr_codec`)   |                                   |
 | `denoise` | add stationary or time-varying coloured noise, babble of | the noisy signal                |
 |           | other clips or of shifted/synthetic voices, or recorded  |                                   |
 |           | noise at a random SNR, optionally after a generated room |                                   |
@@ -16,7 +17,7 @@ pipeline's workers) and are deterministic given a `np.random.Generator`.
 
 In every task the model input is the baseline itself, so the network learns a residual on top of the
 classical method (`y = x + f(x)`). The sr resamplers (the paper's decimator, `RESAMPLERS`, random chains)
-are `jaxsr.resamplers`, the denoise noises `jaxsr.noise`; their public names are importable from here too.
+and codecs (`apply_codec`, `draw_sr_codec`) are `jaxsr.resamplers`, the denoise noises `jaxsr.noise`; their public names are importable from here too.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def degrade_sr(y: np.ndarray, ratio: int, chain: str | dict | None = None, *, co
     if (chain is None or chain == "paper") and not codec:  # the paper's setup as before chains: bit for bit
         x = sr_baseline_batch(y[None], ratio)[0]
         return Degraded(x=x, baseline=x, info={"task": "sr", "ratio": ratio})
-    chain = resampler_chain(chain or "paper") if chain is None or isinstance(chain, str) else chain
+    chain = chain if isinstance(chain, dict) else resampler_chain(chain or "paper")
     target, x_lr = _gain_and_lowrate(y, ratio, chain)
     info = {"task": "sr", "ratio": ratio, "chain": dict(chain)}
     if codec:
