@@ -7,6 +7,10 @@ compressed file). Here half the examples pass their low-rate signal through a co
 (`task.sr_codec_prob`: G.711, 8-bit PCM, MP3, Vorbis, Opus), and `data.random_polarity` negates half the
 patches; everything else is stage 1's recipe, with the start, cosine schedule and seed of `next_stage`.
 
+Not shipped (chosen on the 10 validation files): it did not mend Vorbis (soxr_hq then Vorbis: -0.32 dB vs
+stage 1's -0.31; resample_poly then Vorbis: -0.29 vs -0.27), it lifted 8-bit PCM (+0.21 vs -0.07 dB), and it
+cost the plain sweep (SNR +0.31 vs +0.35 dB, LSD -17.9% vs -20.0%). `speech-sr-x3-48k` stays at stage 1.
+
     python launch/train.py --config configs/pretrained/speech_sr_x3_48k_stage2.py \\
         --workdir runs/pretrained/speech-sr-x3-48k-stage2
 """
