@@ -42,11 +42,13 @@ def log(msg: str) -> None:
 
 
 def make_config(task: str, sample_rate: int, workers: int, sr_degradation: str = "paper",
-                noise_types: str = "", reverb_prob: float = 0.0) -> config_lib.ml_collections.ConfigDict:
+                noise_types: str = "", reverb_prob: float = 0.0,
+                sr_codec_prob: float = 0.0) -> config_lib.ml_collections.ConfigDict:
     c = config_lib.default_config()
     c.task.name = task
     c.task.ratio = 4
     c.task.sr_degradation = sr_degradation
+    c.task.sr_codec_prob = sr_codec_prob
     if noise_types:  # denoise cells: "" keeps the config default (white, pink, brown)
         c.task.noise_types = tuple(noise_types.split(","))
     c.task.reverb_prob = reverb_prob
@@ -201,6 +203,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--noise-types", default="",
                    help="config.task.noise_types of the denoise cells, comma-separated (default: the config's)")
     p.add_argument("--reverb-prob", type=float, default=0.0, help="config.task.reverb_prob of the denoise cells")
+    p.add_argument("--sr-codec-prob", type=float, default=0.0,
+                   help="config.task.sr_codec_prob of the sr cells: the share of examples through a random codec")
     p.add_argument("--json", action="store_true", help="only the JSON line on stdout; the table on stderr")
     args = p.parse_args(argv)
     if args.quick:
@@ -223,7 +227,8 @@ def main(argv=None) -> dict:
         for task in tasks:
             for w in workers:
                 log(f"timing {task} {rate} Hz workers={w} ...")
-                r = time_loader(make_config(task, rate, w, args.sr_degradation, args.noise_types, args.reverb_prob),
+                r = time_loader(make_config(task, rate, w, args.sr_degradation, args.noise_types, args.reverb_prob,
+                                            args.sr_codec_prob),
                                 corpora[rate], args.seconds, args.warmup)
                 cells.append({"task": task, "sample_rate": rate, "workers": w, **r})
 
@@ -237,7 +242,7 @@ def main(argv=None) -> dict:
 
     load = (load_start, os.getloadavg()[0])
     table = format_table(cells, tasks, rates, workers, degr, load)
-    table = f"sr degradation: {args.sr_degradation}\n" + table
+    table = f"sr degradation: {args.sr_degradation}; random codecs: {args.sr_codec_prob:g} of the examples\n" + table
     if "denoise" in tasks:
         table = (f"denoise noise types: {args.noise_types or 'white,pink,brown (default)'}; "
                  f"reverb probability {args.reverb_prob:g}\n" + table)
@@ -249,7 +254,7 @@ def main(argv=None) -> dict:
         "benchmark": "input_pipeline", "patch_length": PATCH, "batch_size": BATCH, "clips": args.clips,
         "clip_seconds": args.clip_seconds, "timed_seconds": args.seconds, "cpu_count": os.cpu_count(),
         "sr_degradation": args.sr_degradation, "noise_types": args.noise_types or None,
-        "reverb_prob": args.reverb_prob,
+        "reverb_prob": args.reverb_prob, "sr_codec_prob": args.sr_codec_prob,
         "loadavg_1min_start": load[0], "loadavg_1min_end": load[1], "cells": cells,
         "degradation": degr,
         "goal_sr_16k_2_workers": goal("sr"),
