@@ -206,6 +206,49 @@ def test_other_rates_are_resampled_and_reported(setup, caplog):
     assert not info["resampled"]
 
 
+def _tone(y: np.ndarray, rate: float, hz: float) -> float:
+    """Amplitude of the `hz` sinusoid in `y` (least squares on sin and cos), by hand."""
+    t = np.arange(len(y)) / rate
+    basis = np.stack([np.sin(2 * np.pi * hz * t), np.cos(2 * np.pi * hz * t)], axis=1)
+    coef = np.linalg.lstsq(basis, y.astype(np.float64), rcond=None)[0]
+    return float(np.hypot(*coef))
+
+
+def test_input_between_the_rates_keeps_its_own_band(setup):
+    from jaxsr.audio_io import resample
+
+    c, v, model = setup  # sr r=4 at 16 kHz: the model's input rate is 4 kHz
+    rate, n = 8000, 8000
+    t = np.arange(n) / rate
+    # 500 Hz inside the model's 2 kHz input band; 3 kHz above it, which reducing to 4 kHz would remove.
+    x = (0.3 * np.sin(2 * np.pi * 500 * t) + 0.2 * np.sin(2 * np.pi * 3000 * t)).astype(np.float32)
+    y, info = E.enhance(model, x, sample_rate=rate, return_info=True)
+    assert y.shape == (2 * n,) and info["kept_input_band_hz"] == pytest.approx(3800.0)
+    mid = slice(2000, 2 * n - 2000)  # away from the ends (the crossover filter's and the resampler's edges)
+    assert _tone(y[mid], 16000, 3000) == pytest.approx(0.2, rel=0.01)  # the input's own 3 kHz, kept
+    assert _tone(y[mid], 16000, 500) == pytest.approx(0.3, rel=0.01)
+    # Above the crossover (0.95 x 4 kHz) the output is the model's, as it restores the 4 kHz version.
+    low = resample(x, rate, 4000)
+    model_only = E.enhance(model, low, sample_rate=4000)[: 2 * n]
+    spec_y, spec_m = np.fft.rfft(y[mid]), np.fft.rfft(model_only[mid])
+    f = np.fft.rfftfreq(len(y[mid]), 1 / 16000)
+    top = f > 3900
+    assert np.abs(spec_y[top] - spec_m[top]).max() < 2e-3 * np.abs(spec_m[top]).max() + 1e-3
+    assert _tone(model_only[mid], 16000, 3000) < 0.02  # what the old path returned: the 3 kHz tone gone
+
+
+def test_an_empty_band_is_not_kept_and_full_band_files_are_unchanged(setup):
+    from jaxsr.audio_io import resample
+
+    _, _, model = setup
+    x4 = _signal(4000)
+    up = resample(x4, 4000, 8000)  # 8 kHz file made from 4 kHz audio: nothing above 2 kHz to keep
+    _, info = E.enhance(model, up, sample_rate=8000, return_info=True)
+    assert info["kept_input_band_hz"] is None and info["resampled_to"] == 4000
+    _, info = E.enhance(model, _signal(4410), sample_rate=44100, return_info=True)  # above the target rate
+    assert info["kept_input_band_hz"] is None
+
+
 def test_inpaint_fills_masked_samples_first(setup):
     _, v, _ = setup
     c = _config("inpaint")

@@ -5,7 +5,8 @@
 
 Inputs are files or folders (searched recursively); each output keeps its name relative to the input
 folder (or its file name) under `-o`, at the model's target rate, with the input's channel layout and
-duration. Inputs at another rate are resampled to the rate the model expects (reported per file).
+duration. Inputs at another rate are resampled to the rate the model expects (reported per file); an sr
+input at a rate between the model's input and output rates keeps its own band (`kept_input_band_hz`).
 Nothing is written over an input, nor over an existing output unless `--overwrite`. A file that cannot
 be read or restored is reported and skipped. Exit status: 0 all files restored, 1 some failed, 2 usage
 error (bad flags, checkpoint, or output paths). `--json` prints one JSON summary on stdout; logs and
@@ -146,7 +147,7 @@ def restore_file(model, src: pathlib.Path, dst: pathlib.Path, args: argparse.Nam
     write_audio(dst, y, model.sample_rate)
     record = {"input": str(src), "output": str(dst), "seconds": info["seconds"], "input_rate": rate,
               "output_rate": model.sample_rate, "channels": info["channels"], "resampled": info["resampled"],
-              "elapsed_s": round(info["elapsed_s"], 4), "warnings": notes}
+              "kept_input_band_hz": info["kept_input_band_hz"], "elapsed_s": round(info["elapsed_s"], 4), "warnings": notes}
     if mask is not None:
         record["masked_samples"] = info["masked_samples"]
     if args.spectrogram:

@@ -42,6 +42,34 @@ def _fit_length(x: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([x, np.zeros((n - len(x),) + x.shape[1:], x.dtype)])
 
 
+# Above the model's input band, an sr input at a rate between the model's input rate and its target rate
+# counts as real content if it holds at least this share of the input's energy (-50 dB): speech holds
+# about -17 dB there, a file upsampled from the model's input rate (an empty band) -90 dB or less.
+_KEEP_BAND_MIN_SHARE = 1e-5
+_CROSSOVER = (0.85, 0.95)  # the kept band fades out over this span of the input's Nyquist (soxr's roll-off)
+
+
+def _has_band_above(x: np.ndarray, rate: float, low_hz: float) -> bool:
+    """Whether `x` `[time, ch]` at `rate` holds real content between `low_hz` and its own roll-off."""
+    spec = np.abs(np.fft.rfft(x, axis=0)) ** 2
+    freqs = np.fft.rfftfreq(len(x), 1.0 / rate)
+    band = spec[(freqs > 1.05 * low_hz) & (freqs < _CROSSOVER[0] * rate / 2)].sum()
+    return bool(band > _KEEP_BAND_MIN_SHARE * max(spec.sum(), 1e-30))
+
+
+def _keep_input_band(restored: np.ndarray, known: np.ndarray, rate: float, target: float) -> np.ndarray:
+    """`restored` `[time, ch]` with its band below the input's Nyquist `rate / 2` replaced by `known`'s (the
+    input resampled to `target`): a zero-phase linear-phase FIR crossover fading over `_CROSSOVER` x rate/2,
+    so that below it the output is the input's own audio and above it the model's."""
+    import scipy.signal
+
+    nyq = rate / 2
+    numtaps, beta = scipy.signal.kaiserord(60.0, (_CROSSOVER[1] - _CROSSOVER[0]) * nyq / (target / 2))
+    taps = scipy.signal.firwin(numtaps | 1, sum(_CROSSOVER) / 2 * nyq, window=("kaiser", beta), fs=target)
+    low = scipy.signal.oaconvolve(known - restored, taps[:, None], mode="same", axes=0)  # odd taps: no delay
+    return (restored + low).astype(np.float32)
+
+
 def enhance(params: Model | Mapping, audio: ArrayLike, *, sample_rate: float,
             config: ml_collections.ConfigDict | None = None, task: str | None = None, ratio: int | None = None,
             band_limited: bool = False, batch_size: int | None = None, return_info: bool = False,
@@ -56,7 +84,10 @@ def enhance(params: Model | Mapping, audio: ArrayLike, *, sample_rate: float,
 
     * `sr`: `audio` at the low rate `target / ratio` is cubic-spline upsampled, then restored; with
       `band_limited=True` it is already at the target rate (band-limited). Other rates are resampled
-      (soxr) to the expected one first; `info['resampled']` says so and it is logged.
+      (soxr) to the expected one first; `info['resampled']` says so and it is logged. Input at a rate between
+      the low rate and the target (8 kHz audio for a 4 -> 16 kHz model) keeps its own band: below its Nyquist
+      the output is the input resampled to the target (a crossover over 0.85-0.95 of that Nyquist), above it
+      the model's (`info['kept_input_band_hz']`), unless that band is empty (a file upsampled from the low rate).
     * `denoise` / `inpaint`: `audio` at the target rate (resampled otherwise). For inpaint, `mask`
       (`[time]` or like `audio`, True = missing; NaN allowed there) is linear-filled before the model,
       and only the masked samples are replaced: the others come back exactly as given (`keep_known`).
@@ -103,9 +134,17 @@ def enhance(params: Model | Mapping, audio: ArrayLike, *, sample_rate: float,
     if resampled and task_name == "sr" and not band_limited and _same_rate(rate, target):
         log.warning("enhance: the audio is already at the target rate %d Hz; it is treated as full-band and reduced "
                     "to the low rate first. If it is band-limited audio at %d Hz, pass band_limited=True.", target, target)
+    # An sr input between the model's input rate and its target rate carries a band the model would otherwise
+    # drop (8 kHz telephone audio given to a 4 -> 16 kHz model): it is kept, and the model restores above it.
+    keep_band = (task_name == "sr" and not band_limited and resampled and want < rate < target
+                 and not _same_rate(rate, target) and _has_band_above(x, rate, want / 2))
+    x_given = x
     if resampled:
         log.info("enhance: resampling input from %g Hz to %g Hz (the %s model's input rate)", rate, want, task_name)
         x = resample(x, rate, want, fractional=True)
+    if keep_band:
+        log.info("enhance: the %g Hz input carries audio above the model's %g Hz input band: its own band up to "
+                 "%g Hz is kept, and the model restores above it", rate, want, _CROSSOVER[1] * rate / 2)
     if task_name == "sr" and not band_limited:
         x = np.stack([spline_upsample(x[:, c], ratio, n_out) for c in range(ch)], axis=1)
     elif miss is not None:
@@ -117,6 +156,8 @@ def enhance(params: Model | Mapping, audio: ArrayLike, *, sample_rate: float,
     y = _run_planned(variables, config, x, plan, bs, forward)
     if not np.all(np.isfinite(y)):
         raise FloatingPointError("the model produced NaN/inf samples: the checkpoint is probably diverged.")
+    if keep_band:
+        y = _keep_input_band(y, _fit_length(resample(x_given, rate, target, fractional=True), n_out), rate, target)
     if miss is not None:
         y = keep_known(y, x, miss)
     out = y[:, 0] if was_1d else y
@@ -126,6 +167,7 @@ def enhance(params: Model | Mapping, audio: ArrayLike, *, sample_rate: float,
         "task": task_name, "ratio": ratio, "band_limited": bool(band_limited),
         "input_rate": rate, "model_input_rate": want, "output_rate": target,
         "resampled": resampled, "resampled_from": rate if resampled else None, "resampled_to": want if resampled else None,
+        "kept_input_band_hz": _CROSSOVER[1] * rate / 2 if keep_band else None,
         "runtime": "xla" if forward is None else forward.runtime,
         "precision": "float32" if forward is None else forward.precision,
         "channels": ch, "input_samples": n, "output_samples": n_out, "seconds": n_out / target,
