@@ -336,6 +336,9 @@ def apply_codec(x: np.ndarray, sample_rate: float, codec: str) -> np.ndarray:
 
     check_codec(codec, sample_rate)
     fmt, subtype, _ = _CODEC_FORMATS[codec]
+    if subtype not in sf.available_subtypes(fmt):
+        raise ValueError(f"codec {codec}: this libsndfile ({sf.__libsndfile_version__}) cannot write {fmt}/{subtype}; "
+                         "install a newer soundfile (pip install -U soundfile) or pick another codec")
     buf = io.BytesIO()
     sf.write(buf, np.clip(np.asarray(x, np.float32), -1.0, 1.0), int(sample_rate), format=fmt, subtype=subtype)
     buf.seek(0)
