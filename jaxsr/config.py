@@ -232,18 +232,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if t.name == "sr":
         _expect(t.ratio in SR_RATIOS, "task.ratio", f"got {t.ratio!r}; use one of {SR_RATIOS}")
         _validate_sr_degradation(t)
-        from jaxsr.resamplers import carried_codecs, check_codec  # lazy: jaxsr.resamplers imports this module
-
-        low_rate = config.data.sample_rate / t.ratio
-        if t.get("sr_codec", ""):
-            try:
-                check_codec(t.sr_codec, low_rate)
-            except ValueError as e:
-                _expect(False, "task.sr_codec", str(e))
-        if t.get("sr_codec_prob", 0.0) > 0:
-            _expect(bool(carried_codecs(t.sr_random_codecs, low_rate)), "task.sr_random_codecs",
-                    f"none of {tuple(t.sr_random_codecs)} carries the low rate {low_rate:g} Hz; add ulaw, alaw, pcm8 "
-                    "or vorbis")
+        _validate_sr_codec(t, config.data.sample_rate / t.ratio)
     if t.name == "denoise":
         lo, hi = t.snr_db
         _expect(lo <= hi, "task.snr_db", f"got {tuple(t.snr_db)!r}; use (low, high) with low <= high")
@@ -292,14 +281,6 @@ def _validate_sr_degradation(t: ml_collections.ConfigDict) -> None:
     names = SR_DEGRADATIONS + tuple(n for n in RESAMPLERS if n not in SR_DEGRADATIONS)
     _expect(mode in names, "task.sr_degradation", f"got {mode!r}; use 'paper' (the paper's decimator), 'random' "
             f"(a resampling chain drawn per example) or a named resampler: {', '.join(names[2:])}")
-    codec = t.get("sr_codec", "")
-    _expect(codec in ("",) + SR_CODECS, "task.sr_codec", f"got {codec!r}; use one of {SR_CODECS} or '' (none)")
-    prob = t.get("sr_codec_prob", 0.0)
-    _expect(isinstance(prob, (int, float)) and 0.0 <= prob <= 1.0, "task.sr_codec_prob",
-            f"got {prob!r}; use a probability in [0, 1]")
-    drawn = tuple(t.get("sr_random_codecs", SR_CODECS))
-    _expect(all(c in SR_CODECS for c in drawn) and (drawn or not prob), "task.sr_random_codecs",
-            f"got {drawn!r}; use a non-empty subset of {SR_CODECS}")
     if mode != "random":
         return
     w = dict(t.sr_chain_weights)
@@ -321,6 +302,28 @@ def _validate_sr_degradation(t: ml_collections.ConfigDict) -> None:
             f"got {t.sr_fir_zeros!r}; use (low, high) integers with 1 <= low <= high <= 64")
     _expect(_pair(t.sr_gain_db) and -60 <= t.sr_gain_db[0] and t.sr_gain_db[1] <= 20, "task.sr_gain_db",
             f"got {t.sr_gain_db!r}; use (low, high) dB with -60 <= low <= high <= 20")
+
+
+def _validate_sr_codec(t: ml_collections.ConfigDict, low_rate: float) -> None:
+    """The sr codec fields: known names, a probability, and codecs that can carry the low rate `low_rate` Hz."""
+    from jaxsr.resamplers import carried_codecs, check_codec  # lazy: jaxsr.resamplers imports this module
+
+    codec = t.get("sr_codec", "")
+    _expect(codec in ("",) + SR_CODECS, "task.sr_codec", f"got {codec!r}; use one of {SR_CODECS} or '' (none)")
+    if codec:
+        try:
+            check_codec(codec, low_rate)
+        except ValueError as e:
+            _expect(False, "task.sr_codec", str(e))
+    prob = t.get("sr_codec_prob", 0.0)
+    _expect(isinstance(prob, (int, float)) and 0.0 <= prob <= 1.0, "task.sr_codec_prob",
+            f"got {prob!r}; use a probability in [0, 1]")
+    drawn = tuple(t.get("sr_random_codecs", SR_CODECS))
+    _expect(all(c in SR_CODECS for c in drawn) and (drawn or not prob), "task.sr_random_codecs",
+            f"got {drawn!r}; use a non-empty subset of {SR_CODECS}")
+    if prob > 0:
+        _expect(bool(carried_codecs(drawn, low_rate)), "task.sr_random_codecs",
+                f"none of {drawn} carries the low rate {low_rate:g} Hz; add ulaw, alaw, pcm8 or vorbis")
 
 
 def _validate_denoise_options(t: ml_collections.ConfigDict) -> None:

@@ -287,7 +287,7 @@ def _lowrate(y: np.ndarray, ratio: int, chain: dict) -> np.ndarray:
 # --------------------------------------------------------------------------------------- codecs
 # task.sr_codec -> (libsndfile format, subtype, the sample rates it carries or None for any). libsndfile trims
 # the codecs' encoder delay and padding on reading: the decoded signal is aligned with the input, sample for
-# sample, and as long (checked in tests/test_resamplers.py), so a codec adds only its own distortion.
+# sample, and as long (checked in tests/test_robustness.py), so a codec adds only its own distortion.
 _CODEC_FORMATS = {
     "pcm8": ("WAV", "PCM_U8", None),
     "ulaw": ("WAV", "ULAW", None),  # G.711 mu-law: North American and Japanese telephony
@@ -299,19 +299,24 @@ _CODEC_FORMATS = {
 assert tuple(_CODEC_FORMATS) == SR_CODECS
 
 
+def _carries(codec: str, sample_rate: float) -> bool:
+    rates = _CODEC_FORMATS[codec][2]
+    return rates is None or sample_rate in rates
+
+
 def check_codec(codec: str, sample_rate: float) -> None:
     """ValueError unless `codec` (a name of `SR_CODECS`) can carry audio at `sample_rate` Hz."""
     if codec not in _CODEC_FORMATS:
         raise ValueError(f"unknown codec {codec!r}; use one of: {', '.join(SR_CODECS)}")
-    rates = _CODEC_FORMATS[codec][2]
-    if rates is not None and sample_rate not in rates:
+    if not _carries(codec, sample_rate):
+        rates = _CODEC_FORMATS[codec][2]
         raise ValueError(f"codec {codec} carries only {', '.join(f'{r / 1000:g}' for r in rates)} kHz audio; the "
                          f"low rate here is {sample_rate:g} Hz. Pick another codec (e.g. ulaw, vorbis) for this ratio.")
 
 
 def carried_codecs(codecs, sample_rate: float) -> tuple[str, ...]:
     """The names of `codecs` that can carry audio at `sample_rate` Hz, in order."""
-    return tuple(c for c in codecs if _CODEC_FORMATS[c][2] is None or sample_rate in _CODEC_FORMATS[c][2])
+    return tuple(c for c in codecs if _carries(c, sample_rate))
 
 
 def draw_sr_codec(rng: np.random.Generator, task: TaskOptions, low_rate: float) -> str:
@@ -327,6 +332,14 @@ def draw_sr_codec(rng: np.random.Generator, task: TaskOptions, low_rate: float) 
     return options[int(rng.integers(len(options)))]
 
 
+@functools.lru_cache(maxsize=None)
+def _libsndfile_writes(fmt: str, subtype: str) -> bool:
+    """Asked once per codec: `apply_codec` runs per training example."""
+    import soundfile as sf
+
+    return subtype in sf.available_subtypes(fmt)
+
+
 def apply_codec(x: np.ndarray, sample_rate: float, codec: str) -> np.ndarray:
     """`x` `[time]` at `sample_rate` encoded with `codec` and decoded again (in memory, libsndfile): float32
     `[time]`, aligned with `x`. Samples beyond [-1, 1] are clipped first, as a fixed-point codec must."""
@@ -336,7 +349,7 @@ def apply_codec(x: np.ndarray, sample_rate: float, codec: str) -> np.ndarray:
 
     check_codec(codec, sample_rate)
     fmt, subtype, _ = _CODEC_FORMATS[codec]
-    if subtype not in sf.available_subtypes(fmt):
+    if not _libsndfile_writes(fmt, subtype):
         raise ValueError(f"codec {codec}: this libsndfile ({sf.__libsndfile_version__}) cannot write {fmt}/{subtype}; "
                          "install a newer soundfile (pip install -U soundfile) or pick another codec")
     buf = io.BytesIO()
