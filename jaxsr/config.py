@@ -30,6 +30,8 @@ SR_DEGRADATIONS = ("paper", "random")
 SR_CHAIN_KINDS = ("iir", "fir", "soxr", "causal", "nofilter")
 IIR_FAMILIES = ("butter", "cheby1", "cheby2", "ellip", "bessel")
 SOXR_QUALITIES = ("QQ", "LQ", "MQ", "HQ", "VHQ")
+# sr front ends: how the low-rate input is brought to the target rate before the network (task.sr_frontend).
+SR_FRONTENDS = ("spline", "sinc")
 # Codecs the sr low-rate signal can pass through after its resampler (task.sr_codec; jaxsr.resamplers.apply_codec).
 SR_CODECS = ("pcm8", "ulaw", "alaw", "mp3", "vorbis", "opus")
 
@@ -62,7 +64,7 @@ def default_config() -> ml_collections.ConfigDict:
     m.polarity_equivariant = False
 
     c.data = d = ml_collections.ConfigDict()
-    d.name = "synthetic"  # synthetic | audio_folder | vctk | musdb18
+    d.name = "synthetic"  # synthetic | audio_folder | vctk | musdb18 | librispeech
     d.path = ""  # Source directory (or zip) for datasets the user provides.
     d.sample_rate = 16000  # Target (high) rate; everything is resampled to it.
     d.patch_length = 8192  # Training patch length in samples at the target rate.
@@ -83,6 +85,16 @@ def default_config() -> ml_collections.ConfigDict:
     d.vctk_train_speakers = 99  # Paper: the first 99 speakers train, the others test.
     d.vctk_mic = "mic1"  # VCTK 0.92 has two microphones: mic1 or mic2.
     d.build_workers = 0  # Decode threads when building (0: min(8, CPU count)).
+    # librispeech: train speakers held out as the validation split (training evaluates on them and picks
+    # `best/` by them), chosen by a hash of the speaker id. The test split is the speakers under `test/`
+    # (or data.test_speakers); it never reaches training or checkpoint selection.
+    d.num_valid_speakers = 12
+    d.valid_speakers = ()  # librispeech: explicit validation speaker ids instead of the hash choice
+    d.test_speakers = ()  # librispeech: explicit test speaker ids instead of the `test/` folder
+    # Skip files whose top band (0.5-0.975 of the Nyquist) lies this many dB or more below their 0-0.125 band
+    # (some recordings were band-limited before they reached the corpus, which would teach sr that the band is
+    # empty); None keeps every file. Counted in the build summary as "band_limited".
+    d.min_top_band_db = None
     d.silence_threshold_db = -50.0  # Patches quieter than this (RMS, dBFS) are skipped.
     # Invert the sign of each training patch with probability 1/2 (before its degradation). Microphones,
     # preamps and editors leave recordings in either polarity, and voiced speech is not symmetric (the
@@ -118,6 +130,16 @@ def default_config() -> ml_collections.ConfigDict:
     # a compressed file does (pcm8, ulaw, alaw: 8-bit; mp3, vorbis, opus: lossy at libsndfile's default
     # quality); "" for none. For every example, in training and evaluation (`launch/evaluate.py --codec`).
     t.sr_codec = ""
+    # sr: how the low-rate input reaches the target rate before the network: "spline" (the paper's cubic
+    # spline) or "sinc" (band-limited interpolation, jaxsr.degrade.sinc_upsample: the input's own band and
+    # no spectral images). Training, evaluation and inference all use the one chosen here.
+    t.sr_frontend = "spline"
+    # sr: > 0 keeps the band the input already has: the network's residual is high-passed so that below
+    # sr_keep_band x the low rate's Nyquist the output is the front end's signal (with "sinc", the input's
+    # own band) by construction, and the network restores only above (jaxsr.models.keep_band_taps). 0 is
+    # the paper's y = x + f(x). A decimator that attenuates the top of the kept band (the paper's rolls off
+    # from 0.8 of the Nyquist) is not undone there: the input is trusted below the edge.
+    t.sr_keep_band = 0.0
     # sr: with this probability per example (when sr_codec is ""), a codec drawn uniformly from sr_random_codecs,
     # among those that carry the low rate (MP3 and Opus carry only some rates). 0 draws nothing, so a run
     # without random codecs draws its chains exactly as before.
@@ -126,6 +148,12 @@ def default_config() -> ml_collections.ConfigDict:
     t.snr_db = (0.0, 15.0)  # denoise: input SNR drawn uniformly from this range.
     t.noise_types = ("white", "pink", "brown")  # denoise: drawn uniformly per example.
     t.noise_dir = ""  # denoise: folder of real noise recordings (noise type "folder").
+    # denoise, "folder" noise: the last this fraction of every noise file is held out: training draws noise
+    # from the rest, evaluation (training's validation, `launch/evaluate.py`, benchmarks) only from it.
+    t.noise_holdout = 0.0
+    # denoise: probability that an example gets no noise at all (input = target), so the model learns to
+    # pass clean speech through unchanged. 0 draws nothing, so existing configs reproduce exactly.
+    t.clean_prob = 0.0
     # denoise, noise type "varying" (jaxsr.noise.varying_noise): coloured noise whose PSD exponent (0 white,
     # 1 pink, 2 brown) and level follow smooth random paths, one control point every T seconds (T uniform
     # in varying_seconds per example), exponents uniform in varying_exponent, level swinging by up to S dB
@@ -233,6 +261,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
         _expect(t.ratio in SR_RATIOS, "task.ratio", f"got {t.ratio!r}; use one of {SR_RATIOS}")
         _validate_sr_degradation(t)
         _validate_sr_codec(t, config.data.sample_rate / t.ratio)
+        frontend = t.get("sr_frontend", "spline")
+        _expect(frontend in SR_FRONTENDS, "task.sr_frontend", f"got {frontend!r}; use one of {SR_FRONTENDS}")
+        keep = t.get("sr_keep_band", 0.0)
+        _expect(isinstance(keep, (int, float)) and not isinstance(keep, bool) and (keep == 0 or 0.5 <= keep < 1.0),
+                "task.sr_keep_band", f"got {keep!r}; use 0 (off) or a fraction of the low Nyquist in [0.5, 1), e.g. 0.9")
     if t.name == "denoise":
         lo, hi = t.snr_db
         _expect(lo <= hi, "task.snr_db", f"got {tuple(t.snr_db)!r}; use (low, high) with low <= high")
@@ -242,6 +275,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
         if "folder" in t.noise_types:
             _expect(bool(t.noise_dir), "task.noise_dir", "noise type 'folder' needs task.noise_dir set to a folder of noise files")
         _validate_denoise_options(t)
+        for field in ("noise_holdout", "clean_prob"):
+            v = t.get(field, 0.0)
+            _expect(isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= v < 1.0, f"task.{field}",
+                    f"got {v!r}; use a fraction in [0, 1)")
     if t.name == "inpaint":
         lo, hi = t.gap_ms
         _expect(0 < lo <= hi, "task.gap_ms", f"got {tuple(t.gap_ms)!r}; use (low, high) milliseconds with 0 < low <= high")

@@ -15,6 +15,11 @@ the target length (for super-resolution, the cubic-spline upsampling of the low-
 
 with nf(b) = min(2**(6+b), 512) * width and k(b) = max(2**(7-b)+1, 9). With `polarity_equivariant`
 the residual is `f(x) = (g(x) - g(-x)) / 2`, g the network above (same parameters), so `y(-x) = -y(x)`.
+
+With `keep_band` (super-resolution: the band the low-rate input already carries) the residual passes a
+fixed linear-phase high-pass first, `y = x + HP(f(x))`, so that below the band edge the output *is* the
+input, by construction and in every runtime that runs this graph: the network can only add what is
+missing above it. (`keep_band_taps` designs the filter; it is a constant, not a parameter.)
 """
 
 from __future__ import annotations
@@ -41,6 +46,38 @@ def block_kernels(num_blocks: int) -> list[int]:
 def length_multiple(num_blocks: int) -> int:
     """Input lengths must be a multiple of this: B stride-2 blocks plus the stride-2 bottleneck."""
     return 2 ** (num_blocks + 1)
+
+
+def keep_band_taps(keep_band: tuple[float, float]) -> np.ndarray:
+    """`[taps]` float32: a zero-phase (odd, symmetric) FIR high-pass that removes everything below
+    `keep_band[0]` and passes everything above `keep_band[1]` (both fractions of the output's Nyquist).
+
+    Kaiser-windowed, 60 dB down below the band edge: whatever the network adds there is attenuated a
+    thousandfold in amplitude. The pass edge is where the low-rate input's Nyquist lies, so the network
+    owns the whole missing band. `()` (no kept band) gives `[1.0]`, the identity.
+    """
+    if not keep_band:
+        return np.ones(1, np.float32)
+    import scipy.signal  # only the design needs scipy; applying the taps is a plain convolution
+
+    lo, hi = (float(v) for v in keep_band)
+    if not 0.0 < lo < hi <= 1.0:
+        raise ValueError(f"keep_band must be (low, high) fractions of the Nyquist with 0 < low < high <= 1; got {keep_band}")
+    numtaps, beta = scipy.signal.kaiserord(60.0, hi - lo)
+    lowpass = scipy.signal.firwin(numtaps | 1, (lo + hi) / 2, window=("kaiser", beta))
+    taps = -lowpass
+    taps[len(taps) // 2] += 1.0  # delta - lowpass: the complementary high-pass, same (zero) phase
+    return taps.astype(np.float32)
+
+
+def _fir(h: jax.Array, taps: np.ndarray) -> jax.Array:
+    """`[batch, time, 1]` convolved with the odd-length symmetric `taps`, same length, zero-padded, float32."""
+    if len(taps) == 1:
+        return h
+    kernel = jnp.asarray(taps[::-1].copy(), jnp.float32)[:, None, None]  # [width, in, out]
+    return jax.lax.conv_general_dilated(h.astype(jnp.float32), kernel, (1,), "SAME",
+                                        dimension_numbers=("NWC", "WIO", "NWC"),
+                                        precision=jax.lax.Precision.HIGHEST)
 
 
 def subpixel_1d(x: jax.Array, r: int = 2) -> jax.Array:
@@ -72,6 +109,7 @@ class AudioUNet(nn.Module):
     leaky_slope: float = 0.2
     final_kernel: int = 9
     polarity_equivariant: bool = False
+    keep_band: tuple = ()  # (low, high) fractions of the output Nyquist: see `keep_band_taps`; () = paper
     dtype: Any = jnp.float32
 
     def _conv(self, features: int, kernel: int, strides: int, name: str) -> nn.Conv:
@@ -122,11 +160,12 @@ class AudioUNet(nn.Module):
             return subpixel_1d(final(h), 2).astype(jnp.float32)
 
         x32 = x.astype(jnp.float32)
+        taps = keep_band_taps(tuple(self.keep_band))
         if not self.polarity_equivariant:
-            return x32 + residual(x)
+            return x32 + _fir(residual(x), taps)
         # f(x) = (g(x) - g(-x)) / 2 is odd: f(-x) = -f(x) exactly. Two passes rather than one over a doubled
         # batch: splitting a batch of symbolic size again would need a gather, which the ONNX export lacks.
-        return x32 + 0.5 * (residual(x) - residual(-x))
+        return x32 + _fir(0.5 * (residual(x) - residual(-x)), taps)
 
 
 def check_input_shape(shape: Sequence[int], num_blocks: int) -> None:
@@ -150,8 +189,20 @@ def model_from_config(config: ml_collections.ConfigDict) -> AudioUNet:
     return AudioUNet(
         num_blocks=m.num_blocks, width=m.width, max_filters=m.max_filters, dilation=m.dilation,
         norm=m.norm, dropout=m.dropout, leaky_slope=m.leaky_slope, final_kernel=m.final_kernel,
-        polarity_equivariant=bool(m.get("polarity_equivariant", False)), dtype=compute_dtype(config.dtype),
+        polarity_equivariant=bool(m.get("polarity_equivariant", False)), keep_band=keep_band(config),
+        dtype=compute_dtype(config.dtype),
     )
+
+
+def keep_band(config: ml_collections.ConfigDict) -> tuple:
+    """`AudioUNet.keep_band` for a config: for sr with `task.sr_keep_band` = k > 0, the residual is removed
+    below k x the low rate's Nyquist and kept above that Nyquist: `(k / ratio, 1 / ratio)` of the output's
+    Nyquist. `()` for the other tasks and for k = 0 (the paper's `y = x + f(x)`)."""
+    t = config.get("task")
+    k = float(t.get("sr_keep_band", 0.0) or 0.0) if t is not None else 0.0
+    if k <= 0 or t.get("name") != "sr":
+        return ()
+    return (k / t.ratio, 1.0 / t.ratio)
 
 
 def compute_dtype(name: str) -> jnp.dtype:
@@ -199,7 +250,9 @@ def forward_flops(config: ml_collections.ConfigDict, length: int) -> int:
         in_ch = nf[-1] if b == B else 2 * nf[b]
         macs += (length >> (b + 1)) * 2 * nf[b - 1] * ks[b - 1] * in_ch
     macs += (length >> 1) * 2 * m.final_kernel * 2 * nf[0]  # final conv, then subpixel x2
-    return 2 * macs * (2 if m.get("polarity_equivariant", False) else 1)  # the network runs on x and -x
+    macs *= 2 if m.get("polarity_equivariant", False) else 1  # the network runs on x and -x
+    taps = len(keep_band_taps(keep_band(config)))
+    return 2 * (macs + (length * taps if taps > 1 else 0))
 
 
 def count_params(params: Any) -> int:

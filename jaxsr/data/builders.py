@@ -88,7 +88,8 @@ class _Summary:
     downmixed: int = 0
     clipped: int = 0
     short: int = 0
-    skipped: dict = dataclasses.field(default_factory=lambda: {"corrupt": [], "empty": [], "silent": []})
+    skipped: dict = dataclasses.field(default_factory=lambda: {"corrupt": [], "empty": [], "silent": [],
+                                                               "band_limited": []})
     source_rates: dict = dataclasses.field(default_factory=dict)
 
     def add(self, r: _Loaded) -> None:
@@ -220,11 +221,16 @@ class Musdb18(_Builder, skip_registration=True):
     DESCRIPTION = "MUSDB18(-HQ) mixtures, official train/test split."
 
 
+class LibriSpeech(_Builder, skip_registration=True):
+    DESCRIPTION = "LibriSpeech-style read speech of many speakers, split by speaker (jaxsr.data.sources)."
+
+
 _BUILDERS: dict[str, type[_Builder]] = {
     "synthetic": Synthetic,
     "audio_folder": AudioFolder,
     "vctk": Vctk,
     "musdb18": Musdb18,
+    "librispeech": LibriSpeech,
 }
 assert set(_BUILDERS) == set(PLANS)
 BUILDER_NAMES = tuple(_BUILDERS)

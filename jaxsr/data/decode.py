@@ -72,11 +72,25 @@ class _Loaded:
     """One decoded item, or why it was skipped (the build summary counts both)."""
     item: _Item
     audio: np.ndarray | None = None  # float32 [time] at the target rate, or None if skipped
-    skip: str = ""  # "corrupt" | "empty" | "silent"
+    skip: str = ""  # "corrupt" | "empty" | "silent" | "band_limited"
     error: str = ""
     channels: int = 1
     source_rate: int = 0
     clipped: bool = False
+    top_band_db: float | None = None  # measured when data.min_top_band_db is set
+
+
+def top_band_db(y: np.ndarray, rate: int) -> float:
+    """Energy of `y` (`[time]`) in 0.5-0.975 of its Nyquist relative to 0-0.125 of it, in dB (Welch's
+    periodogram): about -20 dB for full-band speech at 16 kHz (4-7.8 kHz against 0-1 kHz), -40 dB and
+    below for a recording that was band-limited before it reached the corpus."""
+    import scipy.signal
+
+    freqs, psd = scipy.signal.welch(np.asarray(y, np.float64), rate, nperseg=min(1024, len(y)))
+    nyq = rate / 2
+    top = psd[(freqs >= 0.5 * nyq) & (freqs <= 0.975 * nyq)].sum()
+    ref = psd[freqs <= 0.125 * nyq].sum()
+    return float(10 * np.log10(max(top, 1e-30) / max(ref, 1e-30)))
 
 
 def _load_file(item: _Item, opts: dict) -> _Loaded:
@@ -96,6 +110,11 @@ def _load_file(item: _Item, opts: dict) -> _Loaded:
     if np.max(np.abs(y)) < _SILENT_PEAK:
         out.skip = "silent"
         return out
+    if opts.get("min_top_band_db") is not None:
+        out.top_band_db = top_band_db(y, opts["sample_rate"])
+        if out.top_band_db < opts["min_top_band_db"]:
+            out.skip, out.error = "band_limited", f"top band {out.top_band_db:.1f} dB"
+            return out
     if opts.get("trim_silence"):
         import librosa  # Lazily: librosa's import is slow and only trimming needs it.
         frame = _trim_frame(opts["sample_rate"])

@@ -79,5 +79,5 @@ def eval_examples(config: ml_collections.ConfigDict, source: Sequence, num_clips
     if num_clips is not None and (int(num_clips) != num_clips or num_clips < 0):
         raise ValueError(f"num_clips (config.eval.num_clips) must be a non-negative integer; got {num_clips!r}")
     n = n if not num_clips else min(int(num_clips), n)
-    pool, files, pool_is_source = noise_inputs(config, source, noise_pool, noise_files)
+    pool, files, pool_is_source = noise_inputs(config, source, noise_pool, noise_files, part="eval")
     return EvalExamples(config, source, n, pool, files, pool_is_source)

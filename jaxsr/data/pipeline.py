@@ -152,14 +152,15 @@ class _BatchFn:
         """
         if self.task["name"] == "sr":
             mode, ratio = self.task.get("sr_degradation", "paper"), self.task["ratio"]
+            frontend = self.task.get("sr_frontend", "spline")
             if mode == "paper" and not self.task.get("sr_codec", "") and not self.task.get("sr_codec_prob", 0.0):
-                return sr_baseline_batch(y, ratio), y  # deterministic: no generator needed, one scipy call per batch
+                return sr_baseline_batch(y, ratio, frontend), y  # deterministic: no generator needed, one scipy call per batch
             # The same draws `degrade` makes with this generator (chain, then codec), so a batch equals its rows
             # degraded one by one.
             rngs = [example_rng(self.seed, g, DEGRADE) for g in examples]
             chains = [draw_sr_chain(r, self.task) for r in rngs] if mode == "random" else [mode] * len(y)
             codecs = [draw_sr_codec(r, self.task, self.sample_rate / ratio) for r in rngs]
-            return sr_batch(y, ratio, chains, codec=codecs, sample_rate=self.sample_rate)
+            return sr_batch(y, ratio, chains, codec=codecs, sample_rate=self.sample_rate, frontend=frontend)
         clips = clips if clips is not None and self.pool_is_source else [None] * len(y)
         done = [degrade(row, self.task, example_rng(self.seed, g, DEGRADE), self.sample_rate, self.noise_pool,
                         self.noise_files, exclude=c) for row, g, c in zip(y, examples, clips)]

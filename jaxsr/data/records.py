@@ -66,9 +66,10 @@ class AudioView(collections.abc.Sequence):
         return record_audio(self._source[int(i)])
 
 
-def load_noise_files(noise_dir: str, sample_rate: int) -> list[np.ndarray]:
+def load_noise_files(noise_dir: str, sample_rate: int, holdout: float = 0.0, part: str = "train") -> list[np.ndarray]:
     """Every audio file under `noise_dir` (recursively, sorted by relative path; hidden files skipped), each
-    mono float32 `[time]` at `sample_rate`."""
+    mono float32 `[time]` at `sample_rate`. With `holdout` > 0 each file is cut in two: `part="train"` gets
+    its first `1 - holdout`, `part="eval"` its last `holdout`, so evaluation hears noise training never did."""
     from jaxsr.audio_io import list_audio_files, read_audio  # imported here: only the "folder" noise type needs it
 
     root = pathlib.Path(noise_dir).expanduser()
@@ -79,7 +80,15 @@ def load_noise_files(noise_dir: str, sample_rate: int) -> list[np.ndarray]:
     if not paths:
         raise FileNotFoundError(f"config.task.noise_dir={noise_dir!r} holds no audio files "
                                 f"({', '.join(NOISE_EXTENSIONS)})")
-    return [read_audio(p, sample_rate, mono=True)[0].reshape(-1) for p in paths]
+    if part not in ("train", "eval"):
+        raise ValueError(f"part must be 'train' or 'eval'; got {part!r}")
+    if not 0.0 <= holdout < 1.0:
+        raise ValueError(f"config.task.noise_holdout must be a fraction in [0, 1); got {holdout!r}")
+    signals = [read_audio(p, sample_rate, mono=True)[0].reshape(-1) for p in paths]
+    if holdout <= 0:
+        return signals
+    cut = [int(round(len(s) * (1.0 - holdout))) for s in signals]
+    return [s[:c] if part == "train" else s[c:] for s, c in zip(signals, cut)]
 
 
 def check_source(source: Sequence, what: str = "source") -> int:
@@ -102,10 +111,11 @@ def check_seed(config: ml_collections.ConfigDict) -> int:
 
 
 def noise_inputs(config: ml_collections.ConfigDict, source: Sequence, noise_pool: Sequence | None,
-                 noise_files: Sequence | None) -> tuple[Sequence, Sequence, bool]:
+                 noise_files: Sequence | None, part: str = "train") -> tuple[Sequence, Sequence, bool]:
     """The babble pool and recorded noise the task needs (empty when it needs none), and whether the
     pool is `source` itself: then clip i of the source is item i of the pool, and an example of clip i
-    excludes it from its babble (babble must never contain the clean speech it is added to)."""
+    excludes it from its babble (babble must never contain the clean speech it is added to). `part`
+    ("train" or "eval") picks the side of `task.noise_holdout` that recorded noise comes from."""
     task = config.task
     if task.name != "denoise":
         return (), (), False
@@ -113,6 +123,7 @@ def noise_inputs(config: ml_collections.ConfigDict, source: Sequence, noise_pool
     if any(t in task.noise_types for t in BABBLE_TYPES) and noise_pool is None:
         noise_pool, pool_is_source = AudioView(source), True  # the other clips of the same source
     if "folder" in task.noise_types and noise_files is None:
-        noise_files = load_noise_files(task.noise_dir, config.data.sample_rate)
+        noise_files = load_noise_files(task.noise_dir, config.data.sample_rate,
+                                       float(task.get("noise_holdout", 0.0)), part)
     return ((noise_pool if noise_pool is not None else ()), (noise_files if noise_files is not None else ()),
             pool_is_source)

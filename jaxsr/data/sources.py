@@ -210,6 +210,12 @@ def _file_options(dc: Any, name: str, path: pathlib.Path) -> dict:
         raise ValueError(f"data.segment_seconds={seg!r}: use 0 (whole recordings) or a positive length")
     opts.update(path=str(path), split=str(dc.get("split", "") or ""), segment_seconds=seg,
                 trim_silence=bool(dc.get("trim_silence", False)))
+    min_band = dc.get("min_top_band_db", None)
+    if min_band is not None:  # only then: caches built before the option existed keep their names
+        if not (isinstance(min_band, (int, float)) and not isinstance(min_band, bool) and -120 <= min_band <= 0):
+            raise ValueError(f"data.min_top_band_db={min_band!r}: use None (keep every file) or a level in dB "
+                             "in [-120, 0], e.g. -35")
+        opts["min_top_band_db"] = float(min_band)
     if opts["trim_silence"]:
         opts["trim_top_db"] = float(dc.get("trim_top_db", 30.0))
     parse_split_spec(opts["split"])  # fail on a bad spec before touching any file
@@ -317,6 +323,83 @@ def _speaker_key(s: str) -> tuple:
     return (s[0], int(s[1:]) if s[1:].isdigit() else 0, s)
 
 
+_LIBRISPEECH = re.compile(r"(?:^|/)((\d+)-\d+-\d+)\.(?:flac|wav)$")
+SHARED_DATA_README = "../shared/data/README.md"
+
+
+def _librispeech_plan(dc: Any) -> Plan:
+    """LibriSpeech-style speech of many speakers, split by speaker (never by file).
+
+    Files are named `SPEAKER-CHAPTER-UTTERANCE.flac` anywhere under data.path. test: the speakers of files
+    under a folder whose name starts with "test" (LibriSpeech's test-clean / test-other, or `test/` of
+    ../shared/data/librispeech-261), or data.test_speakers; valid: data.valid_speakers, or
+    data.num_valid_speakers of the other speakers chosen by a hash of their ids; train: the rest. Folders
+    starting with "dev" are left out. A speaker in both train and test is refused.
+    """
+    path = str(dc.get("path", "") or "")
+    where = (f"point data.path at a LibriSpeech folder (for the subset beside this project, "
+             f"../shared/data/librispeech-261: see {SHARED_DATA_README})")
+    if not path:
+        raise ValueError(f"data.path is empty: the 'librispeech' builder needs it; {where}")
+    root = pathlib.Path(path).expanduser()
+    if not root.exists():
+        raise FileNotFoundError(f"data.path={path!r} does not exist; {where}")
+    root = root.resolve()
+    if str(dc.get("split", "") or ""):
+        raise ValueError(f"data.split={dc.get('split')!r}: librispeech splits by speaker; leave data.split empty and "
+                         "use data.num_valid_speakers, data.valid_speakers or data.test_speakers")
+    opts = _file_options(dc, "librispeech", root)
+    items, test_folder = [], set()
+    for rel, it in _list_files(root, (".flac", ".wav")):
+        m = _LIBRISPEECH.search(rel)
+        parts = rel.split("/")[:-1]
+        if not m or any(p.lower().startswith("dev") for p in parts):
+            continue
+        items.append(dataclasses.replace(it, id=m.group(1), speaker=m.group(2)))
+        if any(p.lower().startswith("test") for p in parts):
+            test_folder.add(m.group(1))
+    if not items:
+        raise ValueError(f"no LibriSpeech recordings (SPEAKER-CHAPTER-UTTERANCE.flac) under data.path={str(root)!r}; "
+                         f"{where}")
+    items.sort(key=lambda it: it.id)
+    speakers = sorted({it.speaker for it in items}, key=int)
+    test_spk = {str(v) for v in dc.get("test_speakers", ()) or ()}
+    valid_spk = {str(v) for v in dc.get("valid_speakers", ()) or ()}
+    unknown = sorted((test_spk | valid_spk) - set(speakers))
+    if unknown:
+        raise ValueError(f"data.test_speakers / data.valid_speakers name speakers with no recordings under {root}: "
+                         f"{unknown[:5]}")
+    if test_spk & valid_spk:
+        raise ValueError(f"speakers {sorted(test_spk & valid_spk)[:5]} are in both data.valid_speakers and "
+                         "data.test_speakers; a speaker belongs to one split only")
+    if not test_spk:
+        test_spk = {it.speaker for it in items if it.id in test_folder}
+        both = sorted(test_spk & {it.speaker for it in items if it.id not in test_folder}, key=int)
+        if both:
+            raise ValueError(f"speakers {both[:5]} have recordings both under a test folder and elsewhere in {root}; "
+                             "a test speaker must never train: move their files, or list data.test_speakers")
+    if not test_spk:
+        raise ValueError(f"no test speakers under {root}: put them in a folder named test*/ or list data.test_speakers")
+    pool = [s for s in speakers if s not in test_spk]
+    if not valid_spk:
+        n_valid = int(dc.get("num_valid_speakers", 12))
+        if not 0 < n_valid < len(pool):
+            raise ValueError(f"data.num_valid_speakers={n_valid}: {len(pool)} speakers are left for train and valid; "
+                             f"use a number in 1..{len(pool) - 1}")
+        valid_spk = set(sorted(pool, key=_unit_hash)[:n_valid])
+    plan = {"train": [it for it in items if it.speaker in pool and it.speaker not in valid_spk and it.id not in test_folder],
+            "valid": [it for it in items if it.speaker in valid_spk and it.id not in test_folder],
+            "test": [it for it in items if it.speaker in test_spk]}
+    for split, its in plan.items():
+        if not its:
+            raise ValueError(f"librispeech at {root}: split {split!r} would be empty; check the folder and the speaker lists")
+    opts.update(fingerprint=_fingerprint(items), test_speakers=sorted(test_spk, key=int),
+                valid_speakers=sorted(valid_spk, key=int))
+    readable = (f"{root.name}-sr{opts['sample_rate']}-spk{len(speakers)}-v{len(valid_spk)}-t{len(test_spk)}-"
+                f"{opts['store_dtype']}")
+    return opts, plan, readable
+
+
 _MUSDB_HQ = re.compile(r"(?:^|/)(train|test)/([^/]+)/mixture\.wav$")
 _MUSDB_STEM = re.compile(r"(?:^|/)(train|test)/([^/]+)\.stem\.mp4$")
 
@@ -353,4 +436,5 @@ PLANS: dict[str, Callable[[Any], Plan]] = {
     "audio_folder": _folder_plan,
     "vctk": _vctk_plan,
     "musdb18": _musdb_plan,
+    "librispeech": _librispeech_plan,
 }

@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxsr.models import block_kernels, compute_dtype, length_multiple, model_from_config
+from jaxsr.models import block_kernels, compute_dtype, keep_band, keep_band_taps, length_multiple, model_from_config
 
 # ----------------------------------------------------------------------------------- chunk geometry
 def receptive_field(config: ml_collections.ConfigDict) -> tuple[int, int]:
@@ -70,7 +70,8 @@ def receptive_field(config: ml_collections.ConfigDict) -> tuple[int, int]:
         lo, hi = min(lo, skips[b - 1][0]), max(hi, skips[b - 1][1])
     a, c = conv(m.final_kernel, 1, 1, 2)  # final conv has no dilation
     lo, hi = lo + a - 1, hi + c
-    return -min(lo, 0), max(hi, 0)
+    half = len(keep_band_taps(keep_band(config))) // 2  # the kept band's high-pass on the residual
+    return -min(lo, 0) + half, max(hi, 0) + half
 
 
 def _round_up(n: int, m: int) -> int:
@@ -153,7 +154,15 @@ def chunk_plan(config: ml_collections.ConfigDict, chunk_length: int | None = Non
 
 # ------------------------------------------------------------------- the network: the one place it runs
 def _model_key(config: ml_collections.ConfigDict) -> str:
-    return json.dumps({**config.model.to_dict(), "dtype": compute_dtype(config.dtype).name}, sort_keys=True)
+    return json.dumps({**config.model.to_dict(), "dtype": compute_dtype(config.dtype).name,
+                       "keep_band": list(keep_band(config))}, sort_keys=True)
+
+
+def _network_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The part of `config` that defines the network: the model section, the dtype and, for sr, the task
+    fields of the kept band (`jaxsr.models.keep_band`)."""
+    task = {k: config.task[k] for k in ("name", "ratio", "sr_keep_band") if k in config.get("task", {})}
+    return ml_collections.ConfigDict({"model": config.model.to_dict(), "dtype": config.dtype, "task": task})
 
 
 @functools.lru_cache(maxsize=16)
@@ -169,7 +178,7 @@ def _apply_fn(config: ml_collections.ConfigDict) -> Callable[[Any, jax.Array], j
     """`fn(variables, x [batch, time, 1]) -> [batch, time, 1]`: the jitted XLA runtime for `config`'s model."""
     # Cached on the model architecture alone, so that configs differing elsewhere (data, eval, ...) share one
     # compiled function instead of recompiling per config object.
-    cfg = ml_collections.ConfigDict({"model": config.model.to_dict(), "dtype": config.dtype})
+    cfg = _network_config(config)
     return _jitted_apply(_model_key(config), json.dumps(cfg.to_dict(), sort_keys=True))
 
 

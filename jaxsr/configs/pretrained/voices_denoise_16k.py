@@ -1,0 +1,32 @@
+"""`speech-denoise-16k` (many voices): removes noise from 16 kHz speech of any speaker, keeps clean speech.
+
+LibriSpeech speakers (`configs/voices.py`'s data and splits). Noise, drawn per example: white, pink and
+brown; colour and level drifting over time; babble of other training speakers (twice as often: the hardest
+kind); the real recordings of ../shared/data/noise-real (twice as often), of which the last 20% of every
+file is held out for validation and the benchmarks. Input SNR from -5 to 20 dB, and one example in ten has
+no noise at all, so that clean speech comes back unchanged. Either polarity. Fine-tuned from the
+one-speaker denoiser jaxsr shipped under this name before
+(`git show 0a01e7f:jaxsr/pretrained/models/speech-denoise-16k.npz`).
+
+    python launch/train.py --config configs/pretrained/voices_denoise_16k.py --workdir runs/pretrained/voices-denoise-16k
+"""
+
+from jaxsr.configs import voices
+
+
+def get_config():
+    config = voices.get_config()
+    config.seed = 13
+    config.data.min_top_band_db = None  # denoising needs no top band: every recording trains
+    config.task.name = "denoise"
+    config.task.snr_db = (-5.0, 20.0)
+    config.task.noise_types = ("white", "pink", "brown", "varying", "babble", "babble", "folder", "folder")
+    config.task.noise_dir = "../shared/data/noise-real"
+    config.task.noise_holdout = 0.2
+    config.task.clean_prob = 0.1
+    config.train.init_from = "speech-denoise-16k"
+    config.train.num_train_steps = 3500
+    config.train.learning_rate = 5e-4
+    config.train.warmup_steps = 100
+    config.train.eval_every = 1000
+    return config

@@ -1,0 +1,18 @@
+"""`speech-sr-x8-16k` (many voices): 2 kHz -> 16 kHz speech of any speaker, any resampler, either polarity.
+
+As `voices_sr_x4_16k.py` at ratio 8, fine-tuned from the one-speaker model jaxsr shipped under this name
+before (`git show 0a01e7f:jaxsr/pretrained/models/speech-sr-x8-16k.npz`).
+
+    python launch/train.py --config configs/pretrained/voices_sr_x8_16k.py --workdir runs/pretrained/voices-sr-x8-16k
+"""
+
+from jaxsr.configs.pretrained import voices_sr_x4_16k
+
+
+def get_config():
+    config = voices_sr_x4_16k.get_config()
+    config.seed = 12
+    config.task.ratio = 8
+    config.train.init_from = "speech-sr-x8-16k"
+    config.train.num_train_steps = 2000
+    return config
