@@ -2,7 +2,7 @@
 plus the inpainting helpers `zero_gaps` (find a gap mask) and `keep_known` (restore only the gaps).
 
     audio [time, ch] at any rate ──checks──> resample to the model's input rate (soxr, if needed)
-        ──front end: sr: cubic spline to the target rate | inpaint: linear fill of the masked gaps──>
+        ──front end: sr: cubic spline or sinc to the target rate | inpaint: linear fill of the masked gaps──>
         [time', ch] at the target rate ──run the model in chunks──> (inpaint: keep the given samples)
 """
 
@@ -17,7 +17,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from jaxsr.audio_io import resample
-from jaxsr.degrade import linear_fill, spline_upsample
+from jaxsr.config import task_option
+from jaxsr.degrade import linear_fill, upsample_rows
 from jaxsr.inference.checks import (_check_audio, _check_finite, _check_mask, _check_plausible, _check_rate,
                                     _same_rate, _warn_clipped, count_clipped, expected_input_rate, resolve_task)
 from jaxsr.inference.chunking import _check_batch_size, _run_planned, chunk_plan
@@ -84,7 +85,8 @@ def enhance(params: Model | Mapping, audio: ArrayLike, *, sample_rate: float,
     `audio`: numpy or jax, `[time]` or `[time, channels]` (at most 8; each restored independently),
     float in [-1, 1] or int16 PCM. `sample_rate`: the rate of `audio`.
 
-    * `sr`: `audio` at the low rate `target / ratio` is cubic-spline upsampled, then restored; with
+    * `sr`: `audio` at the low rate `target / ratio` is upsampled by the model's front end (the cubic
+      spline, or windowed sinc for `task.sr_frontend = "sinc"`), then restored; with
       `band_limited=True` it is already at the target rate (band-limited). Other rates are resampled
       (soxr) to the expected one first; `info['resampled']` says so and it is logged. Input at a rate between
       the low rate and the target (8 kHz audio for a 4 -> 16 kHz model) keeps its own band: below its Nyquist
@@ -147,8 +149,8 @@ def enhance(params: Model | Mapping, audio: ArrayLike, *, sample_rate: float,
     if keep_band:
         log.info("enhance: the %g Hz input carries audio above the model's %g Hz input band: its own band up to "
                  "%g Hz is kept, and the model restores above it", rate, want, _CROSSOVER[1] * rate / 2)
-    if task_name == "sr" and not band_limited:
-        x = np.stack([spline_upsample(x[:, c], ratio, n_out) for c in range(ch)], axis=1)
+    if task_name == "sr" and not band_limited:  # the model's front end: the paper's spline, or windowed sinc
+        x = upsample_rows(x.T, ratio, n_out, task_option(config.task, "sr_frontend")).T
     elif miss is not None:
         x = np.stack([linear_fill(x[:, c], miss[:, c]) for c in range(ch)], axis=1)
     x = _fit_length(x, n_out)

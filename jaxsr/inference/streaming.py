@@ -15,7 +15,8 @@ import numpy as np
 import scipy.interpolate
 from numpy.typing import ArrayLike
 
-from jaxsr.degrade import spline_upsample
+from jaxsr.config import task_option
+from jaxsr.degrade import SINC_ZEROS, _sinc_rows, spline_upsample
 from jaxsr.inference.api import keep_known
 from jaxsr.inference.checks import (_check_audio, _check_finite, _check_mask, _check_rate, _same_rate,
                                     _warn_clipped, count_clipped, expected_input_rate, resolve_task)
@@ -84,6 +85,36 @@ class _SplineFront(_Front):
     def flush(self) -> np.ndarray | None:
         end = self.n_lr * self.r
         return self._segment(self.done, end, final=True) if end > self.done else None
+
+
+class _SincFront(_Front):
+    """Streaming windowed-sinc upsampling (`jaxsr.degrade.sinc_upsample`): a plain FIR, so each output
+    sample is final once the SINC_ZEROS knots after it have arrived, and equals the whole-signal result."""
+
+    def __init__(self, ratio: int, channels: int):
+        self.r, self.knots, self.k0, self.n_lr, self.done = ratio, np.zeros((0, channels), np.float32), 0, 0, 0
+        self.latency = (SINC_ZEROS + 1) * ratio
+
+    def _segment(self, a: int, b: int) -> np.ndarray:
+        i0 = max(0, -(-a // self.r) - SINC_ZEROS)  # the first knot whose filter reaches sample a
+        window = self.knots[i0 - self.k0:]
+        return _sinc_rows(window.T, self.r, b - i0 * self.r).T[a - i0 * self.r:]
+
+    def push(self, x: np.ndarray, miss: np.ndarray | None) -> np.ndarray:
+        self.knots = np.concatenate([self.knots, x])
+        self.n_lr += len(x)
+        avail = max(0, (self.n_lr - SINC_ZEROS) * self.r)
+        if avail <= self.done:
+            return x[:0]
+        out = self._segment(self.done, avail)
+        self.done = avail
+        drop = max(0, -(-self.done // self.r) - SINC_ZEROS - self.k0)
+        self.knots, self.k0 = self.knots[drop:], self.k0 + drop
+        return out
+
+    def flush(self) -> np.ndarray | None:
+        end = self.n_lr * self.r
+        return self._segment(self.done, end) if end > self.done else None
 
 
 class _FillFront(_Front):
@@ -158,7 +189,7 @@ class Streamer:
     Latency (`latency`, in target-rate samples; `latency_seconds`): after input worth `t` target-rate
     samples, exactly `max(0, t - latency)` samples have been returned. It is one chunk (`chunk_length`)
     for band-limited sr, denoise and inpaint, plus `(SPLINE_CONTEXT + 2) * ratio` for sr from the low
-    rate (the spline's look-ahead). For inpaint with a `mask`, samples after the last known sample also
+    rate (the spline's look-ahead; `(SINC_ZEROS + 1) * ratio` with the sinc front end). For inpaint with a `mask`, samples after the last known sample also
     wait until their gap closes. The concatenated output equals `enhance` to float tolerance (the
     streaming spline is exact to ~1e-18; chunk results may differ in the last bits because batches
     differ). The stream is not resampled: `sample_rate` must be the rate the model expects.
@@ -178,6 +209,7 @@ class Streamer:
                              f"{', band-limited' if band_limited else ''}); it does not resample. Resample the stream "
                              "first (e.g. soxr.ResampleStream) or use enhance() on whole signals.")
         self.band_limited = band_limited
+        self._sinc = self.task == "sr" and task_option(self.config.task, "sr_frontend") == "sinc"
         self.input_rate, self.output_rate = rate, int(self.config.data.sample_rate)
         self.batch_size = _check_batch_size(batch_size, self.config)
         self.plan = chunk_plan(self.config, chunk_length)
@@ -185,8 +217,10 @@ class Streamer:
 
     @property
     def latency(self) -> int:
-        spline = (SPLINE_CONTEXT + 2) * self.ratio if (self.task == "sr" and not self.band_limited) else 0
-        return self.plan.length + spline
+        front = 0
+        if self.task == "sr" and not self.band_limited:
+            front = (SINC_ZEROS + 1 if self._sinc else SPLINE_CONTEXT + 2) * self.ratio
+        return self.plan.length + front
 
     @property
     def latency_seconds(self) -> float:
@@ -204,7 +238,7 @@ class Streamer:
     def _start(self, ch: int, was_1d: bool) -> None:
         self._channels, self._was_1d = ch, was_1d
         if self.task == "sr" and not self.band_limited:
-            self._front = _SplineFront(self.ratio, ch)
+            self._front = (_SincFront if self._sinc else _SplineFront)(self.ratio, ch)
         elif self.task == "inpaint":
             self._front = _FillFront(ch)
         else:
