@@ -5,8 +5,10 @@ or are refused)."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import pathlib
+import shutil
 import tempfile
 from typing import IO, Iterator
 
@@ -32,6 +34,57 @@ def write_atomic(path: str | os.PathLike, data: str | bytes, mode: int = 0o644) 
         pathlib.Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+# What a user can do something about when a write fails, in words (the errno names are cryptic).
+_WRITE_ERRORS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+                 errno.EACCES: "permission denied", errno.EPERM: "operation not permitted (an immutable file or folder?)",
+                 errno.EROFS: "read-only file system", errno.ENOTDIR: "a part of the path is a file, not a folder",
+                 errno.EISDIR: "it is a folder"}
+# Output-path errors: every later write to the same place would fail the same way.
+PATH_ERRNOS = frozenset(_WRITE_ERRORS)
+
+
+def os_errno(e: BaseException | None) -> int | None:
+    """The errno of `e` or of the first exception it was raised from that has one; a message naming
+    "No space left on device" counts as ENOSPC (some libraries drop the errno and keep only the text)."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno:
+            return e.errno
+        if "No space left on device" in str(e):
+            return errno.ENOSPC
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def describe_os_error(e: BaseException) -> str:
+    """A failed write in words: "no space left on device (PATH)", "permission denied (PATH)", ..."""
+    code = os_errno(e)
+    what = _WRITE_ERRORS.get(code) or (os.strerror(code) if code else str(e))
+    if isinstance(e, OSError) and code and e.strerror and e.strerror != os.strerror(code):
+        what += f": {e.strerror}"
+    where = getattr(e, "filename", None)
+    return f"{what} ({os.fsdecode(where)})" if where else what
+
+
+def check_writable(folder: str | os.PathLike, need_bytes: int = 0) -> None:
+    """Create `folder` (with its parents) and write and remove a small probe file in it, so that a
+    read-only, immutable or full folder fails before any work rather than after it; `need_bytes`: also
+    refuse when the filesystem has less free space than that. Raises OSError with its errno set."""
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".jaxsr-write-check-")
+    try:
+        os.write(fd, bytes(4096))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+        os.unlink(tmp)
+    free = shutil.disk_usage(folder).free
+    if need_bytes > free:
+        raise OSError(errno.ENOSPC, f"need about {need_bytes / 1e6:.1f} MB, {free / 1e6:.1f} MB free", str(folder))
 
 
 class LockBusy(Exception):

@@ -6,13 +6,15 @@
 The folder holds the graph (`forward.stablehlo` or `forward.onnx`; one file per length with
 `--chunk-length`) and `jaxsr-export.json` (config, rates, receptive field, checksums), which
 `jaxsr.load(folder)` and `jaxsr enhance --checkpoint FOLDER` read. Exit status: 0 written; 2 bad usage
-(unknown model, format, a missing optional package).
+(unknown model, format, a missing optional package, an output folder holding other files, a workdir or a
+file, one that cannot be written: permission denied, no space left).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import pathlib
 import sys
 
 from jaxsr.cli import common
@@ -21,7 +23,10 @@ from jaxsr.cli import common
 def parse_args(argv: list[str] | None, prog: str | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     common.add_model_args(p, required=True)
-    p.add_argument("-o", "--output", required=True, help="folder to write (created; a previous export there is replaced)")
+    p.add_argument("-o", "--output", required=True,
+                   help="folder to write (created; a previous export there is replaced, other files are refused)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write into a folder that holds files no export wrote (they stay, unless an artefact replaces one)")
     p.add_argument("--format", choices=("stablehlo", "onnx"), default="stablehlo",
                    help="stablehlo: a jax.export artefact (needs only jax); onnx: an ONNX graph (pip install jaxsr[export])")
     p.add_argument("--chunk-length", type=int, action="append", metavar="SAMPLES",
@@ -41,11 +46,20 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from jaxsr.deploy.export import METADATA
     from jaxsr.inference import load
 
+    from jaxsr.deploy.export import check_target
+    from jaxsr.files import describe_os_error
+
+    out = pathlib.Path(args.output).expanduser()
     try:
+        check_target(out, args.overwrite)  # before loading: a refused folder costs nothing
         model = load(args.checkpoint, args.which)
-        folder = export(model, args.output, args.format, chunk_lengths=args.chunk_length, dtype=args.dtype)
+        folder = export(model, out, args.format, chunk_lengths=args.chunk_length, dtype=args.dtype,
+                        overwrite=args.overwrite)
     except (ValueError, FileNotFoundError, ImportError, NotImplementedError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # permission denied, no space left: the folder, not the model
+        print(f"error: cannot write the export to {out}: {describe_os_error(e)}", file=sys.stderr)
         return 2
     meta = json.loads((folder / METADATA).read_text())
     files = ", ".join(f"{name} ({info['bytes'] / 1e6:.1f} MB)" for name, info in meta.get("files", {}).items())

@@ -152,9 +152,43 @@ def describe(model: Any) -> dict:
     }
 
 
+def metadata_sha256(meta: dict) -> str:
+    """SHA-256 of the canonical JSON (sorted keys, no spaces) of `jaxsr-export.json`'s fields but
+    `metadata_sha256` itself: rates, ratio, config, geometry and the files' checksums all change the
+    output, so an edit to any of them is refused at load like a damaged artefact."""
+    fields = {k: v for k, v in meta.items() if k != "metadata_sha256"}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _listed(folder: pathlib.Path) -> set[str]:
+    """The files an earlier export says it wrote into `folder` (none if its metadata is unreadable)."""
+    try:
+        files = json.loads((folder / METADATA).read_text()).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return set(files) if isinstance(files, dict) else set()
+
+
+def check_target(out: pathlib.Path, overwrite: bool = False) -> None:
+    """Refuse a target that is a file, a training workdir, or a folder holding files no export wrote
+    there (unless `overwrite`): an export must never replace or mix with what it did not create."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file, not a folder; pass a new or empty folder to export into (-o)")
+    if not out.is_dir():
+        return
+    if (out / "config.json").is_file() or (out / "checkpoints").is_dir() or (out / "best").is_dir():
+        raise ValueError(f"{out} is a training workdir; export into a folder of its own (e.g. {out / 'export'})")
+    ours = _listed(out) | ({METADATA} if (out / METADATA).is_file() else set())
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
+    if foreign and not overwrite:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise ValueError(f"{out} holds files no jaxsr export wrote there ({shown}); pick a new or empty folder, or "
+                         "pass overwrite=True (--overwrite) to write into it anyway")
+
+
 def export(model: Any, path: str | pathlib.Path, format: str = "stablehlo", *,
            chunk_lengths: Iterable[int] | None = None, dtype: str = "float32",
-           platforms: Sequence[str] = PLATFORMS) -> pathlib.Path:
+           platforms: Sequence[str] = PLATFORMS, overwrite: bool = False) -> pathlib.Path:
     """Write `model`'s forward pass to the folder `path` (created) as `format`; returns the folder.
 
     `model`: a `jaxsr.Model` (`jaxsr.load(...)`), or a workdir / packaged model name to load.
@@ -167,10 +201,13 @@ def export(model: Any, path: str | pathlib.Path, format: str = "stablehlo", *,
     StableHLO artefact is lowered for.
 
     Files an earlier export listed in the folder's `jaxsr-export.json` and this one does not write are
-    removed, so the folder never mixes two exports.
+    removed, so the folder never mixes two exports. A folder holding other files is refused (ValueError
+    naming them) unless `overwrite`, and so are a file and a training workdir.
     """
     fmt = check_choice("format", format, FORMATS)
     dtype = check_choice("dtype", dtype, DTYPES)
+    out = pathlib.Path(path).expanduser()
+    check_target(out, overwrite)
     if fmt == "onnx" and dtype != "float32":
         raise ValueError("format='onnx' is exported in float32 only (ONNX Runtime has no bfloat16 convolutions "
                          "on CPU); run it in bfloat16 with load_forward(path, 'openvino', precision='bfloat16')")
@@ -187,7 +224,6 @@ def export(model: Any, path: str | pathlib.Path, format: str = "stablehlo", *,
     meta = describe(model)
     lengths = check_chunk_lengths(chunk_lengths, meta["length_multiple"])
     forward = forward_function(model, dtype)
-    out = pathlib.Path(path).expanduser()
     out.mkdir(parents=True, exist_ok=True)
 
     files: dict[str, dict] = {}
@@ -218,6 +254,7 @@ def export(model: Any, path: str | pathlib.Path, format: str = "stablehlo", *,
         from jaxsr.deploy.onnx_lowering import OPSET
 
         meta["onnx_opset"] = OPSET
+    meta["metadata_sha256"] = metadata_sha256(meta)
     _remove_stale(out, set(files))
     write_atomic(out / METADATA, json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return out

@@ -183,11 +183,31 @@ def export_folder(path_or_model: Any) -> pathlib.Path | None:
     return p if (p / METADATA).is_file() else None
 
 
+# What a runtime reads from `jaxsr-export.json`, with the type of each.
+_METADATA_FIELDS = {"config": dict, "files": dict, "format": str, "length_multiple": int, "receptive_field": list,
+                    "input_rate": (int, float), "output_rate": (int, float), "metadata_sha256": str}
+
+
 def read_metadata(folder: pathlib.Path) -> dict:
+    """`jaxsr-export.json` of `folder`, checked: a JSON object with every field a runtime reads, whose
+    `metadata_sha256` matches its content. ValueError naming the file otherwise."""
+    from jaxsr.deploy.export import metadata_sha256
+
+    path = folder / METADATA
     try:
-        return json.loads((folder / METADATA).read_text())
+        meta = json.loads(path.read_text())
     except ValueError as e:
-        raise ValueError(f"{folder / METADATA} is not valid JSON ({e}); export the model again") from None
+        raise ValueError(f"{path} is not valid JSON ({e}); export the model again") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path} holds a JSON {type(meta).__name__}, not export metadata; export the model again")
+    missing = [k for k, t in _METADATA_FIELDS.items() if not isinstance(meta.get(k), t)]
+    if missing:
+        raise ValueError(f"{path} lacks {', '.join(missing)} (or has the wrong type): damaged, edited or written by "
+                         "an older jaxsr; export the model again")
+    if meta["metadata_sha256"] != metadata_sha256(meta):
+        raise ValueError(f"{path} was altered (its rates, ratio, config, geometry or file list no longer match its "
+                         "metadata_sha256); export the model again")
+    return meta
 
 
 def _read_checked(folder: pathlib.Path, name: str, info: dict) -> bytes:

@@ -116,8 +116,15 @@ def load(workdir_or_checkpoint: str | os.PathLike, which: str | int = "latest", 
     text = os.fspath(workdir_or_checkpoint)
     path = pathlib.Path(text).expanduser()
     if (path / "jaxsr-export.json").is_file() or path.name == "jaxsr-export.json":
-        return _load_exported(path if path.is_dir() else path.parent, runtime, precision)
-    if not path.exists() and pretrained.is_name(text):
+        folder = path if path.is_dir() else path.parent
+        if which != "latest":  # an export holds one set of weights; "best" would silently load it anyway
+            raise ValueError(f"{folder} is an exported model with one set of weights; drop which={which!r} (--which)")
+        if (folder / "checkpoints").is_dir() or (folder / "best").is_dir():
+            raise ValueError(f"{folder} holds both an exported model (jaxsr-export.json) and a training run's "
+                             "checkpoints; move the export into a folder of its own and export again.")
+        return _load_exported(folder, runtime, precision)
+    named = pretrained.is_name(text)
+    if named and (text.startswith(pretrained.PREFIX) or not path.exists()):
         if which not in ("latest", "best"):
             raise ValueError(f"{text!r} is a packaged model with one set of weights; drop which={which!r}")
         model = pretrained.load(text)
@@ -126,10 +133,29 @@ def load(workdir_or_checkpoint: str | os.PathLike, which: str | int = "latest", 
     else:
         from jaxsr.checkpoints import load_checkpoint  # orbax is only needed here
 
+        check_not_a_workdir_lookalike(path, text)
         restored = load_checkpoint(workdir_or_checkpoint, which)
         model = Model.from_variables(restored.variables, restored.config, restored.step)
         model = dataclasses.replace(model, path=str(restored.path))
     return model.with_runtime(runtime or "xla", precision)
+
+
+def check_not_a_workdir_lookalike(path: pathlib.Path, text: str) -> None:
+    """FileNotFoundError saying what `path` is when it is a folder that is neither a workdir nor a step
+    directory but looks like something else: an export folder that lost its `jaxsr-export.json`, or a
+    local folder named like a packaged model (which the folder shadows)."""
+    from jaxsr import pretrained
+
+    if not path.is_dir() or (path / "config.json").is_file() or (path / "model").is_dir():
+        return
+    artefacts = sorted(p.name for p in path.glob("forward*") if p.suffix in (".stablehlo", ".onnx"))
+    if artefacts:
+        raise FileNotFoundError(f"{path} holds exported artefacts ({', '.join(artefacts[:3])}) but no "
+                                "jaxsr-export.json; copy that file back from the export, or export the model again.")
+    if pretrained.is_name(path.name) and not text.startswith(pretrained.PREFIX):
+        raise FileNotFoundError(f"{path} is a local folder, not a training workdir (no config.json), and its name is "
+                                f"that of a packaged model; for the packaged model pass {pretrained.PREFIX}{path.name}, "
+                                "or rename the folder.")
 
 
 def _load_exported(folder: pathlib.Path, runtime: str | None, precision: str) -> Model:

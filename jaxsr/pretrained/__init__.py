@@ -30,12 +30,65 @@ MODELS_DIR = pathlib.Path(os.environ.get("JAXSR_PRETRAINED_DIR") or pathlib.Path
 PREFIX = "pretrained:"  # Model.path of a packaged model
 
 
-def _manifests() -> dict[str, dict]:
-    out = {}
+# What a manifest must hold to be loaded, with the type of each.
+_REQUIRED = {"name": str, "file": str, "sha256": str, "config": dict}
+# The manifest fields that decide what a packaged model outputs. `config_sha256` covers them, so an edited
+# ratio, rate or config is refused like a damaged weights file instead of silently changing the output.
+OUTPUT_FIELDS = ("config", "task", "ratio", "sample_rate", "input_rate", "sha256")
+_REINSTALL = "reinstall jaxsr (pip install --force-reinstall jaxsr, or git checkout the file in a clone)"
+
+
+def config_sha256(manifest: dict) -> str:
+    """SHA-256 of the canonical JSON (sorted keys, no spaces) of `manifest`'s `OUTPUT_FIELDS`: the value
+    of the manifest's `config_sha256`, which `build` writes and every load checks."""
+    fields = {k: manifest.get(k) for k in OUTPUT_FIELDS}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Scan:
+    good: dict  # name -> manifest
+    paths: dict  # name -> the manifest's path
+    broken: dict  # name -> why that model cannot load (a manifest missing a field, a name claimed twice)
+    unnamed: list  # problems of manifests that name no model (not JSON, not an object)
+
+
+def _scan() -> _Scan:
+    """Every manifest in MODELS_DIR, each checked on its own: one bad file never hides the others."""
+    good: dict[str, dict] = {}
+    paths: dict[str, list[pathlib.Path]] = {}
+    broken: dict[str, str] = {}
+    unnamed: list[str] = []
     for p in sorted(MODELS_DIR.glob("*.json")):
-        meta = json.loads(p.read_text())
-        out[meta["name"]] = meta
-    return out
+        try:
+            meta = json.loads(p.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            unnamed.append(f"{p} is not a readable JSON manifest ({e}); {_REINSTALL}, or remove it")
+            continue
+        if not isinstance(meta, dict):
+            unnamed.append(f"{p} holds a JSON {type(meta).__name__}, not a manifest object; {_REINSTALL}, or remove it")
+            continue
+        missing = [k for k, t in _REQUIRED.items() if not isinstance(meta.get(k), t)]
+        if missing:
+            msg = (f"{p} is not a complete manifest: {', '.join(missing)} missing or of the wrong type; "
+                   f"{_REINSTALL}, or remove it")
+            if isinstance(meta.get("name"), str) and meta["name"]:
+                broken[meta["name"]] = msg
+            else:
+                unnamed.append(msg)
+            continue
+        paths.setdefault(meta["name"], []).append(p)
+        good[meta["name"]] = meta
+    for name, ps in paths.items():
+        if len(ps) > 1:  # which one is meant cannot be told: neither is loaded
+            good.pop(name)
+            broken[name] = (f"packaged model {name!r} is claimed by {len(ps)} manifests: "
+                            f"{' and '.join(map(str, ps))}; remove the one that is not jaxsr's, or rename it inside")
+    return _Scan(good, {n: ps[0] for n, ps in paths.items()}, broken, unnamed)
+
+
+def _manifests() -> dict[str, dict]:
+    return _scan().good
 
 
 def names() -> list[str]:
@@ -51,26 +104,47 @@ def available() -> list[dict[str, Any]]:
     return [{k: m.get(k) for k in keys} for m in _manifests().values()]
 
 
+def problems() -> list[str]:
+    """One line per manifest in MODELS_DIR that cannot be loaded (empty when all are well)."""
+    scan = _scan()
+    return scan.unnamed + [scan.broken[n] for n in sorted(scan.broken)]
+
+
 def is_name(text: str) -> bool:
-    """Whether `text` names a packaged model (with or without the `pretrained:` prefix)."""
-    return str(text).removeprefix(PREFIX) in _manifests()
+    """Whether `text` names a packaged model (with or without the `pretrained:` prefix); a model whose
+    manifest is damaged counts, so that loading it says what is wrong with it."""
+    scan = _scan()
+    name = str(text).removeprefix(PREFIX)
+    return name in scan.good or name in scan.broken
 
 
 def unknown_name_error(text: str) -> ValueError:
     """The one-line error for a name that is neither a packaged model nor a path."""
-    known = names()
+    scan = _scan()
+    known = sorted(scan.good)
     close = difflib.get_close_matches(str(text), known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    hint = f"; did you mean {close[0]!r}?" if close else "."
+    bad = scan.unnamed + [scan.broken[n] for n in sorted(scan.broken)]
+    unreadable = f" Unreadable manifest(s): {'; '.join(bad[:2])}." if bad else ""
     return ValueError(f"{text!r} is neither a training workdir nor a packaged model{hint} Packaged models: "
-                      f"{', '.join(known) or 'none'} (jaxsr.pretrained.available() lists them with their scores).")
+                      f"{', '.join(known) or 'none'} (jaxsr.pretrained.available() lists them with their scores)."
+                      + unreadable)
 
 
 def manifest(name: str) -> dict:
-    """The JSON manifest of packaged model `name` (ValueError listing the names if there is none)."""
+    """The JSON manifest of packaged model `name` (ValueError listing the names if there is none, or
+    naming the file when it is damaged, edited or claims a name another manifest claims too)."""
     name = str(name).removeprefix(PREFIX)
-    m = _manifests().get(name)
+    scan = _scan()
+    if name in scan.broken:
+        raise ValueError(scan.broken[name])
+    m = scan.good.get(name)
     if m is None:
         raise unknown_name_error(name)
+    # Manifests written before the field existed have none; every manifest build.py writes has it.
+    if "config_sha256" in m and m["config_sha256"] != config_sha256(m):
+        raise ValueError(f"packaged model {name!r}: {scan.paths[name]} was altered (its config, task, ratio or rates "
+                         f"no longer match its config_sha256); {_REINSTALL}.")
     return m
 
 
@@ -91,8 +165,7 @@ def read_variables(name: str) -> dict:
     m = manifest(name)
     path = MODELS_DIR / m["file"]
     if not path.is_file():
-        raise ValueError(f"packaged model {m['name']!r}: {path} is missing; reinstall jaxsr "
-                         "(pip install --force-reinstall jaxsr, or git checkout the file in a clone).")
+        raise ValueError(f"packaged model {m['name']!r}: {path} is missing; {_REINSTALL}.")
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     if digest != m["sha256"]:
@@ -138,4 +211,4 @@ def load(name: str):
     return dataclasses.replace(model, path=PREFIX + m["name"])
 
 
-__all__ = ["available", "names", "load", "manifest", "is_name", "read_variables", "MODELS_DIR"]
+__all__ = ["OUTPUT_FIELDS", "available", "config_sha256", "names", "problems", "load", "manifest", "is_name", "read_variables", "MODELS_DIR"]
