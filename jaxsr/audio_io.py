@@ -77,6 +77,17 @@ def _name(src: PathLike | BinaryIO) -> str:
     return str(getattr(src, "name", src)) if not isinstance(src, (str, os.PathLike)) else os.fspath(src)
 
 
+def sf_path(path: PathLike) -> str | bytes:
+    """`path` as soundfile takes it. libsndfile gets UTF-8 names, so a name that is not UTF-8 (bytes a
+    filesystem allows, which Python keeps as surrogates) is passed as the bytes it is on disk."""
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return os.fsencode(text)
+
+
 def _check_readable(p: pathlib.Path) -> None:
     """Say what is wrong with a path before a decoder does: libsndfile reports a missing permission or a
     symlink loop as "System error", which would read as a damaged file."""
@@ -141,12 +152,13 @@ def read_audio(path: PathLike | BinaryIO, sample_rate: int | None = None,
     if isinstance(path, (str, os.PathLike)):
         _check_readable(pathlib.Path(path))
     try:
-        x, rate = sf.read(path, dtype="float32", always_2d=True)
+        x, rate = sf.read(sf_path(path) if isinstance(path, (str, os.PathLike)) else path, dtype="float32",
+                          always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
         is_path = isinstance(path, (str, os.PathLike))
         if not is_path or pathlib.Path(path).suffix.lower() in _libsndfile_extensions():
             # libsndfile owns this format: a failure means a damaged file, and audioread would not do better.
-            raise ValueError(f"cannot decode audio file {name}: {e!s}. The file is damaged, truncated "
+            raise ValueError(f"cannot decode audio file {name}: {str(e).rstrip('.')}. The file is damaged, truncated "
                              "or not audio of the format its name says.") from e
         try:
             x, rate = _decode_audioread(os.fspath(path))
@@ -200,7 +212,7 @@ def write_audio(path: PathLike, audio: np.ndarray, sample_rate: int, subtype: st
     # Same directory so os.replace is an atomic rename; a unique name so concurrent writers do not collide.
     tmp = p.with_name(f".{p.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        sf.write(tmp, x, int(sample_rate), subtype=subtype, format=fmt)
+        sf.write(sf_path(tmp), x, int(sample_rate), subtype=subtype, format=fmt)
         os.replace(tmp, p)
     finally:
         if tmp.exists():

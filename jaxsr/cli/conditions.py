@@ -69,7 +69,7 @@ def apply_codec(config, codec: str | None) -> None:
     try:
         check_codec(codec, config.data.sample_rate / config.task.ratio)
     except ValueError as e:
-        raise UsageError(f"--codec {e}") from None
+        raise UsageError(f"--codec {codec} {str(e).removeprefix(f'codec {codec} ')}") from None
     config.task.sr_codec = codec
 
 

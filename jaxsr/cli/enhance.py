@@ -29,6 +29,10 @@ from jaxsr.cli import common  # light: argparse helpers, no JAX
 log = logging.getLogger("jaxsr.enhance_cli")
 
 
+# --gaps-from-zeros above an hour marks nothing a model could fill (its gaps are tens of milliseconds).
+MAX_GAP_MS = 3_600_000.0
+
+
 class UsageError(Exception):
     """Something wrong with the command line: exit status 2, nothing written."""
 
@@ -64,8 +68,8 @@ def parse_args(argv: list[str] | None, prog: str | None = None) -> argparse.Name
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     common.check_args(p, args, positive=("batch_size",))
-    if args.gaps_from_zeros is not None and not args.gaps_from_zeros > 0:
-        p.error(f"--gaps-from-zeros must be a positive number of milliseconds; got {args.gaps_from_zeros}")
+    if args.gaps_from_zeros is not None and not 0 < args.gaps_from_zeros <= MAX_GAP_MS:
+        p.error(f"--gaps-from-zeros must be a number of milliseconds in (0, {MAX_GAP_MS:g}]; got {args.gaps_from_zeros}")
     return args
 
 
@@ -116,11 +120,43 @@ def plan_outputs(inputs: list[str], outdir: pathlib.Path, fmt: str | None,
     return pairs
 
 
+def check_output_folders(outdir: pathlib.Path, pairs: list[tuple[pathlib.Path, pathlib.Path]],
+                         output_rate: int) -> None:
+    """UsageError, before any restoring, when the outputs cannot be written: `-o` is a file, a folder is
+    read-only or immutable, or the disk lacks room for the outputs (16-bit samples at the output rate)."""
+    from jaxsr.files import check_writable, describe_os_error
+
+    if outdir.exists() and not outdir.is_dir():
+        raise UsageError(f"-o/--output {outdir} is a file; pass a folder (it is created if missing).")
+    need = sum(_output_bytes(f, output_rate) for f, _ in pairs)
+    folders = sorted({out.parent for _, out in pairs}, key=lambda d: len(d.parts))
+    for i, folder in enumerate(folders or [outdir]):
+        try:
+            check_writable(folder, need if i == 0 else 0)
+        except OSError as e:
+            raise UsageError(f"cannot write the outputs into {folder}: {describe_os_error(e)}; choose another "
+                             "-o/--output folder, or fix its permissions or free space.") from None
+
+
+def _output_bytes(path: pathlib.Path, output_rate: int) -> int:
+    import soundfile as sf
+
+    from jaxsr.audio_io import sf_path
+
+    try:
+        info = sf.info(sf_path(path))
+    except Exception:  # unreadable here: the real read reports the error
+        return 0
+    return int(info.duration * output_rate * info.channels * 2)
+
+
 def _duration(path: pathlib.Path) -> float:
     import soundfile as sf
 
+    from jaxsr.audio_io import sf_path
+
     try:
-        return float(sf.info(str(path)).duration)
+        return float(sf.info(sf_path(path)).duration)
     except Exception:  # unreadable here: the real read reports the error
         return 0.0
 
@@ -160,6 +196,25 @@ def restore_file(model, src: pathlib.Path, dst: pathlib.Path, args: argparse.Nam
     return record
 
 
+def _output_failure(e: BaseException, dst: pathlib.Path) -> str | None:
+    """What went wrong with the output folder if `e` is a write failure every later file would share
+    (no space, permission denied, read-only), else None. libsndfile reports a full disk only as
+    "System error", so its errors are told apart by the free space left."""
+    import shutil
+
+    from jaxsr.files import PATH_ERRNOS, describe_os_error, os_errno
+
+    if os_errno(e) in PATH_ERRNOS:
+        return describe_os_error(e)
+    if type(e).__name__ == "LibsndfileError":
+        try:
+            if shutil.disk_usage(dst.parent).free < 1 << 20:
+                return f"no space left on device ({dst.parent})"
+        except OSError:
+            pass
+    return None
+
+
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     args = parse_args(argv, prog)
     common.setup_logging()
@@ -178,20 +233,21 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         E.resolve_task(model.config, args.task, args.ratio)
         if args.band_limited and model.config.task.name != "sr":
             raise ValueError(f"--band-limited only applies to sr models; this checkpoint does {model.config.task.name}.")
-        if args.chunk_length is not None:
-            E.chunk_plan(model.config, args.chunk_length)
+        # Planned once up front: an export with fixed chunk lengths this audio cannot use fails here, not per file.
+        E.chunk_plan(model.config, args.chunk_length, forward=model.forward)
         if args.gaps_from_zeros and model.config.task.name != "inpaint":
             raise ValueError(f"--gaps-from-zeros only applies to inpaint models; this checkpoint does "
                              f"{model.config.task.name}.")
-        pairs = plan_outputs(args.inputs, pathlib.Path(args.output).expanduser(), args.format, args.overwrite,
-                             args.spectrogram)
+        outdir = pathlib.Path(args.output).expanduser()
+        pairs = plan_outputs(args.inputs, outdir, args.format, args.overwrite, args.spectrogram)
+        check_output_folders(outdir, pairs, model.sample_rate)
     except (UsageError, ValueError, FileNotFoundError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     log.info("restoring %d file(s) with %s (step %d, task %s; %s %s) into %s", len(pairs), model.path, model.step,
              model.config.task.name, model.runtime, model.precision, args.output)
 
-    done, failed = [], []
+    done, failed, fatal = [], [], None
     total = sum(_duration(f) for f, _ in pairs)
     with logging_redirect_tqdm(), tqdm(
             total=round(total, 2), unit="s", desc="audio", file=sys.stderr, disable=args.quiet,
@@ -201,10 +257,17 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             try:
                 done.append(restore_file(model, src, dst, args))
             except Exception as e:  # one bad file must not stop the others
+                if (why := _output_failure(e, dst)) is not None:  # but a full or read-only disk stops them all
+                    fatal = (f"cannot write {dst}: {why}; {len(pairs) - i - 1} file(s) not restored. Free some "
+                             "space or fix the folder's permissions, then run again (restored files are kept).")
+                    break
                 msg = f"{type(e).__name__}: {e}" if not isinstance(e, (ValueError, FileNotFoundError)) else str(e)
                 log.error("skipped %s: %s", src, msg)
                 failed.append({"input": str(src), "error": msg})
             bar.update(round(_duration(src), 2))
+    if fatal is not None:
+        print(f"error: {fatal}", file=sys.stderr)
+        return 2
     elapsed = time.perf_counter() - t0
     seconds = sum(r["seconds"] for r in done)
     log.info("restored %d file(s), %.1f s of audio in %.1f s; %d failed", len(done), seconds, elapsed, len(failed))

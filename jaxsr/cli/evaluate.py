@@ -66,6 +66,9 @@ from jaxsr.cli.conditions import (UsageError, apply_codec, apply_degradation, ap
 
 log = logging.getLogger("jaxsr.evaluate_cli")
 
+# Input SNRs --snr-db accepts: beyond them the noise is either inaudible or all there is, and the
+# gain 10**(snr/20) overflows long before float range ends.
+SNR_DB_RANGE = (-50.0, 100.0)
 _SPLIT_SPEC = re.compile(r"^(?P<name>[A-Za-z0-9_]+):(?P<split>train|valid|test)$")
 
 
@@ -105,6 +108,8 @@ def parse_args(argv: list[str] | None, prog: str | None = None) -> argparse.Name
     p.add_argument("--reverb-prob", type=float, metavar="P",
                    help="denoise only: probability of reverberating each file first (default: the checkpoint's "
                         "task.reverb_prob)")
+    p.add_argument("--any-rate", action="store_true",
+                   help="accept file rates outside 1-768 kHz (refused by default: such a rate is usually a damaged header)")
     p.add_argument("--max-files", type=int, help="score only the first N files (in sorted order)")
     p.add_argument("--runtime", choices=("xla", "stablehlo", "onnxruntime", "openvino"), help="what runs the network "
                    "(default: xla, an export folder's own; onnxruntime/openvino need `pip install jaxsr[export]`)")
@@ -119,6 +124,9 @@ def parse_args(argv: list[str] | None, prog: str | None = None) -> argparse.Name
     common.check_args(p, args, positive=("max_files", "batch_size", "sample_rate"))
     if args.seed is not None and args.seed < 0:
         p.error(f"--seed must be a non-negative integer; got {args.seed}")
+    lo, hi = SNR_DB_RANGE
+    if args.snr_db is not None and not lo <= args.snr_db <= hi:  # also refuses nan and inf
+        p.error(f"--snr-db must be a number of dB in [{lo:g}, {hi:g}]; got {args.snr_db}")
     if args.reverb_prob is not None and not 0.0 <= args.reverb_prob <= 1.0:
         p.error(f"--reverb-prob must be a probability in [0, 1]; got {args.reverb_prob}")
     return args
@@ -169,17 +177,24 @@ def _split_items(name: str, split: str, config) -> list[Item]:
     return [Item(i, str(source[i]["id"]), f"{name}:{split}[{i}]", loader(i)) for i in range(len(source))]
 
 
-def load_clips(items: list[Item], sample_rate: int, min_length: int) -> tuple[list[dict], list[dict]]:
-    """Read every item at `sample_rate`. Returns (clips `{'item', 'y', 'rate', 'samples', 'padded'}`, failures)."""
+def load_clips(items: list[Item], sample_rate: int, min_length: int,
+               allow_any_rate: bool = False) -> tuple[list[dict], list[dict]]:
+    """Read every item at `sample_rate`. Returns (clips `{'item', 'y', 'rate', 'samples', 'padded'}`, failures).
+
+    A file at an implausible rate (unless `allow_any_rate`) or one whose resampled audio would not fit in
+    memory is a failure, checked before resampling it (`enhance`'s checks)."""
     from jaxsr.audio_io import resample
+    from jaxsr.inference.checks import _check_plausible
 
     clips, failed = [], []
     for item in items:
         try:
             x, rate = item.load()
+            _check_plausible(float(rate), float(sample_rate), allow_any_rate,
+                             int(round(len(x) * sample_rate / rate)), 1, sample_rate)
             y = resample(x, rate, sample_rate) if rate != sample_rate else np.asarray(x, np.float32)
         except Exception as e:  # one unreadable file must not stop the others
-            msg = str(e) if isinstance(e, (ValueError, FileNotFoundError)) else f"{type(e).__name__}: {e}"
+            msg = str(e) if isinstance(e, (ValueError, FileNotFoundError, MemoryError)) else f"{type(e).__name__}: {e}"
             log.error("skipped %s: %s", item.origin, msg)
             failed.append({"file": item.origin, "error": msg})
             continue
@@ -227,7 +242,8 @@ def restore(model, config, ex: dict, batch_size: int | None = None) -> np.ndarra
     from jaxsr.inference import chunking, keep_known
 
     y = chunking._run_planned(model.variables, config, np.asarray(ex["x"], np.float32)[:, None],
-                              chunking.chunk_plan(config, None), chunking._check_batch_size(batch_size, config),
+                              chunking.chunk_plan(config, None, forward=model.forward),
+                              chunking._check_batch_size(batch_size, config),
                               model.forward)[:, 0]
     return y if ex.get("mask") is None else keep_known(y, ex["x"], ex["mask"])
 
@@ -304,7 +320,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         log.warning("warning: --perceptual: %s; those metrics are left out.", note)
 
     with logging_redirect_tqdm():
-        clips, failed = load_clips(items, rate, length_multiple(config.model.num_blocks))
+        clips, failed = load_clips(items, rate, length_multiple(config.model.num_blocks), args.any_rate)
         if not clips:
             print(f"error: none of the {len(items)} input(s) could be read; see the messages above.", file=sys.stderr)
             return 1

@@ -156,7 +156,7 @@ def enhance(params: Model | Mapping, audio: ArrayLike, *, sample_rate: float,
     x = _fit_length(x, n_out)
 
     bs = _check_batch_size(batch_size, config)
-    plan = chunk_plan(config, chunk_length)
+    plan = chunk_plan(config, chunk_length, forward=forward)
     y = _run_planned(variables, config, x, plan, bs, forward)
     if not np.all(np.isfinite(y)):
         raise FloatingPointError("the model produced NaN/inf samples: the checkpoint is probably diverged.")

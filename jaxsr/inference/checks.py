@@ -22,10 +22,11 @@ MAX_CHANNELS = 8
 # them a rate is almost surely a wrong argument or a damaged header: `sample_rate=4` for 16 kHz audio, or a
 # WAV claiming 7 Hz, would be "resampled" into an output thousands of times longer (minutes, gigabytes).
 PLAUSIBLE_RATES = (1000.0, 768_000.0)
-# `enhance` holds about this many float32 copies of its output at once (input at the target rate, padded
-# copy, chunks, model outputs, overlap-add). An output whose working set exceeds half of this machine's
-# memory is refused up front instead of swapping for minutes.
-WORKING_COPIES = 8
+# `enhance` holds at most about this many float32 copies of its output at once: the sr front end's cubic
+# spline peaks near 10 (scipy works in float64), the chunked model about 3 beyond its input and output
+# (measured with tracemalloc in tests/test_hostile_inputs.py). An output whose working set exceeds half of
+# this machine's memory is refused up front instead of swapping for minutes.
+WORKING_COPIES = 12
 
 
 # ------------------------------------------------------------------------------------------ the task

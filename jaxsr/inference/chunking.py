@@ -91,6 +91,8 @@ class ChunkPlan:
     left: int
     fade: int
     multiple: int
+    # The only lengths the network takes (an export with fixed chunk lengths), or None: any multiple.
+    lengths: tuple[int, ...] | None = None
 
     @property
     def overlap(self) -> int:
@@ -101,8 +103,10 @@ class ChunkPlan:
 
     def short_length(self, n: int) -> int:
         """The chunk length for `n <= length` samples (a short signal, or the last chunk): the smallest
-        of 4 buckets L, L/2, L/4, L/8 that holds them, so that a few shapes serve every length."""
-        buckets = sorted({max(self.multiple, _round_up(self.length >> i, self.multiple)) for i in range(4)})
+        of 4 buckets L, L/2, L/4, L/8 that holds them, so that a few shapes serve every length (the fixed
+        `lengths` of an export instead, when it has them)."""
+        buckets = self.lengths or sorted({max(self.multiple, _round_up(self.length >> i, self.multiple))
+                                          for i in range(4)})
         return next(b for b in buckets if b >= n)
 
     def last_length(self, n: int) -> int:
@@ -125,12 +129,15 @@ class ChunkPlan:
         return w.astype(np.float32)
 
 
-def chunk_plan(config: ml_collections.ConfigDict, chunk_length: int | None = None) -> ChunkPlan:
+def chunk_plan(config: ml_collections.ConfigDict, chunk_length: int | None = None, *,
+               forward: Any = None) -> ChunkPlan:
     """The chunking used by `run_model` for `config`'s model.
 
     `chunk_length` (samples) defaults to `config.eval.chunk_length`, or 4 * `data.patch_length` when
     that is 0, raised if needed to twice the overlap. An explicit value must be a multiple of
-    2**(num_blocks+1) and at least twice the overlap.
+    2**(num_blocks+1) and at least twice the overlap. `forward`: the runtime that will run the network
+    (a `jaxsr.deploy.Forward`); when it takes only fixed chunk lengths (an export made with
+    `chunk_lengths`), the plan uses those: the longest by default, and the others for short pieces.
     """
     m = length_multiple(config.model.num_blocks)
     left, right = receptive_field(config)
@@ -138,6 +145,19 @@ def chunk_plan(config: ml_collections.ConfigDict, chunk_length: int | None = Non
     fade = _round_up(max(2 * m, 64), m)  # both chunks are exact here, so a short fade suffices
     overlap = _round_up(left + fade + right, m)
     minimum = 2 * overlap
+    fixed = getattr(forward, "chunk_lengths", None)
+    fixed = tuple(sorted(fixed)) if fixed else None
+    if fixed is not None:
+        if chunk_length is not None and chunk_length not in fixed:
+            raise ValueError(f"chunk_length={chunk_length!r}: this export takes only the chunk lengths {list(fixed)}; "
+                             f"pass one of them (or none: {fixed[-1]}).")
+        length = int(chunk_length if chunk_length is not None else fixed[-1])
+        if length < minimum:
+            raise ValueError(f"this export's chunk lengths {list(fixed)} are too short for its model: chunks overlap by "
+                             f"{overlap} samples, so it needs one >= {minimum}. Export again with --chunk-length "
+                             f"{_round_up(minimum, m)} (or larger), or without --chunk-length.")
+        return ChunkPlan(length=length, hop=length - overlap, left=left, fade=fade, multiple=m,
+                         lengths=tuple(n for n in fixed if n <= length))
     if chunk_length is None:
         default = int(config.eval.get("chunk_length", 0) or 4 * config.data.patch_length)
         length = max(_round_up(default, m), minimum)
@@ -145,7 +165,8 @@ def chunk_plan(config: ml_collections.ConfigDict, chunk_length: int | None = Non
         length = int(chunk_length)
         if length != chunk_length or length <= 0 or length % m:
             raise ValueError(f"chunk_length must be a positive multiple of {m} (model.num_blocks="
-                             f"{config.model.num_blocks}); got {chunk_length!r}. Try {_round_up(max(length, 1), m)}.")
+                             f"{config.model.num_blocks}) and at least {minimum}; got {chunk_length!r}. Try "
+                             f"{max(_round_up(max(length, 1), m), minimum)}.")
         if length < minimum:
             raise ValueError(f"chunk_length={length} is too short for this model: chunks overlap by {overlap} samples "
                              f"(its receptive field plus a crossfade), so use chunk_length >= {minimum}.")
@@ -260,9 +281,17 @@ def _as_device(variables: Mapping) -> Any:
     return jax.tree_util.tree_map(jnp.asarray, dict(variables))
 
 
+# Rows of chunks `_run_planned` hands the network at once: enough for two batches in flight, few enough
+# that no copy of the whole signal's chunks (longer than the signal by the overlap) is ever held.
+_GROUP_SAMPLES = 1 << 20
+
+
 def _run_planned(variables: Mapping, config: ml_collections.ConfigDict, x: np.ndarray, plan: ChunkPlan,
                  batch_size: int, forward: Callable | None = None) -> np.ndarray:
-    """`x` `[time, ch]` float32 -> model output `[time, ch]`: chunk, apply, overlap-add, trim."""
+    """`x` `[time, ch]` float32 -> model output `[time, ch]`: chunk, apply, overlap-add, trim.
+
+    Chunks go through the network a group at a time and are added into the output as they come back,
+    so the memory beyond the output is one group's, whatever the signal's length."""
     n, ch = x.shape
     num = plan.num_chunks(n)
     last = plan.last_length(n)
@@ -270,16 +299,19 @@ def _run_planned(variables: Mapping, config: ml_collections.ConfigDict, x: np.nd
     padded[:, :n] = x.T
     full = np.lib.stride_tricks.sliding_window_view(padded, plan.length, axis=1)[:, : (num - 1) * plan.hop: plan.hop]
     assert full.shape[1] == num - 1, (full.shape, num)
-    y_full = apply_chunks(variables, config, full.reshape(ch * (num - 1), plan.length), batch_size, forward)
-    y_full = y_full.reshape(ch, num - 1, plan.length)
+    out = np.zeros((ch, n), np.float32)
+    group = max(4 * batch_size, _GROUP_SAMPLES // plan.length)
+    for c in range(ch):
+        for k0 in range(0, num - 1, group):
+            y = apply_chunks(variables, config, np.ascontiguousarray(full[c, k0:k0 + group]), batch_size, forward)
+            for j in range(len(y)):
+                _add_chunk(out[c:c + 1], 0, y[j:j + 1], k0 + j, plan, last=False)
     start = (num - 1) * plan.hop
     y_last = apply_chunks(variables, config, np.ascontiguousarray(padded[:, start:start + last]), batch_size,
                           forward)
-    out = np.zeros((ch, n), np.float32)
-    for k in range(num - 1):
-        _add_chunk(out, 0, y_full[:, k], k, plan, last=False)
+    del padded, full
     _add_chunk(out, 0, y_last, num - 1, plan, last=True)
-    return out.T.copy()
+    return np.ascontiguousarray(out.T)
 
 
 def run_model(variables: Mapping, config: ml_collections.ConfigDict, x: np.ndarray | jax.Array, *,
