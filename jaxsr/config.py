@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from typing import Any
 
 import ml_collections
@@ -239,6 +240,35 @@ def _expect(cond: bool, field: str, msg: str) -> None:
         raise ValueError(f"config.{field}: {msg}")
 
 
+# Numeric fields of the run, the model, training and evaluation: (field, integer, low, high, low excluded).
+# A float must be finite: inf or nan passes `x > 0` and fails only inside JAX, after the workdir is written.
+_RANGES = (
+    ("seed", True, 0, 2**32 - 1, False), ("model.width", False, 0, 16, True),
+    ("model.max_filters", True, 1, 65536, False), ("model.final_kernel", True, 1, 1025, False),
+    ("model.leaky_slope", False, 0, 1, False), ("model.dropout", False, 0, 1, False),
+    ("train.batch_size", True, 1, 2**20, False), ("train.num_train_steps", True, 0, 10**9, False),
+    ("train.learning_rate", False, 0, 10, True), ("train.b1", False, 0, 1, False), ("train.b2", False, 0, 1, False),
+    ("train.weight_decay", False, 0, 10, False), ("train.warmup_steps", True, 0, 10**9, False),
+    ("train.final_lr_fraction", False, 0, 1, False), ("train.grad_clip", False, 0, 1e6, False),
+    ("train.stft_loss_weight", False, 0, 1e6, False), ("train.ema_decay", False, 0, 1, False),
+    ("eval.num_clips", True, 0, 10**9, False), ("eval.chunk_length", True, 0, 2**31 - 1, False),
+    ("eval.batch_size", True, 1, 2**20, False), ("eval.save_examples", True, 0, 10**6, False),
+)
+
+
+def _check_ranges(config: ml_collections.ConfigDict) -> None:
+    for field, integer, low, high, open_low in _RANGES:
+        section, _, name = field.rpartition(".")
+        node = config[section] if section else config
+        if name not in node:  # a config.json older than the field: filled in from the defaults when read
+            continue
+        v = node[name]
+        ok = (isinstance(v, int if integer else (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+              and (low < v if open_low else low <= v) and v <= high)
+        _expect(ok, field, f"got {v!r}; use {'an integer' if integer else 'a finite number'} in "
+                f"{'(' if open_low else '['}{low}, {high}]")
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
     """Raise ValueError naming the field if `config` cannot describe a run."""
     m, d, t, tr = config.model, config.data, config.task, config.train
@@ -300,6 +330,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         value = tr[field]
         _expect(isinstance(value, int) and not isinstance(value, bool) and value >= 1, f"train.{field}",
                 f"got {value!r}; use a positive integer ({unit})")
+    _check_ranges(config)
 
 
 def _pair(v) -> bool:

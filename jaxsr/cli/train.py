@@ -8,9 +8,10 @@ takes the field's type (tuples: `--config.task.snr_db=0,15`; booleans: `=true` /
 same command resumes from the workdir's latest checkpoint. `--json` prints the final evaluation as one
 JSON object on stdout (logs go to stderr).
 
-Exit status: 0 the run finished; 1 it failed (bad config or data, diverged, out of memory); 2 bad
-usage (unknown flag or config key); 128 + N stopped by signal N after saving a checkpoint (143 for
-SIGTERM, 130 for Ctrl-C), so a scheduler can tell an interrupted run from a finished one.
+Exit status: 0 the run finished; 1 it failed (bad data or train.init_from, diverged, out of memory, no
+space left on the disk); 2 bad usage (unknown flag or config key, a value out of its field's range); 128 + N
+stopped by signal N after saving a checkpoint (143 for SIGTERM, 130 for Ctrl-C), so a scheduler can tell an
+interrupted run from a finished one.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import sys
 
 from jaxsr.cli import common
 from jaxsr.cli.overrides import OverrideError, apply_overrides, split_overrides
+from jaxsr.config import validate
 
 
 def parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -78,6 +80,7 @@ def parse(argv: list[str], prog: str | None = None) -> tuple[argparse.Namespace,
     try:
         config = load_config(args.config)
         apply_overrides(config, overrides)
+        validate(config)  # every field's type and range, before anything is written
     except ValueError as e:
         _usage_error(str(e))
     config.lock()  # no field can be added by mistake later (a misspelt one is already refused above)
@@ -94,6 +97,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     common.setup_logging()
     from jaxsr import parallel
     from jaxsr.train import Interrupted, train_and_evaluate
+    from jaxsr.train.loop import NoSpaceLeft
 
     parallel.initialize_distributed(args.distributed or None)
     try:
@@ -101,7 +105,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     except Interrupted as e:  # the checkpoint is saved; 128 + N tells a scheduler the run did not finish
         print(f"interrupted: {e}", file=sys.stderr)
         return e.exit_code
-    except (ValueError, FileNotFoundError, MemoryError, FloatingPointError) as e:
+    except (ValueError, FileNotFoundError, MemoryError, FloatingPointError, NoSpaceLeft) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     if args.json:

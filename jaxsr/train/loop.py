@@ -9,6 +9,7 @@ same command resumes exactly where the run stopped. What it may do to the workdi
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import pathlib
@@ -33,6 +34,25 @@ log = logging.getLogger("jaxsr")
 # Every quantity that must be finite before a state is logged or saved: the loss (of the params before
 # the update), the gradient, and the params after the update (the state that would be saved).
 _FINITE_METRICS = ("loss", "grad_norm", "param_norm")
+
+
+class NoSpaceLeft(OSError):
+    """The disk filled up while the run saved a checkpoint; the last complete one is kept."""
+
+
+def _no_space(e: BaseException, workdir: pathlib.Path, step: int) -> NoSpaceLeft | None:
+    """A one-line NoSpaceLeft if `e` (or what it was raised from: Orbax wraps it several times) is a full
+    disk or quota, else None."""
+    from jaxsr.files import os_errno
+
+    code = os_errno(e)
+    if code not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    kept = checkpoints.checkpoint_steps(workdir)
+    full = NoSpaceLeft(f"no space left on device while saving step {step} in {workdir}; freed space lets you resume: "
+                       f"re-run the same command (from step {kept[-1] if kept else 0})")
+    full.errno = code  # set after: OSError(code, text) would print as "[Errno 28] text"
+    return full
 
 
 def _check_finite(metrics: dict, step: int) -> None:
@@ -62,12 +82,15 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path
     from jaxsr import evaluation, writers
     from jaxsr.data import builders, pipeline
 
-    # Nothing in the workdir changes until the config and the data have been checked: a failed start
-    # (a bad data.path, an empty folder) leaves an earlier run, its config and its logs as they were.
-    previous = check_workdir(config, workdir, overwrite) if is_main else False
+    # Nothing in the workdir changes until the config, train.init_from and the data have been checked: a
+    # failed start (a bad data.path, an empty folder, an init_from of another shape) leaves an earlier run,
+    # its config and its logs as they were.
     user_config = config  # what config.json records ("auto" dtype and all)
     config = ml_collections.ConfigDict(config.to_dict())  # a private copy: dtype "auto" is resolved below
     config.dtype = resolve_dtype(config)
+    resuming = not overwrite and bool(checkpoints.checkpoint_steps(workdir))
+    init_variables = check_init_from(config) if config.train.init_from and not resuming else None
+    previous = check_workdir(user_config, workdir, overwrite) if is_main else False
 
     mesh = parallel.make_mesh()
     parallel.check_batch_size(config.train.batch_size, mesh)
@@ -83,7 +106,6 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path
     examples = pipeline.eval_examples(config, valid_source, config.eval.num_clips or None)
     # A fresh run draws its first batch now, as the last check that the data really yields patches; a
     # resumed run's first batch comes from the restored iterator state instead.
-    resuming = not overwrite and bool(checkpoints.checkpoint_steps(workdir))
     first_batch = None
     if not resuming:
         try:
@@ -150,7 +172,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path
             pipeline.set_iterator_state(loader, meta["data_state"])
             writer.text(f"resumed from {workdir / 'checkpoints' / str(start)} at step {start}")
     if start is None and config.train.init_from:
-        state = _init_from(state, config, config.train.init_from)
+        state = _init_from(state, init_variables or check_init_from(config))
         writer.text(f"fine-tuning: params and BatchNorm statistics from {config.train.init_from}")
     start = start or 0
 
@@ -173,68 +195,75 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path
     multi_process = jax.process_count() > 1
     agreed_flag = None  # the previous step's all-reduced stop flag (multi-process only)
     stopping = None  # the signal this run stops for, once every process agrees
-    with StopFlag() as stop, writer.progress(start, num_steps) as bar, _closing(loader, ckpt):
-        step = start
-        while step < num_steps:
-            host_batch, first_batch = (first_batch, None) if first_batch is not None else (next(loader), None)
-            if multi_process:
-                rows = len(host_batch["x"])
-                host_batch = dict(host_batch, stop=np.full((rows,), stop.signal or 0, np.int32))
-            batch = parallel.shard_batch(host_batch, mesh)
-            try:
-                state, m = step_fn(state, batch, rng)
-            except Exception as e:  # out of memory at start-up: name the knob to turn
-                if "RESOURCE_EXHAUSTED" in str(e) or "Out of memory" in str(e):
-                    raise MemoryError(
-                        f"out of device memory with config.train.batch_size={tr.batch_size} and "
-                        f"data.patch_length={config.data.patch_length}; try --config.train.batch_size="
-                        f"{max(tr.batch_size // 2, jax.device_count())}.") from e
-                raise
-            step += 1
-            n_window += 1
-            if multi_process:
-                if agreed_flag is not None:
-                    stopping = int(np.asarray(agreed_flag.addressable_data(0))) or None
-                agreed_flag = m.pop("stop")
-            else:
-                stopping = stop.signal
-            logged = False
-            if step % tr.log_every == 0 or step == num_steps or stopping:
-                last_metrics = {k: float(v) for k, v in jax.device_get(m).items()}
-                _check_finite(last_metrics, step)
-                logged = True
-                dt = time.perf_counter() - t_window
-                patches = n_window * tr.batch_size / max(dt, 1e-9)
-                last_metrics.update(patches_per_s=patches,
-                                    audio_s_per_s=patches * config.data.patch_length / config.data.sample_rate)
-                writer.scalars(step, {f"train/{k}": v for k, v in last_metrics.items()})
-                bar.set_postfix(loss=f"{last_metrics['loss']:.2e}", snr=f"{last_metrics['snr']:.1f}",
-                                pps=f"{patches:.0f}")
-                t_window, n_window = time.perf_counter(), 0
-            bar.update(1)
-            eval_now = step % tr.eval_every == 0 or step == num_steps
-            if eval_now or step % tr.checkpoint_every == 0 or stopping:
-                if not logged:  # the metrics of *this* step vouch for the state about to be saved
-                    last_metrics = {**last_metrics, **{k: float(v) for k, v in jax.device_get(m).items()}}
+    step = start
+    try:
+        with StopFlag() as stop, writer.progress(start, num_steps) as bar, _closing(loader, ckpt):
+            while step < num_steps:
+                host_batch, first_batch = (first_batch, None) if first_batch is not None else (next(loader), None)
+                if multi_process:
+                    rows = len(host_batch["x"])
+                    host_batch = dict(host_batch, stop=np.full((rows,), stop.signal or 0, np.int32))
+                batch = parallel.shard_batch(host_batch, mesh)
+                try:
+                    state, m = step_fn(state, batch, rng)
+                except Exception as e:  # out of memory at start-up: name the knob to turn
+                    if "RESOURCE_EXHAUSTED" in str(e) or "Out of memory" in str(e):
+                        raise MemoryError(
+                            f"out of device memory with config.train.batch_size={tr.batch_size} and "
+                            f"data.patch_length={config.data.patch_length}; try --config.train.batch_size="
+                            f"{max(tr.batch_size // 2, jax.device_count())}.") from e
+                    raise
+                step += 1
+                n_window += 1
+                if multi_process:
+                    if agreed_flag is not None:
+                        stopping = int(np.asarray(agreed_flag.addressable_data(0))) or None
+                    agreed_flag = m.pop("stop")
+                else:
+                    stopping = stop.signal
+                logged = False
+                if step % tr.log_every == 0 or step == num_steps or stopping:
+                    last_metrics = {k: float(v) for k, v in jax.device_get(m).items()}
                     _check_finite(last_metrics, step)
-                # Saved before evaluating, so that a failure during evaluation loses no training.
-                ckpt.save(step, _model_item(state), _opt_item(state), meta(), force=True)
-                if overwrite and not committed:  # once, on every process: the new run now has a checkpoint
-                    ckpt.wait()
-                    committed = True
-                    if moved is not None:
-                        shutil.rmtree(moved, ignore_errors=True)
-                        writer.text(f"deleted the previous run ({moved}): this run has saved step {step}")
-                        moved = None
-            if eval_now:
-                summary = evaluation.evaluate(eval_variables(state), config, examples)
-                writer.scalars(step, evaluation.flat_summary(summary, prefix="eval/"))
-                writer.text(f"step {step}: " + evaluation.one_line(summary))
-                ckpt.save_best(step, _model_item(state), _opt_item(state), meta(), summary["model"]["lsd"])
-            if stopping:
-                writer.text(f"stopped by signal at step {step}; checkpoint saved. Re-run the same command to resume.")
-                break
-    ckpt.close()
+                    logged = True
+                    dt = time.perf_counter() - t_window
+                    patches = n_window * tr.batch_size / max(dt, 1e-9)
+                    last_metrics.update(patches_per_s=patches,
+                                        audio_s_per_s=patches * config.data.patch_length / config.data.sample_rate)
+                    writer.scalars(step, {f"train/{k}": v for k, v in last_metrics.items()})
+                    bar.set_postfix(loss=f"{last_metrics['loss']:.2e}", snr=f"{last_metrics['snr']:.1f}",
+                                    pps=f"{patches:.0f}")
+                    t_window, n_window = time.perf_counter(), 0
+                bar.update(1)
+                eval_now = step % tr.eval_every == 0 or step == num_steps
+                if eval_now or step % tr.checkpoint_every == 0 or stopping:
+                    if not logged:  # the metrics of *this* step vouch for the state about to be saved
+                        last_metrics = {**last_metrics, **{k: float(v) for k, v in jax.device_get(m).items()}}
+                        _check_finite(last_metrics, step)
+                    # Saved before evaluating, so that a failure during evaluation loses no training.
+                    ckpt.save(step, _model_item(state), _opt_item(state), meta(), force=True)
+                    if overwrite and not committed:  # once, on every process: the new run now has a checkpoint
+                        ckpt.wait()
+                        committed = True
+                        if moved is not None:
+                            shutil.rmtree(moved, ignore_errors=True)
+                            writer.text(f"deleted the previous run ({moved}): this run has saved step {step}")
+                            moved = None
+                if eval_now:
+                    summary = evaluation.evaluate(eval_variables(state), config, examples)
+                    writer.scalars(step, evaluation.flat_summary(summary, prefix="eval/"))
+                    writer.text(f"step {step}: " + evaluation.one_line(summary))
+                    ckpt.save_best(step, _model_item(state), _opt_item(state), meta(), summary["model"]["lsd"])
+                if stopping:
+                    writer.text(f"stopped by signal at step {step}; checkpoint saved. Re-run the same command to resume.")
+                    break
+        ckpt.close()
+    except Exception as e:
+        if (full := _no_space(e, workdir, step)) is not None:
+            with contextlib.suppress(OSError):  # the log is on the same full disk
+                writer.text(str(full))
+            raise full from None
+        raise
 
     # A signal during the last step's evaluation also ends the run early (a single process only: several
     # act on the agreed flag alone, so that they all take the same path).
@@ -254,25 +283,41 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path
 
 
 def load_init_variables(source: str) -> tuple[dict, ml_collections.ConfigDict]:
-    """`({'params', 'batch_stats'}, config)` of `train.init_from`: a packaged model name, a workdir or a
-    step directory (its EMA params when it kept them, as inference uses them)."""
+    """`({'params', 'batch_stats'}, config)` of `train.init_from`: a packaged model name (`pretrained:NAME`
+    when a local folder has that name), a workdir or a step directory (its EMA params when it kept them,
+    as inference uses them). ValueError naming the field for anything else."""
     from jaxsr import pretrained
+    from jaxsr.deploy.runtimes import export_folder
+    from jaxsr.inference.model import check_not_a_workdir_lookalike
 
-    if pretrained.is_name(source):
+    path = pathlib.Path(source).expanduser()
+    if pretrained.is_name(source) and (source.startswith(pretrained.PREFIX) or not path.exists()):
         m = pretrained.manifest(source)
         return pretrained.read_variables(source), config_lib.config_from_json(json.dumps(m["config"]))
-    path = pathlib.Path(source).expanduser()
     if not path.exists():
         raise ValueError(f"config.train.init_from: {source!r} is neither a workdir nor a packaged model "
                          f"(packaged: {', '.join(pretrained.names())}); pass one, or \"\" to train from scratch.")
-    restored = checkpoints.load_checkpoint(path)
+    if export_folder(path) is not None:
+        raise ValueError(f"config.train.init_from: {source} is an exported model (jaxsr-export.json), whose weights are "
+                         "baked into its graph; pass the workdir or packaged model it was exported from.")
+    try:
+        check_not_a_workdir_lookalike(path, source)
+        restored = checkpoints.load_checkpoint(path)
+    except FileNotFoundError as e:
+        raise ValueError(f"config.train.init_from: {e}") from None
     return restored.variables, restored.config
 
 
-def _init_from(state: TrainState, config: ml_collections.ConfigDict, source: str) -> TrainState:
-    """`state` with params and BatchNorm statistics (and their EMAs) taken from `source`; shapes must match."""
+def check_init_from(config: ml_collections.ConfigDict) -> dict:
+    """The variables `{'params', 'batch_stats'}` of `config.train.init_from`, checked against the shapes
+    of `config`'s network; ValueError naming the field when it cannot be read or does not fit. Run
+    before the workdir or the data are touched, so that a bad source costs nothing."""
+    from jaxsr.models import variable_shapes
+
+    source = config.train.init_from
     variables, source_config = load_init_variables(source)
-    want = {"params": state.params, "batch_stats": state.batch_stats}
+    shapes = variable_shapes(model_from_config(config))
+    want = {"params": shapes["params"], "batch_stats": shapes.get("batch_stats", {})}
     got = {"params": variables["params"], "batch_stats": variables.get("batch_stats", {})}
     want_shapes = {k: tuple(np.shape(v)) for k, v in flat_dict(want).items()}
     got_shapes = {k: tuple(np.shape(v)) for k, v in flat_dict(got).items()}
@@ -282,6 +327,11 @@ def _init_from(state: TrainState, config: ml_collections.ConfigDict, source: str
                   f in source_config.model and source_config.model[f] != config.model[f]]
         raise ValueError(f"config.train.init_from: {source} holds a network of another shape than this config's"
                          f" ({'; '.join(differ) or 'parameter shapes differ'}); use the same model fields.")
+    return got
+
+
+def _init_from(state: TrainState, got: dict) -> TrainState:
+    """`state` with params and BatchNorm statistics (and their EMAs) taken from `got` (`check_init_from`)."""
     # Placed like the state's own leaves (replicated over the mesh), as float32 copies.
     put = lambda new, old: jax.device_put(jnp.asarray(new, old.dtype), old.sharding)  # noqa: E731
     params = jax.tree_util.tree_map(put, got["params"], state.params)
