@@ -5,6 +5,7 @@
     jaxsr evaluate --checkpoint runs/speech --data audio_folder:test    # python launch/evaluate.py ...
     jaxsr export --checkpoint speech-sr-x4-16k --format onnx -o exported/ # StableHLO or ONNX (jaxsr.deploy)
     jaxsr models                                                        # the packaged models, as a table
+    jaxsr demo --port 7860                                              # a local web page (jaxsr.demo)
 
 The subcommands are also installed alone as `jaxsr-train`, `jaxsr-enhance`, `jaxsr-evaluate` and `jaxsr-export`, and
 `launch/*.py` call the same code. One flag style everywhere (argparse): GNU long options with dashes,
@@ -30,6 +31,8 @@ COMMANDS = {
     "export": ("jaxsr.cli.export", "write a model as a StableHLO or ONNX artefact (also: jaxsr-export, "
                                    "python launch/export.py)"),
     "models": ("jaxsr.cli.models", "list the packaged pretrained models (jaxsr.pretrained.available())"),
+    "demo": ("jaxsr.demo", "a local web page to hear and see a restoration (needs the demo extra: "
+                           'pip install "jaxsr[demo]")'),
 }
 
 
