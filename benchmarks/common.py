@@ -1,15 +1,21 @@
 """What the held-out benchmarks share: the held-out speech files and their flags, the model flags and
-checks, and the end of a run (Markdown or JSON on stdout, optionally a section of RESULTS.md).
+checks, per-speaker summaries, and the end of a run (Markdown or JSON on stdout, optionally a section of
+RESULTS.md).
 
-The held-out files are `held_out_files` / `speech44k_split`: the `--held-out` files of `--data` that sort
-last (default: the 20 last of ../shared/data/speech-44k, the test split of configs/speech.py's
-`tail:20,valid:10`), listed by `jaxsr.audio_io.list_audio_files`, the listing the `audio_folder` builder
-uses too, so `tail:20` and these files are the same.
+The held-out set (`--set`):
+  voices     (default) the 10 unseen speakers of ../shared/data/librispeech-261/test, 100 files, each
+             speaker's files in a folder of its own: voices no packaged model trained on or was selected by;
+  speech44k  the 20 files of ../shared/data/speech-44k that sort last (the test split of configs/speech.py's
+             `tail:20,valid:10`): one speaker, the same one as its training files.
+`--data FOLDER` scores another folder: its `--held-out` files that sort last (listed by
+`jaxsr.audio_io.list_audio_files`, as the `audio_folder` builder lists them, so `tail:20` and these files are
+the same). A file's speaker is the folder it sits in. $JAXSR_SHARED_DATA, when set, replaces ../shared/data.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime
 import json
 import os
@@ -24,8 +30,11 @@ import numpy as np
 from jaxsr.cli import common as cli_common
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-SPEECH_44K = REPO.parent / "shared" / "data" / "speech-44k"
+SHARED_DATA = pathlib.Path(os.environ.get("JAXSR_SHARED_DATA") or REPO.parent / "shared" / "data")
+SPEECH_44K = SHARED_DATA / "speech-44k"
+VOICES_TEST = SHARED_DATA / "librispeech-261" / "test"
 HELD_OUT = 20
+SETS = {"voices": "10 unseen speakers (librispeech-261/test)", "speech44k": "one speaker (speech-44k, last 20 files)"}
 RESULTS_MD = REPO / "benchmarks" / "RESULTS.md"
 
 
@@ -45,12 +54,17 @@ def parser(doc: str, prog: str | None = None) -> argparse.ArgumentParser:
 
 # ------------------------------------------------------------------------------------- held-out files
 def add_held_out_args(p: argparse.ArgumentParser, *aliases: str) -> None:
-    """`--data` (also spelt as each of `aliases`), `--held-out`, `--max-files`: the held-out speech files."""
-    p.add_argument("--data", *aliases, dest="data", default=str(SPEECH_44K),
-                   help="audio folder (default: %(default)s)")
+    """`--set`, `--data` (also spelt as each of `aliases`), `--held-out`, `--max-files`: the held-out files."""
+    p.add_argument("--set", dest="held_out_set", choices=tuple(SETS), default="voices",
+                   help="the held-out set: voices = the 10 unseen speakers of librispeech-261/test (default); "
+                        "speech44k = the last 20 files of speech-44k (one speaker)")
+    p.add_argument("--data", *aliases, dest="data", default=None,
+                   help="another audio folder instead of --set: its --held-out files that sort last are scored")
     p.add_argument("--held-out", type=int, default=HELD_OUT,
-                   help="score the N files that sort last (default %(default)s, configs/speech.py's test split)")
+                   help="with --data (or --set speech44k): score the N files that sort last (default %(default)s)")
     p.add_argument("--max-files", type=int, help="score only the first N of the held-out files")
+    p.add_argument("--per-speaker", type=int, default=0, metavar="N",
+                   help="score only the first N files of each speaker (0: all)")
 
 
 def speech44k_split(folder: pathlib.Path = SPEECH_44K,
@@ -67,21 +81,60 @@ def speech44k_split(folder: pathlib.Path = SPEECH_44K,
 
 def held_out_files(args: argparse.Namespace) -> tuple[list[pathlib.Path], list[pathlib.Path]]:
     """(train files, held-out files) that `add_held_out_args`' flags name, the held-out ones cut to
-    `--max-files`; UsageError naming `--data` if the folder cannot be split."""
+    `--per-speaker` files per speaker and `--max-files`; UsageError naming the flag if the folder is missing
+    or cannot be split. Sets `args.data` to the folder scored. (For `--set voices` the train files are [].)"""
+    from jaxsr.audio_io import list_audio_files
+
+    chosen = getattr(args, "held_out_set", "voices")
+    if args.data is None:
+        args.data = str(VOICES_TEST if chosen == "voices" else SPEECH_44K)
+    folder = pathlib.Path(args.data)
     try:
-        train, held = speech44k_split(pathlib.Path(args.data), args.held_out)
+        if args.data == str(VOICES_TEST):
+            if not folder.is_dir():
+                raise FileNotFoundError(f"{folder} is not there; it is ../shared/data/librispeech-261/test (see "
+                                        "../shared/data/README.md), or set JAXSR_SHARED_DATA to that data folder")
+            train, held = [], list_audio_files(folder)
+        else:
+            train, held = speech44k_split(folder, args.held_out)
     except (ValueError, FileNotFoundError) as e:
         raise UsageError(f"--data {args.data}: {e}") from None
+    if getattr(args, "per_speaker", 0):
+        kept, count = [], collections.Counter()
+        for f in held:
+            count[speaker_of(f)] += 1
+            if count[speaker_of(f)] <= args.per_speaker:
+                kept.append(f)
+        held = kept
     return train, held[:args.max_files] if args.max_files else held
+
+
+def speaker_of(path: pathlib.Path | str) -> str:
+    """A held-out file's speaker: the folder it sits in (librispeech-261/test/SPEAKER/..., speech-44k)."""
+    return pathlib.Path(path).parent.name
+
+
+def by_speaker(ids: list[str], speakers: list[str], values: dict[str, list[float]]) -> list[dict]:
+    """Per-speaker means of per-file `values` ({name: [one per file]}): `[{'speaker', 'n_files', name: mean}]`,
+    speakers in first-seen order."""
+    del ids
+    out: dict[str, dict] = {}
+    for i, spk in enumerate(speakers):
+        row = out.setdefault(spk, {"speaker": spk, "n_files": 0, **{k: [] for k in values}})
+        row["n_files"] += 1
+        for k, v in values.items():
+            row[k].append(v[i])
+    return [{**r, **{k: float(np.mean(r[k])) for k in values}} for r in out.values()]
 
 
 def read_clips(paths: list[pathlib.Path], sample_rate: int, invert: bool = False) -> list[tuple[str, np.ndarray]]:
     """`(file name, mono [time] at sample_rate)` for each path (soxr HQ resampling); `invert`: with the sign
-    flipped, as the same recording made through a chain of the other polarity."""
+    flipped, as the same recording made through a chain of the other polarity. For a rate above the file's
+    own (16 kHz speech scored by a 48 kHz model) the band above the file's Nyquist is empty, as in the file."""
     from jaxsr.audio_io import read_audio
 
     sign = np.float32(-1.0 if invert else 1.0)
-    return [(p.name, sign * read_audio(p, sample_rate, mono=True)[0][:, 0]) for p in paths]
+    return [(f"{p.parent.name}/{p.name}", sign * read_audio(p, sample_rate, mono=True)[0][:, 0]) for p in paths]
 
 
 def add_polarity_arg(p: argparse.ArgumentParser) -> None:
@@ -169,6 +222,16 @@ def held_out_report(what: str, result: dict, trained: str, note: str, table: str
     sign = ", each with its sign inverted (the other polarity)" if result.get("polarity") == "inverted" else ""
     return "\n".join([f"{what} at {result['sample_rate']} Hz: {who}; {result['n_files']} held-out file(s) of "
                       f"{result['data']}{sign}. {note}", "", table, "", *goals, "", *tail])
+
+
+def speaker_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
+    """A Markdown table of `by_speaker` rows: speaker, files, then each (key, heading) of `columns`."""
+    lines = ["| speaker | files | " + " | ".join(h for _, h in columns) + " |",
+             "|---|---:|" + "---:|" * len(columns)]
+    for r in rows:
+        lines.append(f"| {r['speaker']} | {r['n_files']} | " + " | ".join(f"{r[k]:+.2f}" if "gain" in k else f"{r[k]:.2f}"
+                                                                      for k, _ in columns) + " |")
+    return "\n".join(lines)
 
 
 def emit(result: dict, args, argv: list[str], report: Callable[[dict], str], markers: tuple[str, str],

@@ -82,6 +82,18 @@ def lsd_paper(ref: np.ndarray, est: np.ndarray, n_fft: int = N_FFT, hop: int = H
     return float(min(value, 10.0))
 
 
+def band_snr(ref: np.ndarray, est: np.ndarray, sample_rate: float, low_hz: float, high_hz: float) -> float:
+    """SNR in dB inside the band `[low_hz, high_hz)`: both signals' whole-clip spectra (one real FFT each),
+    the error's energy in the band against the reference's there. Where a band-limited input's own band
+    ends, this tells what a restorer did to the band it was given apart from what it added above."""
+    ref, est = _pair(ref, est)
+    freqs = np.fft.rfftfreq(ref.shape[-1], 1.0 / sample_rate)
+    band = (freqs >= low_hz) & (freqs < high_hz)
+    r = np.fft.rfft(ref, axis=-1)[..., band]
+    e = np.fft.rfft(ref - est, axis=-1)[..., band]
+    return float(10.0 * np.log10((np.sum(np.abs(r) ** 2) + _EPS) / (np.sum(np.abs(e) ** 2) + _EPS)))
+
+
 def snr_masked(ref: np.ndarray, est: np.ndarray, mask: np.ndarray) -> float:
     """SNR restricted to the samples where `mask` is True (e.g. inside inpainting gaps)."""
     ref, est = _pair(ref, est)

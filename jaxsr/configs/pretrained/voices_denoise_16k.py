@@ -25,8 +25,8 @@ def get_config():
     config.task.noise_holdout = 0.2
     config.task.clean_prob = 0.1
     config.train.init_from = "speech-denoise-16k"
-    config.train.num_train_steps = 3500
+    config.train.num_train_steps = 2500
     config.train.learning_rate = 5e-4
     config.train.warmup_steps = 100
-    config.train.eval_every = 1000
+    config.train.eval_every = 500
     return config

@@ -16,8 +16,8 @@ def get_config():
     config = voices.get_config()
     config.seed = 11
     config.train.init_from = "speech-sr-x4-16k"
-    config.train.num_train_steps = 3000
+    config.train.num_train_steps = 2000
     config.train.learning_rate = 5e-4
     config.train.warmup_steps = 100
-    config.train.eval_every = 1000
+    config.train.eval_every = 500
     return config

@@ -14,5 +14,5 @@ def get_config():
     config.seed = 12
     config.task.ratio = 8
     config.train.init_from = "speech-sr-x8-16k"
-    config.train.num_train_steps = 2000
+    config.train.num_train_steps = 1200
     return config
