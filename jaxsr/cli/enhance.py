@@ -9,7 +9,8 @@ duration. Inputs at another rate are resampled to the rate the model expects (re
 input at a rate between the model's input and output rates keeps its own band (`kept_input_band_hz`).
 Nothing is written over an input, nor over an existing output unless `--overwrite`. A file that cannot
 be read or restored is reported and skipped. Exit status: 0 all files restored, 1 some failed, 2 usage
-error (bad flags, checkpoint, or output paths). `--json` prints one JSON summary on stdout; logs and
+error (bad flags, checkpoint, or output paths: checked before any restoring; a disk that fills up or an
+output folder that turns read-only mid-run also stops the run with 2). `--json` prints one JSON summary on stdout; logs and
 the progress bar go to stderr.
 """
 
