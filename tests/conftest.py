@@ -12,21 +12,40 @@ import pytest
 from jaxsr import config as config_lib
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
-SPEECH_44K = REPO_ROOT.parent / "shared" / "data" / "speech-44k"
+# The real-speech data: $JAXSR_SHARED_DATA, else the `shared/data` folder laid beside the checkout.
+SHARED_DATA = pathlib.Path(os.environ.get("JAXSR_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data")
+SPEECH_44K = SHARED_DATA / "speech-44k"
+VOICES = SHARED_DATA / "librispeech-261"
+_WHERE = ("the project's shared data folder (speech-44k, librispeech-261, noise-real; see its README.md), laid "
+          "beside the checkout as ../shared/data, or wherever $JAXSR_SHARED_DATA points")
+
+
+def _data_dir(path: pathlib.Path, pattern: str) -> pathlib.Path:
+    """`path` if it holds files matching `pattern`. Skips where it is absent (a user's clone), but fails in CI
+    (`CI` set), where it is always laid beside the checkout: the real-speech tests must not quietly skip."""
+    if not path.is_dir() or not any(path.glob(pattern)):
+        if os.environ.get("CI"):
+            pytest.fail(f"real-speech data not found at {path}, which CI must provide")
+        pytest.skip(f"real-speech data not found at {path}: it comes from {_WHERE}")
+    return path
 
 
 @pytest.fixture(scope="session")
 def speech44k_dir() -> pathlib.Path:
-    """`<repo>/../shared/data/speech-44k` (141 mono 44.1 kHz FLAC files).
+    """`speech-44k` (141 mono 44.1 kHz FLAC files of one speaker)."""
+    return _data_dir(SPEECH_44K, "*.flac")
 
-    Skips the test where the folder is absent (a user's clone), but fails in CI (`CI` set), where it is
-    always laid beside the checkout: a missing folder there must not quietly skip the real-speech tests.
-    """
-    if not SPEECH_44K.is_dir() or not any(SPEECH_44K.glob("*.flac")):
-        if os.environ.get("CI"):
-            pytest.fail(f"real-speech data not found at {SPEECH_44K}, which CI must provide")
-        pytest.skip(f"real-speech data not found at {SPEECH_44K} (it is present in CI); skipping")
-    return SPEECH_44K
+
+@pytest.fixture(scope="session")
+def voices_dir() -> pathlib.Path:
+    """`librispeech-261`: `train/` 251 speakers, `test/SPEAKER/` 10 speakers no packaged model heard."""
+    return _data_dir(VOICES, "test/*/*.flac")
+
+
+@pytest.fixture(scope="session")
+def noise_dir() -> pathlib.Path:
+    """`noise-real`: six background-noise recordings at 16 kHz."""
+    return _data_dir(SHARED_DATA / "noise-real", "*.wav")
 
 
 @pytest.fixture(scope="session")

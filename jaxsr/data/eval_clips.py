@@ -64,7 +64,7 @@ def degrade_clip(y: np.ndarray, task: dict, index: int, seed: int, sample_rate: 
     voices uses the "test" bank of synthetic voices, which training never hears. Every evaluation
     (training's, `launch/evaluate.py`, the benchmarks) comes through here, so they all agree.
     """
-    task = dict(task)
+    task = dict(task, clean_prob=0.0)  # every evaluation example is degraded: a clean one has no baseline to beat
     if task["name"] == "inpaint":
         task["num_gaps"] = max(1, int(round(task["num_gaps"] * len(y) / patch_length)))
     return degrade(y, task, example_rng(seed, index, EVAL), sample_rate, noise_pool, noise_files, exclude=exclude,

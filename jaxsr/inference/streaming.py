@@ -212,7 +212,7 @@ class Streamer:
         self._sinc = self.task == "sr" and task_option(self.config.task, "sr_frontend") == "sinc"
         self.input_rate, self.output_rate = rate, int(self.config.data.sample_rate)
         self.batch_size = _check_batch_size(batch_size, self.config)
-        self.plan = chunk_plan(self.config, chunk_length)
+        self.plan = chunk_plan(self.config, chunk_length, forward=self.forward)
         self.reset()
 
     @property

@@ -34,10 +34,35 @@ from jaxsr import pretrained
 from jaxsr.files import write_atomic
 from jaxsr.pretrained import flatten, sha256
 
-TRAINING_DATA = ("speech-44k (../shared/data/speech-44k): 141 recordings of one speaker, 44.1 kHz FLAC, "
-                 "Apache-2.0; the 121 that sort first train, the last 20 are held out and never trained on "
-                 "or used to pick a checkpoint. Noise and room responses, where used, are generated; "
-                 "synthetic voices come from jaxsr's embedded corpus. No other recordings.")
+SPEECH_44K = ("speech-44k (../shared/data/speech-44k): 141 recordings of one speaker, 44.1 kHz FLAC, Apache-2.0; the "
+              "files that sort last are held out and never trained on")
+LIBRISPEECH = ("LibriSpeech (c) 2014 Vassil Panayotov, Creative Commons Attribution 4.0 (CC BY 4.0), as the subset "
+               "../shared/data/librispeech-261: 16 kHz read speech of 261 speakers; 251 speakers' recordings train, "
+               "12 of them (chosen by a hash of their ids) are held out to validate, and the 10 speakers of its "
+               "test/ folder are never trained on nor used to pick a checkpoint: the scores below are theirs")
+NOISE_REAL = ("background noise from the Speech Commands dataset (Pete Warden, CC BY 4.0) as kept in "
+              "../shared/data/noise-real, the last 20% of every recording held out")
+GENERATED = ("Noise and room responses, where used, are generated; synthetic voices come from jaxsr's embedded "
+             "corpus. No other recordings.")
+
+
+def training_data(config) -> tuple[str, str]:
+    """(what the model was trained on, the training data's licences) for a model card, from its config."""
+    parts, licences = [], []
+    if config.data.name == "librispeech":
+        parts.append(LIBRISPEECH)
+        licences.append("CC BY 4.0 (LibriSpeech)")
+    else:
+        parts.append(SPEECH_44K)
+        licences.append("Apache-2.0 (speech-44k)")
+    if config.task.name == "denoise" and "folder" in tuple(config.task.noise_types):
+        parts.append(NOISE_REAL)
+        licences.append("CC BY 4.0 (Speech Commands noise)")
+    init = config.train.get("init_from", "")
+    if init and config.data.name == "librispeech":
+        parts.append(f"fine-tuned from the earlier one-speaker model ({init}), trained on " + SPEECH_44K)
+        licences.append("Apache-2.0 (speech-44k)")
+    return "; ".join(parts) + ". " + GENERATED, ", ".join(dict.fromkeys(licences))
 
 
 def encode_variables(variables: dict) -> bytes:
@@ -149,7 +174,8 @@ def model_card(m: dict) -> str:
                 f"(g(x) - g(-x)) / 2, so either polarity of a recording is restored alike (`model.polarity_equivariant`"
                 f"{', set at packaging; trained as the plain network' if m.get('polarity_equivariant_set_at_packaging') else ''}"
                 ") |"] if m.get("config", {}).get("model", {}).get("polarity_equivariant") else []),
-             f"| data | {t['data']} |", "| licence | model: Apache-2.0; training data: Apache-2.0 |",
+             f"| data | {t['data']} |",
+             f"| licence | model: Apache-2.0; training data: {t.get('data_licence', 'Apache-2.0')} |",
              f"| SHA-256 | `{m['sha256']}` |", ""]
     st = m["storage"]
     if "snr_db_vs_float32" in st:
@@ -157,7 +183,7 @@ def model_card(m: dict) -> str:
                   f"{st['snr_db_vs_float32']:.1f} dB below the signal) on a held-out file, against the float32 weights.", ""]
     summary = m.get("scores", {}).get("summary")
     if summary:
-        lines += ["## Held-out scores", "", summary, ""]
+        lines += ["## Scores on unseen speakers", "", summary, ""]
     call = f"restored = jaxsr.enhance(model, audio, sample_rate={m['input_rate']:g})"
     cli = f"python launch/enhance.py --checkpoint {m['name']} input.wav -o restored/"
     if m["task"] == "inpaint":  # the gaps must be marked: a mask, or runs of digital zeros on the command line
@@ -184,6 +210,7 @@ def build(workdir: str, name: str, *, config_file: str, description: str, scores
     if polarity_equivariant:
         config.model.polarity_equivariant = True
     data = encode_variables(variables)
+    data_text, data_licence = training_data(config)
     out_dir = pathlib.Path(out_dir) if out_dir is not None else pretrained.MODELS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     npz = out_dir / f"{name}.npz"
@@ -203,12 +230,13 @@ def build(workdir: str, name: str, *, config_file: str, description: str, scores
         "params": params, "description": description, "file": npz.name, "sha256": sha256(npz),
         "storage": storage,
         "training": {**training_info(pathlib.Path(workdir), restored.step), "config_file": config_file,
-                     "data": TRAINING_DATA},
+                     "data": data_text, "data_licence": data_licence},
         "scores": {"headline": headline, "summary": summary, **({"detail": scores} if scores else {})},
         "config": json.loads(_config_json(config)),
     }
     if set_at_packaging:
         manifest["polarity_equivariant_set_at_packaging"] = True
+    manifest["config_sha256"] = pretrained.config_sha256(manifest)  # what changes the output, checked at load
     write_atomic(out_dir / f"{name}.json", (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
     write_atomic(out_dir / f"{name}.md", model_card(manifest).encode())
     return manifest

@@ -1,0 +1,190 @@
+"""Many voices: the librispeech builder (split by speaker, band-limited files skipped and counted), the sr
+front end and kept band (the output's band below the input's Nyquist is the input's own), and the denoise
+data options (real noise with held-out parts, clean examples)."""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+import pytest
+import scipy.signal
+import soundfile as sf
+import soxr
+
+from jaxsr import config as config_lib
+from jaxsr import degrade, metrics
+from jaxsr.data import builders
+from jaxsr.data.records import load_noise_files
+
+
+# ------------------------------------------------------------------------------------------- the data
+def _speech_like(rng: np.random.Generator, seconds: float = 1.0, rate: int = 16000) -> np.ndarray:
+    """Full-band noise with a speech-like tilt (loud low band, energy up to the Nyquist)."""
+    x = rng.standard_normal(int(seconds * rate))
+    b, a = scipy.signal.butter(1, 1000, fs=rate)
+    return (0.3 * scipy.signal.lfilter(b, a, x) + 0.02 * x).astype(np.float32)
+
+
+def _corpus(root: pathlib.Path, band_limited: str | None = None, also_in_test: str | None = None) -> pathlib.Path:
+    """A LibriSpeech-like folder: train/ with 8 speakers (one file each), test/SPEAKER/ with 2 speakers."""
+    rng = np.random.default_rng(0)
+    (root / "train").mkdir(parents=True)
+    for spk in range(100, 108):
+        y = _speech_like(rng)
+        if str(spk) == band_limited:  # as if it had passed a 3 kHz low-pass before reaching the corpus
+            y = scipy.signal.sosfiltfilt(scipy.signal.butter(10, 3000, fs=16000, output="sos"), y).astype(np.float32)
+        sf.write(root / "train" / f"{spk}-1-0000.flac", y, 16000)
+    for spk in ("200", "201") + ((also_in_test,) if also_in_test else ()):
+        (root / "test" / spk).mkdir(parents=True, exist_ok=True)
+        for k in range(2):
+            sf.write(root / "test" / spk / f"{spk}-2-{k:04d}.flac", _speech_like(rng), 16000)
+    return root
+
+
+def _data(root: pathlib.Path, **fields) -> config_lib.ml_collections.ConfigDict:
+    d = config_lib.default_config().data
+    d.update(name="librispeech", path=str(root), num_valid_speakers=2, data_dir=str(root.parent / "cache"), **fields)
+    return d
+
+
+def test_librispeech_splits_by_speaker_and_never_trains_a_test_speaker(tmp_path):
+    d = _data(_corpus(tmp_path / "ls"))
+    split = {s: builders.load_split(d, s) for s in builders.SPLITS}
+    speakers = {s: {c["speaker"] for c in split[s]} for s in split}
+    assert speakers["test"] == {"200", "201"}
+    assert len(speakers["valid"]) == 2 and len(speakers["train"]) == 6
+    assert not (speakers["train"] & speakers["valid"]) and not (speakers["train"] | speakers["valid"]) & speakers["test"]
+    assert len(split["test"]) == 4  # every file of the test speakers
+
+
+def test_band_limited_files_are_skipped_and_reported(tmp_path):
+    root = _corpus(tmp_path / "ls", band_limited="103")
+    # The reference: the band-limited file's 4-7.8 kHz energy against its 0-1 kHz, by numpy's FFT.
+    y, rate = sf.read(root / "train" / "103-1-0000.flac")
+    spec = np.abs(np.fft.rfft(y)) ** 2
+    f = np.fft.rfftfreq(len(y), 1 / rate)
+    assert 10 * np.log10(spec[(f >= 4000) & (f <= 7800)].sum() / spec[f <= 1000].sum()) < -40
+    d = _data(root, valid_speakers=("100", "101"), min_top_band_db=-30.0)
+    train = builders.load_split(d, "train")
+    assert "103" not in {c["speaker"] for c in train} and len(train) == 5
+    skipped = train.metadata["build_summary"]["train"]["skipped"]["band_limited"]
+    assert skipped["count"] == 1 and skipped["files"][0].endswith("103-1-0000.flac")
+
+
+def test_a_speaker_in_train_and_test_or_in_two_lists_is_refused(tmp_path):
+    root = _corpus(tmp_path / "ls", also_in_test="104")
+    with pytest.raises(ValueError, match=r"speakers \['104'\] have recordings both under a test folder"):
+        builders.build(_data(root))
+    with pytest.raises(ValueError, match="in both data.valid_speakers and data.test_speakers"):
+        builders.build(_data(_corpus(tmp_path / "ls2"), valid_speakers=("100",), test_speakers=("100", "101")))
+
+
+def test_a_missing_or_empty_data_folder_names_the_path_and_the_data_readme(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"does not exist.*shared/data/README\.md"):
+        builders.build(_data(tmp_path / "nowhere"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"no LibriSpeech recordings .*shared/data/README\.md"):
+        builders.build(_data(tmp_path / "empty"))
+
+
+# ------------------------------------------------------------------------- the sr front end and kept band
+def test_sinc_front_end_is_band_limited_interpolation():
+    rng = np.random.default_rng(1)
+    low = _speech_like(rng, 2.0, 4000)
+    low = scipy.signal.sosfiltfilt(scipy.signal.butter(12, 1800, fs=4000, output="sos"), low).astype(np.float32)
+    ours = degrade.sinc_upsample(low, 4)
+    ref = soxr.resample(low.astype(np.float64), 4000, 16000, quality="VHQ")[:len(ours)]
+    inner = slice(400, -400)  # away from the ends, where each treats the outside differently
+    assert metrics.band_snr(ref[inner], ours[inner], 16000, 0, 0.85 * 2000) > 40
+    np.testing.assert_array_equal(ours[::4], degrade.sinc_upsample(low, 4)[::4])
+    # Nothing above the low Nyquist: the spline leaves images there, the sinc does not.
+    def above(z: np.ndarray) -> float:  # energy above 2.2 kHz against all, dB, by numpy's FFT
+        spec = np.abs(np.fft.rfft(z[inner])) ** 2
+        return float(10 * np.log10(spec[np.fft.rfftfreq(len(z[inner]), 1 / 16000) > 2200].sum() / spec.sum()))
+
+    assert above(ours) < -50 and above(degrade.spline_upsample(low, 4)) > -40
+
+
+def test_keep_band_high_pass_matches_its_design():
+    from jaxsr.models import keep_band_taps
+
+    taps = keep_band_taps((0.9 / 4, 1.0 / 4))
+    w, h = scipy.signal.freqz(taps, worN=8192)
+    f = w / np.pi  # fraction of the Nyquist
+    assert len(taps) % 2 == 1 and np.allclose(taps, taps[::-1])  # linear phase, no delay
+    assert 20 * np.log10(np.abs(h[f <= 0.9 / 4]).max()) < -59
+    assert np.abs(np.abs(h[f >= 1.0 / 4]) - 1).max() < 2e-3
+
+
+def test_the_network_cannot_touch_the_kept_band_whatever_its_weights():
+    import jax
+
+    from jaxsr.models import AudioUNet, init_variables
+
+    rng = np.random.default_rng(2)
+    x_lr = _speech_like(rng, 1.0, 4000)
+    x = degrade.sinc_upsample(x_lr, 4, 4096)[None, :, None]
+    model = AudioUNet(num_blocks=2, width=0.0625, keep_band=(0.9 / 4, 1.0 / 4))
+    v = init_variables(model, jax.random.key(0), 4096)
+    plain_model = AudioUNet(num_blocks=2, width=0.0625)
+    # Scale the last layer (the residual is linear in it) so the unconstrained residual is as loud as the input.
+    gain = np.std(x) / np.std(np.asarray(plain_model.apply(v, x)) - x)
+    v = jax.tree_util.tree_map(lambda a: a, v)
+    v["params"]["final"] = {k: a * gain for k, a in v["params"]["final"].items()}
+    y = np.asarray(model.apply(v, x))[0, :, 0]
+    plain = np.asarray(plain_model.apply(v, x))[0, :, 0]
+    x = x[0, :, 0]
+    assert metrics.snr(x, plain) < 3  # the unconstrained residual is loud ...
+    assert metrics.band_snr(x, y, 16000, 0, 0.9 * 2000) > 50  # ... and never reaches the kept band
+    assert metrics.band_snr(x, y, 16000, 2000, 8000) < 10
+
+
+def test_streaming_the_sinc_front_end_gives_the_whole_signal_result(tiny_config):
+    import jaxsr
+    from jaxsr.models import init_variables, model_from_config
+
+    import jax
+
+    c = tiny_config
+    c.task.update(sr_frontend="sinc", sr_keep_band=0.9)
+    config_lib.validate(c)
+    v = init_variables(model_from_config(c), jax.random.key(0))
+    x = _speech_like(np.random.default_rng(3), 1.0, 4000)
+    whole = jaxsr.enhance(v, x, sample_rate=4000, config=c)
+    s = jaxsr.Streamer(v, sample_rate=4000, config=c)
+    parts = [s.process(x[i:i + 300]) for i in range(0, len(x), 300)] + [s.flush()]
+    np.testing.assert_allclose(np.concatenate(parts), whole, atol=1e-5)
+
+
+@pytest.mark.parametrize("field,value", [("sr_frontend", "lanczos"), ("sr_keep_band", 1.2), ("sr_keep_band", True)])
+def test_bad_front_end_fields_are_refused_by_name(field, value):
+    c = config_lib.default_config()
+    c.task[field] = value
+    with pytest.raises(ValueError, match=f"config.task.{field}"):
+        config_lib.validate(c)
+
+
+# ------------------------------------------------------------------------------------------- denoise data
+def test_noise_holdout_splits_each_recording_into_disjoint_parts(tmp_path):
+    rng = np.random.default_rng(4)
+    noise = rng.standard_normal(10_000).astype(np.float32) * 0.1
+    sf.write(tmp_path / "a.wav", noise, 16000, subtype="FLOAT")
+    train = load_noise_files(str(tmp_path), 16000, 0.2, "train")[0]
+    held = load_noise_files(str(tmp_path), 16000, 0.2, "eval")[0]
+    np.testing.assert_array_equal(train, noise[:8000])
+    np.testing.assert_array_equal(held, noise[8000:])
+
+
+def test_clean_examples_come_at_their_probability_and_cost_nothing_at_zero():
+    y = _speech_like(np.random.default_rng(5), 0.2)
+    opts = {"clean_prob": 0.3}
+    clean = [degrade.degrade_denoise(y, np.random.default_rng(i), (0.0, 10.0), ("white",), options=opts).info["noise"]
+             == "none" for i in range(400)]
+    assert 0.24 < np.mean(clean) < 0.36
+    d = degrade.degrade_denoise(y, np.random.default_rng(7), (0.0, 10.0), ("white",), options={"clean_prob": 1.0})
+    np.testing.assert_array_equal(d.x, y)
+    # clean_prob 0 draws nothing: the same example as with the field absent.
+    a = degrade.degrade_denoise(y, np.random.default_rng(8), (0.0, 10.0), ("white",), options={"clean_prob": 0.0})
+    b = degrade.degrade_denoise(y, np.random.default_rng(8), (0.0, 10.0), ("white",), options={})
+    np.testing.assert_array_equal(a.x, b.x)
