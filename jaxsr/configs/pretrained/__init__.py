@@ -1,15 +1,7 @@
-"""The recipes of the packaged models (`jaxsr.pretrained`): one config per model, then one per fine-tuning stage."""
+"""The recipes of the packaged models (`jaxsr.pretrained`): one config per model, named after it.
 
-
-def next_stage(config, init_from: str, steps: int = 3000, learning_rate: float = 3e-4, seed: int = 1):
-    """`config` as a fine-tuning stage: from the previous stage's workdir `init_from` (its last params and
-    BatchNorm statistics), a fresh optimizer and a new, lower cosine schedule of `steps`, with another `seed`
-    so that it draws other patches and degradations than the stages before; the held-out files are scored
-    once, at the end."""
-    config.train.init_from = init_from
-    config.train.learning_rate = learning_rate
-    config.train.warmup_steps = 100
-    config.train.num_train_steps = steps
-    config.train.eval_every = steps
-    config.seed = seed
-    return config
+Each recipe fine-tunes the one-speaker model jaxsr shipped under the same name before it learnt from many
+voices (`train.init_from`). To reproduce one from scratch of that history, put that earlier model where
+`train.init_from` finds it: `git show 0a01e7f:jaxsr/pretrained/models/NAME.{npz,json}` into a folder, and
+point `$JAXSR_PRETRAINED_DIR` at it while training.
+"""

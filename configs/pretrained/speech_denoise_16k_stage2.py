@@ -1,3 +1,0 @@
-"""Shim: the config lives in jaxsr/configs/pretrained/speech_denoise_16k_stage2.py."""
-
-from jaxsr.configs.pretrained.speech_denoise_16k_stage2 import get_config  # noqa: F401
