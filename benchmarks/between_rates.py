@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"enhance {r['enhance']['snr']:.2f}")
     result = {"benchmark": "between_rates", "data": display_path(args.data), "held_out": args.held_out,
               "n_files": len(files), "rows": rows, "elapsed_s": round(time.perf_counter() - t0, 1)}
-    return emit(result, args, argv, report, (BEGIN, END), "`sr` input between the model's rates (issue 13)")
+    return emit(result, args, argv, report, (BEGIN, END), "`sr` input between the model's rates")
 
 
 if __name__ == "__main__":

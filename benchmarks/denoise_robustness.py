@@ -1,4 +1,4 @@
-"""Robustness of a `denoise` model to the kind of noise and its level (issue 13).
+"""Robustness of a `denoise` model to the kind of noise and its level.
 
     python -m benchmarks.denoise_robustness --checkpoint runs/pretrained/speech-denoise-16k   # Markdown table
     python benchmarks/denoise_robustness.py --checkpoint runs/denoise --json          # one JSON object on stdout
@@ -22,7 +22,7 @@ improvement (model minus noisy input; the same files in every cell).
 
 Data: `--data` (default ../shared/data/speech-44k), the `--held-out` files that sort last (default 20:
 the test split of configs/speech.py's `tail:20,valid:10`,
-never trained on nor used to pick a checkpoint). Then the issue's goals: a mean SI-SDR improvement
+never trained on nor used to pick a checkpoint). Then the goals: a mean SI-SDR improvement
 of at least +8 dB over white, pink, babble and varying noise at 0, 5 and 10 dB input SNR, and at least
 +5 dB on babble of voices unlike the training speaker (babble_voices) at 0 dB.
 

@@ -1,11 +1,11 @@
 """Inference speed on this machine: every jaxsr runtime next to PyTorch's best CPU mode, and the
-real-time factor of `jaxsr.enhance` and `jaxsr.Streamer` through each runtime (issue 16; issue 6).
+real-time factor of `jaxsr.enhance` and `jaxsr.Streamer` through each runtime.
 
     python -m benchmarks.inference --models tiny --quick           # smoke run (under a minute)
     python -m benchmarks.inference                                 # forward + real-time tables, full and small
                                                                    #   (about 7-9 min on 2 cores)
     python benchmarks/inference.py --json out.json --write-results # ... also as JSON and into RESULTS.md
-    python -m benchmarks.inference --tables rtf                    # issue 6's table: xla f32, 10/60 s, 16/48 kHz
+    python -m benchmarks.inference --tables rtf                    # the RTF table: xla f32, 10/60 s, 16/48 kHz
     python -m benchmarks.inference --tables sweep                  # chunk_length x batch_size options
 
 Tables (`--tables`, default `forward,realtime`):
@@ -27,7 +27,7 @@ Tables (`--tables`, default `forward,realtime`):
             shapes: x realtime = audio seconds / wall seconds. With the model's FLOPs per audio second
             (`jaxsr.models.forward_flops`) and the GFLOP/s each row sustained, so that a reader sees what
             the goal (the full model at least 5x faster than real time, chunked and streamed) would need.
-  rtf       issue 6's table (the xla runtime only): `enhance` on `--seconds` x `--rates`, the spline front
+  rtf       the RTF table (the xla runtime only): `enhance` on `--seconds` x `--rates`, the spline front
             end timed apart (the `spline s` column, not in the RTF); `CPU s` is the process's CPU time.
   sweep     `rtf` over chunk_length x batch_size (`--sweep-chunks`, `--sweep-batches`; 10 s at 16 kHz).
 
@@ -75,9 +75,9 @@ from jaxsr.deploy.runtimes import load_forward, num_cores  # noqa: E402
 from jaxsr.models import compute_dtype, count_params, forward_flops, init_variables, model_from_config  # noqa: E402
 
 MODELS = {"full": 1.0, "small": 0.25, "tiny": 0.0625}  # tiny: smoke tests of this script
-FORWARD_CHUNKS = {"full": 2, "small": 4, "tiny": 2}  # chunks per forward call (the issue's measure)
+FORWARD_CHUNKS = {"full": 2, "small": 4, "tiny": 2}  # chunks per forward call (the measure the goal uses)
 BEGIN, END = "<!-- runtimes:begin -->", "<!-- runtimes:end -->"
-HEADING = "Inference runtimes: jaxsr vs PyTorch on this CPU (issue 16)"
+HEADING = "Inference runtimes: jaxsr vs PyTorch on this CPU"
 GOAL_VS_TORCH = 1.2  # jaxsr's best runtime at least this many times faster than PyTorch's best mode
 GOAL_X_REALTIME = 5.0  # the full model at least this many times faster than real time, chunked and streamed
 RT_RATE = 16000
@@ -125,7 +125,7 @@ IMPLS = [
 ]
 BY_NAME = {i.name: i for i in IMPLS}
 # torch-freeze (torch.compile with inductor's `freezing`: weights folded in as constants, oneDNN prepacking) is
-# opt-in: on the 2-core CPU of issue 16 it was no faster than plain torch.compile (within the noise); name it
+# opt-in: on a 2-core CPU (2026-11-27) it was no faster than plain torch.compile (within the noise); name it
 # in --runtimes to add it.
 DEFAULT_RUNTIMES = [i.name for i in IMPLS if i.runtime != "freeze"]
 DEFAULT_RT_RUNTIMES = ["xla", "onnxruntime", "openvino", "openvino/bfloat16"]
@@ -463,7 +463,7 @@ def realtime_table(name: str, base: E.Model, impls: list[Impl], seconds: float, 
             "rows": rows, "goal": goal}
 
 
-# ------------------------------------------------------------------------------- issue 6's RTF table
+# ------------------------------------------------------------------------------- the RTF table
 def time_enhance(model: E.Model, x: np.ndarray, repeats: int, **kw) -> tuple[float, float]:
     """Median (wall, process CPU) seconds. CPU time is the steadier number on a shared machine."""
     # Warm-up (compiles): a prefix with the same chunk shapes (full chunks, same last-chunk bucket), so
@@ -606,8 +606,11 @@ def realtime_report(t: dict) -> list[str]:
              "| runtime | precision | mode | median s | min s | x realtime | GFLOP/s | worst block s | setup s "
              "| max abs diff vs xla f32 | status |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+
+    def f(v, fmt):
+        return "-" if v is None else format(v, fmt)
+
     for r in t["rows"]:
-        f = (lambda v, fmt: "-" if v is None else format(v, fmt))
         lines.append(f"| {r['runtime']} | {r['precision']} | {r['mode']} | {f(r['median_s'], '.3f')} | "
                      f"{f(r['min_s'], '.3f')} | {'**' if r.get('best') else ''}{f(r['x_realtime'], '.2f')}"
                      f"{'**' if r.get('best') else ''} | {f(r['gflops_per_s'], '.0f')} | "
@@ -691,8 +694,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, argparse.ArgumentPa
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--tables", default=None,
-                   help="comma-separated: forward, realtime, rtf (issue 6's table), sweep (default: forward,realtime; "
-                        "rtf when --seconds, --rates or --sweep is given, as before issue 16)")
+                   help="comma-separated: forward, realtime, rtf (the RTF table), sweep (default: forward,realtime; "
+                        "rtf when --seconds, --rates or --sweep is given, the table's first invocation)")
     p.add_argument("--models", default="full,small",
                    help=f"comma-separated subset of {list(MODELS)} (default: %(default)s)")
     p.add_argument("--runtimes", default="all",
@@ -714,7 +717,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, argparse.ArgumentPa
     p.add_argument("--json", metavar="PATH", help="write everything (tables, machine, options) as JSON to PATH")
     p.add_argument("--write-results", nargs="?", const=str(RESULTS_MD), metavar="FILE",
                    help=f"write the report between the {BEGIN} markers of FILE (default: %(const)s)")
-    g = p.add_argument_group("the rtf and sweep tables (issue 6; the xla runtime)")
+    g = p.add_argument_group("the rtf and sweep tables (the xla runtime)")
     g.add_argument("--seconds", default=None, help="audio seconds (default 10,60)")
     g.add_argument("--rates", default=None, help="sample rates (default 16000,48000)")
     g.add_argument("--batch-size", type=int, help="default: the config's eval.batch_size (also the real-time table's)")
@@ -724,7 +727,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, argparse.ArgumentPa
     g.add_argument("--sweep-chunks", default="8192,16384,32768,65536")
     g.add_argument("--sweep-batches", default="1,4,16")
     args = p.parse_args(argv)
-    legacy = args.seconds is not None or args.rates is not None or args.sweep  # issue 6's invocation
+    legacy = args.seconds is not None or args.rates is not None or args.sweep  # the RTF table's own flags
     if args.tables is None:
         args.tables = "rtf" if legacy else "forward,realtime"
     args.tables = [t.strip() for t in args.tables.split(",") if t.strip()] + (["sweep"] if args.sweep else [])
@@ -814,7 +817,7 @@ def main(argv: list[str] | None = None) -> int:
                       argv, result, report(result, with_command=False))
         log(f"wrote the section \"{HEADING}\" of {result['options']['write_results']}")
     print(report(result))
-    if result["options"]["legacy_json"]:  # issue 6's last line, which benchmarks/gpu/run.sh keeps (`tail -n 1`)
+    if result["options"]["legacy_json"]:  # the RTF table's last line, which benchmarks/gpu/run.sh keeps (`tail -n 1`)
         dev = jax.devices()[0]
         print(json.dumps({"device": f"{dev.platform}:{dev.device_kind}", "spline_in_rtf": False,
                           "rows": result["rtf"], "sweep": result["sweep"]}))

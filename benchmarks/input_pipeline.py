@@ -3,7 +3,7 @@
     python benchmarks/input_pipeline.py            # full table (a few minutes)
     python benchmarks/input_pipeline.py --quick    # smoke run
     python benchmarks/input_pipeline.py --json     # only the JSON line on stdout; the table on stderr
-    python benchmarks/input_pipeline.py --tasks sr --rates 16000 --sr-degradation random   # issue 13's chains
+    python benchmarks/input_pipeline.py --tasks sr --rates 16000 --sr-degradation random   # the random chains
     python benchmarks/input_pipeline.py --tasks denoise --rates 16000 --workers 2 \
         --noise-types white,pink,brown,varying,babble_voices --reverb-prob 0.3   # the realistic denoise mix
 
@@ -28,6 +28,8 @@ import time
 
 import numpy as np
 
+from jaxsr import resamplers
+from jaxsr.data import records
 from jaxsr import config as config_lib
 from jaxsr import degrade as degrade_lib
 from jaxsr.data import pipeline
@@ -151,7 +153,7 @@ def degradation_timings(patches: np.ndarray, min_seconds: float) -> dict:
     draws = iter(range(10**9))
 
     def sr_random(y):
-        chains = [degrade_lib.draw_sr_chain(np.random.default_rng([0, next(draws)])) for _ in range(len(y))]
+        chains = [resamplers.draw_sr_chain(np.random.default_rng([0, next(draws)])) for _ in range(len(y))]
         return degrade_lib.sr_batch(y, 4, chains)[0]
 
     out["sr_random_batch_ms_per_patch"] = 1e3 * time_fn(sr_random, patches, min_seconds=min_seconds) / len(patches)
@@ -220,7 +222,7 @@ def main(argv=None) -> dict:
     workers = [int(w) for w in args.workers.split(",")]
     load_start = os.getloadavg()[0]
 
-    corpora = {rate: pipeline.records_from_clips(corpus(rate, args), rate, "train") for rate in rates}
+    corpora = {rate: records.records_from_clips(corpus(rate, args), rate, "train") for rate in rates}
 
     cells = []
     for rate in rates:

@@ -14,7 +14,7 @@ compiling the model for the chunk shapes, the restoration itself):
 
 The file is a speech-like synthetic clip at the model's input rate (16-bit WAV); the gap filler's has a
 20 ms gap of digital zeros (`--gaps-from-zeros 5` on the command line). Making that clip is not timed:
-a user already has the file. Goal (issue 13): under 5 s on a 2-core CPU, compile included.
+a user already has the file. Goal: under 5 s on a 2-core CPU, compile included.
 """
 
 from __future__ import annotations

@@ -114,7 +114,7 @@ def _gain(summary: dict, metric: str) -> float | None:
 
 
 def goals(denoise_rows: list[dict], inpaint_rows: list[dict]) -> dict:
-    """The issue's two goals, measured: SI-SDR gain at 5 dB input (per noise and mean over noises, goal +8 dB),
+    """The two goals, measured: SI-SDR gain at 5 dB input (per noise and mean over noises, goal +8 dB),
     and SNR inside 20 ms gaps over linear interpolation (goal +3 dB). None where no model was given."""
     at5 = {r["noise"]: _gain(r["summary"], "si_sdr") for r in denoise_rows if r["snr_db"] == 5.0}
     gap20 = [_gain(r["summary"], "snr_gap") for r in inpaint_rows if r["gap_ms"] == 20.0]

@@ -1,4 +1,4 @@
-"""Robustness of an `sr` model to the resampler that made its low-rate input (issue 13).
+"""Robustness of an `sr` model to the resampler that made its low-rate input.
 
     python -m benchmarks.robustness --checkpoint runs/speech                  # Markdown table on stdout
     python benchmarks/robustness.py --checkpoint runs/speech --json           # one JSON object on stdout
@@ -19,7 +19,7 @@ clip, three ways from the same low-rate signal:
 Data: `--data` (default ../shared/data/speech-44k), the `--held-out` files that sort last (default 20:
 the test split of configs/speech.py's `tail:20,valid:10`,
 never trained on nor used to pick a checkpoint). Metrics: `jaxsr.metrics` SNR and LSD (log10),
-means over files (95% intervals in the JSON). Then the issue's goals for the sweep: the model never
+means over files (95% intervals in the JSON). Then the goals for the sweep: the model never
 below the spline's SNR on any resampler; at least 35% lower LSD than the spline on every one; at least
 +1.0 dB SNR over the spline on average over the sweep.
 
@@ -51,6 +51,7 @@ import numpy as np
 if not __package__:  # run as `python benchmarks/robustness.py`: the repository root, for `benchmarks.*`
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
+from jaxsr import resamplers
 from benchmarks.common import (UsageError, add_output_args, display_path, emit, held_out_files,  # noqa: E402
                                held_out_report, load_task_model, log, model_parser, parse, polarity, read_clips)
 from benchmarks.common import SETS, SPEECH_44K, VOICES_TEST  # noqa: E402
@@ -100,7 +101,7 @@ def codec_names(spec: str, sample_rate: int, ratio: int) -> list[str]:
 
 def resampler_names(spec: str) -> list[str]:
     """`--resamplers` as a list of registry names; UsageError listing the names for an unknown one."""
-    from jaxsr.degrade import RESAMPLERS
+    from jaxsr.resamplers import RESAMPLERS
 
     names = list(RESAMPLERS) if spec.strip() == "all" else [n.strip() for n in spec.split(",") if n.strip()]
     unknown = [n for n in names if n not in RESAMPLERS]
@@ -121,7 +122,7 @@ def setup(args: argparse.Namespace):
         config.data.sample_rate = args.sample_rate or 16000
         config.task.update(name="sr", ratio=args.ratio or 4)
         try:
-            from jaxsr.degrade import check_ratio
+            from jaxsr.resamplers import check_ratio
 
             check_ratio(config.task.ratio)
         except ValueError as e:
@@ -149,9 +150,9 @@ def score_resampler(name: str, clips: list[tuple[str, np.ndarray]], config, mode
     for k, (cid, y) in enumerate(clips):
         # The example `launch/evaluate.py --degradation NAME` scores (its x is the model's front end's).
         ex = evaluation.clip_example(y, config, k, seed, clip_id=cid)
-        x_lr = degrade.sr_lowrate(y, ratio, name)
+        x_lr = resamplers.sr_lowrate(y, ratio, name)
         if codec:
-            x_lr = degrade.apply_codec(x_lr, low_rate, codec)
+            x_lr = resamplers.apply_codec(x_lr, low_rate, codec)
         target = ex["y"]
         outs = {"spline": degrade.spline_upsample(x_lr, ratio, len(y)),
                 "sinc": degrade.soxr_upsample(x_lr, ratio, len(y), quality="VHQ")}
@@ -170,7 +171,7 @@ def score_resampler(name: str, clips: list[tuple[str, np.ndarray]], config, mode
         return evaluation.mean_ci95(f[who][key] for f in per_file)
 
     keys = ("snr", "lsd", "snr_in", "snr_above")
-    row = {"resampler": name, "codec": codec or None, "description": degrade.describe_chain(name), "per_file": per_file}
+    row = {"resampler": name, "codec": codec or None, "description": resamplers.describe_chain(name), "per_file": per_file}
     for who in ("spline", "sinc") + (("model",) if model is not None else ()):
         row[who] = {k: stat(who, k)[0] for k in keys}
         row[f"{who}_ci95"] = {k: stat(who, k)[1] for k in keys}

@@ -1,5 +1,5 @@
 """Accuracy of the runtimes on the held-out speech: each packaged model through every runtime and precision
-against jaxsr's own output (XLA, float32), issue 16.
+against jaxsr's own output (XLA, float32).
 
     python -m benchmarks.runtime_accuracy                                   # Markdown table on stdout
     python benchmarks/runtime_accuracy.py --models speech-sr-x4-16k --json  # one JSON object on stdout
@@ -57,7 +57,7 @@ from benchmarks.common import (UsageError, add_held_out_args, add_output_args, d
 ROWS = (("xla", "float32"), ("stablehlo", "float32"), ("onnxruntime", "float32"), ("openvino", "float32"),
         ("openvino", "bfloat16"), ("xla", "bfloat16"))
 REFERENCE = ROWS[0]
-# The issue's goals.
+# The goals.
 MAX_ABS_DIFF_F32 = 1e-4
 MAX_D_SNR_BF16_DB = 0.05
 MAX_D_LSD_BF16 = 0.01
@@ -188,7 +188,7 @@ def score_model(name: str, clips_at, seed: int, batch_size: int | None, rows=ROW
 
 
 def goals(rows: list[dict]) -> dict:
-    """The issue's two goals over every model, measured on the rows that ran (`met` None: no row ran)."""
+    """The two goals over every model, measured on the rows that ran (`met` None: no row ran)."""
     def worst(rs: list[dict], key: str) -> tuple[float | None, str | None]:
         r = max(rs, key=lambda r: abs(r[key]), default=None)
         return (None, None) if r is None else (r[key], f"{r['model']} {r['runtime']}")

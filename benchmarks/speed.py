@@ -12,7 +12,7 @@
 
 Models (`--models`): `full` (B=4, width 1.0, the paper's 56.4 M parameters), `width-0.25` (3.5 M),
 `width-0.125` (0.9 M: the network of configs/quickstart.py and configs/speech.py) and `tiny` (smoke tests).
-Until issue 15 `width-0.25` was called "quickstart" here (and is in older results JSON), though the
+Older results JSON call `width-0.25` "quickstart", though the
 quickstart config is width 0.125; that name is now refused with a hint.
 
 What is timed, for each model x batch size x {train, forward}:

@@ -73,7 +73,7 @@ def file_row(y: np.ndarray, sample_rate: int, ratio: int, resamplers: list[str])
     edges = octave_edges(sample_rate, ratio)
     bands = band_energies(y, sample_rate, edges)
     total, missing = float(bands.sum()), float(bands[1:].sum())
-    spline = [metrics.snr(y, degrade.spline_upsample(degrade.sr_lowrate(y, ratio, r), ratio, len(y)))
+    spline = [metrics.snr(y, degrade.spline_upsample(resamplers.sr_lowrate(y, ratio, r), ratio, len(y)))
               for r in resamplers]
     err = total / 10 ** (np.mean(spline) / 10)  # the spline's error energy at its mean SNR
     return {"oracle_snr": 10 * np.log10(total / missing), "spline_snr": float(np.mean(spline)),

@@ -25,7 +25,7 @@ from absl import logging
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".aiff", ".aif", ".au", ".w64", ".caf")
 _WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
-_SUBTYPES = {"WAV": ("PCM_16", "PCM_24", "PCM_32", "FLOAT"), "FLAC": ("PCM_16", "PCM_24")}
+SUBTYPES = {"WAV": ("PCM_16", "PCM_24", "PCM_32", "FLOAT"), "FLAC": ("PCM_16", "PCM_24")}
 
 PathLike = str | os.PathLike
 
@@ -183,7 +183,7 @@ def write_audio(path: PathLike, audio: np.ndarray, sample_rate: int, subtype: st
     """Write `audio` (`[time]` or `[time, channels]`, float in [-1, 1]) to a .wav or .flac file.
 
     `subtype` is "PCM_16" (default), "PCM_24", "PCM_32" or (WAV only) "FLOAT". Samples outside [-1, 1]
-    are clipped with a warning. The file appears atomically (written beside it, then renamed), and
+    are clipped with a warning, except in FLOAT, which holds them. The file appears atomically (written beside it, then renamed), and
     missing parent directories are created. Returns the path written.
     """
     p = pathlib.Path(path)
@@ -191,8 +191,8 @@ def write_audio(path: PathLike, audio: np.ndarray, sample_rate: int, subtype: st
     if fmt is None:
         raise ValueError(f"write_audio({p}): unsupported extension {p.suffix!r}; use one of {tuple(_WRITE_FORMATS)}")
     subtype = (subtype or "PCM_16").upper()
-    if subtype not in _SUBTYPES[fmt]:
-        raise ValueError(f"write_audio({p}): subtype {subtype!r} is not available for {fmt}; use one of {_SUBTYPES[fmt]}")
+    if subtype not in SUBTYPES[fmt]:
+        raise ValueError(f"write_audio({p}): subtype {subtype!r} is not available for {fmt}; use one of {SUBTYPES[fmt]}")
     if not (np.isscalar(sample_rate) and float(sample_rate) > 0 and float(sample_rate) == int(sample_rate)):
         raise ValueError(f"write_audio({p}): sample_rate must be a positive integer in Hz; got {sample_rate!r}")
     x = to_float32(audio)
@@ -204,7 +204,7 @@ def write_audio(path: PathLike, audio: np.ndarray, sample_rate: int, subtype: st
     if not np.all(np.isfinite(x)):
         raise ValueError(f"write_audio({p}): audio contains NaN or infinite samples")
     over = np.abs(x) > 1.0
-    if over.any():
+    if over.any() and subtype != "FLOAT":  # a float file holds them; integer PCM cannot
         logging.warning("write_audio(%s): clipped %d of %d samples (%.3f%%) outside [-1, 1]; peak was %.3f",
                         p, int(over.sum()), x.size, 100.0 * over.mean(), float(np.abs(x).max()))
         x = np.clip(x, -1.0, 1.0)

@@ -9,7 +9,7 @@ A checkpoint holds three items: `model` (params, batch_stats, and ema_params wit
 (optimizer state, the step and the RNG key) and `meta` (JSON: format version, step, the data
 iterator's state, eval metrics). Inference reads only `model` and `meta`, so it does not need the
 optimizer's structure. Orbax writes each step to a temporary directory and renames it when complete,
-so a crash mid-save leaves the previous checkpoint intact (the atomicity the issue asks for).
+so a crash mid-save leaves the previous checkpoint intact (a checkpoint is there whole or not at all).
 
 A step directory can still be damaged afterwards (a disk error, a truncated copy). Resuming and
 `load_checkpoint(which="latest")` then fall back to the newest step that restores, with a warning naming

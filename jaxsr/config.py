@@ -111,7 +111,7 @@ def default_config() -> ml_collections.ConfigDict:
     # sr: how the low-rate input is made. "paper": the fixed zero-phase Chebyshev I (order 8, 0.8 x new
     # Nyquist) decimator of Kuleshov et al. (reproduces the paper). "random": per example a resampling
     # chain drawn from the fields below, so the model also works on audio brought to the low rate by
-    # ordinary resamplers (issue 13: a paper-trained model collapses on soxr / resample_poly input). A
+    # ordinary resamplers (a paper-trained model collapses on soxr / resample_poly input). A
     # name of jaxsr.degrade.RESAMPLERS (e.g. "soxr_hq") uses that one resampler for every example.
     t.sr_degradation = "paper"
     # sr random: relative probability of each chain kind (normalised; 0 disables a kind). iir: zero-phase
@@ -143,7 +143,7 @@ def default_config() -> ml_collections.ConfigDict:
     t.sr_keep_band = 0.0
     # sr: with this probability per example (when sr_codec is ""), a codec drawn uniformly from sr_random_codecs,
     # among those that carry the low rate (MP3 and Opus carry only some rates). 0 draws nothing, so a run
-    # without random codecs draws its chains exactly as before.
+    # without random codecs draws its chains exactly as a config without the field does.
     t.sr_codec_prob = 0.0
     t.sr_random_codecs = SR_CODECS
     t.snr_db = (0.0, 15.0)  # denoise: input SNR drawn uniformly from this range.
@@ -343,7 +343,7 @@ def _int_pair(v, low: int, high: int) -> bool:
 
 def _validate_sr_degradation(t: ml_collections.ConfigDict) -> None:
     """The sr degradation fields; the chain fields only matter (and are only checked) for "random"."""
-    from jaxsr.degrade import RESAMPLERS  # lazy: jaxsr.degrade imports this module
+    from jaxsr.resamplers import RESAMPLERS
 
     mode = t.get("sr_degradation", "paper")
     names = SR_DEGRADATIONS + tuple(n for n in RESAMPLERS if n not in SR_DEGRADATIONS)

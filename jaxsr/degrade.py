@@ -17,7 +17,7 @@ pipeline's workers) and are deterministic given a `np.random.Generator`.
 
 In every task the model input is the baseline itself, so the network learns a residual on top of the
 classical method (`y = x + f(x)`). The sr resamplers (the paper's decimator, `RESAMPLERS`, random chains)
-and codecs (`apply_codec`, `draw_sr_codec`) are `jaxsr.resamplers`, the denoise noises `jaxsr.noise`; their public names are importable from here too.
+and codecs (`apply_codec`, `draw_sr_codec`) are `jaxsr.resamplers`, the denoise noises `jaxsr.noise`.
 """
 
 from __future__ import annotations
@@ -30,12 +30,11 @@ import numpy as np
 import scipy.interpolate
 
 from jaxsr.config import NOISE_TYPES, TASKS, task_option
-# Also re-exported: the resamplers and noises were first defined here, and callers import them from here.
-from jaxsr.noise import (_uniform, babble_noise, colored_noise, reverberate, room_impulse_response,  # noqa: F401
+from jaxsr.noise import (draw_uniform, babble_noise, colored_noise, reverberate, room_impulse_response,
                          synthetic_voices, varying_noise, voices_babble)
-from jaxsr.resamplers import (RESAMPLERS, TaskOptions, _check_signal, _gain_and_lowrate, _lowpass_rows,  # noqa: F401
-                              apply_codec, check_codec, check_ratio, decimate, describe_chain, draw_sr_chain,
-                              draw_sr_codec, lowpass, resampler_chain, sr_lowrate)
+from jaxsr.resamplers import (TaskOptions, check_signal, gain_and_lowrate, lowpass_rows,
+                              apply_codec, check_codec, check_ratio, draw_sr_chain,
+                              draw_sr_codec, resampler_chain)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,7 +78,7 @@ def sinc_taps(ratio: int) -> np.ndarray:
     return ratio * scipy.signal.firwin(2 * SINC_ZEROS * ratio + 1, 1.0 / ratio, window=("kaiser", SINC_BETA))
 
 
-def _sinc_rows(x_lr: np.ndarray, ratio: int, length: int) -> np.ndarray:
+def sinc_rows(x_lr: np.ndarray, ratio: int, length: int) -> np.ndarray:
     """`[..., time_lr] -> [..., length]`: windowed-sinc interpolation, sample i at position i * ratio."""
     import scipy.signal
 
@@ -98,16 +97,16 @@ def sinc_upsample(x_lr: np.ndarray, ratio: int, length: int | None = None) -> np
     Sample `i` of `x_lr` sits at high-rate position `i * ratio`; the signal is taken as zero outside
     the given samples. `[time_lr] -> [length]` (default `len(x_lr) * ratio`).
     """
-    x_lr = _check_signal(x_lr, "x_lr")
+    x_lr = check_signal(x_lr, "x_lr")
     ratio = check_ratio(ratio)
-    return _sinc_rows(x_lr, ratio, len(x_lr) * ratio if length is None else int(length))
+    return sinc_rows(x_lr, ratio, len(x_lr) * ratio if length is None else int(length))
 
 
 def upsample_rows(x_lr: np.ndarray, ratio: int, length: int, frontend: str = "spline") -> np.ndarray:
     """`[..., time_lr] -> [..., length]` by the sr front end `frontend` ("spline": the paper's cubic
     spline; "sinc": `sinc_upsample`)."""
     if frontend == "sinc":
-        return _sinc_rows(x_lr, ratio, length)
+        return sinc_rows(x_lr, ratio, length)
     if frontend != "spline":
         raise ValueError(f"sr front end must be 'spline' or 'sinc'; got {frontend!r}")
     return _spline_rows(x_lr, ratio, length)
@@ -120,7 +119,7 @@ def spline_upsample(x_lr: np.ndarray, ratio: int, length: int | None = None) -> 
     (default `len(x_lr) * ratio`); positions past the last low-rate sample are extrapolated by the
     spline's last piece. `[time_lr] -> [length]`.
     """
-    x_lr = _check_signal(x_lr, "x_lr")
+    x_lr = check_signal(x_lr, "x_lr")
     ratio = check_ratio(ratio)
     return _spline_rows(x_lr, ratio, len(x_lr) * ratio if length is None else int(length))
 
@@ -134,7 +133,7 @@ def soxr_upsample(x_lr: np.ndarray, ratio: int, length: int | None = None, quali
     """
     import soxr
 
-    x_lr = _check_signal(x_lr, "x_lr")
+    x_lr = check_signal(x_lr, "x_lr")
     ratio = check_ratio(ratio)
     length = len(x_lr) * ratio if length is None else int(length)
     up = soxr.resample(x_lr.astype(np.float64), 1, ratio, quality=quality)
@@ -155,7 +154,7 @@ def sr_baseline_batch(y: np.ndarray, ratio: int, frontend: str = "spline") -> np
     if not np.all(np.isfinite(y)):
         raise ValueError("y has NaN or infinite samples; clean or drop them first.")
     ratio = check_ratio(ratio)
-    return upsample_rows(_lowpass_rows(y, ratio)[..., ::ratio], ratio, y.shape[-1], frontend)
+    return upsample_rows(lowpass_rows(y, ratio)[..., ::ratio], ratio, y.shape[-1], frontend)
 
 
 def _low_rate(sample_rate: float | None, ratio: int, codec: str) -> float:
@@ -176,13 +175,13 @@ def degrade_sr(y: np.ndarray, ratio: int, chain: str | dict | None = None, *, co
     `codec` (a name of `SR_CODECS`, "" for none): the low-rate signal is encoded and decoded with it
     (`apply_codec`) before the spline; it needs `sample_rate`, the rate of `y`.
     """
-    y = _check_signal(y)
+    y = check_signal(y)
     ratio = check_ratio(ratio)
-    if (chain is None or chain == "paper") and not codec:  # the paper's setup as before chains: bit for bit
+    if (chain is None or chain == "paper") and not codec:  # the paper's setup, bit for bit
         x = sr_baseline_batch(y[None], ratio, frontend)[0]
         return Degraded(x=x, baseline=x, info={"task": "sr", "ratio": ratio})
     chain = chain if isinstance(chain, dict) else resampler_chain(chain or "paper")
-    target, x_lr = _gain_and_lowrate(y, ratio, chain)
+    target, x_lr = gain_and_lowrate(y, ratio, chain)
     info = {"task": "sr", "ratio": ratio, "chain": dict(chain)}
     if codec:
         x_lr = apply_codec(x_lr, _low_rate(sample_rate, ratio, codec), codec)
@@ -216,15 +215,14 @@ def sr_batch(y: np.ndarray, ratio: int, chains: Sequence[str | dict], *, codec: 
     targets = np.empty_like(y)
     low = np.empty((len(y), -(-y.shape[1] // ratio)), np.float32)
     for i, (row, chain, c) in enumerate(zip(y, chains, codecs)):
-        targets[i], low[i] = _gain_and_lowrate(row, ratio, resampler_chain(chain) if isinstance(chain, str) else chain)
+        targets[i], low[i] = gain_and_lowrate(row, ratio, resampler_chain(chain) if isinstance(chain, str) else chain)
         if c:
             low[i] = apply_codec(low[i], _low_rate(sample_rate, ratio, c), c)
     return upsample_rows(low, ratio, y.shape[1], frontend), targets
 
 
 # ----------------------------------------------------------------------------------------- denoise
-# The noise generators live in jaxsr.noise (one job: making noise); `colored_noise` and `babble_noise`
-# stay importable from here, where they were first defined.
+# The noise generators live in jaxsr.noise (one job: making noise).
 #
 # Noise types (task.noise_types, drawn uniformly per example): white / pink / brown (stationary colours),
 # varying (colour and level drifting over time), babble (other clips of the source, unmodified),
@@ -237,7 +235,7 @@ def sr_batch(y: np.ndarray, ratio: int, chains: Sequence[str | dict], *, codec: 
 
 def add_noise(y: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
     """`y + g * noise` with `g` chosen so that 10 log10(|y|^2 / |g noise|^2) = snr_db exactly."""
-    y = _check_signal(y)
+    y = check_signal(y)
     p_sig = float(np.mean(y.astype(np.float64) ** 2))
     p_noise = float(np.mean(noise.astype(np.float64) ** 2))
     if p_noise == 0.0:
@@ -267,10 +265,10 @@ def degrade_denoise(
     denoise fields (`babble_*`, `varying_*`, `reverb_*`; missing ones take the config defaults).
     With probability `reverb_prob` the speech is reverberated first; the noisy input is then the
     reverberant speech plus noise at the drawn SNR, and `.y` is the reverberant speech (the target).
-    With `reverb_prob` 0 no extra random numbers are drawn: existing configs degrade exactly as before.
+    With `reverb_prob` 0 no extra random numbers are drawn: configs without the field degrade exactly as with it at 0.
     With probability `clean_prob` (an option; 0 draws nothing) the example is left clean: `x` is `y`.
     """
-    y = _check_signal(y)
+    y = check_signal(y)
     for t in noise_types:
         if t not in NOISE_TYPES:
             raise ValueError(f"noise type {t!r} is not one of {NOISE_TYPES}.")
@@ -280,14 +278,14 @@ def degrade_denoise(
     if clean_prob > 0 and rng.random() < clean_prob:  # a clean example: the model must leave it alone
         return Degraded(x=y.copy(), baseline=y.copy(), info={"task": "denoise", "noise": "none", "snr_db": float("inf")})
     kind = noise_types[rng.integers(len(noise_types))]
-    snr = _uniform(rng, (snr_db, snr_db) if np.isscalar(snr_db) else snr_db)
+    snr = draw_uniform(rng, (snr_db, snr_db) if np.isscalar(snr_db) else snr_db)
     n = len(y)
     info: dict = {"task": "denoise", "noise": kind, "snr_db": snr}
     target = y
     reverb_prob = float(task_option(options, "reverb_prob"))
     if reverb_prob > 0 and rng.random() < reverb_prob:
-        rt60 = _uniform(rng, task_option(options, "reverb_rt60"))
-        drr = _uniform(rng, task_option(options, "reverb_drr_db"))
+        rt60 = draw_uniform(rng, task_option(options, "reverb_rt60"))
+        drr = draw_uniform(rng, task_option(options, "reverb_drr_db"))
         target = reverberate(y, room_impulse_response(rng, sample_rate, rt60, drr))
         info["reverb"] = {"rt60": rt60, "drr_db": drr}
     if kind in ("white", "pink", "brown"):
@@ -360,7 +358,7 @@ def degrade_inpaint(
 ) -> Degraded:
     """Zero `num_gaps` random gaps of `gap_ms` (`gap_mask`) in `y` (`[time]`) and fill them linearly:
     `x == baseline` `[time]`, `.mask` `[time]` True in the gaps."""
-    y = _check_signal(y)
+    y = check_signal(y)
     mask = gap_mask(rng, len(y), sample_rate, num_gaps, gap_ms)
     zeroed = np.where(mask, 0.0, y).astype(np.float32)
     x = linear_fill(zeroed, mask)

@@ -17,6 +17,16 @@ import numpy as np
 from jaxsr import metrics as metrics_lib
 
 BASELINE_NAMES = {"sr": "spline", "denoise": "noisy input", "inpaint": "linear interp."}
+
+
+def baseline_name(config: ml_collections.ConfigDict | None) -> str:
+    """What the model is compared with in a table: the task's baseline, which for `sr` is its front end
+    (the cubic spline, or sinc interpolation for `task.sr_frontend = "sinc"`)."""
+    if config is None:
+        return "baseline"
+    if config.task.name == "sr" and config.task.get("sr_frontend", "spline") == "sinc":
+        return "sinc"
+    return BASELINE_NAMES.get(config.task.name, "baseline")
 # Direction of each metric, for tables: +1 higher is better, -1 lower is better.
 DIRECTION = {"snr": 1, "lsd": -1, "lsd_paper": -1, "si_sdr": 1, "snr_gap": 1, "pesq": 1, "stoi": 1}
 
@@ -95,7 +105,7 @@ def format_table(summary: dict, config: ml_collections.ConfigDict | None = None,
     """A Markdown table: one row per metric, model vs baseline (and the difference). `title` replaces
     the default heading line ("" for none)."""
     task = config.task.name if config is not None else ""
-    base_name = BASELINE_NAMES.get(task, "baseline")
+    base_name = baseline_name(config)
     if title is not None:
         title = f"{title}\n\n" if title else ""
     elif config is None:

@@ -14,7 +14,7 @@ Every function is numpy, runs inside the input pipeline's workers and draws each
 | `room_impulse_response` | a direct path followed by an exponentially decaying noise tail of a given RT60  |
 | `reverberate`           | speech convolved with such a response, at the dry speech's RMS                 |
 
-Why (issue 13): a denoiser trained on stationary white/pink/brown noise and babble of its own speaker
+Why: a denoiser trained on stationary white/pink/brown noise and babble of its own speaker
 gains +5.8 dB SI-SDR on its own test mixes but +0.5 dB on real babble of other people. Real noise
 changes colour and level over time, real babble is other voices, and real speech carries some room.
 """
@@ -35,7 +35,7 @@ VOICE_BANK_SECONDS = 3.0
 
 
 # ------------------------------------------------------------------------------ shared draw helpers
-def _uniform(rng: np.random.Generator, lo_hi: Sequence[float]) -> float:
+def draw_uniform(rng: np.random.Generator, lo_hi: Sequence[float]) -> float:
     """A float uniform in `[lo, hi]` (`lo_hi`); a fixed setting (hi <= lo) is `lo` and draws no random
     number. The one range draw of every degradation (here, `jaxsr.degrade`, `jaxsr.resamplers`), so a
     range means the same thing, and draws the same numbers, wherever it is configured."""
@@ -101,8 +101,8 @@ def varying_noise(rng: np.random.Generator, n: int, sample_rate: int,
     """
     hop = _frame_hop(sample_rate)
     size = 2 * hop
-    t_step = _uniform(rng, seconds)
-    swing = _uniform(rng, level_db)
+    t_step = draw_uniform(rng, seconds)
+    swing = draw_uniform(rng, level_db)
     step = max(t_step * sample_rate, 1.0)
     n_frames = n // hop + 2  # frame k covers output samples (k - 1) * hop ... (k + 1) * hop - 1
     tilt = _smooth_path(rng, np.arange(n_frames) * float(hop), step, *exponent)  # at each frame's centre
@@ -129,8 +129,8 @@ def varying_noise(rng: np.random.Generator, n: int, sample_rate: int,
 def _other_index(rng: np.random.Generator, size: int, exclude: int | None) -> int:
     """A uniform index into a pool of `size`, redrawn while it is `exclude` (the clean clip itself).
 
-    Redrawing (rather than drawing from size - 1) leaves every other draw exactly as it was before clips
-    were excluded, so runs that never drew their own clip are unchanged."""
+    Redrawing (rather than drawing from size - 1) leaves every draw that is not `exclude` exactly as a
+    draw without the exclusion, so the exclusion changes only the examples that would have hit it."""
     j = int(rng.integers(size))
     while j == exclude:
         j = int(rng.integers(size))

@@ -1,7 +1,7 @@
 """The `sr` task's resamplers: how audio reaches the low rate (numpy / scipy / soxr, host side).
 
 Why: a model trained on one decimator (the paper's, which empties the band just below the new Nyquist)
-collapses on audio brought to the low rate by other resamplers, which keep that band (issue 13). So
+collapses on audio brought to the low rate by other resamplers, which keep that band. So
 training can draw, per example, a chain like the ones people use (`draw_sr_chain`), and evaluation can
 name one (`RESAMPLERS`). `jaxsr.degrade` turns the low-rate signal into the task's example.
 
@@ -35,13 +35,13 @@ import numpy as np
 import scipy.signal
 
 from jaxsr.config import IIR_FAMILIES, SR_CHAIN_KINDS, SR_CODECS, SR_RATIOS, task_option
-from jaxsr.noise import _uniform
+from jaxsr.noise import draw_uniform
 
 # A task's options: a `config.task` ConfigDict or a plain dict (fields it lacks take the config defaults).
 TaskOptions = Any
 
 
-def _check_signal(y: np.ndarray, name: str = "y") -> np.ndarray:
+def check_signal(y: np.ndarray, name: str = "y") -> np.ndarray:
     """`y` as float32 `[time]`, or a ValueError naming `name` (every degradation checks its input here)."""
     y = np.asarray(y)
     if y.ndim != 1:
@@ -68,7 +68,7 @@ def _antialias_sos(ratio: int) -> np.ndarray:
     return _iir_sos("cheby1", 8, 0.8, ratio, 0.05, 60.0)
 
 
-def _lowpass_rows(y: np.ndarray, ratio: int) -> np.ndarray:
+def lowpass_rows(y: np.ndarray, ratio: int) -> np.ndarray:
     """`[..., time] -> [..., time]`: the zero-phase anti-aliasing filter along the last axis."""
     sos = _antialias_sos(ratio)
     padlen = min(3 * (2 * len(sos) + 1), y.shape[-1] - 1)
@@ -77,7 +77,7 @@ def _lowpass_rows(y: np.ndarray, ratio: int) -> np.ndarray:
 
 def lowpass(y: np.ndarray, ratio: int) -> np.ndarray:
     """Zero-phase anti-aliasing lowpass for decimation by `ratio`. `[time] -> [time]`."""
-    return _lowpass_rows(_check_signal(y), check_ratio(ratio))
+    return lowpass_rows(check_signal(y), check_ratio(ratio))
 
 
 def decimate(y: np.ndarray, ratio: int) -> np.ndarray:
@@ -166,19 +166,19 @@ def draw_sr_chain(rng: np.random.Generator, task: TaskOptions | None = None) -> 
         lo, hi = (int(v) for v in get("sr_iir_order"))
         lo = max(lo, _MIN_ORDER.get(family, 1))
         chain.update(family=family, order=int(rng.integers(lo, max(lo, hi) + 1)),
-                     cutoff=_quantise(_uniform(rng, get("sr_cutoff")), _CUTOFF_STEP))
+                     cutoff=_quantise(draw_uniform(rng, get("sr_cutoff")), _CUTOFF_STEP))
         if family in ("cheby1", "ellip"):
             chain["rp"] = _RIPPLE_DB[int(rng.integers(len(_RIPPLE_DB)))]
         if family in ("cheby2", "ellip"):
             chain["rs"] = _STOPBAND_DB[int(rng.integers(len(_STOPBAND_DB)))]
     elif kind == "fir":
         lo, hi = (int(v) for v in get("sr_fir_zeros"))
-        chain.update(zeros=int(rng.integers(lo, hi + 1)), beta=_quantise(_uniform(rng, get("sr_fir_beta")), _BETA_STEP),
-                     cutoff=_quantise(_uniform(rng, get("sr_cutoff")), _CUTOFF_STEP))
+        chain.update(zeros=int(rng.integers(lo, hi + 1)), beta=_quantise(draw_uniform(rng, get("sr_fir_beta")), _BETA_STEP),
+                     cutoff=_quantise(draw_uniform(rng, get("sr_cutoff")), _CUTOFF_STEP))
     elif kind == "soxr":
         qualities = tuple(get("sr_soxr_qualities"))
         chain["quality"] = qualities[int(rng.integers(len(qualities)))]
-    chain["gain_db"] = round(_uniform(rng, get("sr_gain_db")), 3)
+    chain["gain_db"] = round(draw_uniform(rng, get("sr_gain_db")), 3)
     return chain
 
 
@@ -245,7 +245,7 @@ def _sosfiltfilt(sos: np.ndarray, y: np.ndarray) -> np.ndarray:
 def sr_lowrate(y: np.ndarray, ratio: int, chain: str | dict = "paper") -> np.ndarray:
     """The low-rate signal `[ceil(time / ratio)]` that `chain` (a name of `RESAMPLERS` or a chain dict,
     without applying its gain) makes from `y` `[time]`; low-rate sample i sits at input sample i * ratio."""
-    y = _check_signal(y)
+    y = check_signal(y)
     ratio = check_ratio(ratio)
     return _lowrate(y, ratio, resampler_chain(chain) if isinstance(chain, str) else chain)
 
@@ -254,7 +254,7 @@ def _lowrate(y: np.ndarray, ratio: int, chain: dict) -> np.ndarray:
     kind, n = chain["kind"], len(y)
     n_low = -(-n // ratio)
     if kind == "paper":
-        return _lowpass_rows(y, ratio)[::ratio]
+        return lowpass_rows(y, ratio)[::ratio]
     y64 = y.astype(np.float64)
     if kind == "iir":
         out = _sosfiltfilt(_chain_sos(chain, ratio), y64)[::ratio]
@@ -367,7 +367,7 @@ def _odd_extension(y: np.ndarray, k: int) -> np.ndarray:
     return 2 * y[-1] - y[-2:-k - 2:-1]
 
 
-def _gain_and_lowrate(y: np.ndarray, ratio: int, chain: dict) -> tuple[np.ndarray, np.ndarray]:
+def gain_and_lowrate(y: np.ndarray, ratio: int, chain: dict) -> tuple[np.ndarray, np.ndarray]:
     """(target `[time]`: `y` times the chain's gain, or `y` itself at 0 dB; its low-rate signal)."""
     g = float(chain.get("gain_db", 0.0) or 0.0)
     target = y if g == 0.0 else (y * np.float32(10.0 ** (g / 20.0))).astype(np.float32)

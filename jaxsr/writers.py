@@ -14,13 +14,14 @@ import numpy as np
 log = logging.getLogger("jaxsr")
 
 
-def setup_cli_logging() -> None:
-    """Logging for the launch scripts: jaxsr's own messages at INFO on stderr; absl, Orbax and other
-    libraries only from WARNING up (stdout stays free for --json)."""
+def setup_cli_logging(quiet: bool = False) -> None:
+    """Logging for the launch scripts: jaxsr's own messages at INFO on stderr (`quiet`: WARNING, so only
+    what went wrong is said); absl, Orbax and other libraries only from WARNING up (stdout stays free for
+    --json)."""
     from absl import logging as absl_logging
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
-    logging.getLogger("jaxsr").setLevel(logging.INFO)
+    logging.getLogger("jaxsr").setLevel(logging.WARNING if quiet else logging.INFO)
     absl_logging.set_verbosity(absl_logging.WARNING)
 
 

@@ -1,4 +1,4 @@
-"""benchmarks/inference.py (issue 16): every jaxsr runtime next to PyTorch, and the real-time table.
+"""benchmarks/inference.py: every jaxsr runtime next to PyTorch, and the real-time table.
 
 A smoke run of the CLI on the tiny model (one round, 4 s of audio) checks the JSON it writes, that every
 runtime whose packages are installed has a row that ran and agrees with xla float32, and the section it
@@ -176,7 +176,7 @@ def test_parse_args_defaults_and_legacy():
     assert args.tables == ["forward", "realtime"] and args.models == ["full", "small"]
     assert [i.name for i in args.impls] == B.DEFAULT_RUNTIMES and args.repeats == 5
     assert [i.name for i in args.rt_impls] == B.DEFAULT_RT_RUNTIMES and not args.legacy_json
-    args, _ = B.parse_args(["--seconds", "2", "--rates", "16000"])  # benchmarks/gpu/run.sh's call: issue 6's table
+    args, _ = B.parse_args(["--seconds", "2", "--rates", "16000"])  # benchmarks/gpu/run.sh's call: the RTF table
     assert args.tables == ["rtf"] and args.legacy_json and args.rtf_repeats == 3
     args, _ = B.parse_args(["--runtimes", "xla,openvino/bfloat16,torch-compile/float32", "--rt-runtimes", "all"])
     assert [i.name for i in args.rt_impls] == ["xla", "openvino/bfloat16"]

@@ -17,6 +17,7 @@ import pytest
 import soundfile as sf
 import soxr
 
+from jaxsr.data import sources
 from jaxsr.config import default_config
 from jaxsr.data import builders, synthetic
 
@@ -133,11 +134,11 @@ def test_hash_split_deterministic_disjoint(tmp_path):
     for i in range(30):
         sf.write(root / f"f{i:02d}.wav", _tone(8000, 0.05, 200 + 10 * i, seed=i), 8000)
     c = _data(name="audio_folder", path=str(root), split="hash:0.6,0.2,0.2", build_workers=1)
-    ids = {s: [r["id"] for r in builders.load_split(c, s, tmp_path / "c1")] for s in builders.SPLITS}
-    again = {s: [r["id"] for r in builders.load_split(c, s, tmp_path / "c2")] for s in builders.SPLITS}
+    ids = {s: [r["id"] for r in builders.load_split(c, s, tmp_path / "c1")] for s in sources.SPLITS}
+    again = {s: [r["id"] for r in builders.load_split(c, s, tmp_path / "c2")] for s in sources.SPLITS}
     assert ids == again
-    assert all(ids[s] == sorted(ids[s]) and ids[s] for s in builders.SPLITS)
-    sets = [set(ids[s]) for s in builders.SPLITS]
+    assert all(ids[s] == sorted(ids[s]) and ids[s] for s in sources.SPLITS)
+    sets = [set(ids[s]) for s in sources.SPLITS]
     assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
     assert set.union(*sets) == {f"f{i:02d}.wav" for i in range(30)}
     # The assignment is a pure function of the relative path: check it independently.
@@ -173,7 +174,7 @@ def test_tail_with_valid_holds_out_test_and_validation_by_sorted_name(tmp_path):
         sf.write(root / name, _tone(8000, 0.05, 200 + 20 * i, seed=i), 8000)
     ordered = sorted(names)  # the reference: plain sorting of the relative paths
     c = _data(name="audio_folder", path=str(root), split="tail:3,valid:2", sample_rate=8000, build_workers=1)
-    ids = {s: [r["id"] for r in builders.load_split(c, s, tmp_path / "cache")] for s in builders.SPLITS}
+    ids = {s: [r["id"] for r in builders.load_split(c, s, tmp_path / "cache")] for s in sources.SPLITS}
     assert ids == {"train": ordered[:-5], "valid": ordered[-5:-3], "test": ordered[-3:]}
     # Plain tail:3 holds out the same test files (valid = test), and trains on the two valid ones too.
     plain = _data(name="audio_folder", path=str(root), split="tail:3", sample_rate=8000, build_workers=1)
@@ -216,7 +217,7 @@ def test_recovers_from_half_built_dirs(mixed_folder, tmp_path, monkeypatch):
         pass
 
     calls = {"n": 0}
-    real = builders._load_file
+    real = builders.load_file
 
     def dies_midway(item, opts):
         calls["n"] += 1
@@ -224,10 +225,10 @@ def test_recovers_from_half_built_dirs(mixed_folder, tmp_path, monkeypatch):
             raise Boom("killed")
         return real(item, opts)
 
-    monkeypatch.setattr(builders, "_load_file", dies_midway)
+    monkeypatch.setattr(builders, "load_file", dies_midway)
     with pytest.raises(Boom):
         builders.build(c, tmp_path)
-    monkeypatch.setattr(builders, "_load_file", real)
+    monkeypatch.setattr(builders, "load_file", real)
     builder = builders.build(c, tmp_path)
     version_dir = pathlib.Path(builder.data_path)
     assert len(builders.load_split(c, "train", tmp_path)) == 3
@@ -319,7 +320,7 @@ def test_vctk_single_speaker(tmp_path):
     root = _make_vctk(tmp_path / "VCTK-Corpus-0.92", "0.92")
     c = _data(name="vctk", path=str(root), vctk_mode="single", vctk_train_recordings=4, num_valid_clips=1,
               sample_rate=16000)
-    ids = {s: [r["id"] for r in builders.load_split(c, s, tmp_path / "c")] for s in builders.SPLITS}
+    ids = {s: [r["id"] for r in builders.load_split(c, s, tmp_path / "c")] for s in sources.SPLITS}
     assert ids["test"] == ["p225_005", "p225_006"]
     assert len(ids["train"]) == 3 and len(ids["valid"]) == 1
     assert sorted(ids["train"] + ids["valid"]) == [f"p225_{i:03d}" for i in range(1, 5)]
@@ -342,7 +343,7 @@ def test_vctk_single_speaker(tmp_path):
 def test_vctk_multi_speaker_080_and_zip(tmp_path):
     _make_vctk(tmp_path / "old" / "VCTK-Corpus", "0.80")
     c = _data(name="vctk", path=str(tmp_path / "old"), vctk_mode="multi", vctk_train_speakers=2, num_valid_clips=2)
-    splits = {s: builders.load_split(c, s, tmp_path / "c") for s in builders.SPLITS}
+    splits = {s: builders.load_split(c, s, tmp_path / "c") for s in sources.SPLITS}
     spk = {s: {r["speaker"] for r in src} for s, src in splits.items()}
     assert spk["train"] == {"p225", "p226"} and spk["test"] == {"p227", "s5"}
     assert spk["valid"] <= spk["train"] and len(splits["valid"]) == 2 and len(splits["train"]) == 7
@@ -393,7 +394,7 @@ def test_musdb_hq(tmp_path):
             sf.write(root / subset / name / "mixture.wav", _tone(44100, 0.1, 300 + 50 * i, channels=2), 44100)
             sf.write(root / subset / name / "vocals.wav", _tone(44100, 0.1, 900, channels=2), 44100)
     c = _data(name="musdb18", path=str(root), num_valid_clips=1, sample_rate=22050)
-    splits = {s: builders.load_split(c, s, tmp_path / "c") for s in builders.SPLITS}
+    splits = {s: builders.load_split(c, s, tmp_path / "c") for s in sources.SPLITS}
     assert [r["id"] for r in splits["test"]] == ["test/D - Four", "test/E - Five"]
     assert len(splits["train"]) == 2 and len(splits["valid"]) == 1
     assert {r["id"] for r in splits["train"]} | {r["id"] for r in splits["valid"]} == {f"train/{n}" for n in tracks["train"]}

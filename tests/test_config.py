@@ -118,7 +118,7 @@ def test_bad_realistic_noise_fields_name_the_field_in_one_line(field, value):
 def test_realistic_noise_fields_validate_and_default_to_todays_behaviour():
     c = config_lib.default_config()
     c.task.name = "denoise"
-    assert c.task.noise_types == ("white", "pink", "brown") and c.task.reverb_prob == 0.0  # as before
+    assert c.task.noise_types == ("white", "pink", "brown") and c.task.reverb_prob == 0.0  # the defaults
     c.task.update(noise_types=("varying", "babble", "babble_voices"), reverb_prob=0.3)
     config_lib.validate(c)
 

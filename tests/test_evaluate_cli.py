@@ -16,10 +16,13 @@ import scipy.stats
 import soundfile as sf
 import soxr
 
+from jaxsr.data import records
+from jaxsr.data import eval_clips
+from jaxsr.cli import conditions
 from jaxsr import evaluation, metrics
 from jaxsr.cli import evaluate as cli  # what launch/evaluate.py runs
 from jaxsr.config import default_config
-from jaxsr.data import builders, pipeline
+from jaxsr.data import builders
 from jaxsr.inference import load, run_model
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -117,7 +120,7 @@ def test_split_spec_reproduces_training_evaluation(workdir, capsys):
     out = json.loads(capsys.readouterr().out)
     model = load(workdir)
     source = builders.load_split(model.config.data, "valid", model.config.data.data_dir)
-    expected = evaluation.evaluate(model.variables, model.config, pipeline.eval_examples(model.config, source))
+    expected = evaluation.evaluate(model.variables, model.config, eval_clips.eval_examples(model.config, source))
     assert out["n_files"] == expected["n_files"] == 2
     for who in ("model", "baseline"):
         for k, v in expected[who].items():
@@ -139,7 +142,7 @@ def test_split_spec_reproduces_training_evaluation_with_babble(denoise_workdir, 
     out = json.loads(capsys.readouterr().out)
     model = load(denoise_workdir)
     source = builders.load_split(model.config.data, "valid", model.config.data.data_dir)
-    expected = evaluation.evaluate(model.variables, model.config, pipeline.eval_examples(model.config, source))
+    expected = evaluation.evaluate(model.variables, model.config, eval_clips.eval_examples(model.config, source))
     assert out["n_files"] == expected["n_files"] == 3
     assert out["noise_types"] == ["babble", "babble_voices", "varying"] and out["reverb_prob"] == 0.5
     for who in ("model", "baseline"):
@@ -162,13 +165,13 @@ def test_split_spec_reproduces_training_evaluation_with_babble(denoise_workdir, 
 def test_cli_degrades_like_training_evaluation(task):
     # The CLI's degradation of file k (`degraded_examples`, what --data FOLDER scores) is eval_examples'
     # degradation of clip k, seeded by (seed, k), babble included: both draw it from every clip but the
-    # clean one (issue 14 item 10: the CLI used to draw from the other files and training from all).
+    # clean one (as training's evaluation draws it).
     c = default_config()
     c.data.update(sample_rate=RATE, patch_length=512)
     c.task.update(**task)
     c.seed = 3
     clips = [_signal(n, RATE, 200 + 50 * i, seed=i)[:, 0] for i, n in enumerate((3000, 4100, 2500, 3600))]
-    expected = pipeline.eval_examples(c, pipeline.records_from_clips(clips, RATE))
+    expected = eval_clips.eval_examples(c, records.records_from_clips(clips, RATE))
     loaded = [{"item": cli.Item(k, f"f{k}.wav", f"f{k}.wav", None), "y": y, "rate": RATE, "samples": len(y),
                "padded": False} for k, y in enumerate(clips)]
     got = list(cli.degraded_examples(loaded, c, c.seed))
@@ -189,14 +192,14 @@ def test_cli_babble_from_a_single_file_is_refused_and_noise_flags_set_the_condit
     c = default_config()
     c.task.update(name="denoise", noise_types=("white", "babble"))
     one = [{"item": cli.Item(0, "a.wav", "a.wav", None), "y": np.ones(100, np.float32)}]
-    with pytest.raises(cli.UsageError, match="at least two"):
+    with pytest.raises(conditions.UsageError, match="at least two"):
         cli.check_babble(one, c)
-    cli.apply_noise(c, "varying", 5.0, 0.25)
+    conditions.apply_noise(c, "varying", 5.0, 0.25)
     assert tuple(c.task.noise_types) == ("varying",) and tuple(c.task.snr_db) == (5.0, 5.0)
     assert c.task.reverb_prob == 0.25
     cli.check_babble(one, c)  # no babble now: fine
-    with pytest.raises(cli.UsageError, match="not a noise type"):
-        cli.apply_noise(c, "purple", None, None)
+    with pytest.raises(conditions.UsageError, match="not a noise type"):
+        conditions.apply_noise(c, "purple", None, None)
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -256,7 +259,7 @@ def test_denoise_robustness_benchmark_scores_what_the_cli_scores(denoise_workdir
         assert cell["model"] == pytest.approx(ref["model"]["si_sdr"], abs=1e-3)
 
 
-# ------------------------------------------------------------------------- --runtime / --precision (issue 16)
+# ------------------------------------------------------------------------- --runtime / --precision
 def test_runtime_stablehlo_scores_like_xla_and_is_recorded(workdir, folder, tmp_path, capsys):
     # The same files through a jax.export artefact (exported on the fly, and from an export folder):
     # the same baseline exactly, the model's scores within float32 rounding, the runtime in the JSON.

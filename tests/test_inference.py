@@ -132,7 +132,7 @@ def test_short_signals_and_channels(setup):
 def test_nothing_recompiles_per_file(setup):
     c, v, _ = setup
     L = E.chunk_plan(c).length
-    fn = E._apply_fn(c)
+    fn = E.xla_apply(c)
     before = fn._cache_size()
     lengths = np.random.default_rng(0).integers(L // 2, 9 * L, size=10)
     for n in lengths:
@@ -486,20 +486,20 @@ def test_implausible_rates_and_huge_outputs_are_refused(setup, monkeypatch):
 
 
 def test_ambiguous_layout_and_int16_range_int32_warn(tiny_config):
-    # Issue 14 item 15: (2, 8) reads as 2 samples x 8 channels, and int16-range values stored as int32 come
+    # (2, 8) reads as 2 samples x 8 channels, and int16-range values stored as int32 come
     # out 1/65536 as loud: both are legal, so both run, but each says what it was read as.
-    from jaxsr.inference import _check_audio
+    from jaxsr.inference import check_audio_array
 
     with pytest.warns(UserWarning, match=r"shape \(2, 8\).*2 samples of 8 channels.*audio\.T"):
-        a, _ = _check_audio(np.zeros((2, 8), np.float32))
+        a, _ = check_audio_array(np.zeros((2, 8), np.float32))
     assert a.shape == (2, 8)
     pcm16 = (np.sin(np.arange(1000) / 10) * 20000).astype(np.int32)
     with pytest.warns(UserWarning, match=r"int16 range.*astype\(np\.int16\)"):
-        a, _ = _check_audio(pcm16)
+        a, _ = check_audio_array(pcm16)
     np.testing.assert_allclose(a[:, 0], pcm16 / 2**31, rtol=1e-6)  # read as 32-bit PCM, as documented
     import warnings as w
 
     with w.catch_warnings():
         w.simplefilter("error")  # unambiguous input: no warning
-        _check_audio(np.zeros((100, 2), np.float32))
-        _check_audio((pcm16.astype(np.int64) * 65536).astype(np.int32))
+        check_audio_array(np.zeros((100, 2), np.float32))
+        check_audio_array((pcm16.astype(np.int64) * 65536).astype(np.int32))

@@ -142,3 +142,23 @@ def test_no_module_is_over_400_lines_and_the_readme_layout_names_every_file():
         if not ok:
             missing.append(rel)
     assert not missing, f"README Layout does not name: {missing}"
+
+
+def test_private_names_stay_in_their_module_and_nothing_is_re_exported():
+    # An underscore means private to its module: the package and the benchmarks import no `_name` from another
+    # module, and no module imports a name only to hand it on (an unused-import waiver): callers import each name from
+    # the module that defines it. (A package's __init__ may gather its public API.)
+    import ast
+
+    private, reexports = [], []
+    for path in sorted([*(ROOT / "jaxsr").rglob("*.py"), *(ROOT / "benchmarks").glob("*.py")]):
+        text = path.read_text()
+        rel = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(("jaxsr", "benchmarks")):
+                private += [f"{rel}: {node.module}.{a.name}" for a in node.names
+                            if a.name.startswith("_") and not a.name.startswith("__")]
+        reexports += [f"{rel}:{n}" for n, line in enumerate(text.splitlines(), 1)
+                      if "noqa: F401" in line and path.name != "__init__.py" and "/configs/" not in rel]
+    assert not private, f"private names imported across modules: {private}"
+    assert not reexports, f"re-exports: {reexports}"

@@ -1,4 +1,4 @@
-"""The realistic denoise degradations (issue 13; issue 14 item 10), against independent numpy references.
+"""The realistic denoise degradations, against independent numpy references.
 
 Short-time level and spectral slope by plain numpy FFTs, f0 by the FFT peak of a harmonic test signal,
 RT60 by Schroeder backward integration, SNR from the signals themselves, and "babble never holds the clean
@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from jaxsr.data import records
+from jaxsr.data import eval_clips
 from jaxsr import degrade as D
 from jaxsr import noise as N
 from jaxsr.config import default_config
@@ -286,9 +288,9 @@ def test_reverb_prob_zero_leaves_the_degradation_unchanged():
     assert a.y is None and "reverb" not in a.info
 
 
-# ------------------------------------------------------------------------ pipeline (issue 14 item 10)
+# ------------------------------------------------------------------------ pipeline
 def tone_source(freqs) -> list[dict]:
-    return pipeline.records_from_clips([0.3 * tone(f, SR) for f in freqs], SR)
+    return records.records_from_clips([0.3 * tone(f, SR) for f in freqs], SR)
 
 
 FREQS = (400, 700, 1000, 1300, 1600, 1900)
@@ -317,6 +319,6 @@ def test_training_and_evaluation_babble_never_use_the_clean_clip(noise):
         for clean, noisy in zip(b["y"][:, :, 0], b["x"][:, :, 0]):
             freq, share = own_tone_share(clean, noisy)
             assert share < 1e-3, f"training babble of the {freq} Hz clip holds {share:.3f} of its own tone"
-    for ex in pipeline.eval_examples(c, source):
+    for ex in eval_clips.eval_examples(c, source):
         freq, share = own_tone_share(ex["y"], ex["x"])
         assert share < 1e-3, f"evaluation babble of the {freq} Hz clip holds {share:.3f} of its own tone"

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from jaxsr.data import records
+from jaxsr.data import eval_clips
 from jaxsr import config as config_lib
 from jaxsr.data import pipeline
 from jaxsr.data.synthetic import make_corpus
@@ -36,13 +38,13 @@ def _config(task: str = "sr", batch: int = 4, **data):
 @pytest.fixture(scope="module")
 def speech():
     """Six synthetic speech clips of 0.25 s (4000 samples) as a source."""
-    return pipeline.records_from_clips(make_corpus("train", 6, SR, 0.25, base_seed=1), SR)
+    return records.records_from_clips(make_corpus("train", 6, SR, 0.25, base_seed=1), SR)
 
 
 def _noise_source(n: int, length: int = 2000, scale: float = 0.3) -> list[dict]:
     """Loud white-noise clips, each distinct, so a patch identifies its clip unambiguously."""
     clips = [scale * np.random.default_rng(100 + i).standard_normal(length).astype(np.float32) for i in range(n)]
-    return pipeline.records_from_clips(clips, SR, "noise")
+    return records.records_from_clips(clips, SR, "noise")
 
 
 def _take(config, source, n, **kw):
@@ -88,7 +90,7 @@ def test_x_is_the_degradation_of_y(task, speech):
         for row in range(4):
             g = b_idx * 4 + row  # global example index
             rng = np.random.default_rng([c.seed, 1, g])  # the documented DEGRADE stream
-            # Babble made from the source never uses the clip the patch was cut from (issue 14 item 10).
+            # Babble made from the source never uses the clip the patch was cut from.
             clip = _find_window(b["y"][row, :, 0], speech)[0] if task == "denoise" else None
             expect = degrade(b["y"][row, :, 0], c.task, rng, SR, noise_pool=pool, exclude=clip).x
             np.testing.assert_array_equal(b["x"][row, :, 0], expect)
@@ -201,7 +203,7 @@ def test_silent_patches_are_never_yielded():
     quiet += [1e-4 * rng.standard_normal(3000).astype(np.float32) for _ in range(3)]  # about -80 dBFS
     loud = np.zeros(3000, np.float32)
     loud[2000:2600] = 0.5 * rng.standard_normal(600)  # a burst inside an otherwise silent clip
-    source = pipeline.records_from_clips(quiet + [loud], SR)
+    source = records.records_from_clips(quiet + [loud], SR)
     c = _config(batch=8)
     thresh = c.data.silence_threshold_db
     for b in _take(c, source, 3):
@@ -210,14 +212,14 @@ def test_silent_patches_are_never_yielded():
 
 
 def test_all_silent_source_raises():
-    source = pipeline.records_from_clips([np.zeros(2000, np.float32)] * 3, SR)
+    source = records.records_from_clips([np.zeros(2000, np.float32)] * 3, SR)
     with pytest.raises(ValueError, match="silence_threshold_db"):
         _take(_config(), source, 1)
 
 
 def test_short_clips_are_zero_padded_at_the_end():
     clip = 0.5 * np.random.default_rng(1).standard_normal(300).astype(np.float32)
-    (b,) = _take(_config(batch=2), pipeline.records_from_clips([clip], SR), 1)
+    (b,) = _take(_config(batch=2), records.records_from_clips([clip], SR), 1)
     for row in b["y"][:, :, 0]:
         np.testing.assert_array_equal(row[:300], clip)
         assert not row[300:].any()
@@ -231,7 +233,7 @@ def test_user_errors(speech):
     with pytest.raises(ValueError, match="empty"):
         pipeline.train_loader(_config(), [])
     with pytest.raises(ValueError, match="empty"):
-        pipeline.eval_examples(_config(), [])
+        eval_clips.eval_examples(_config(), [])
     c = _config()
     c.data.num_workers = -1
     with pytest.raises(ValueError, match="num_workers"):
@@ -240,15 +242,15 @@ def test_user_errors(speech):
 
 def test_eval_examples_whole_clips_deterministic(speech):
     c = _config("sr")
-    ex = pipeline.eval_examples(c, speech, 2)
+    ex = eval_clips.eval_examples(c, speech, 2)
     assert len(ex) == 2 and [e["id"] for e in ex] == [speech[0]["id"], speech[1]["id"]]
-    again = pipeline.eval_examples(c, speech, 2)
+    again = eval_clips.eval_examples(c, speech, 2)
     for e, f, rec in zip(ex, again, speech):
         assert e["y"].shape == e["x"].shape == rec["audio"].shape  # whole length
         np.testing.assert_array_equal(e["y"], rec["audio"])
         np.testing.assert_array_equal(e["x"], f["x"])
         assert e["x"] is e["baseline"] and e["mask"] is None
-    assert len(pipeline.eval_examples(c, speech)) == len(pipeline.eval_examples(c, speech, 0)) == 6
+    assert len(eval_clips.eval_examples(c, speech)) == len(eval_clips.eval_examples(c, speech, 0)) == 6
 
 
 def test_eval_inpaint_gaps_scale_with_length():
@@ -256,8 +258,8 @@ def test_eval_inpaint_gaps_scale_with_length():
     c.task.num_gaps = 2
     long = 0.3 * np.random.default_rng(2).standard_normal(8 * PATCH).astype(np.float32)
     short = 0.3 * np.random.default_rng(3).standard_normal(PATCH // 4).astype(np.float32)
-    source = pipeline.records_from_clips([long, short], SR)
-    ex = pipeline.eval_examples(c, source)
+    source = records.records_from_clips([long, short], SR)
+    ex = eval_clips.eval_examples(c, source)
     for i, (clip, gaps) in enumerate([(long, 16), (short, 1)]):  # 2 per 512 samples, at least 1
         task = dict(c.task.to_dict(), num_gaps=gaps)
         ref = degrade(clip, task, np.random.default_rng([c.seed, 2, i]), SR)  # the documented EVAL stream
@@ -273,7 +275,7 @@ def test_noise_files_from_noise_dir(tmp_path, speech):
     sf.write(tmp_path / "a.wav", 0.2 * rng.standard_normal(4000), 8000)  # resampled to 16 kHz on load
     sf.write(tmp_path / "sub" / "b.flac", 0.2 * rng.standard_normal((2000, 2)), SR)  # stereo -> mono
     (tmp_path / "notes.txt").write_text("not audio")
-    files = pipeline.load_noise_files(str(tmp_path), SR)
+    files = records.load_noise_files(str(tmp_path), SR)
     assert [len(f) for f in files] == [8000, 2000] and all(f.dtype == np.float32 for f in files)
 
     c = _config("denoise")
@@ -285,10 +287,10 @@ def test_noise_files_from_noise_dir(tmp_path, speech):
         np.testing.assert_array_equal(b["x"][row, :, 0], ref.x)
 
     with pytest.raises(FileNotFoundError, match="noise_dir"):
-        pipeline.load_noise_files(str(tmp_path / "missing"), SR)
+        records.load_noise_files(str(tmp_path / "missing"), SR)
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no audio files"):
-        pipeline.load_noise_files(str(tmp_path / "empty"), SR)
+        records.load_noise_files(str(tmp_path / "empty"), SR)
 
 
 def test_works_on_the_tfds_source_from_builders(tmp_path):
@@ -306,6 +308,6 @@ def test_works_on_the_tfds_source_from_builders(tmp_path):
     (again,) = _take(c, records, 1)  # the same clips in a list give the same batch
     np.testing.assert_array_equal(b["x"], again["x"])
     valid = builders.load_split(c.data, "valid", str(tmp_path))
-    ex = pipeline.eval_examples(c, valid)
+    ex = eval_clips.eval_examples(c, valid)
     assert [e["id"] for e in ex] == [valid[i]["id"] for i in range(len(valid))]
     assert all(len(e["x"]) == len(valid[i]["audio"]) for i, e in enumerate(ex))

@@ -13,6 +13,7 @@ import sys
 import numpy as np
 import pytest
 
+from jaxsr import noise as noise_lib
 import jaxsr
 from jaxsr import metrics, pretrained
 from jaxsr.pretrained import build as build_lib
@@ -207,7 +208,7 @@ def test_shipped_model_beats_its_baseline_on_held_out_speech(name, sign, speech4
         np.testing.assert_array_equal(out[~mask], x[~mask])
     else:  # denoise
         rng = np.random.default_rng(0)
-        noise = degrade.colored_noise(rng, len(y), 1.0)  # pink
+        noise = noise_lib.colored_noise(rng, len(y), 1.0)  # pink
         x = degrade.add_noise(y, noise, 5.0)
         out = jaxsr.enhance(model, x, sample_rate=m["sample_rate"])
         assert metrics.si_sdr(y, out) > metrics.si_sdr(y, x) + 3.0

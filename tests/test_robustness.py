@@ -1,4 +1,4 @@
-"""Issue 13, `sr`: robustness to the resampler that made the low-rate input.
+"""`sr`: robustness to the resampler that made the low-rate input.
 
 The `task.sr_*` config fields, the input pipeline's random resampling chains, `launch/evaluate.py
 --degradation` and `benchmarks/robustness.py` end to end, on a tiny model trained here for a few steps
@@ -21,6 +21,10 @@ import soundfile as sf
 import soxr
 from conftest import train_tiny_model
 
+from jaxsr import resamplers
+from jaxsr.data import records
+from jaxsr.data import eval_clips
+from jaxsr.cli import conditions
 from benchmarks import robustness
 from jaxsr import config as config_lib
 from jaxsr import degrade as D
@@ -109,18 +113,18 @@ def _pipeline_config(mode: str):
 
 def test_training_batches_draw_a_chain_per_example_from_its_generator():
     c = _pipeline_config("random")
-    source = pipeline.records_from_clips(make_corpus("train", 4, 16000, 1.0), 16000)
+    source = records.records_from_clips(make_corpus("train", 4, 16000, 1.0), 16000)
     with pipeline.train_loader(c, source) as it:
         batches = [next(it) for _ in range(2)]
     for b, batch in enumerate(batches):
         for i in range(6):
             g = b * 6 + i  # global example index
-            chain = D.draw_sr_chain(pipeline.example_rng(c.seed, g, pipeline.DEGRADE), c.task)
+            chain = resamplers.draw_sr_chain(records.example_rng(c.seed, g, records.DEGRADE), c.task)
             gain = 10 ** (chain["gain_db"] / 20)
             clean = batch["y"][i, :, 0] / gain  # the target carries the chain's gain
             # Re-degrading the clean patch with that chain gives the batch's input.
             np.testing.assert_allclose(batch["x"][i, :, 0], D.degrade_sr(clean, RATIO, chain).x, rtol=0, atol=2e-6)
-    kinds = {D.draw_sr_chain(pipeline.example_rng(c.seed, g, pipeline.DEGRADE), c.task)["kind"] for g in range(12)}
+    kinds = {resamplers.draw_sr_chain(records.example_rng(c.seed, g, records.DEGRADE), c.task)["kind"] for g in range(12)}
     assert len(kinds) >= 2  # chains vary within a run
     with pipeline.train_loader(c, source) as it:  # reproducible: the same run gives the same batches
         np.testing.assert_array_equal(next(it)["x"], batches[0]["x"])
@@ -128,7 +132,7 @@ def test_training_batches_draw_a_chain_per_example_from_its_generator():
 
 def test_paper_mode_batches_are_unchanged():
     c = _pipeline_config("paper")
-    source = pipeline.records_from_clips(make_corpus("train", 4, 16000, 1.0), 16000)
+    source = records.records_from_clips(make_corpus("train", 4, 16000, 1.0), 16000)
     with pipeline.train_loader(c, source) as it:
         batch = next(it)
     np.testing.assert_array_equal(batch["x"][..., 0], D.sr_baseline_batch(batch["y"][..., 0], RATIO))
@@ -137,9 +141,9 @@ def test_paper_mode_batches_are_unchanged():
 def test_eval_examples_random_chain_from_the_eval_generator():
     c = _pipeline_config("random")
     clips = make_corpus("valid", 3, 16000, 0.5)
-    examples = pipeline.eval_examples(c, pipeline.records_from_clips(clips, 16000))
+    examples = eval_clips.eval_examples(c, records.records_from_clips(clips, 16000))
     for k, clean in enumerate(clips):
-        chain = D.draw_sr_chain(pipeline.example_rng(c.seed, k, pipeline.EVAL), c.task)
+        chain = resamplers.draw_sr_chain(records.example_rng(c.seed, k, records.EVAL), c.task)
         expected = D.degrade_sr(clean, RATIO, chain)
         np.testing.assert_array_equal(examples[k]["x"], expected.x)
         np.testing.assert_allclose(examples[k]["y"], clean * 10 ** (chain["gain_db"] / 20), rtol=1e-6)
@@ -173,15 +177,15 @@ def test_evaluate_rejects_an_unknown_degradation(workdir, folder, capsys):
     assert rc == 2 and out is None
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "--degradation 'soxr_max'" in lines[0]
-    for name in (*D.RESAMPLERS, "random"):
+    for name in (*resamplers.RESAMPLERS, "random"):
         assert name in lines[0]
 
 
 def test_evaluate_degradation_needs_an_sr_model():
     c = config_lib.default_config()
     c.task.name = "denoise"
-    with pytest.raises(cli.UsageError, match="this checkpoint's model does denoise"):
-        cli.apply_degradation(c, "soxr_hq")
+    with pytest.raises(conditions.UsageError, match="this checkpoint's model does denoise"):
+        conditions.apply_degradation(c, "soxr_hq")
 
 
 # --------------------------------------------------------------------------------------- robustness
@@ -290,7 +294,7 @@ def _g711_reference(x: np.ndarray, codec: str) -> np.ndarray:
 @pytest.mark.parametrize("codec", ["ulaw", "alaw"])
 def test_g711_codecs_match_an_independent_implementation(codec):
     x = np.clip(0.2 * np.random.default_rng(0).standard_normal(8000), -1, 1).astype(np.float32)
-    y, ref = D.apply_codec(x, 8000, codec), _g711_reference(x, codec)
+    y, ref = resamplers.apply_codec(x, 8000, codec), _g711_reference(x, codec)
     assert y.shape == x.shape and y.dtype == np.float32
     # The two round float -> 16 bit differently at a few segment edges: equal almost everywhere, and never
     # more than one step of G.711's coarsest segment (512 / 32768) apart.
@@ -301,7 +305,7 @@ def test_g711_codecs_match_an_independent_implementation(codec):
 
 def test_pcm8_is_within_one_8_bit_step():
     x = np.clip(0.3 * np.random.default_rng(1).standard_normal(4000), -1, 1).astype(np.float32)
-    y = D.apply_codec(x, 4000, "pcm8")
+    y = resamplers.apply_codec(x, 4000, "pcm8")
     assert np.abs(y - x).max() <= 1 / 128 + 1e-6 and np.abs(y - x).max() > 1 / 1024
     assert len(np.unique(y)) <= 256
 
@@ -310,7 +314,7 @@ def test_pcm8_is_within_one_8_bit_step():
 def test_lossy_codecs_return_aligned_audio_of_the_same_length(codec, rate):
     # Speech-like, not noise: a lossy codec keeps what is audible of it.
     x = make_corpus("test", 1, rate, 1.0, base_seed=2)[0].astype(np.float32)
-    y = D.apply_codec(x, rate, codec)
+    y = resamplers.apply_codec(x, rate, codec)
     assert y.shape == x.shape
     lag = int(np.argmax(scipy.signal.correlate(y, x, mode="full"))) - (len(x) - 1)
     assert lag == 0, f"{codec} shifted the signal by {lag} samples"
@@ -320,9 +324,9 @@ def test_lossy_codecs_return_aligned_audio_of_the_same_length(codec, rate):
 def test_codec_errors_name_the_codec_and_the_rates():
     x = np.zeros(400, np.float32)
     with pytest.raises(ValueError, match=r"codec mp3 carries only 8, 11.025.*the low rate here is 4000 Hz"):
-        D.apply_codec(x, 4000, "mp3")
+        resamplers.apply_codec(x, 4000, "mp3")
     with pytest.raises(ValueError, match="unknown codec 'gsm'; use one of: pcm8, ulaw"):
-        D.apply_codec(x, 8000, "gsm")
+        resamplers.apply_codec(x, 8000, "gsm")
     with pytest.raises(ValueError, match="needs the sample rate"):
         D.degrade_sr(x + 0.1, 4, "soxr_hq", codec="ulaw")
     c = config_lib.default_config()
@@ -345,7 +349,7 @@ def test_a_codec_acts_on_the_low_rate_signal_in_training_and_evaluation():
         np.testing.assert_array_equal(x[i], d.x)
         # By hand: the resampler's low-rate signal through libsndfile's mu-law at 8 kHz, then the spline.
         t = y[i] if d.y is None else d.y
-        low = D.sr_lowrate(t, 2, chain)
+        low = resamplers.sr_lowrate(t, 2, chain)
         buf = __import__("io").BytesIO()
         sf.write(buf, low, 8000, format="WAV", subtype="ULAW")
         buf.seek(0)
@@ -358,11 +362,11 @@ def test_a_codec_acts_on_the_low_rate_signal_in_training_and_evaluation():
     c = _pipeline_config("random")
     c.task.sr_codec = "ulaw"
     config_lib.validate(c)
-    source = pipeline.records_from_clips(make_corpus("train", 4, 16000, 1.0), 16000)
+    source = records.records_from_clips(make_corpus("train", 4, 16000, 1.0), 16000)
     with pipeline.train_loader(c, source) as it:
         batch = next(it)
     for i in range(3):
-        chain = D.draw_sr_chain(pipeline.example_rng(c.seed, i, pipeline.DEGRADE), c.task)
+        chain = resamplers.draw_sr_chain(records.example_rng(c.seed, i, records.DEGRADE), c.task)
         clean = batch["y"][i, :, 0] / 10 ** (chain["gain_db"] / 20)
         want = D.degrade_sr(clean, RATIO, chain, codec="ulaw", sample_rate=16000).x
         # Dividing out the gain moves a sample by an ulp, which can cross a mu-law decision level: compare the
@@ -387,8 +391,8 @@ def test_evaluate_codec_and_its_usage_errors(workdir, folder, capsys):
         assert rc == 2 and out is None and message in err, err
     c = config_lib.default_config()
     c.task.name = "denoise"
-    with pytest.raises(cli.UsageError, match="this checkpoint's model does denoise"):
-        cli.apply_codec(c, "ulaw")
+    with pytest.raises(conditions.UsageError, match="this checkpoint's model does denoise"):
+        resamplers.apply_codec(c, "ulaw")
 
 
 def test_robustness_codecs_rows_and_section(workdir, folder, tmp_path, capsys):
@@ -402,7 +406,7 @@ def test_robustness_codecs_rows_and_section(workdir, folder, tmp_path, capsys):
                                                                    ("soxr_hq", "pcm8"), ("paper", "pcm8")]
     clean = [_wav(folder, n) for n in ("b.wav", "c.wav")]
     row = out["rows"][2]
-    low = [D.apply_codec(soxr.resample(y.astype(np.float64), RATE, RATE // RATIO, quality="HQ").astype(np.float32),
+    low = [resamplers.apply_codec(soxr.resample(y.astype(np.float64), RATE, RATE // RATIO, quality="HQ").astype(np.float32),
                          RATE // RATIO, "pcm8") for y in clean]
     up = [soxr.resample(lo, RATE // RATIO, RATE, quality="HQ")[:len(y)] for lo, y in zip(low, clean)]
     spline = [_spline(lo, len(y)) for lo, y in zip(low, clean)]
@@ -421,18 +425,18 @@ def test_random_codecs_are_drawn_after_the_chain_and_only_when_asked():
     task = config_lib.default_config().task
     task.sr_degradation = "random"
     rng, fresh = np.random.default_rng(7), np.random.default_rng(7)
-    assert D.draw_sr_codec(rng, task, 4000) == ""  # sr_codec_prob 0: nothing drawn ...
+    assert resamplers.draw_sr_codec(rng, task, 4000) == ""  # sr_codec_prob 0: nothing drawn ...
     assert rng.random() == fresh.random()  # ... so the generator is where it was
     task.sr_codec_prob = 0.5
-    draws = [D.draw_sr_codec(np.random.default_rng([3, i]), task, 4000) for i in range(4000)]
+    draws = [resamplers.draw_sr_codec(np.random.default_rng([3, i]), task, 4000) for i in range(4000)]
     none = sum(d == "" for d in draws)
     assert abs(none / len(draws) - 0.5) < 0.03
     counts = {c: draws.count(c) for c in set(draws) - {""}}
     assert set(counts) == {"pcm8", "ulaw", "alaw", "vorbis"}  # MP3 and Opus cannot carry 4 kHz
     assert all(abs(n / (len(draws) - none) - 0.25) < 0.04 for n in counts.values()), counts
-    assert {D.draw_sr_codec(np.random.default_rng(i), task, 16000) for i in range(300)} >= {"mp3", "opus"}
+    assert {resamplers.draw_sr_codec(np.random.default_rng(i), task, 16000) for i in range(300)} >= {"mp3", "opus"}
     task.sr_codec = "alaw"  # a fixed codec wins
-    assert {D.draw_sr_codec(np.random.default_rng(i), task, 4000) for i in range(20)} == {"alaw"}
+    assert {resamplers.draw_sr_codec(np.random.default_rng(i), task, 4000) for i in range(20)} == {"alaw"}
 
 
 def test_training_batches_through_random_codecs_equal_their_rows_degraded_one_by_one():
@@ -440,14 +444,14 @@ def test_training_batches_through_random_codecs_equal_their_rows_degraded_one_by
     c.task.sr_codec_prob = 1.0
     c.task.sr_random_codecs = ("ulaw", "pcm8", "vorbis")
     config_lib.validate(c)
-    source = pipeline.records_from_clips(make_corpus("train", 4, 16000, 1.0), 16000)
+    source = records.records_from_clips(make_corpus("train", 4, 16000, 1.0), 16000)
     with pipeline.train_loader(c, source) as it:
         batch = next(it)
     seen = set()
     for i in range(6):
-        rng = pipeline.example_rng(c.seed, i, pipeline.DEGRADE)
-        chain = D.draw_sr_chain(rng, c.task)
-        codec = D.draw_sr_codec(rng, c.task, 16000 / RATIO)
+        rng = records.example_rng(c.seed, i, records.DEGRADE)
+        chain = resamplers.draw_sr_chain(rng, c.task)
+        codec = resamplers.draw_sr_codec(rng, c.task, 16000 / RATIO)
         seen.add(codec)
         # The row's input equals the target's low-rate signal through that chain and codec: degrade_sr on the
         # target (which carries the gain) with the gain left out of the chain.
@@ -460,10 +464,10 @@ def test_training_batches_through_random_codecs_equal_their_rows_degraded_one_by
 def test_evaluate_codec_none_turns_random_codecs_off():
     c = config_lib.default_config()
     c.task.sr_codec_prob = 0.8
-    cli.apply_codec(c, "none")
+    resamplers.apply_codec(c, "none")
     assert c.task.sr_codec == "" and c.task.sr_codec_prob == 0.0
     c.task.ratio = 2
-    cli.apply_codec(c, "opus")  # 8 kHz: Opus carries it
+    resamplers.apply_codec(c, "opus")  # 8 kHz: Opus carries it
     assert c.task.sr_codec == "opus"
 
 

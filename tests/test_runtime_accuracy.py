@@ -1,4 +1,4 @@
-"""benchmarks/runtime_accuracy.py (issue 16): a packaged model through every runtime on short held-out files.
+"""benchmarks/runtime_accuracy.py: a packaged model through every runtime on short held-out files.
 
 Needs ../shared/data/speech-44k (the `speech44k_dir` fixture: a failure in CI when it is missing). The
 export extra (onnx, onnxruntime, openvino) is optional: without it those rows must say "not installed".
@@ -56,7 +56,7 @@ def test_two_short_files_json_and_results_section(speech44k_dir, tmp_path, capsy
         if r["runtime"] == "openvino" and r["precision"] == "bfloat16" and r["status"] == "unsupported":
             continue  # a CPU without AVX512-BF16 / AMX
         assert r["status"] == "ok", (name, r["note"])
-        if r["precision"] == "float32":  # the issue's goal, with a wide margin (measured: ~1e-7)
+        if r["precision"] == "float32":  # the goal, with a wide margin (measured: ~1e-7)
             assert r["max_abs_diff"] <= 1e-5 and abs(r["d_snr"]) < 1e-3 and abs(r["d_lsd"]) < 1e-3, name
             assert r["met"] is True, name
         else:  # bfloat16 moves the output, a little

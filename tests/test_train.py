@@ -371,10 +371,10 @@ def test_sigterm_saves_a_checkpoint_and_resume_continues(tmp_path):
 
 
 def test_second_run_in_a_busy_workdir_is_refused(tmp_path):
-    from jaxsr.train import _workdir_lock
+    from jaxsr.train.workdir import workdir_lock
 
     c = tiny_config(tmp_path, steps=2)
-    with _workdir_lock(tmp_path / "run"):  # as if another process were training there
+    with workdir_lock(tmp_path / "run"):  # as if another process were training there
         with pytest.raises(ValueError, match="in use by another training run"):
             train_and_evaluate(c, tmp_path / "run", quiet=True)
     train_and_evaluate(c, tmp_path / "run", quiet=True)  # free again once that run has stopped

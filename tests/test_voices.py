@@ -12,6 +12,7 @@ import scipy.signal
 import soundfile as sf
 import soxr
 
+from jaxsr.data import sources
 from jaxsr import config as config_lib
 from jaxsr import degrade, metrics
 from jaxsr.data import builders
@@ -50,7 +51,7 @@ def _data(root: pathlib.Path, **fields) -> config_lib.ml_collections.ConfigDict:
 
 def test_librispeech_splits_by_speaker_and_never_trains_a_test_speaker(tmp_path):
     d = _data(_corpus(tmp_path / "ls"))
-    split = {s: builders.load_split(d, s) for s in builders.SPLITS}
+    split = {s: builders.load_split(d, s) for s in sources.SPLITS}
     speakers = {s: {c["speaker"] for c in split[s]} for s in split}
     assert speakers["test"] == {"200", "201"}
     assert len(speakers["valid"]) == 2 and len(speakers["train"]) == 6

@@ -35,10 +35,11 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace, positive: t
             p.error(f"--{name.replace('_', '-')} must be a positive integer; got {value}")
 
 
-def setup_logging() -> None:
-    """Before a CLI's work (after its flags parsed): jaxsr's log at INFO on stderr, other libraries' from
-    WARNING up (`jaxsr.writers.setup_cli_logging`), and no TensorFlow C++ start-up chatter."""
+def setup_logging(quiet: bool = False) -> None:
+    """Before a CLI's work (after its flags parsed): jaxsr's log at INFO on stderr (`quiet`: warnings and
+    errors only), other libraries' from WARNING up (`jaxsr.writers.setup_cli_logging`), and no TensorFlow
+    C++ start-up chatter."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from jaxsr.writers import setup_cli_logging
 
-    setup_cli_logging()
+    setup_cli_logging(quiet)

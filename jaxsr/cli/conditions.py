@@ -28,7 +28,7 @@ def check_task(config, task: str | None, ratio: int | None, sample_rate: int | N
 
 def degradation_names() -> tuple[str, ...]:
     """What `--degradation` accepts: the named resamplers and "random"."""
-    from jaxsr.degrade import RESAMPLERS
+    from jaxsr.resamplers import RESAMPLERS
 
     return tuple(RESAMPLERS) + ("random",)
 

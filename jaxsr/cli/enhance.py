@@ -55,13 +55,16 @@ def parse_args(argv: list[str] | None, prog: str | None = None) -> argparse.Name
                    help="accept input rates outside 1-768 kHz (refused by default: such a rate is usually a damaged header)")
     p.add_argument("--format", choices=("wav", "flac"),
                    help="output format (default: the input's if wav/flac, else wav)")
+    p.add_argument("--subtype", choices=("keep", "PCM_16", "PCM_24", "PCM_32", "FLOAT"), default="keep",
+                   help="sample format of the outputs (default keep: the input's where the output format has it, "
+                        "else PCM_16; FLOAT is WAV only). Gap filling gives the kept samples back bit-exact in it")
     p.add_argument("--spectrogram", action="store_true", help="also save a before/after spectrogram PNG per file")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--batch-size", type=int, help="chunks per forward pass (default: 1 on CPU, the config's eval.batch_size on GPU/TPU)")
     p.add_argument("--chunk-length", type=int, help="samples per chunk (default: the config's)")
     p.add_argument("--runtime", choices=("xla", "stablehlo", "onnxruntime", "openvino"),
                    help="what runs the network (default: xla for a model, the artefact's own for an export folder; "
-                        "onnxruntime/openvino need `pip install jaxsr[export]`)")
+                        "onnxruntime/openvino need `pip install -e '.[export]'` from a clone, or `pip install 'jaxsr[export]'`)")
     p.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
                    help="bfloat16: openvino (AVX512-BF16/AMX CPUs), xla or stablehlo; moves the output by ~1%% of the "
                         "model's correction (README, Deployment)")
@@ -162,6 +165,26 @@ def _duration(path: pathlib.Path) -> float:
         return 0.0
 
 
+def output_subtype(src: pathlib.Path, dst: pathlib.Path, choice: str) -> str:
+    """The sample format to write `dst` in: `choice`, or for "keep" the input's where `dst`'s format has it
+    (a 24-bit FLAC stays 24-bit, a float WAV float), else PCM_16."""
+    import soundfile as sf
+
+    from jaxsr.audio_io import SUBTYPES, sf_path
+
+    fmt = "FLAC" if dst.suffix.lower() == ".flac" else "WAV"
+    if choice != "keep":
+        if choice not in SUBTYPES[fmt]:
+            raise ValueError(f"--subtype {choice}: {fmt} files take {', '.join(SUBTYPES[fmt])}")
+        return choice
+    try:
+        given = sf.info(sf_path(src)).subtype
+    except Exception:  # decoded another way (MP3 through librosa, ...): no PCM subtype to keep
+        return "PCM_16"
+    given = {"DOUBLE": "FLOAT"}.get(given, given)
+    return given if given in SUBTYPES[fmt] else "PCM_16"
+
+
 def restore_file(model, src: pathlib.Path, dst: pathlib.Path, args: argparse.Namespace) -> dict:
     """Read, restore and write one file; returns its summary record. Raises on any failure."""
     from jaxsr import inference as E
@@ -181,7 +204,11 @@ def restore_file(model, src: pathlib.Path, dst: pathlib.Path, args: argparse.Nam
     notes = [str(w.message) for w in caught]
     for n in notes:
         log.warning("%s: %s", src, n)
-    write_audio(dst, y, model.sample_rate)
+    subtype = output_subtype(src, dst, args.subtype)
+    if info.get("output_clipped_samples") and subtype != "FLOAT":
+        log.warning("%s: %d output samples at or past full scale are clipped in %s; --subtype FLOAT keeps them",
+                    src, info["output_clipped_samples"], subtype)
+    write_audio(dst, y, model.sample_rate, subtype=subtype)
     record = {"input": str(src), "output": str(dst), "seconds": info["seconds"], "input_rate": rate,
               "output_rate": model.sample_rate, "channels": info["channels"], "resampled": info["resampled"],
               "kept_input_band_hz": info["kept_input_band_hz"], "elapsed_s": round(info["elapsed_s"], 4), "warnings": notes}
@@ -218,7 +245,7 @@ def _output_failure(e: BaseException, dst: pathlib.Path) -> str | None:
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     args = parse_args(argv, prog)
-    common.setup_logging()
+    common.setup_logging(args.quiet)
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 

@@ -61,8 +61,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from jaxsr.cli import common  # light: argparse helpers, no JAX
-from jaxsr.cli.conditions import (UsageError, apply_codec, apply_degradation, apply_noise,  # noqa: F401
-                                  check_degradation_name, check_task, degradation_names)
+from jaxsr.cli.conditions import (UsageError, apply_codec, apply_degradation, apply_noise,
+                                  check_degradation_name, check_task)
 
 log = logging.getLogger("jaxsr.evaluate_cli")
 
@@ -112,7 +112,7 @@ def parse_args(argv: list[str] | None, prog: str | None = None) -> argparse.Name
                    help="accept file rates outside 1-768 kHz (refused by default: such a rate is usually a damaged header)")
     p.add_argument("--max-files", type=int, help="score only the first N files (in sorted order)")
     p.add_argument("--runtime", choices=("xla", "stablehlo", "onnxruntime", "openvino"), help="what runs the network "
-                   "(default: xla, an export folder's own; onnxruntime/openvino need `pip install jaxsr[export]`)")
+                   "(default: xla, an export folder's own; onnxruntime/openvino need `pip install -e '.[export]'` from a clone, or `pip install 'jaxsr[export]'`)")
     p.add_argument("--precision", choices=("float32", "bfloat16"), default="float32", help="bfloat16: openvino "
                    "(AVX512-BF16/AMX CPUs), xla or stablehlo; moves the output by ~1%% of the model's correction")
     p.add_argument("--perceptual", action="store_true", help="also PESQ and STOI (needs the pesq / pystoi packages)")
@@ -184,13 +184,13 @@ def load_clips(items: list[Item], sample_rate: int, min_length: int,
     A file at an implausible rate (unless `allow_any_rate`) or one whose resampled audio would not fit in
     memory is a failure, checked before resampling it (`enhance`'s checks)."""
     from jaxsr.audio_io import resample
-    from jaxsr.inference.checks import _check_plausible
+    from jaxsr.inference.checks import check_plausible
 
     clips, failed = [], []
     for item in items:
         try:
             x, rate = item.load()
-            _check_plausible(float(rate), float(sample_rate), allow_any_rate,
+            check_plausible(float(rate), float(sample_rate), allow_any_rate,
                              int(round(len(x) * sample_rate / rate)), 1, sample_rate)
             y = resample(x, rate, sample_rate) if rate != sample_rate else np.asarray(x, np.float32)
         except Exception as e:  # one unreadable file must not stop the others
@@ -227,7 +227,7 @@ def degraded_examples(clips: list[dict], config, seed: int) -> Iterator[dict]:
 
     Babble pool: every clip, with clip k itself excluded, the way training's evaluation draws from its
     split (`jaxsr.data.pipeline.eval_examples`), so `--data NAME:valid` reproduces it exactly."""
-    from jaxsr.data.pipeline import BABBLE_TYPES
+    from jaxsr.data.records import BABBLE_TYPES
     from jaxsr.evaluation import clip_example
 
     babble = config.task.name == "denoise" and any(t in config.task.noise_types for t in BABBLE_TYPES)
@@ -241,9 +241,9 @@ def restore(model, config, ex: dict, batch_size: int | None = None) -> np.ndarra
     """`jaxsr.evaluation.restore` of `ex` (`run_model`'s chunks, then `keep_known`) by `model`'s runtime."""
     from jaxsr.inference import chunking, keep_known
 
-    y = chunking._run_planned(model.variables, config, np.asarray(ex["x"], np.float32)[:, None],
+    y = chunking.run_planned(model.variables, config, np.asarray(ex["x"], np.float32)[:, None],
                               chunking.chunk_plan(config, None, forward=model.forward),
-                              chunking._check_batch_size(batch_size, config),
+                              chunking.check_inference_batch_size(batch_size, config),
                               model.forward)[:, 0]
     return y if ex.get("mask") is None else keep_known(y, ex["x"], ex["mask"])
 
@@ -263,7 +263,7 @@ def perceptual_note(sample_rate: int) -> str | None:
 
 
 def render(summary: dict, config, model, args, n_failed: int) -> str:
-    from jaxsr.evaluation import BASELINE_NAMES, format_table
+    from jaxsr.evaluation import baseline_name, format_table
 
     task = config.task.name
     codec = config.task.get("sr_codec", "") if task == "sr" else ""
@@ -276,7 +276,7 @@ def render(summary: dict, config, model, args, n_failed: int) -> str:
                  + (f"; reverb probability {config.task.reverb_prob:g}" if config.task.reverb_prob else "") + ")")
     table = format_table(summary, config, ci=True, title="")  # our own heading below
     lines = [f"{what} at {config.data.sample_rate} Hz: {model.path} (step {model.step}) vs "
-             f"{BASELINE_NAMES.get(task, 'baseline')} on {summary['n_files']} file(s) of {args.data}"
+             f"{baseline_name(config)} on {summary['n_files']} file(s) of {args.data}"
              + (f" ({n_failed} unreadable, skipped)" if n_failed else ""),
              "", table, "",
              "Mean ± 95% interval over files. lsd: log10 power; lsd_paper: the reference code's ln variant "
@@ -286,7 +286,7 @@ def render(summary: dict, config, model, args, n_failed: int) -> str:
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     args = parse_args(argv, prog)
-    common.setup_logging()
+    common.setup_logging(args.quiet)
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         out = {**evaluation.json_summary(summary), "n_failed": len(failed),
                "n_padded": sum(c["padded"] for c in clips), "checkpoint": str(model.path), "step": model.step,
                "task": config.task.name, "ratio": config.task.ratio if config.task.name == "sr" else None,
-               "sample_rate": rate, "baseline_name": evaluation.BASELINE_NAMES.get(config.task.name), "seed": seed,
+               "sample_rate": rate, "baseline_name": evaluation.baseline_name(config), "seed": seed,
                "runtime": model.runtime, "precision": model.precision,
                "degradation": config.task.sr_degradation if config.task.name == "sr" else None,
                "codec": (config.task.get("sr_codec", "") or None) if config.task.name == "sr" else None,

@@ -28,7 +28,7 @@ def parse_args(argv: list[str] | None, prog: str | None = None) -> argparse.Name
     p.add_argument("--overwrite", action="store_true",
                    help="write into a folder that holds files no export wrote (they stay, unless an artefact replaces one)")
     p.add_argument("--format", choices=("stablehlo", "onnx"), default="stablehlo",
-                   help="stablehlo: a jax.export artefact (needs only jax); onnx: an ONNX graph (pip install jaxsr[export])")
+                   help="stablehlo: a jax.export artefact (needs only jax); onnx: an ONNX graph (pip install -e '.[export]' from a clone, or pip install 'jaxsr[export]')")
     p.add_argument("--chunk-length", type=int, action="append", metavar="SAMPLES",
                    help="export fixed time lengths (repeat for several) instead of one shape-dynamic graph")
     p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",

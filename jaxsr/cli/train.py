@@ -94,7 +94,7 @@ def _usage_error(message: str):
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     args, config = parse(sys.argv[1:] if argv is None else list(argv), prog)
-    common.setup_logging()
+    common.setup_logging(args.quiet)
     from jaxsr import parallel
     from jaxsr.train import Interrupted, train_and_evaluate
     from jaxsr.train.loop import NoSpaceLeft

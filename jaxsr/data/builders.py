@@ -40,10 +40,9 @@ from absl import logging
 from etils import epath
 
 from jaxsr import audio_io, files
-# `_Builder._load` looks `_load_file` up here, so tests can patch `builders._load_file`; the public names of
-# `sources` stay importable from here, where they were first defined.
-from jaxsr.data.decode import _Loaded, _encode, _load_file, _load_synthetic, _segments
-from jaxsr.data.sources import PLANS, SPLITS, STORE_DTYPES, VCTK_MODES, _Item, parse_split_spec  # noqa: F401
+# `_Builder._load` looks `load_file` up here, so tests can patch `builders.load_file`.
+from jaxsr.data.decode import Loaded, encode_clip, load_file, load_synthetic, split_segments
+from jaxsr.data.sources import PLANS, SPLITS, SourceItem
 
 DEFAULT_DATA_DIR = "~/.cache/jaxsr/datasets"
 VERSION = "1.0.0"
@@ -92,7 +91,7 @@ class _Summary:
                                                                "band_limited": []})
     source_rates: dict = dataclasses.field(default_factory=dict)
 
-    def add(self, r: _Loaded) -> None:
+    def add(self, r: Loaded) -> None:
         self.files += 1
         if r.skip:
             self.skipped[r.skip].append(r.item.name)
@@ -161,14 +160,14 @@ class _Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             disable_shuffling=True,  # records in source order: ids sorted, reproducible
         )
 
-    def _load(self, item: _Item) -> _Loaded:
-        return _load_file(item, self.options)
+    def _load(self, item: SourceItem) -> Loaded:
+        return load_file(item, self.options)
 
     def _split_generators(self, dl_manager):
         assert self._plan is not None, "construct jaxsr builders with build() / load_split()"
         return {s: self._generate_examples(s, self._plan[s]) for s in SPLITS}
 
-    def _generate_examples(self, split: str, items: list[_Item]):
+    def _generate_examples(self, split: str, items: list[SourceItem]):
         opts = self.options
         summary = self._summaries[split] = _Summary()
         for r in _ordered_map(self._load, items, self._workers):
@@ -177,18 +176,27 @@ class _Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                 logging.warning("%s/%s: skipped %s file %s%s", self.name, split, r.skip, r.item.name,
                                 f" ({r.error})" if r.error else "")
                 continue
-            pieces = _segments(r.audio, opts["sample_rate"], opts.get("segment_seconds", 0.0))
+            pieces = split_segments(r.audio, opts["sample_rate"], opts.get("segment_seconds", 0.0))
             for k, y in enumerate(pieces):
                 key = r.item.id if len(pieces) == 1 else f"{r.item.id}#{k:03d}"
                 summary.examples += 1
                 summary.seconds += len(y) / opts["sample_rate"]
                 summary.short += len(y) < self._patch_length
-                yield key, {"audio": _encode(y, opts["store_dtype"]), "id": key, "speaker": r.item.speaker,
+                yield key, {"audio": encode_clip(y, opts["store_dtype"]), "id": key, "speaker": r.item.speaker,
                             "source_sample_rate": int(r.source_rate)}
         if summary.examples == 0:
             raise ValueError(f"{self.name}: split {split!r} ended empty: none of its {summary.files} files gave a "
                              f"clip ({ {k: len(v) for k, v in summary.skipped.items()} } skipped; first: "
                              f"{sum(summary.skipped.values(), [])[:3]})")
+
+    # TFDS prints "Downloading and preparing dataset ..." and "... downloaded and prepared" in bold: jaxsr
+    # downloads nothing, so say what happens instead, through the log (which --quiet silences).
+    def _log_download_bytes(self) -> None:
+        logging.info("building %s/%s from local files into %s (nothing is downloaded)", self.name,
+                     self.builder_config.name, self.data_dir)
+
+    def _log_download_done(self) -> None:
+        logging.info("built %s into %s", self.name, self.data_dir)
 
     def _download_and_prepare(self, dl_manager, download_config, **kwargs):
         super()._download_and_prepare(dl_manager, download_config, **kwargs)
@@ -205,8 +213,8 @@ class _Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 class Synthetic(_Builder, skip_registration=True):
     DESCRIPTION = "The embedded speech-like corpus of jaxsr.data.synthetic."
 
-    def _load(self, item: _Item) -> _Loaded:
-        return _load_synthetic(item, self.options)
+    def _load(self, item: SourceItem) -> Loaded:
+        return load_synthetic(item, self.options)
 
 
 class AudioFolder(_Builder, skip_registration=True):

@@ -1,9 +1,9 @@
 """Decoding one source recording into mono float32 samples at the dataset's rate.
 
-`_load_file(item, options)` reads a planned item (`jaxsr.data.sources._Item`: a file, or a member of a
+`load_file(item, options)` reads a planned item (`jaxsr.data.sources.SourceItem`: a file, or a member of a
 zip; `.stem.mp4` through ffmpeg), downmixes it, resamples it to `options["sample_rate"]` (soxr HQ, via
 `audio_io.resample`), optionally trims leading/trailing silence, and says why it skipped a source it
-could not use (corrupt, empty or silent). `_segments` cuts the result into clips and `_encode` turns a
+could not use (corrupt, empty or silent). `split_segments` cuts the result into clips and `encode_clip` turns a
 clip into the stored dtype. Threads may call these concurrently (builders decode with a thread pool).
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from jaxsr import audio_io
 from jaxsr.data import synthetic
-from jaxsr.data.sources import _Item
+from jaxsr.data.sources import SourceItem
 
 # Peak below one int16 step: the clip is digital silence after quantisation.
 _SILENT_PEAK = 1.0 / 32768.0
@@ -29,7 +29,7 @@ _SILENT_PEAK = 1.0 / 32768.0
 _zip_local = threading.local()
 
 
-def _read_member(item: _Item) -> bytes:
+def _read_member(item: SourceItem) -> bytes:
     """Member bytes; one ZipFile per thread since ZipFile reads are not meant to be shared."""
     cache = _zip_local.__dict__.setdefault("zips", {})
     zf = cache.get(item.file)
@@ -53,7 +53,7 @@ def _decode_stem(path: str, stream: int = 0) -> tuple[np.ndarray, int]:
     return np.frombuffer(out.stdout, dtype="<f4").reshape(-1, channels).copy(), rate
 
 
-def _read_item(item: _Item) -> tuple[np.ndarray, int]:
+def _read_item(item: SourceItem) -> tuple[np.ndarray, int]:
     """(float32 `[time, channels]`, sample rate) of an item, as stored in its file or zip member."""
     if item.name.endswith(".stem.mp4"):
         if item.member is None:
@@ -68,9 +68,9 @@ def _read_item(item: _Item) -> tuple[np.ndarray, int]:
 
 
 @dataclasses.dataclass
-class _Loaded:
+class Loaded:
     """One decoded item, or why it was skipped (the build summary counts both)."""
-    item: _Item
+    item: SourceItem
     audio: np.ndarray | None = None  # float32 [time] at the target rate, or None if skipped
     skip: str = ""  # "corrupt" | "empty" | "silent" | "band_limited"
     error: str = ""
@@ -93,16 +93,16 @@ def top_band_db(y: np.ndarray, rate: int) -> float:
     return float(10 * np.log10(max(top, 1e-30) / max(ref, 1e-30)))
 
 
-def _load_file(item: _Item, opts: dict) -> _Loaded:
+def load_file(item: SourceItem, opts: dict) -> Loaded:
     """Decode `item` to mono float32 `[time]` at `opts["sample_rate"]`, clipped to [-1, 1] (see the module
     docstring); a source that cannot be used comes back with `skip` set instead of raising, so one bad
     file in a corpus of thousands does not stop the build."""
     try:
         x, rate = _read_item(item)
     except (ValueError, OSError, RuntimeError, EOFError, zipfile.BadZipFile) as e:
-        return _Loaded(item, skip="empty" if "no audio samples" in str(e) or "(0 bytes)" in str(e) else "corrupt",
+        return Loaded(item, skip="empty" if "no audio samples" in str(e) or "(0 bytes)" in str(e) else "corrupt",
                        error=str(e))
-    out = _Loaded(item, channels=x.shape[1], source_rate=rate)
+    out = Loaded(item, channels=x.shape[1], source_rate=rate)
     y = audio_io.resample(x.mean(axis=1), rate, opts["sample_rate"])
     if y.size == 0:
         out.skip = "empty"
@@ -129,22 +129,22 @@ def _trim_frame(rate: int) -> int:
     return int(2 ** np.ceil(np.log2(0.032 * rate)))
 
 
-def _load_synthetic(item: _Item, opts: dict) -> _Loaded:
+def load_synthetic(item: SourceItem, opts: dict) -> Loaded:
     """Render a synthetic-corpus item: `item.file.name` is its split and `item.stamp[0]` its index."""
     split, index = item.file.name, item.stamp[0]
     y = synthetic.make_clip(synthetic.clip_rng(split, index, opts["corpus_seed"]), opts["sample_rate"],
                             opts["clip_seconds"])
-    return _Loaded(item, audio=y, source_rate=opts["sample_rate"])
+    return Loaded(item, audio=y, source_rate=opts["sample_rate"])
 
 
-def _encode(y: np.ndarray, store_dtype: str) -> np.ndarray:
+def encode_clip(y: np.ndarray, store_dtype: str) -> np.ndarray:
     """`[time]` float32 in [-1, 1] -> the stored dtype (int16 or float32) `[time]`."""
     if store_dtype == "int16":  # the inverse of audio_io.to_float32: int16 / 32768
         return np.clip(np.round(y * 32768.0), -32768, 32767).astype(np.int16)
     return y.astype(np.float32)
 
 
-def _segments(y: np.ndarray, rate: int, seconds: float) -> list[np.ndarray]:
+def split_segments(y: np.ndarray, rate: int, seconds: float) -> list[np.ndarray]:
     """Near-equal consecutive pieces of about `seconds` (whole clip if 0 or shorter)."""
     if seconds <= 0:
         return [y]

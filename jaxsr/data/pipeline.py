@@ -36,8 +36,8 @@ iterator state is not used: under `mp_prefetch` it records per-worker positions 
 with a different worker count, while a batch counter can. grain's `shuffle` is not used either: its
 index_shuffle costs milliseconds per lookup here, a numpy permutation per epoch costs microseconds.
 
-Evaluation examples (whole clips) are `jaxsr.data.eval_clips`; their names, and those of
-`jaxsr.data.records`, are re-exported here because callers import them from this module.
+Evaluation examples (whole clips) are `jaxsr.data.eval_clips`; what both share (seeded streams, noise
+files, clip records) is `jaxsr.data.records`.
 """
 
 from __future__ import annotations
@@ -52,20 +52,12 @@ import grain
 import ml_collections
 import numpy as np
 
-# The evaluation names and some of the records ones are only re-exported (see `__all__`): they were first
-# defined in this module, and the train loop, evaluation, CLIs, benchmarks and tests import them from it.
-from jaxsr.data.eval_clips import EvalExamples, degrade_clip, eval_examples
-from jaxsr.data.records import (BABBLE_TYPES, DEGRADE, EVAL, NOISE_EXTENSIONS, ORDER, POLARITY, SELECT, check_seed,
-                                check_source, example_rng, load_noise_files, noise_inputs, record_audio,
-                                records_from_clips)
-from jaxsr.degrade import degrade, draw_sr_chain, draw_sr_codec, sr_baseline_batch, sr_batch
+from jaxsr.data.records import (DEGRADE, ORDER, POLARITY, SELECT, check_seed,
+                                check_source, example_rng, noise_inputs, record_audio)
+from jaxsr.degrade import degrade, sr_baseline_batch, sr_batch
+from jaxsr.resamplers import draw_sr_chain, draw_sr_codec
 
-__all__ = [
-    "PatchIterator", "get_iterator_state", "set_iterator_state", "train_loader",  # defined here
-    "EvalExamples", "degrade_clip", "eval_examples",  # jaxsr.data.eval_clips
-    "BABBLE_TYPES", "DEGRADE", "EVAL", "NOISE_EXTENSIONS", "ORDER", "POLARITY", "SELECT", "example_rng",  # jaxsr.data.records
-    "load_noise_files", "records_from_clips",
-]
+__all__ = ["PatchIterator", "get_iterator_state", "set_iterator_state", "train_loader"]
 
 _SAME_CLIP_DRAWS = 2  # patch draws in the scheduled clip before trying random other clips
 _MAX_DRAWS = 8  # random draws before the exhaustive scan

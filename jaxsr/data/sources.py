@@ -1,6 +1,6 @@
 """Finding a dataset's source files and planning its splits: what each builder will decode.
 
-A *plan* is `(options, {split: [_Item]}, readable name)`: the options are everything that changes the
+A *plan* is `(options, {split: [SourceItem]}, readable name)`: the options are everything that changes the
 data (rate, dtype, split spec, the source path and a fingerprint of its files, ...) and name the cache
 directory; the items are the recordings of each split in record order. Nothing here decodes audio.
 
@@ -35,11 +35,11 @@ from jaxsr import audio_io
 SPLITS = ("train", "valid", "test")
 STORE_DTYPES = ("int16", "float32")
 VCTK_MODES = ("single", "multi")
-Plan = tuple[dict, dict, str]  # (options, {split: [_Item]}, readable name): see the module docstring
+Plan = tuple[dict, dict, str]  # (options, {split: [SourceItem]}, readable name): see the module docstring
 
 
 @dataclasses.dataclass(frozen=True)
-class _Item:
+class SourceItem:
     """One source recording: where it is and what it becomes."""
     id: str  # Unique within a dataset; used as the record id and the TFDS key.
     speaker: str
@@ -64,7 +64,7 @@ def _source_path(dc: Any, builder: str) -> pathlib.Path:
 
 
 def _list_files(root: pathlib.Path, extensions: Sequence[str],
-                pattern: re.Pattern | None = None) -> list[tuple[str, _Item]]:
+                pattern: re.Pattern | None = None) -> list[tuple[str, SourceItem]]:
     """(relative posix path, item stub) for every file with one of `extensions` under a directory (through
     `audio_io.list_audio_files`, the one listing of audio files) or in a zip, whose path matches `pattern`;
     sorted by relative path. Hidden files and folders are skipped in both."""
@@ -81,17 +81,17 @@ def _list_files(root: pathlib.Path, extensions: Sequence[str],
                 if info.is_dir() or rel.startswith("__MACOSX/") or base.startswith("."):
                     continue
                 if rel.lower().endswith(exts) and (pattern is None or pattern.search(rel)):
-                    out.append((rel, _Item(rel, "", root, rel, (info.file_size, info.CRC))))
+                    out.append((rel, SourceItem(rel, "", root, rel, (info.file_size, info.CRC))))
         return sorted(out, key=lambda t: t[0])
     for full in audio_io.list_audio_files(root, exts, allow_empty=True):  # the caller says what it expected
         rel = full.relative_to(root).as_posix()
         if pattern is None or pattern.search(rel):
             st = full.stat()
-            out.append((rel, _Item(rel, "", full, None, (st.st_size, st.st_mtime_ns))))
+            out.append((rel, SourceItem(rel, "", full, None, (st.st_size, st.st_mtime_ns))))
     return out  # list_audio_files sorts by relative path already
 
 
-def _fingerprint(items: Iterable[_Item]) -> str:
+def _fingerprint(items: Iterable[SourceItem]) -> str:
     h = hashlib.sha1()
     for it in sorted(items, key=lambda i: i.id):
         h.update(repr((it.id, it.member or it.file.name, it.stamp)).encode())
@@ -137,7 +137,7 @@ def parse_split_spec(spec: str) -> tuple[str, Any]:
     raise ValueError(f"data.split={spec!r} is not a split spec; {hint}")
 
 
-def _carve_valid(train: list[_Item], n: int, builder: str) -> tuple[list[_Item], list[_Item]]:
+def _carve_valid(train: list[SourceItem], n: int, builder: str) -> tuple[list[SourceItem], list[SourceItem]]:
     """Move `n` train items (chosen by a hash of their ids: deterministic, spread out) to valid."""
     if n <= 0:
         return train, []
@@ -148,8 +148,8 @@ def _carve_valid(train: list[_Item], n: int, builder: str) -> tuple[list[_Item],
     return [it for it in train if it.id not in chosen], [it for it in train if it.id in chosen]
 
 
-def _assign_splits(items: list[_Item], spec: str, builder: str,
-                   default: Callable[[list[_Item]], dict[str, list[_Item]]]) -> dict[str, list[_Item]]:
+def _assign_splits(items: list[SourceItem], spec: str, builder: str,
+                   default: Callable[[list[SourceItem]], dict[str, list[SourceItem]]]) -> dict[str, list[SourceItem]]:
     """Split `items` (sorted by id) by the spec; raises if any split would be empty."""
     kind, arg = parse_split_spec(spec)
     if kind == "default":
@@ -232,7 +232,7 @@ def _synthetic_plan(dc: Any) -> Plan:
         raise ValueError(f"data.num_train_clips={n_train}, data.num_eval_clips={n_eval}, data.clip_seconds={seconds}: "
                          "the synthetic corpus needs at least one clip per split and a positive length")
     opts.update(num_train_clips=n_train, num_eval_clips=n_eval, clip_seconds=seconds, corpus_seed=seed)
-    plan = {s: [_Item(f"{s}-{i:05d}", "synthetic", pathlib.Path(s), None, (i,))
+    plan = {s: [SourceItem(f"{s}-{i:05d}", "synthetic", pathlib.Path(s), None, (i,))
                 for i in range(n_train if s == "train" else n_eval)] for s in SPLITS}
     readable = f"sr{opts['sample_rate']}-n{n_train}-{n_eval}-s{seconds:g}-seed{seed}-{opts['store_dtype']}"
     return opts, plan, readable

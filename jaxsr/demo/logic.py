@@ -151,11 +151,11 @@ def check_rate_and_memory(model: Any, n: int, channels: int, rate: float) -> Non
     """The library's checks on an input's rate and on the memory its restoration needs, before the page
     spends time making a degraded input from it (they raise the library's one-line ValueError /
     MemoryError; `jaxsr.enhance` makes the same checks on what it is given)."""
-    from jaxsr.inference.checks import _check_plausible, _check_rate
+    from jaxsr.inference.checks import check_plausible, check_rate
 
-    rate = _check_rate(rate)
+    rate = check_rate(rate)
     target = model.sample_rate
-    _check_plausible(rate, model.input_rate, False, int(round(n * target / rate)), channels, target)
+    check_plausible(rate, model.input_rate, False, int(round(n * target / rate)), channels, target)
 
 
 def make_input(model: Any, x: np.ndarray, rate: float, *, degrade: bool = False,
@@ -170,7 +170,7 @@ def make_input(model: Any, x: np.ndarray, rate: float, *, degrade: bool = False,
     `noise` at `snr_db` (`jaxsr.degrade.degrade_denoise`, without a room); inpaint, `num_gaps` gaps of
     `gap_ms` zeroed (`jaxsr.degrade.gap_mask`). The clean file is then the `reference`.
     """
-    from jaxsr import degrade as D
+    from jaxsr import degrade as D, resamplers
     from jaxsr.audio_io import resample
     from jaxsr.inference import zero_gaps
 
@@ -191,10 +191,10 @@ def make_input(model: Any, x: np.ndarray, rate: float, *, degrade: bool = False,
         y = y[: len(y) // ratio * ratio]  # whole low-rate samples: the output is exactly as long as the reference
         if len(y) == 0:
             raise ValueError(f"the file is shorter than one sample at the low rate {target / ratio:g} Hz.")
-        low = np.stack([D.sr_lowrate(y[:, c], ratio, D.resampler_chain(resampler)) for c in range(ch)], axis=1)
+        low = np.stack([resamplers.sr_lowrate(y[:, c], ratio, resamplers.resampler_chain(resampler)) for c in range(ch)], axis=1)
         return Prepared(low, target / ratio, reference=y,
                         note=f"made the {target / ratio:g} Hz input with the resampler `{resampler}` "
-                             f"({D.describe_chain(resampler)}).")
+                             f"({resamplers.describe_chain(resampler)}).")
     if task == "denoise":
         # The model's own noise options (babble talkers, drift ranges), but no room and never a clean draw:
         # the page adds exactly the noise asked for.
@@ -296,7 +296,7 @@ def download_format(path: str | os.PathLike) -> tuple[str, str]:
     sample format where `jaxsr.audio_io.write_audio` writes it (else 16-bit), other containers as WAV."""
     import soundfile as sf
 
-    from jaxsr.audio_io import _SUBTYPES
+    from jaxsr.audio_io import SUBTYPES
 
     ext = pathlib.Path(path).suffix.lower()
     ext = ext if ext in (".wav", ".flac") else ".wav"
@@ -304,7 +304,7 @@ def download_format(path: str | os.PathLike) -> tuple[str, str]:
         subtype = sf.info(str(path)).subtype
     except Exception:  # decoded by audioread (mp3, m4a): no libsndfile subtype
         subtype = "PCM_16"
-    return ext, subtype if subtype in _SUBTYPES["FLAC" if ext == ".flac" else "WAV"] else "PCM_16"
+    return ext, subtype if subtype in SUBTYPES["FLAC" if ext == ".flac" else "WAV"] else "PCM_16"
 
 
 def run_page(source: str, path: str | os.PathLike | None, *, runtime: str | None = None, precision: str = "float32",

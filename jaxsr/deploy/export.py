@@ -36,7 +36,7 @@ DTYPES = ("float32", "bfloat16")
 METADATA = "jaxsr-export.json"
 SUFFIX = {"stablehlo": ".stablehlo", "onnx": ".onnx"}
 PLATFORMS = ("cpu", "cuda", "rocm", "tpu")
-INSTALL_HINT = "pip install jaxsr[export]"
+INSTALL_HINT = ('pip install -e ".[export]" (from a clone) or pip install "jaxsr[export]"')
 # Names of the symbolic dimensions, as the ONNX graph shows them (dim_param) and the metadata lists them.
 BATCH, TIME = "batch", "time"
 
@@ -62,7 +62,7 @@ def artefact_name(fmt: str, length: int | None) -> str:
     return f"forward{'' if length is None else f'-{length}'}{SUFFIX[fmt]}"
 
 
-def _as_model(model: Any) -> Any:
+def as_model(model: Any) -> Any:
     """A `jaxsr.Model`; a path or packaged name is loaded with `jaxsr.load`."""
     if hasattr(model, "variables") and hasattr(model, "config"):
         return model
@@ -215,7 +215,7 @@ def export(model: Any, path: str | pathlib.Path, format: str = "stablehlo", *,
         require("flatbuffers", "flatbuffers", "format='stablehlo' (jax.export serialisation)")
     else:
         require("onnx", "onnx", "format='onnx'")
-    model = _as_model(model)
+    model = as_model(model)
 
     import jax
 

@@ -40,7 +40,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from jaxsr.deploy.export import METADATA, _as_model, check_choice, describe, export, network, require
+from jaxsr.deploy.export import METADATA, as_model, check_choice, describe, export, network, require
 
 RUNTIMES = ("xla", "stablehlo", "onnxruntime", "openvino")
 PRECISIONS = ("float32", "bfloat16")
@@ -163,10 +163,10 @@ def load_forward(path_or_model: Any, runtime: str = "xla", *, precision: str = "
         if folder is not None:
             raise ValueError(f"runtime='xla' runs the Flax model from a jaxsr.Model or workdir; {folder} is an "
                              "exported artefact: use runtime='stablehlo', 'onnxruntime' or 'openvino'")
-        return _xla(_as_model(path_or_model), precision)
+        return _xla(as_model(path_or_model), precision)
     if folder is not None:
         return _load_folder(folder, runtime, precision)
-    model = _as_model(path_or_model)
+    model = as_model(path_or_model)
     with tempfile.TemporaryDirectory(prefix="jaxsr-export-") as tmp:
         fmt = _FORMAT_OF[runtime]
         export(model, tmp, fmt, dtype=precision if fmt == "stablehlo" else "float32")

@@ -16,11 +16,10 @@ training-time evaluation). The package has no module named `enhance`, so `jaxsr.
 
 from __future__ import annotations
 
-# Private names too where callers outside the package use them (_check_audio, _apply_fn: tests).
 from jaxsr.inference.api import enhance, keep_known, zero_gaps
-from jaxsr.inference.checks import (MAX_CHANNELS, PLAUSIBLE_RATES, WORKING_COPIES, _check_audio, count_clipped,
+from jaxsr.inference.checks import (MAX_CHANNELS, PLAUSIBLE_RATES, WORKING_COPIES, count_clipped,
                                     expected_input_rate, resolve_task)
-from jaxsr.inference.chunking import (ChunkPlan, _apply_fn, apply_chunks, chunk_plan, default_batch_size,
+from jaxsr.inference.chunking import (ChunkPlan, apply_chunks, chunk_plan, default_batch_size,
                                       receptive_field, run_model, silence_gate)
 from jaxsr.inference.model import Model, load
 from jaxsr.inference.streaming import SPLINE_CONTEXT, Streamer

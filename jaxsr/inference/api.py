@@ -19,10 +19,10 @@ from numpy.typing import ArrayLike
 from jaxsr.audio_io import resample
 from jaxsr.config import task_option
 from jaxsr.degrade import linear_fill, upsample_rows
-from jaxsr.inference.checks import (_check_audio, _check_finite, _check_mask, _check_plausible, _check_rate,
-                                    _same_rate, _warn_clipped, count_clipped, expected_input_rate, resolve_task)
-from jaxsr.inference.chunking import _check_batch_size, _run_planned, chunk_plan
-from jaxsr.inference.model import Model, _resolve
+from jaxsr.inference.checks import (check_audio_array, check_finite, check_mask, check_plausible, check_rate,
+                                    same_rate, warn_clipped, count_clipped, expected_input_rate, resolve_task)
+from jaxsr.inference.chunking import check_inference_batch_size, run_planned, chunk_plan
+from jaxsr.inference.model import Model, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,12 @@ def enhance(params: Model | Mapping, audio: ArrayLike, *, sample_rate: float,
     The output has the same layout and duration: `round(len * target / sample_rate)` samples (for sr
     from the low rate exactly `len * ratio`). With `return_info=True` returns `(audio, info)`.
 
+    The output is returned as computed, never clipped: restoring a band or removing noise can take a
+    loud input past full scale (a peak of 0.99 in can come back as 1.01). `info['clipped_samples']`
+    counts the input's samples at or past full scale and `info['output_clipped_samples']` the output's;
+    a float file keeps them, an integer PCM file would clip them (scale the audio down first; `jaxsr
+    enhance` warns).
+
     A `sample_rate` outside `PLAUSIBLE_RATES` (1-768 kHz; the model's own input rate is always fine) is
     refused unless `allow_any_rate=True`; an output whose working memory would exceed half of this
     machine's RAM is refused with MemoryError (restore it in pieces).
@@ -108,40 +114,40 @@ def enhance(params: Model | Mapping, audio: ArrayLike, *, sample_rate: float,
     chunking, the baselines and `keep_known` are the same for every runtime (`jaxsr.deploy.runtimes`).
     """
     t0 = time.perf_counter()
-    variables, config, forward = _resolve(params, config, runtime, precision)
+    variables, config, forward = resolve_model(params, config, runtime, precision)
     task_name, ratio = resolve_task(config, task, ratio)
-    rate = _check_rate(sample_rate)
+    rate = check_rate(sample_rate)
     target = int(config.data.sample_rate)
     if band_limited and task_name != "sr":
         raise ValueError(f"band_limited=True only applies to the sr task; this model does {task_name!r}.")
-    if band_limited and rate < target and not _same_rate(rate, target):
+    if band_limited and rate < target and not same_rate(rate, target):
         raise ValueError(f"band_limited=True expects audio at the target rate {target} Hz (already band-limited); got "
                          f"sample_rate={sample_rate}. For low-rate input pass band_limited=False (it is upsampled).")
-    x, was_1d = _check_audio(audio)
+    x, was_1d = check_audio_array(audio)
     n, ch = x.shape
     if n == 0:
         raise ValueError("audio is empty (0 samples); pass at least one sample.")
-    miss = _check_mask(mask, x, task_name, rate, target)
-    _check_finite(x, "audio", ignore=miss)
+    miss = check_mask(mask, x, task_name, rate, target)
+    check_finite(x, "audio", ignore=miss)
     if miss is not None:
         x = np.where(miss, 0.0, x).astype(np.float32)
     n_clipped = count_clipped(x)
-    _warn_clipped(n_clipped, x.size, "audio")
+    warn_clipped(n_clipped, x.size, "audio")
 
     want = expected_input_rate(config, band_limited)
-    n_out = n * int(ratio) if (task_name == "sr" and not band_limited and _same_rate(rate, want)) \
+    n_out = n * int(ratio) if (task_name == "sr" and not band_limited and same_rate(rate, want)) \
         else int(round(n * target / rate))
-    resampled = not _same_rate(rate, want)
+    resampled = not same_rate(rate, want)
     if n_out < 1:
         raise ValueError(f"audio has {n} samples at {rate:g} Hz, less than one sample at the target rate {target} Hz.")
-    _check_plausible(rate, want, allow_any_rate, n_out, ch, target)
-    if resampled and task_name == "sr" and not band_limited and _same_rate(rate, target):
+    check_plausible(rate, want, allow_any_rate, n_out, ch, target)
+    if resampled and task_name == "sr" and not band_limited and same_rate(rate, target):
         log.warning("enhance: the audio is already at the target rate %d Hz; it is treated as full-band and reduced "
                     "to the low rate first. If it is band-limited audio at %d Hz, pass band_limited=True.", target, target)
     # An sr input between the model's input rate and its target rate carries a band the model would otherwise
     # drop (8 kHz telephone audio given to a 4 -> 16 kHz model): it is kept, and the model restores above it.
     keep_band = (task_name == "sr" and not band_limited and resampled and want < rate < target
-                 and not _same_rate(rate, target) and _has_band_above(x, rate, want / 2))
+                 and not same_rate(rate, target) and _has_band_above(x, rate, want / 2))
     x_given = x
     if resampled:
         log.info("enhance: resampling input from %g Hz to %g Hz (the %s model's input rate)", rate, want, task_name)
@@ -155,9 +161,9 @@ def enhance(params: Model | Mapping, audio: ArrayLike, *, sample_rate: float,
         x = np.stack([linear_fill(x[:, c], miss[:, c]) for c in range(ch)], axis=1)
     x = _fit_length(x, n_out)
 
-    bs = _check_batch_size(batch_size, config)
+    bs = check_inference_batch_size(batch_size, config)
     plan = chunk_plan(config, chunk_length, forward=forward)
-    y = _run_planned(variables, config, x, plan, bs, forward)
+    y = run_planned(variables, config, x, plan, bs, forward)
     if not np.all(np.isfinite(y)):
         raise FloatingPointError("the model produced NaN/inf samples: the checkpoint is probably diverged.")
     if keep_band:
@@ -175,7 +181,7 @@ def enhance(params: Model | Mapping, audio: ArrayLike, *, sample_rate: float,
         "runtime": "xla" if forward is None else forward.runtime,
         "precision": "float32" if forward is None else forward.precision,
         "channels": ch, "input_samples": n, "output_samples": n_out, "seconds": n_out / target,
-        "clipped_samples": n_clipped, "masked_samples": int(miss.sum()) if miss is not None else 0,
+        "clipped_samples": n_clipped, "output_clipped_samples": count_clipped(out), "masked_samples": int(miss.sum()) if miss is not None else 0,
         "chunk_length": plan.length, "overlap": plan.overlap, "batch_size": bs,
         "elapsed_s": time.perf_counter() - t0,
     }

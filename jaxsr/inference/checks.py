@@ -15,7 +15,7 @@ import ml_collections
 import numpy as np
 
 from jaxsr.audio_io import to_float32
-from jaxsr.degrade import check_ratio
+from jaxsr.resamplers import check_ratio
 
 MAX_CHANNELS = 8
 # Input rates `enhance` accepts without `allow_any_rate=True` (besides the model's own input rate). Outside
@@ -57,7 +57,7 @@ def expected_input_rate(config: ml_collections.ConfigDict, band_limited: bool = 
 
 
 # ------------------------------------------------------------------------------------ rates and memory
-def _check_rate(sample_rate: object) -> float:
+def check_rate(sample_rate: object) -> float:
     try:
         rate = float(sample_rate)
     except (TypeError, ValueError):
@@ -74,10 +74,10 @@ def _physical_memory_bytes() -> int | None:
         return None
 
 
-def _check_plausible(rate: float, want: float, allow_any_rate: bool, n_out: int, channels: int, target: int) -> None:
+def check_plausible(rate: float, want: float, allow_any_rate: bool, n_out: int, channels: int, target: int) -> None:
     """Refuse an implausible input rate (unless `allow_any_rate`) and an output too large for memory."""
     lo, hi = PLAUSIBLE_RATES
-    if not allow_any_rate and not _same_rate(rate, want) and not lo <= rate <= hi:
+    if not allow_any_rate and not same_rate(rate, want) and not lo <= rate <= hi:
         raise ValueError(f"sample_rate={rate:g} Hz is outside the plausible range {lo:g}-{hi:g} Hz (a wrong argument or "
                          f"a damaged file header?); this model expects {want:g} Hz. Pass the audio's true rate, or "
                          "allow_any_rate=True (--any-rate) if the rate really is that.")
@@ -90,12 +90,12 @@ def _check_plausible(rate: float, want: float, allow_any_rate: bool, n_out: int,
                           "jaxsr.Streamer), or check its sample rate.")
 
 
-def _same_rate(a: float, b: float) -> bool:
+def same_rate(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-6 * max(a, b)
 
 
 # ------------------------------------------------------------------------------------------ the audio
-def _check_audio(audio, name: str = "audio", channels: int | None = None) -> tuple[np.ndarray, bool]:
+def check_audio_array(audio, name: str = "audio", channels: int | None = None) -> tuple[np.ndarray, bool]:
     """-> (float32 `[time, ch]`, was_1d). Errors name `name` and say what shape is expected."""
     a = np.asarray(audio)
     if a.dtype == bool or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
@@ -128,7 +128,7 @@ def _check_audio(audio, name: str = "audio", channels: int | None = None) -> tup
     return a, was_1d
 
 
-def _check_finite(a: np.ndarray, name: str, ignore: np.ndarray | None = None) -> None:
+def check_finite(a: np.ndarray, name: str, ignore: np.ndarray | None = None) -> None:
     bad = ~np.isfinite(a)
     if ignore is not None:
         bad &= ~ignore
@@ -143,20 +143,20 @@ def count_clipped(a: np.ndarray) -> int:
     return int(np.count_nonzero(np.abs(a) >= 0.999))
 
 
-def _warn_clipped(n_clipped: int, size: int, name: str) -> None:
+def warn_clipped(n_clipped: int, size: int, name: str) -> None:
     # A few full-scale peaks are normal; many mean the recording clipped, which the model never saw.
     if n_clipped >= max(16, 1e-3 * size):
         warnings.warn(f"{name}: {n_clipped} of {size} samples are at full scale (|x| >= 0.999): the input looks "
                       "clipped; the model was not trained on clipping, so expect artefacts.", stacklevel=3)
 
 
-def _check_mask(mask, x: np.ndarray, task_name: str, rate: float, target: int) -> np.ndarray | None:
+def check_mask(mask, x: np.ndarray, task_name: str, rate: float, target: int) -> np.ndarray | None:
     """`mask` as bool `[time, ch]` like `x`, or None."""
     if mask is None:
         return None
     if task_name != "inpaint":
         raise ValueError(f"mask only applies to the inpaint task; this model does {task_name!r}.")
-    if not _same_rate(rate, target):
+    if not same_rate(rate, target):
         raise ValueError(f"mask: with a mask the audio must be at the model's rate {target} Hz (got {rate:g}); a mask "
                          "cannot be resampled. Resample the audio and its mask yourself first.")
     m = np.asarray(mask)

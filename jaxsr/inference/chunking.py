@@ -174,7 +174,7 @@ def chunk_plan(config: ml_collections.ConfigDict, chunk_length: int | None = Non
 
 
 # ------------------------------------------------------------------- the network: the one place it runs
-def _model_key(config: ml_collections.ConfigDict) -> str:
+def model_key(config: ml_collections.ConfigDict) -> str:
     return json.dumps({**config.model.to_dict(), "dtype": compute_dtype(config.dtype).name,
                        "keep_band": list(keep_band(config))}, sort_keys=True)
 
@@ -195,12 +195,12 @@ def _jitted_apply(key: str, config_json: str) -> Callable[[Any, jax.Array], jax.
     return jax.jit(lambda variables, x: model.apply(variables, x, train=False))
 
 
-def _apply_fn(config: ml_collections.ConfigDict) -> Callable[[Any, jax.Array], jax.Array]:
+def xla_apply(config: ml_collections.ConfigDict) -> Callable[[Any, jax.Array], jax.Array]:
     """`fn(variables, x [batch, time, 1]) -> [batch, time, 1]`: the jitted XLA runtime for `config`'s model."""
     # Cached on the model architecture alone, so that configs differing elsewhere (data, eval, ...) share one
     # compiled function instead of recompiling per config object.
     cfg = _network_config(config)
-    return _jitted_apply(_model_key(config), json.dumps(cfg.to_dict(), sort_keys=True))
+    return _jitted_apply(model_key(config), json.dumps(cfg.to_dict(), sort_keys=True))
 
 
 def _batch_bucket(n: int, batch_size: int) -> int:
@@ -223,7 +223,7 @@ def apply_chunks(variables: Mapping, config: ml_collections.ConfigDict, chunks: 
     """The network (eval mode) on each row of `chunks`: `[n, time]` float32 -> `[n, time]` float32.
 
     The one place the network runs: `run_model`, `enhance` and `Streamer` all reach it, so another
-    runtime (ONNX Runtime, OpenVINO, a `jax.export` artefact) replaces `_apply_fn` here and nowhere
+    runtime (ONNX Runtime, OpenVINO, a `jax.export` artefact) replaces `xla_apply` here and nowhere
     else. What a runtime must compute is `chunks: [n, time, 1] float32 -> [n, time, 1]`, called with
     `n` a power of two up to `batch_size` (zero rows pad a partial batch) and `time` one of the chunk
     plan's few lengths, so a compiled runtime sees a handful of shapes.
@@ -240,7 +240,7 @@ def apply_chunks(variables: Mapping, config: ml_collections.ConfigDict, chunks: 
     streamed == offline hold whichever runs the network.
     """
     if forward is None:
-        fn = _apply_fn(config)
+        fn = xla_apply(config)
 
         def start(part: np.ndarray) -> Callable[[], Any]:  # dispatch now (async), read back when called
             y = fn(variables, jnp.asarray(part))
@@ -267,7 +267,7 @@ def apply_chunks(variables: Mapping, config: ml_collections.ConfigDict, chunks: 
 
 
 # ------------------------------------------------------------------------- chunk, apply, overlap-add
-def _add_chunk(out: np.ndarray, out_start: int, y: np.ndarray, k: int, plan: ChunkPlan, last: bool) -> None:
+def add_chunk(out: np.ndarray, out_start: int, y: np.ndarray, k: int, plan: ChunkPlan, last: bool) -> None:
     """`out[:, p - out_start] += w_k(p) y_k(p)` for the positions p of chunk k inside `out` (`[ch, time]`)."""
     start = k * plan.hop
     lo, hi = max(start, out_start), min(start + y.shape[1], out_start + out.shape[1])
@@ -277,16 +277,16 @@ def _add_chunk(out: np.ndarray, out_start: int, y: np.ndarray, k: int, plan: Chu
     out[:, lo - out_start:hi - out_start] += w[lo - start:hi - start] * y[:, lo - start:hi - start]
 
 
-def _as_device(variables: Mapping) -> Any:
+def as_device(variables: Mapping) -> Any:
     return jax.tree_util.tree_map(jnp.asarray, dict(variables))
 
 
-# Rows of chunks `_run_planned` hands the network at once: enough for two batches in flight, few enough
+# Rows of chunks `run_planned` hands the network at once: enough for two batches in flight, few enough
 # that no copy of the whole signal's chunks (longer than the signal by the overlap) is ever held.
 _GROUP_SAMPLES = 1 << 20
 
 
-def _run_planned(variables: Mapping, config: ml_collections.ConfigDict, x: np.ndarray, plan: ChunkPlan,
+def run_planned(variables: Mapping, config: ml_collections.ConfigDict, x: np.ndarray, plan: ChunkPlan,
                  batch_size: int, forward: Callable | None = None) -> np.ndarray:
     """`x` `[time, ch]` float32 -> model output `[time, ch]`: chunk, apply, overlap-add, trim.
 
@@ -305,12 +305,12 @@ def _run_planned(variables: Mapping, config: ml_collections.ConfigDict, x: np.nd
         for k0 in range(0, num - 1, group):
             y = apply_chunks(variables, config, np.ascontiguousarray(full[c, k0:k0 + group]), batch_size, forward)
             for j in range(len(y)):
-                _add_chunk(out[c:c + 1], 0, y[j:j + 1], k0 + j, plan, last=False)
+                add_chunk(out[c:c + 1], 0, y[j:j + 1], k0 + j, plan, last=False)
     start = (num - 1) * plan.hop
     y_last = apply_chunks(variables, config, np.ascontiguousarray(padded[:, start:start + last]), batch_size,
                           forward)
     del padded, full
-    _add_chunk(out, 0, y_last, num - 1, plan, last=True)
+    add_chunk(out, 0, y_last, num - 1, plan, last=True)
     return np.ascontiguousarray(out.T)
 
 
@@ -327,8 +327,8 @@ def run_model(variables: Mapping, config: ml_collections.ConfigDict, x: np.ndarr
     if x.ndim not in (1, 2) or x.shape[0] == 0 or (x.ndim == 2 and x.shape[1] == 0):
         raise ValueError(f"run_model: x must be a non-empty [time] or [time, channels] signal; got shape {x.shape}")
     x2 = np.asarray(x, np.float32).reshape(x.shape[0], -1)
-    batch_size = _check_batch_size(batch_size, config)
-    y = _run_planned(_as_device(variables), config, x2, chunk_plan(config, chunk_length), batch_size)
+    batch_size = check_inference_batch_size(batch_size, config)
+    y = run_planned(as_device(variables), config, x2, chunk_plan(config, chunk_length), batch_size)
     return y[:, 0] if x.ndim == 1 else y
 
 
@@ -339,7 +339,7 @@ def default_batch_size(config: ml_collections.ConfigDict) -> int:
     return 1 if jax.default_backend() == "cpu" else int(config.eval.get("batch_size", 8))
 
 
-def _check_batch_size(batch_size: int | None, config: ml_collections.ConfigDict) -> int:
+def check_inference_batch_size(batch_size: int | None, config: ml_collections.ConfigDict) -> int:
     bs = batch_size if batch_size is not None else default_batch_size(config)
     if int(bs) != bs or int(bs) < 1:
         raise ValueError(f"batch_size must be a positive integer; got {bs!r}")

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from jaxsr.inference.checks import expected_input_rate
-from jaxsr.inference.chunking import _as_device, _model_key
+from jaxsr.inference.chunking import as_device, model_key
 from jaxsr.models import model_from_config, variable_shapes
 
 if TYPE_CHECKING:
@@ -44,6 +44,15 @@ class Model:
     # The runtime that runs the network (a `jaxsr.deploy.Forward`); None: the jitted Flax model (XLA).
     forward: Any = None
     _runtimes: dict = dataclasses.field(default_factory=dict, init=False, repr=False)
+
+    def __repr__(self) -> str:
+        """One line, not the weights: what it does, its size, where it came from, what runs it."""
+        t = self.task
+        what = t.get("name", "?") + (f" x{t.get('ratio')}" if t.get("name") == "sr" else "")
+        params = sum(int(np.prod(np.shape(a))) for a in jax.tree_util.tree_leaves(self.variables.get("params", {})))
+        size = f", {params / 1e6:.2f} M params" if params else ""
+        return (f"Model({what}, {self.input_rate:g} -> {self.sample_rate} Hz{size}, step {self.step}, "
+                f"{self.runtime} {self.precision}{', ' + self.path if self.path else ''})")
 
     @classmethod
     def from_variables(cls, variables: Mapping, config: ml_collections.ConfigDict, step: int = 0) -> "Model":
@@ -191,7 +200,7 @@ def _normalise_variables(params: Mapping, config: ml_collections.ConfigDict) -> 
     if not variables.get("batch_stats"):
         variables.pop("batch_stats", None)
     cfg = ml_collections.ConfigDict({"model": config.model.to_dict(), "dtype": "float32"})
-    want = _expected_shapes(_model_key(cfg), json.dumps(cfg.to_dict(), sort_keys=True))
+    want = _expected_shapes(model_key(cfg), json.dumps(cfg.to_dict(), sort_keys=True))
     got = {jax.tree_util.keystr(p): tuple(np.shape(a)) for p, a in jax.tree_util.tree_leaves_with_path(variables)}
     if got != want:
         missing = sorted(set(want) - set(got))
@@ -201,15 +210,15 @@ def _normalise_variables(params: Mapping, config: ml_collections.ConfigDict) -> 
                   else f"{wrong[0]} has shape {got[wrong[0]]}, expected {want[wrong[0]]}")
         raise ValueError(f"params do not match config.model (num_blocks={config.model.num_blocks}, width="
                          f"{config.model.width}): {detail}. Pass the config the params were trained with.")
-    return _as_device(variables)
+    return as_device(variables)
 
 
-def _resolve(params: Model | Mapping, config: ml_collections.ConfigDict | None, runtime: str | None = None,
+def resolve_model(params: Model | Mapping, config: ml_collections.ConfigDict | None, runtime: str | None = None,
              precision: str | None = None) -> tuple[dict, ml_collections.ConfigDict, Any]:
     """`(variables on the device, config, forward)` from what `enhance` / `Streamer` were given;
     `forward` is the runtime (None: the jitted Flax model). `runtime` / `precision` switch it."""
     if isinstance(params, Model):
-        if config is not None and _model_key(config) != _model_key(params.config):
+        if config is not None and model_key(config) != model_key(params.config):
             raise ValueError("config: a Model carries its own config; pass config=None (or the same model config).")
         model = params
     elif config is None:

@@ -16,12 +16,12 @@ import scipy.interpolate
 from numpy.typing import ArrayLike
 
 from jaxsr.config import task_option
-from jaxsr.degrade import SINC_ZEROS, _sinc_rows, spline_upsample
+from jaxsr.degrade import SINC_ZEROS, sinc_rows, spline_upsample
 from jaxsr.inference.api import keep_known
-from jaxsr.inference.checks import (_check_audio, _check_finite, _check_mask, _check_rate, _same_rate,
-                                    _warn_clipped, count_clipped, expected_input_rate, resolve_task)
-from jaxsr.inference.chunking import _add_chunk, _check_batch_size, _run_planned, apply_chunks, chunk_plan
-from jaxsr.inference.model import Model, _resolve
+from jaxsr.inference.checks import (check_audio_array, check_finite, check_mask, check_rate, same_rate,
+                                    warn_clipped, count_clipped, expected_input_rate, resolve_task)
+from jaxsr.inference.chunking import add_chunk, check_inference_batch_size, run_planned, apply_chunks, chunk_plan
+from jaxsr.inference.model import Model, resolve_model
 
 # Knots of look-ahead / look-back for the streaming cubic spline. A not-a-knot spline's dependence on
 # a knot decays by (2 - sqrt(3)) ~ 0.268 per knot, so 32 knots leave < 1e-18 of a boundary's effect.
@@ -98,7 +98,7 @@ class _SincFront(_Front):
     def _segment(self, a: int, b: int) -> np.ndarray:
         i0 = max(0, -(-a // self.r) - SINC_ZEROS)  # the first knot whose filter reaches sample a
         window = self.knots[i0 - self.k0:]
-        return _sinc_rows(window.T, self.r, b - i0 * self.r).T[a - i0 * self.r:]
+        return sinc_rows(window.T, self.r, b - i0 * self.r).T[a - i0 * self.r:]
 
     def push(self, x: np.ndarray, miss: np.ndarray | None) -> np.ndarray:
         self.knots = np.concatenate([self.knots, x])
@@ -199,19 +199,19 @@ class Streamer:
                  config: ml_collections.ConfigDict | None = None, band_limited: bool = False, task: str | None = None,
                  ratio: int | None = None, batch_size: int | None = None, chunk_length: int | None = None,
                  runtime: str | None = None, precision: str | None = None):
-        self.variables, self.config, self.forward = _resolve(model_or_params, config, runtime, precision)
+        self.variables, self.config, self.forward = resolve_model(model_or_params, config, runtime, precision)
         self.task, self.ratio = resolve_task(self.config, task, ratio)
         if band_limited and self.task != "sr":
             raise ValueError(f"band_limited=True only applies to the sr task; this model does {self.task!r}.")
-        rate, want = _check_rate(sample_rate), expected_input_rate(self.config, band_limited)
-        if not _same_rate(rate, want):
+        rate, want = check_rate(sample_rate), expected_input_rate(self.config, band_limited)
+        if not same_rate(rate, want):
             raise ValueError(f"sample_rate={sample_rate}: this Streamer needs input at {want:g} Hz (task {self.task}"
                              f"{', band-limited' if band_limited else ''}); it does not resample. Resample the stream "
                              "first (e.g. soxr.ResampleStream) or use enhance() on whole signals.")
         self.band_limited = band_limited
         self._sinc = self.task == "sr" and task_option(self.config.task, "sr_frontend") == "sinc"
         self.input_rate, self.output_rate = rate, int(self.config.data.sample_rate)
-        self.batch_size = _check_batch_size(batch_size, self.config)
+        self.batch_size = check_inference_batch_size(batch_size, self.config)
         self.plan = chunk_plan(self.config, chunk_length, forward=self.forward)
         self.reset()
 
@@ -247,18 +247,18 @@ class Streamer:
 
     def process(self, block: ArrayLike, mask: ArrayLike | None = None) -> np.ndarray:
         """Feed `block` (`[time]` or `[time, ch]`, the layout of the first block) -> restored samples now ready."""
-        x, was_1d = _check_audio(block, "block", self._channels)
+        x, was_1d = check_audio_array(block, "block", self._channels)
         if self._channels is None:
             self._start(x.shape[1], was_1d)
         miss = None
         if mask is not None:
-            miss = _check_mask(mask, x, self.task, self.output_rate, self.output_rate)
-        _check_finite(x, "block", ignore=miss)
+            miss = check_mask(mask, x, self.task, self.output_rate, self.output_rate)
+        check_finite(x, "block", ignore=miss)
         if miss is not None:
             x = np.where(miss, 0.0, x).astype(np.float32)
         if not self._clip_warned and count_clipped(x) >= max(16, 1e-3 * x.size):
             self._clip_warned = True
-            _warn_clipped(count_clipped(x), x.size, "block")
+            warn_clipped(count_clipped(x), x.size, "block")
         return self._out(self._push(self._front.push(x, miss)))
 
     def flush(self) -> np.ndarray:
@@ -270,7 +270,7 @@ class Streamer:
             self._push(rest, compute=False)
         n = self._n
         if self._next == 0:  # never filled one chunk: exactly the offline short-signal path
-            y = _run_planned(self.variables, self.config, self._x, self.plan, self.batch_size, self.forward).T
+            y = run_planned(self.variables, self.config, self._x, self.plan, self.batch_size, self.forward).T
         else:  # the offline grid: full chunks, then a last one bucketed to what is left
             p, num, last = self.plan, self.plan.num_chunks(n), self.plan.last_length(n)
             end = (num - 1) * p.hop + max(last, p.length) - self._x0
@@ -324,7 +324,7 @@ class Streamer:
     def _emit(self, upto: int, last: int | None) -> np.ndarray:
         out = np.zeros((self._channels, upto - self._emitted), np.float32)
         for k in sorted(self._ys):
-            _add_chunk(out, self._emitted, self._ys[k], k, self.plan, last=k == last)
+            add_chunk(out, self._emitted, self._ys[k], k, self.plan, last=k == last)
         self._emitted = upto
         self._ys = {k: y for k, y in self._ys.items() if k * self.plan.hop + self.plan.length > upto}
         return out

@@ -21,6 +21,7 @@ import io
 import json
 import os
 import pathlib
+import re
 from typing import Any
 
 import numpy as np
@@ -118,11 +119,31 @@ def is_name(text: str) -> bool:
     return name in scan.good or name in scan.broken
 
 
+def _nearest_by_meaning(text: str, manifests: dict) -> list[str]:
+    """The packaged model whose task, ratio and output rate best match what `text` spells (`sr-4x-16k`,
+    `x4`, `denoise 16k`, ...), as a one-item list; [] when nothing in it matches or two models tie.
+    Spelling distance alone would send `speech-sr-4x-16k` to `speech-sr-x8-16k`."""
+    t = text.lower()
+    ratio = re.search(r"(?:x(\d+)|(\d+)x)(?![\d])", t)
+    ratio = int(ratio.group(1) or ratio.group(2)) if ratio else None
+    rate = re.search(r"(\d+)\s*k(?:hz)?\b", t)
+    rate = int(rate.group(1)) * 1000 if rate else None
+    task = next((k for k in ("sr", "denoise", "inpaint") if re.search(rf"(?<![a-z]){k}", t)), None)
+    scores = {}
+    for name, m in manifests.items():
+        score = (3 * (task is not None and m.get("task") == task) + 2 * (ratio is not None and m.get("ratio") == ratio)
+                 + (rate is not None and abs(float(m.get("sample_rate", 0)) - rate) < 1100))
+        scores[name] = score
+    best = max(scores.values(), default=0)
+    winners = [n for n, v in scores.items() if v == best]
+    return winners if best > 0 and len(winners) == 1 else []
+
+
 def unknown_name_error(text: str) -> ValueError:
     """The one-line error for a name that is neither a packaged model nor a path."""
     scan = _scan()
     known = sorted(scan.good)
-    close = difflib.get_close_matches(str(text), known, n=1)
+    close = _nearest_by_meaning(str(text), scan.good) or difflib.get_close_matches(str(text), known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else "."
     bad = scan.unnamed + [scan.broken[n] for n in sorted(scan.broken)]
     unreadable = f" Unreadable manifest(s): {'; '.join(bad[:2])}." if bad else ""

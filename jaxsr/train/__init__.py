@@ -8,8 +8,8 @@
                 for `--overwrite`, the workdir lock
     signals.py  stopping on SIGTERM / SIGINT after saving, and the `Interrupted` exception it raises
 
-Every name is re-exported here, so `from jaxsr.train import train_and_evaluate` and the like work as
-before. (The data and evaluation modules are imported only when a loop runs.)
+The package's public API is here: `from jaxsr.train import train_and_evaluate` and the like. (The data and
+evaluation modules are imported only when a loop runs.)
 """
 
 from jaxsr.train.loop import load_init_variables, train_and_evaluate
@@ -17,8 +17,6 @@ from jaxsr.train.signals import Interrupted
 from jaxsr.train.state import (TrainState, create_train_state, eval_variables, learning_rate_schedule,
                                make_jitted_step, make_optimizer, make_train_step, resolve_dtype)
 from jaxsr.train.workdir import check_workdir, move_previous_run, workdir_lock
-
-_workdir_lock = workdir_lock  # the name tests/test_train.py imports
 
 __all__ = [
     "Interrupted", "TrainState", "check_workdir", "create_train_state", "eval_variables", "learning_rate_schedule",

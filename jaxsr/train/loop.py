@@ -80,7 +80,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
 
 def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool, quiet: bool, is_main: bool) -> dict:
     from jaxsr import evaluation, writers
-    from jaxsr.data import builders, pipeline
+    from jaxsr.data import builders, eval_clips, pipeline
 
     # Nothing in the workdir changes until the config, train.init_from and the data have been checked: a
     # failed start (a bad data.path, an empty folder, an init_from of another shape) leaves an earlier run,
@@ -103,7 +103,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path
     valid_source = builders.load_split(config.data, "valid", data_dir)
     loader = pipeline.train_loader(config, train_source, shard_index=jax.process_index(),
                                    shard_count=jax.process_count())
-    examples = pipeline.eval_examples(config, valid_source, config.eval.num_clips or None)
+    examples = eval_clips.eval_examples(config, valid_source, config.eval.num_clips or None)
     # A fresh run draws its first batch now, as the last check that the data really yields patches; a
     # resumed run's first batch comes from the restored iterator state instead.
     first_batch = None
