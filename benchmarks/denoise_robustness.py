@@ -45,11 +45,25 @@ import time
 
 import numpy as np
 
-if not __package__:  # run as `python benchmarks/denoise_robustness.py`: the repository root, for `benchmarks.*`
+if (
+    not __package__
+):  # run as `python benchmarks/denoise_robustness.py`: the repository root, for `benchmarks.*`
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import (UsageError, add_output_args, display_path, emit, held_out_files,  # noqa: E402
-                               held_out_report, load_task_model, log, model_parser, parse, polarity, read_clips)
+from benchmarks.common import (
+    UsageError,
+    add_output_args,
+    display_path,
+    emit,
+    held_out_files,  # noqa: E402
+    held_out_report,
+    load_task_model,
+    log,
+    model_parser,
+    parse,
+    polarity,
+    read_clips,
+)
 from benchmarks.common import SETS, SHARED_DATA, SPEECH_44K, VOICES_TEST, speaker_table  # noqa: E402
 
 NOISES = ("white", "pink", "folder", "babble", "varying", "babble_voices", "clean")
@@ -66,16 +80,31 @@ GOAL_CLEAN_DB = 25.0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = model_parser(__doc__, "benchmarks/denoise_robustness.py", "a denoise model", "the noisy input only")
-    p.add_argument("--noises", default=",".join(NOISES),
-                   help="comma-separated noise types of jaxsr.config.NOISE_TYPES (default: %(default)s)")
-    p.add_argument("--snrs", default=",".join(f"{s:g}" for s in SNRS_DB),
-                   help="comma-separated input SNRs in dB (default: %(default)s)")
-    p.add_argument("--noise-dir", default=str(SHARED_DATA / "noise-real"),
-                   help="recorded noise for the 'folder' type (default: %(default)s)")
-    p.add_argument("--noise-holdout", type=float, default=0.2,
-                   help="use only the last this fraction of every noise recording, the part the packaged denoiser "
-                        "holds out of training (default %(default)s)")
+    p = model_parser(
+        __doc__, "benchmarks/denoise_robustness.py", "a denoise model", "the noisy input only"
+    )
+    p.add_argument(
+        "--noises",
+        default=",".join(NOISES),
+        help="comma-separated noise types of jaxsr.config.NOISE_TYPES (default: %(default)s)",
+    )
+    p.add_argument(
+        "--snrs",
+        default=",".join(f"{s:g}" for s in SNRS_DB),
+        help="comma-separated input SNRs in dB (default: %(default)s)",
+    )
+    p.add_argument(
+        "--noise-dir",
+        default=str(SHARED_DATA / "noise-real"),
+        help="recorded noise for the 'folder' type (default: %(default)s)",
+    )
+    p.add_argument(
+        "--noise-holdout",
+        type=float,
+        default=0.2,
+        help="use only the last this fraction of every noise recording, the part the packaged denoiser "
+        "holds out of training (default %(default)s)",
+    )
     add_output_args(p, "denoise-robustness", "seed of the per-file noise generators")
     return parse(p, argv)
 
@@ -97,7 +126,9 @@ def snr_values(spec: str) -> list[float]:
     try:
         values = [float(s) for s in spec.split(",") if s.strip()]
     except ValueError:
-        raise UsageError(f"--snrs {spec!r}: use comma-separated numbers of dB such as 0,5,10") from None
+        raise UsageError(
+            f"--snrs {spec!r}: use comma-separated numbers of dB such as 0,5,10"
+        ) from None
     if not values:
         raise UsageError("--snrs is empty; use comma-separated numbers of dB such as 0,5,10")
     return values
@@ -116,8 +147,16 @@ def setup(args: argparse.Namespace):
 
 
 # ------------------------------------------------------------------------------------------ scoring
-def score_cell(noise: str, snr_db: float, clips: list[tuple[str, np.ndarray]], config, model, seed: int,
-               batch_size: int | None, noise_files: list[np.ndarray] = ()) -> dict:
+def score_cell(
+    noise: str,
+    snr_db: float,
+    clips: list[tuple[str, np.ndarray]],
+    config,
+    model,
+    seed: int,
+    batch_size: int | None,
+    noise_files: list[np.ndarray] = (),
+) -> dict:
     """One cell: SI-SDR of the noisy input and (with a model) of the model on `clips` at `noise`, `snr_db`
     ("clean": no noise at all, the model must give the speech back).
 
@@ -127,12 +166,20 @@ def score_cell(noise: str, snr_db: float, clips: list[tuple[str, np.ndarray]], c
     from jaxsr import evaluation
 
     clean = noise == "clean"
-    config.task.update(noise_types=("white",) if clean else (noise,), snr_db=(float(snr_db), float(snr_db)),
-                       reverb_prob=0.0, clean_prob=0.0)
+    config.task.update(
+        noise_types=("white",) if clean else (noise,),
+        snr_db=(float(snr_db), float(snr_db)),
+        reverb_prob=0.0,
+        clean_prob=0.0,
+    )
     examples = []
     for k, (cid, y) in enumerate(clips):
-        pool = [z for c, z in clips if speaker_of(c) != speaker_of(cid)] or [z for j, (_, z) in enumerate(clips) if j != k]
-        ex = evaluation.clip_example(y, config, k, seed, noise_pool=pool, noise_files=noise_files, clip_id=cid)
+        pool = [z for c, z in clips if speaker_of(c) != speaker_of(cid)] or [
+            z for j, (_, z) in enumerate(clips) if j != k
+        ]
+        ex = evaluation.clip_example(
+            y, config, k, seed, noise_pool=pool, noise_files=noise_files, clip_id=cid
+        )
         if clean:
             ex.update(x=ex["y"].copy(), baseline=ex["y"].copy())
         examples.append(ex)
@@ -140,17 +187,35 @@ def score_cell(noise: str, snr_db: float, clips: list[tuple[str, np.ndarray]], c
         summary = evaluation.evaluate_baseline(config, examples)
     else:
         summary = evaluation.evaluate(model.variables, config, examples, batch_size=batch_size)
-    cell = {"noise": noise, "snr_db": float("inf") if clean else float(snr_db),
-            "noisy": None if clean else summary["baseline"]["si_sdr"],
-            "noisy_ci95": None if clean else summary["baseline_ci95"]["si_sdr"], "model": None, "model_ci95": None,
-            "gain_db": None, "gain_ci95": None, "per_file": []}
+    cell = {
+        "noise": noise,
+        "snr_db": float("inf") if clean else float(snr_db),
+        "noisy": None if clean else summary["baseline"]["si_sdr"],
+        "noisy_ci95": None if clean else summary["baseline_ci95"]["si_sdr"],
+        "model": None,
+        "model_ci95": None,
+        "gain_db": None,
+        "gain_ci95": None,
+        "per_file": [],
+    }
     if model is not None:
-        cell.update(model=summary["model"]["si_sdr"], model_ci95=summary["model_ci95"]["si_sdr"],
-                    per_file=[{"id": f["id"], "model": f["model"]["si_sdr"],
-                               "noisy": None if clean else f["baseline"]["si_sdr"]} for f in summary["per_file"]])
+        cell.update(
+            model=summary["model"]["si_sdr"],
+            model_ci95=summary["model_ci95"]["si_sdr"],
+            per_file=[
+                {
+                    "id": f["id"],
+                    "model": f["model"]["si_sdr"],
+                    "noisy": None if clean else f["baseline"]["si_sdr"],
+                }
+                for f in summary["per_file"]
+            ],
+        )
         if not clean:
             gains = [f["model"]["si_sdr"] - f["baseline"]["si_sdr"] for f in summary["per_file"]]
-            gain, half = evaluation.mean_ci95(gains)  # paired: the same files, so the interval of the differences
+            gain, half = evaluation.mean_ci95(
+                gains
+            )  # paired: the same files, so the interval of the differences
             cell.update(gain_db=gain, gain_ci95=half)
     return cell
 
@@ -166,12 +231,23 @@ def goals(cells: list[dict]) -> dict | None:
     worst = float(min(by[k] for k in wanted)) if have else None
     clean = next((c for c in cells if c["noise"] == "clean"), None)
     clean_db = None if clean is None else clean["model"]
-    return {"mean_gain": {"gain_db": mean, "goal_db": GOAL_MEAN_GAIN_DB,
-                          "met": None if mean is None else mean >= GOAL_MEAN_GAIN_DB},
-            "worst_cell": {"gain_db": worst, "goal_db": GOAL_CELL_GAIN_DB,
-                           "met": None if worst is None else worst >= GOAL_CELL_GAIN_DB},
-            "clean_in": {"si_sdr_db": clean_db, "goal_db": GOAL_CLEAN_DB,
-                         "met": None if clean_db is None else clean_db >= GOAL_CLEAN_DB}}
+    return {
+        "mean_gain": {
+            "gain_db": mean,
+            "goal_db": GOAL_MEAN_GAIN_DB,
+            "met": None if mean is None else mean >= GOAL_MEAN_GAIN_DB,
+        },
+        "worst_cell": {
+            "gain_db": worst,
+            "goal_db": GOAL_CELL_GAIN_DB,
+            "met": None if worst is None else worst >= GOAL_CELL_GAIN_DB,
+        },
+        "clean_in": {
+            "si_sdr_db": clean_db,
+            "goal_db": GOAL_CLEAN_DB,
+            "met": None if clean_db is None else clean_db >= GOAL_CLEAN_DB,
+        },
+    }
 
 
 def per_speaker(cells: list[dict]) -> list[dict]:
@@ -181,8 +257,12 @@ def per_speaker(cells: list[dict]) -> list[dict]:
     goal = [c for c in cells if c["noise"] in GOAL_MEAN_NOISES and c["snr_db"] in GOAL_MEAN_SNRS_DB]
     noisy = goal or [c for c in cells if c["noise"] != "clean"]
     ids = [f["id"] for f in cells[0]["per_file"]]
-    vals = {"gain": [float(np.mean([c["per_file"][i]["model"] - c["per_file"][i]["noisy"] for c in noisy]))
-                     for i in range(len(ids))]}
+    vals = {
+        "gain": [
+            float(np.mean([c["per_file"][i]["model"] - c["per_file"][i]["noisy"] for c in noisy]))
+            for i in range(len(ids))
+        ]
+    }
     clean = next((c for c in cells if c["noise"] == "clean"), None)
     if clean is not None:
         vals["clean"] = [f["model"] for f in clean["per_file"]]
@@ -199,9 +279,12 @@ def table(cells: list[dict], noises: list[str], snrs: list[float]) -> str:
         row, gains = [f"`{noise}`"], []
         if noise == "clean":
             c = by[(noise, float("inf"))]
-            lines.append("| `clean` (no noise): SI-SDR out | " + (f"{c['model']:.2f} ± {c['model_ci95']:.2f}"
-                                                                if c["model"] is not None else "—")
-                         + " |" + " |" * len(snrs))
+            lines.append(
+                "| `clean` (no noise): SI-SDR out | "
+                + (f"{c['model']:.2f} ± {c['model_ci95']:.2f}" if c["model"] is not None else "—")
+                + " |"
+                + " |" * len(snrs)
+            )
             continue
         for s in snrs:
             c = by[(noise, s)]
@@ -222,26 +305,48 @@ def goal_lines(g: dict) -> list[str]:
         return "—" if v is None else f"{v:+.2f} dB"
 
     mean, worst, clean = g["mean_gain"], g["worst_cell"], g["clean_in"]
-    return [f"- Mean SI-SDR improvement over white, pink, real (folder) noise and other voices' babble at 0, 5 and "
-            f"10 dB, at least +{GOAL_MEAN_GAIN_DB:g} dB: {db(mean['gain_db'])}: {ok[mean['met']]}.",
-            f"- No cell of those under +{GOAL_CELL_GAIN_DB:g} dB: worst {db(worst['gain_db'])}: {ok[worst['met']]}.",
-            f"- Clean speech in comes back at {GOAL_CLEAN_DB:g} dB SI-SDR or more: "
-            f"{'—' if clean['si_sdr_db'] is None else format(clean['si_sdr_db'], '.2f') + ' dB'}: {ok[clean['met']]}."]
+    return [
+        f"- Mean SI-SDR improvement over white, pink, real (folder) noise and other voices' babble at 0, 5 and "
+        f"10 dB, at least +{GOAL_MEAN_GAIN_DB:g} dB: {db(mean['gain_db'])}: {ok[mean['met']]}.",
+        f"- No cell of those under +{GOAL_CELL_GAIN_DB:g} dB: worst {db(worst['gain_db'])}: {ok[worst['met']]}.",
+        f"- Clean speech in comes back at {GOAL_CLEAN_DB:g} dB SI-SDR or more: "
+        f"{'—' if clean['si_sdr_db'] is None else format(clean['si_sdr_db'], '.2f') + ' dB'}: {ok[clean['met']]}.",
+    ]
 
 
 def report(result: dict) -> str:
     return held_out_report(
-        "denoise", result, f"trained on noise types {', '.join(result['trained_noise_types'] or ())}",
+        "denoise",
+        result,
+        f"trained on noise types {', '.join(result['trained_noise_types'] or ())}",
         "SI-SDR in dB (jaxsr.metrics), mean over files; gain = model − noisy input.",
-        table(result["cells"], result["noises"], result["snrs_db"]), goal_lines,
-        ["Noise made per file with the generator of (seed, file index); babble from the held-out files of other "
-         "speakers; babble_voices also from synthetic voices training never heard; folder: the last "
-         f"{result.get('noise_holdout', 0):g} of every recording of {result.get('noise_dir')}, which training "
-         "never heard. No reverberation.",
-         *([] if not result.get("per_speaker") else
-           ["", "Per speaker (mean SI-SDR gain over the goal cells; SI-SDR of clean speech out):", "",
-            speaker_table(result["per_speaker"], [("gain", "gain (dB)")] +
-                          ([("clean", "clean out (dB)")] if "clean" in result["per_speaker"][0] else []))])])
+        table(result["cells"], result["noises"], result["snrs_db"]),
+        goal_lines,
+        [
+            "Noise made per file with the generator of (seed, file index); babble from the held-out files of other "
+            "speakers; babble_voices also from synthetic voices training never heard; folder: the last "
+            f"{result.get('noise_holdout', 0):g} of every recording of {result.get('noise_dir')}, which training "
+            "never heard. No reverberation.",
+            *(
+                []
+                if not result.get("per_speaker")
+                else [
+                    "",
+                    "Per speaker (mean SI-SDR gain over the goal cells; SI-SDR of clean speech out):",
+                    "",
+                    speaker_table(
+                        result["per_speaker"],
+                        [("gain", "gain (dB)")]
+                        + (
+                            [("clean", "clean out (dB)")]
+                            if "clean" in result["per_speaker"][0]
+                            else []
+                        ),
+                    ),
+                ]
+            ),
+        ],
+    )
 
 
 # -------------------------------------------------------------------------------------------- main
@@ -253,7 +358,9 @@ def main(argv: list[str] | None = None) -> int:
         noises, snrs = noise_names(args.noises), snr_values(args.snrs)
         files = held_out_files(args)[1]
         if len(files) < 2 and any(n in ("babble", "babble_voices") for n in noises):
-            raise UsageError("babble is made from the other held-out files: score at least 2 (--max-files)")
+            raise UsageError(
+                "babble is made from the other held-out files: score at least 2 (--max-files)"
+            )
         model, config = setup(args)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -270,31 +377,69 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, FileNotFoundError) as e:
             print(f"error: --noise-dir: {e}", file=sys.stderr)
             return 2
-    log(f"{len(clips)} held-out file(s) at {rate} Hz; noises: {', '.join(noises)}; input SNRs: "
-        f"{', '.join(f'{s:g}' for s in snrs)} dB")
+    log(
+        f"{len(clips)} held-out file(s) at {rate} Hz; noises: {', '.join(noises)}; input SNRs: "
+        f"{', '.join(f'{s:g}' for s in snrs)} dB"
+    )
     cells = []
     for noise in noises:
-        for snr in ([0.0] if noise == "clean" else snrs):
-            cells.append(score_cell(noise, snr, clips, config, model, args.seed, args.batch_size, noise_files))
+        for snr in [0.0] if noise == "clean" else snrs:
+            cells.append(
+                score_cell(
+                    noise, snr, clips, config, model, args.seed, args.batch_size, noise_files
+                )
+            )
             c = cells[-1]
             if noise == "clean":
-                log("  clean: " + ("—" if c["model"] is None else f"model {c['model']:.2f} dB SI-SDR"))
+                log(
+                    "  clean: "
+                    + ("—" if c["model"] is None else f"model {c['model']:.2f} dB SI-SDR")
+                )
                 continue
-            log(f"  {noise} {snr:g} dB: noisy {c['noisy']:.2f}"
-                + ("" if c["model"] is None else f", model {c['model']:.2f} ({c['gain_db']:+.2f} dB)"))
-    result = {"benchmark": "denoise_robustness", "checkpoint": args.checkpoint, "step": model.step if model else None,
-              "trained_noise_types": trained, "task": "denoise", "sample_rate": rate,
-              "data": display_path(args.data), "held_out": args.held_out, "n_files": len(clips), "seed": args.seed,
-              "polarity": polarity(args),
-              "files": [cid for cid, _ in clips], "noises": noises, "snrs_db": snrs, "cells": cells,
-              "noise_dir": display_path(args.noise_dir), "noise_holdout": args.noise_holdout,
-              "goals": goals(cells), "per_speaker": per_speaker(cells) if model else None,
-              "elapsed_s": round(time.perf_counter() - t0, 1)}
-    where = SETS.get(args.held_out_set, "") if args.data in (str(VOICES_TEST), str(SPEECH_44K)) else display_path(args.data)
+            log(
+                f"  {noise} {snr:g} dB: noisy {c['noisy']:.2f}"
+                + (
+                    ""
+                    if c["model"] is None
+                    else f", model {c['model']:.2f} ({c['gain_db']:+.2f} dB)"
+                )
+            )
+    result = {
+        "benchmark": "denoise_robustness",
+        "checkpoint": args.checkpoint,
+        "step": model.step if model else None,
+        "trained_noise_types": trained,
+        "task": "denoise",
+        "sample_rate": rate,
+        "data": display_path(args.data),
+        "held_out": args.held_out,
+        "n_files": len(clips),
+        "seed": args.seed,
+        "polarity": polarity(args),
+        "files": [cid for cid, _ in clips],
+        "noises": noises,
+        "snrs_db": snrs,
+        "cells": cells,
+        "noise_dir": display_path(args.noise_dir),
+        "noise_holdout": args.noise_holdout,
+        "goals": goals(cells),
+        "per_speaker": per_speaker(cells) if model else None,
+        "elapsed_s": round(time.perf_counter() - t0, 1),
+    }
+    where = (
+        SETS.get(args.held_out_set, "")
+        if args.data in (str(VOICES_TEST), str(SPEECH_44K))
+        else display_path(args.data)
+    )
     key = f"denoise-robustness-{args.held_out_set}"
-    return emit(result, args, argv, report, (BEGIN.replace("denoise-robustness", key),
-                                             END.replace("denoise-robustness", key)),
-                f"Robustness to the noise: `denoise`, {where}")
+    return emit(
+        result,
+        args,
+        argv,
+        report,
+        (BEGIN.replace("denoise-robustness", key), END.replace("denoise-robustness", key)),
+        f"Robustness to the noise: `denoise`, {where}",
+    )
 
 
 if __name__ == "__main__":

@@ -43,9 +43,15 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def make_config(task: str, sample_rate: int, workers: int, sr_degradation: str = "paper",
-                noise_types: str = "", reverb_prob: float = 0.0,
-                sr_codec_prob: float = 0.0) -> config_lib.ml_collections.ConfigDict:
+def make_config(
+    task: str,
+    sample_rate: int,
+    workers: int,
+    sr_degradation: str = "paper",
+    noise_types: str = "",
+    reverb_prob: float = 0.0,
+    sr_codec_prob: float = 0.0,
+) -> config_lib.ml_collections.ConfigDict:
     c = config_lib.default_config()
     c.task.name = task
     c.task.ratio = 4
@@ -78,7 +84,9 @@ def cpu_seconds() -> tuple[float, float] | None:
             continue
         try:
             with open(f"/proc/{d}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()  # after "(comm)": state, ppid, ..., utime, stime
+                fields = (
+                    f.read().rsplit(")", 1)[1].split()
+                )  # after "(comm)": state, ppid, ..., utime, stime
         except OSError:
             continue
         cpu = (int(fields[11]) + int(fields[12])) / tick
@@ -94,7 +102,11 @@ def idle_estimate(workers: int, main_ms: float, worker_ms: float) -> float:
     if workers == 0:
         return 1000.0 / main_ms
     cpus = os.cpu_count() or 1
-    return min(1000.0 * workers / worker_ms, 1000.0 / max(main_ms, 1e-9), 1000.0 * cpus / (main_ms + worker_ms))
+    return min(
+        1000.0 * workers / worker_ms,
+        1000.0 / max(main_ms, 1e-9),
+        1000.0 * cpus / (main_ms + worker_ms),
+    )
 
 
 def time_loader(config, source, seconds: float, warmup: int) -> dict:
@@ -114,8 +126,11 @@ def time_loader(config, source, seconds: float, warmup: int) -> dict:
         # Read-ahead means workers did up to prefetch batches more than we took: a small overestimate.
         main_ms, worker_ms = (1e3 * (b - a) / (n * BATCH) for a, b in zip(cpu0, cpu1))
         w = config.data.num_workers
-        out.update(main_cpu_ms_per_patch=main_ms, worker_cpu_ms_per_patch=worker_ms,
-                   idle_estimate_patches_per_s=idle_estimate(w, main_ms, worker_ms))
+        out.update(
+            main_cpu_ms_per_patch=main_ms,
+            worker_cpu_ms_per_patch=worker_ms,
+            idle_estimate_patches_per_s=idle_estimate(w, main_ms, worker_ms),
+        )
     return out
 
 
@@ -125,7 +140,10 @@ def sr_per_example(y: np.ndarray, ratio: int) -> np.ndarray:
     return np.stack([degrade_lib.degrade_sr(row, ratio).x for row in y])
 
 
-SR_VARIANTS = (("sr_per_example", sr_per_example), ("sr_baseline_batch", degrade_lib.sr_baseline_batch))
+SR_VARIANTS = (
+    ("sr_per_example", sr_per_example),
+    ("sr_baseline_batch", degrade_lib.sr_baseline_batch),
+)
 
 
 def time_fn(fn, *args, min_seconds: float = 1.0) -> float:
@@ -153,19 +171,27 @@ def degradation_timings(patches: np.ndarray, min_seconds: float) -> dict:
     draws = iter(range(10**9))
 
     def sr_random(y):
-        chains = [resamplers.draw_sr_chain(np.random.default_rng([0, next(draws)])) for _ in range(len(y))]
+        chains = [
+            resamplers.draw_sr_chain(np.random.default_rng([0, next(draws)])) for _ in range(len(y))
+        ]
         return degrade_lib.sr_batch(y, 4, chains)[0]
 
-    out["sr_random_batch_ms_per_patch"] = 1e3 * time_fn(sr_random, patches, min_seconds=min_seconds) / len(patches)
+    out["sr_random_batch_ms_per_patch"] = (
+        1e3 * time_fn(sr_random, patches, min_seconds=min_seconds) / len(patches)
+    )
     for task in ("sr", "denoise", "inpaint"):
         c.task.name = task
         rng = np.random.default_rng(0)
-        sec = time_fn(lambda: degrade_lib.degrade(patches[0], c.task, rng, 16000), min_seconds=min_seconds)
+        sec = time_fn(
+            lambda: degrade_lib.degrade(patches[0], c.task, rng, 16000), min_seconds=min_seconds
+        )
         out[f"degrade_{task}_ms_per_patch"] = 1e3 * sec
     ref = sr_per_example(patches, 4)
     for name, fn in SR_VARIANTS:
         got = fn(patches, 4)
-        out[f"{name}_ms_per_patch"] = 1e3 * time_fn(fn, patches, 4, min_seconds=min_seconds) / len(patches)
+        out[f"{name}_ms_per_patch"] = (
+            1e3 * time_fn(fn, patches, 4, min_seconds=min_seconds) / len(patches)
+        )
         out[f"{name}_max_abs_diff"] = float(np.max(np.abs(got - ref)))
         out[f"{name}_bit_identical"] = bool(np.array_equal(got, ref))
     return out
@@ -176,12 +202,16 @@ def corpus(rate: int, args: argparse.Namespace) -> list[np.ndarray]:
     """The synthetic training clips (about 1 s per 4-s clip to render at 48 kHz: cached with --cache)."""
     path = None
     if args.cache:
-        path = os.path.join(args.cache, f"synthetic_train_{args.clips}x{args.clip_seconds}s_{rate}.npy")
+        path = os.path.join(
+            args.cache, f"synthetic_train_{args.clips}x{args.clip_seconds}s_{rate}.npy"
+        )
         if os.path.exists(path):
             return list(np.load(path))
     t0 = time.perf_counter()
     clips = make_corpus("train", args.clips, rate, args.clip_seconds)
-    log(f"corpus: {args.clips} clips x {args.clip_seconds} s at {rate} Hz in {time.perf_counter() - t0:.1f} s")
+    log(
+        f"corpus: {args.clips} clips x {args.clip_seconds} s at {rate} Hz in {time.perf_counter() - t0:.1f} s"
+    )
     if path:
         os.makedirs(args.cache, exist_ok=True)
         np.save(path, np.stack(clips))
@@ -189,25 +219,47 @@ def corpus(rate: int, args: argparse.Namespace) -> list[np.ndarray]:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="smoke run: few clips, short timings, 16 kHz sr only")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="smoke run: few clips, short timings, 16 kHz sr only"
+    )
     p.add_argument("--tasks", default="sr,denoise,inpaint")
     p.add_argument("--rates", default="16000,48000")
     p.add_argument("--workers", default="0,1,2")
     p.add_argument("--clips", type=int, default=64)
     p.add_argument("--clip-seconds", type=float, default=4.0)
-    p.add_argument("--seconds", type=float, default=4.0, help="timed seconds per cell (after warm-up)")
+    p.add_argument(
+        "--seconds", type=float, default=4.0, help="timed seconds per cell (after warm-up)"
+    )
     p.add_argument("--warmup", type=int, default=3, help="batches after the first before timing")
     p.add_argument("--cache", default="", help="folder to keep the rendered corpus in between runs")
-    p.add_argument("--sr-degradation", default="paper",
-                   help="config.task.sr_degradation of the sr cells: paper (default), random or a resampler name")
-    p.add_argument("--noise-types", default="",
-                   help="config.task.noise_types of the denoise cells, comma-separated (default: the config's)")
-    p.add_argument("--reverb-prob", type=float, default=0.0, help="config.task.reverb_prob of the denoise cells")
-    p.add_argument("--sr-codec-prob", type=float, default=0.0,
-                   help="config.task.sr_codec_prob of the sr cells: the share of examples through a random codec")
-    p.add_argument("--json", action="store_true", help="only the JSON line on stdout; the table on stderr")
+    p.add_argument(
+        "--sr-degradation",
+        default="paper",
+        help="config.task.sr_degradation of the sr cells: paper (default), random or a resampler name",
+    )
+    p.add_argument(
+        "--noise-types",
+        default="",
+        help="config.task.noise_types of the denoise cells, comma-separated (default: the config's)",
+    )
+    p.add_argument(
+        "--reverb-prob",
+        type=float,
+        default=0.0,
+        help="config.task.reverb_prob of the denoise cells",
+    )
+    p.add_argument(
+        "--sr-codec-prob",
+        type=float,
+        default=0.0,
+        help="config.task.sr_codec_prob of the sr cells: the share of examples through a random codec",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="only the JSON line on stdout; the table on stderr"
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.clips, args.clip_seconds, args.seconds, args.warmup = 8, 1.0, 1.0, 1
@@ -222,42 +274,80 @@ def main(argv=None) -> dict:
     workers = [int(w) for w in args.workers.split(",")]
     load_start = os.getloadavg()[0]
 
-    corpora = {rate: records.records_from_clips(corpus(rate, args), rate, "train") for rate in rates}
+    corpora = {
+        rate: records.records_from_clips(corpus(rate, args), rate, "train") for rate in rates
+    }
 
     cells = []
     for rate in rates:
         for task in tasks:
             for w in workers:
                 log(f"timing {task} {rate} Hz workers={w} ...")
-                r = time_loader(make_config(task, rate, w, args.sr_degradation, args.noise_types, args.reverb_prob,
-                                            args.sr_codec_prob),
-                                corpora[rate], args.seconds, args.warmup)
+                r = time_loader(
+                    make_config(
+                        task,
+                        rate,
+                        w,
+                        args.sr_degradation,
+                        args.noise_types,
+                        args.reverb_prob,
+                        args.sr_codec_prob,
+                    ),
+                    corpora[rate],
+                    args.seconds,
+                    args.warmup,
+                )
                 cells.append({"task": task, "sample_rate": rate, "workers": w, **r})
 
     first = corpora[rates[0]]
     rng = np.random.default_rng(0)
-    patches = np.stack([first[i % len(first)]["audio"][:PATCH] if len(first[i % len(first)]["audio"]) >= PATCH
-                        else np.resize(first[i % len(first)]["audio"], PATCH) for i in range(BATCH)])
+    patches = np.stack(
+        [
+            first[i % len(first)]["audio"][:PATCH]
+            if len(first[i % len(first)]["audio"]) >= PATCH
+            else np.resize(first[i % len(first)]["audio"], PATCH)
+            for i in range(BATCH)
+        ]
+    )
     patches = patches + np.float32(1e-3) * rng.standard_normal(patches.shape, dtype=np.float32)
     log("timing the degradations alone ...")
     degr = degradation_timings(patches.astype(np.float32), min_seconds=1.0 if args.quick else 3.0)
 
     load = (load_start, os.getloadavg()[0])
     table = format_table(cells, tasks, rates, workers, degr, load)
-    table = f"sr degradation: {args.sr_degradation}; random codecs: {args.sr_codec_prob:g} of the examples\n" + table
+    table = (
+        f"sr degradation: {args.sr_degradation}; random codecs: {args.sr_codec_prob:g} of the examples\n"
+        + table
+    )
     if "denoise" in tasks:
-        table = (f"denoise noise types: {args.noise_types or 'white,pink,brown (default)'}; "
-                 f"reverb probability {args.reverb_prob:g}\n" + table)
+        table = (
+            f"denoise noise types: {args.noise_types or 'white,pink,brown (default)'}; "
+            f"reverb probability {args.reverb_prob:g}\n" + table
+        )
+
     def goal(task):
-        r = [c["patches_per_s"] for c in cells if c["task"] == task and c["sample_rate"] == 16000 and c["workers"] == 2]
+        r = [
+            c["patches_per_s"]
+            for c in cells
+            if c["task"] == task and c["sample_rate"] == 16000 and c["workers"] == 2
+        ]
         return {"patches_per_s": r[0], "target": 1000, "met": r[0] >= 1000} if r else None
 
     result = {
-        "benchmark": "input_pipeline", "patch_length": PATCH, "batch_size": BATCH, "clips": args.clips,
-        "clip_seconds": args.clip_seconds, "timed_seconds": args.seconds, "cpu_count": os.cpu_count(),
-        "sr_degradation": args.sr_degradation, "noise_types": args.noise_types or None,
-        "reverb_prob": args.reverb_prob, "sr_codec_prob": args.sr_codec_prob,
-        "loadavg_1min_start": load[0], "loadavg_1min_end": load[1], "cells": cells,
+        "benchmark": "input_pipeline",
+        "patch_length": PATCH,
+        "batch_size": BATCH,
+        "clips": args.clips,
+        "clip_seconds": args.clip_seconds,
+        "timed_seconds": args.seconds,
+        "cpu_count": os.cpu_count(),
+        "sr_degradation": args.sr_degradation,
+        "noise_types": args.noise_types or None,
+        "reverb_prob": args.reverb_prob,
+        "sr_codec_prob": args.sr_codec_prob,
+        "loadavg_1min_start": load[0],
+        "loadavg_1min_end": load[1],
+        "cells": cells,
         "degradation": degr,
         "goal_sr_16k_2_workers": goal("sr"),
         "goal_denoise_16k_2_workers": goal("denoise"),
@@ -268,33 +358,60 @@ def main(argv=None) -> dict:
 
 
 def format_table(cells, tasks, rates, workers, degr, load) -> str:
-    lines = [f"patches/s ({PATCH}-sample patches, batch {BATCH}; {os.cpu_count()} CPUs, "
-             f"1-min load average {load[0]:.1f} at start, {load[1]:.1f} at end)", ""]
-    head = f"{'task':<10} {'rate':>6} " + " ".join(f"{f'{w} workers':>11}" for w in workers) + "   startup s (max)"
+    lines = [
+        f"patches/s ({PATCH}-sample patches, batch {BATCH}; {os.cpu_count()} CPUs, "
+        f"1-min load average {load[0]:.1f} at start, {load[1]:.1f} at end)",
+        "",
+    ]
+    head = (
+        f"{'task':<10} {'rate':>6} "
+        + " ".join(f"{f'{w} workers':>11}" for w in workers)
+        + "   startup s (max)"
+    )
     lines += [head, "-" * len(head)]
     for rate in rates:
         for task in tasks:
             row = [c for c in cells if c["task"] == task and c["sample_rate"] == rate]
             by_w = {c["workers"]: c for c in row}
-            lines.append(f"{task:<10} {rate:>6} " + " ".join(f"{by_w[w]['patches_per_s']:>11.0f}" for w in workers)
-                         + f"   {max(c['startup_s'] for c in row):.1f}")
+            lines.append(
+                f"{task:<10} {rate:>6} "
+                + " ".join(f"{by_w[w]['patches_per_s']:>11.0f}" for w in workers)
+                + f"   {max(c['startup_s'] for c in row):.1f}"
+            )
     if all("idle_estimate_patches_per_s" in c for c in cells):
         head2 = head.replace("startup s (max)", "(CPU ms per patch: main + workers)")
-        lines += ["", "estimate for an idle machine, patches/s, from the CPU time per patch:", head2, "-" * len(head2)]
+        lines += [
+            "",
+            "estimate for an idle machine, patches/s, from the CPU time per patch:",
+            head2,
+            "-" * len(head2),
+        ]
         for rate in rates:
             for task in tasks:
-                by_w = {c["workers"]: c for c in cells if c["task"] == task and c["sample_rate"] == rate}
-                lines.append(f"{task:<10} {rate:>6} " + " ".join(
-                    f"{by_w[w]['idle_estimate_patches_per_s']:>11.0f}" for w in workers) + "   (" + ", ".join(
-                    f"{by_w[w]['main_cpu_ms_per_patch']:.2f}+{by_w[w]['worker_cpu_ms_per_patch']:.2f}"
-                    for w in workers) + ")")
+                by_w = {
+                    c["workers"]: c for c in cells if c["task"] == task and c["sample_rate"] == rate
+                }
+                lines.append(
+                    f"{task:<10} {rate:>6} "
+                    + " ".join(f"{by_w[w]['idle_estimate_patches_per_s']:>11.0f}" for w in workers)
+                    + "   ("
+                    + ", ".join(
+                        f"{by_w[w]['main_cpu_ms_per_patch']:.2f}+{by_w[w]['worker_cpu_ms_per_patch']:.2f}"
+                        for w in workers
+                    )
+                    + ")"
+                )
     lines += ["", "numpy degradation alone, CPU ms per patch (one core):"]
     for task in ("sr", "denoise", "inpaint"):
         lines.append(f"  degrade {task:<8} {degr[f'degrade_{task}_ms_per_patch']:.3f}")
-    lines.append(f"  sr_random_batch     {degr['sr_random_batch_ms_per_patch']:.3f}   (random chains, new draws)")
+    lines.append(
+        f"  sr_random_batch     {degr['sr_random_batch_ms_per_patch']:.3f}   (random chains, new draws)"
+    )
     for name, _ in SR_VARIANTS:
-        lines.append(f"  {name:<19} {degr[f'{name}_ms_per_patch']:.3f}   max |diff| vs degrade_sr "
-                     f"{degr[f'{name}_max_abs_diff']:.1e}{'  (bit-identical)' if degr[f'{name}_bit_identical'] else ''}")
+        lines.append(
+            f"  {name:<19} {degr[f'{name}_ms_per_patch']:.3f}   max |diff| vs degrade_sr "
+            f"{degr[f'{name}_max_abs_diff']:.1e}{'  (bit-identical)' if degr[f'{name}_bit_identical'] else ''}"
+        )
     return "\n".join(lines)
 
 

@@ -33,14 +33,21 @@ import time
 
 import numpy as np
 
-if not __package__:  # run as `python benchmarks/paper_table.py`: the repository root, for `benchmarks.*`
+if (
+    not __package__
+):  # run as `python benchmarks/paper_table.py`: the repository root, for `benchmarks.*`
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import UsageError, add_held_out_args, held_out_files, parser, read_clips  # noqa: E402
 
 RATIOS = (2, 4, 6)
 DATASETS = ("speech44k", "vctk_single", "vctk_multi", "musdb")
-TITLES = {"speech44k": "speech-44k", "vctk_single": "VCTK single", "vctk_multi": "VCTK multi", "musdb": "MUSDB18"}
+TITLES = {
+    "speech44k": "speech-44k",
+    "vctk_single": "VCTK single",
+    "vctk_multi": "VCTK multi",
+    "musdb": "MUSDB18",
+}
 ROWS = (("snr", "SNR (dB)"), ("lsd", "LSD (log10)"), ("lsd_paper", "LSD (paper def.)"))
 
 # Kuleshov, Enam & Ermon, "Audio Super Resolution using Neural Networks", ICLR 2017 workshop track
@@ -54,8 +61,9 @@ PAPER_COLUMNS = (("single", "single speaker"), ("multi", "multi-speaker"), ("pia
 
 
 # ------------------------------------------------------------------------------------------- data
-def dataset_clips(name: str, path: str, sample_rate: int, data_dir: str | None, limit: int | None
-                  ) -> list[tuple[str, np.ndarray]]:
+def dataset_clips(
+    name: str, path: str, sample_rate: int, data_dir: str | None, limit: int | None
+) -> list[tuple[str, np.ndarray]]:
     """The test clips of dataset `name` (`DATASETS` but speech44k, whose files are `held_out_files`) at
     `sample_rate`; `limit` keeps the first few."""
     from jaxsr.configs import musdb, vctk, vctk_multi
@@ -90,8 +98,10 @@ def load_model(workdir: str, ratio: int, sample_rate: int, which: str):
         raise ValueError(f"--checkpoint-r{ratio} {workdir}: {e}") from None
     if model.config.data.sample_rate != sample_rate:
         rate = model.config.data.sample_rate
-        raise ValueError(f"--checkpoint-r{ratio} {workdir}: the model works at {rate} Hz, the table at --sample-rate "
-                         f"{sample_rate}; pass --sample-rate {rate}.")
+        raise ValueError(
+            f"--checkpoint-r{ratio} {workdir}: the model works at {rate} Hz, the table at --sample-rate "
+            f"{sample_rate}; pass --sample-rate {rate}."
+        )
     return model
 
 
@@ -100,7 +110,9 @@ def score(clips: list[tuple[str, np.ndarray]], ratio: int, sample_rate: int, mod
     from jaxsr import evaluation
 
     config = model.config if model is not None else sr_config(sample_rate, ratio)
-    examples = [evaluation.clip_example(y, config, k, clip_id=cid) for k, (cid, y) in enumerate(clips)]
+    examples = [
+        evaluation.clip_example(y, config, k, clip_id=cid) for k, (cid, y) in enumerate(clips)
+    ]
     if model is None:
         return evaluation.evaluate_baseline(config, examples)
     return evaluation.evaluate(model.variables, config, examples)
@@ -135,14 +147,14 @@ def markdown(results: dict, sample_rate: int) -> str:
             lines.append("| " + " | ".join(row) + " |")
     counts = ", ".join(f"{TITLES[n]}: {results[n]['n_files']} held-out clips" for n in names)
     notes = [
-        f"Ours: mean over whole clips at {sample_rate} Hz ({counts}); U-Net \"—\": no checkpoint given for "
+        f'Ours: mean over whole clips at {sample_rate} Hz ({counts}); U-Net "—": no checkpoint given for '
         "that ratio.",
         "LSD (log10): the standard definition (log10 power, RMS over frequency per frame, mean over frames). "
         "LSD (paper def.): the reference code's `compute_log_distortion` (ln power, mean over time inside the root, "
         "over frequency outside), which is what the paper's Table 1 reports: compare published LSD with that row only.",
         "paper (published): Kuleshov, Enam & Ermon 2017 (arXiv:1708.00853), Table 1, SNR / LSD of Spline, DNN (the Li "
         "et al. 2015 baseline) and their U-Net, on VCTK single speaker (p225), VCTK multi-speaker and a piano corpus. "
-        "\"see paper\": not transcribed, because the values could not be checked against the paper's text here.",
+        '"see paper": not transcribed, because the values could not be checked against the paper\'s text here.',
         "speech-44k is not in the paper; MUSDB18 is music, but not the paper's piano corpus.",
     ]
     return "\n".join(lines) + "\n\n" + "\n".join(f"{i}. {n}" for i, n in enumerate(notes, 1))
@@ -156,8 +168,10 @@ def _parse_checkpoints(values: list[str] | None, ratio: int) -> dict[str | None,
         name, sep, path = v.partition("=")
         key = name if sep and name in DATASETS else None
         if sep and key is None and not pathlib.Path(v).exists():
-            raise ValueError(f"--checkpoint-r{ratio} {v}: {name!r} is not one of {DATASETS}; use DATASET=WORKDIR "
-                             "or WORKDIR.")
+            raise ValueError(
+                f"--checkpoint-r{ratio} {v}: {name!r} is not one of {DATASETS}; use DATASET=WORKDIR "
+                "or WORKDIR."
+            )
         out[key] = path if key else v
     return out
 
@@ -165,19 +179,34 @@ def _parse_checkpoints(values: list[str] | None, ratio: int) -> dict[str | None,
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__)
     add_held_out_args(p, "--speech44k")
-    p.add_argument("--vctk", help="VCTK-Corpus folder or zip: adds the single- and multi-speaker columns")
+    p.add_argument(
+        "--vctk", help="VCTK-Corpus folder or zip: adds the single- and multi-speaker columns"
+    )
     p.add_argument("--musdb", help="MUSDB18(-HQ) folder or zip: adds a music column")
     for r in RATIOS:
-        p.add_argument(f"--checkpoint-r{r}", action="append", metavar="[DATASET=]WORKDIR",
-                       help=f"sr r={r} model, for every dataset or only DATASET (repeatable)")
-    p.add_argument("--which", default="latest", help="checkpoint in each workdir: latest, best or a step")
-    p.add_argument("--sample-rate", type=int, default=16000, help="target rate in Hz (paper: 16000)")
+        p.add_argument(
+            f"--checkpoint-r{r}",
+            action="append",
+            metavar="[DATASET=]WORKDIR",
+            help=f"sr r={r} model, for every dataset or only DATASET (repeatable)",
+        )
+    p.add_argument(
+        "--which", default="latest", help="checkpoint in each workdir: latest, best or a step"
+    )
+    p.add_argument(
+        "--sample-rate", type=int, default=16000, help="target rate in Hz (paper: 16000)"
+    )
     p.add_argument("--data-dir", help="dataset cache for VCTK / MUSDB builds (default: jaxsr's)")
     p.add_argument("--quick", action="store_true", help="smoke run: 2 clips per dataset")
     p.add_argument("--plot", metavar="PNG", help="also write SNR and LSD against r to this PNG")
     args = p.parse_args(argv)
 
-    sources = {"speech44k": args.data, "vctk_single": args.vctk, "vctk_multi": args.vctk, "musdb": args.musdb}
+    sources = {
+        "speech44k": args.data,
+        "vctk_single": args.vctk,
+        "vctk_multi": args.vctk,
+        "musdb": args.musdb,
+    }
     t0 = time.perf_counter()
     try:
         checkpoints = {r: _parse_checkpoints(getattr(args, f"checkpoint_r{r}"), r) for r in RATIOS}
@@ -190,30 +219,52 @@ def main(argv: list[str] | None = None) -> int:
             if not path:
                 continue
             limit = 2 if args.quick else None
-            clips = (read_clips(held_out_files(args)[1][:limit], args.sample_rate) if name == "speech44k"
-                     else dataset_clips(name, path, args.sample_rate, args.data_dir, limit))
+            clips = (
+                read_clips(held_out_files(args)[1][:limit], args.sample_rate)
+                if name == "speech44k"
+                else dataset_clips(name, path, args.sample_rate, args.data_dir, limit)
+            )
             print(f"{TITLES[name]}: {len(clips)} clips at {args.sample_rate} Hz", file=sys.stderr)
             results[name] = {"n_files": len(clips), "ratios": {}}
             for r in RATIOS:
                 workdir = checkpoints[r].get(name, checkpoints[r].get(None))
                 summary = score(clips, r, args.sample_rate, models.get((r, workdir)))
                 results[name]["ratios"][r] = {
-                    "spline": summary["baseline"], "spline_ci95": summary["baseline_ci95"],
-                    "unet": summary["model"] or None, "unet_ci95": summary["model_ci95"] or None,
-                    "checkpoint": str(models[(r, workdir)].path) if workdir else None}
-                print(f"  r={r}: spline SNR {summary['baseline']['snr']:.2f} dB"
-                      + (f", U-Net {summary['model']['snr']:.2f} dB" if summary["model"] else ""), file=sys.stderr)
+                    "spline": summary["baseline"],
+                    "spline_ci95": summary["baseline_ci95"],
+                    "unet": summary["model"] or None,
+                    "unet_ci95": summary["model_ci95"] or None,
+                    "checkpoint": str(models[(r, workdir)].path) if workdir else None,
+                }
+                print(
+                    f"  r={r}: spline SNR {summary['baseline']['snr']:.2f} dB"
+                    + (f", U-Net {summary['model']['snr']:.2f} dB" if summary["model"] else ""),
+                    file=sys.stderr,
+                )
     except (UsageError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(markdown(results, args.sample_rate))
-    print(json.dumps({"benchmark": "paper_table", "sample_rate": args.sample_rate, "quick": args.quick,
-                      "elapsed_s": round(time.perf_counter() - t0, 1), "datasets": results,
-                      "published": {f"{c}/r{r}": v for (c, r), v in PUBLISHED.items()}}), flush=True)
+    print(
+        json.dumps(
+            {
+                "benchmark": "paper_table",
+                "sample_rate": args.sample_rate,
+                "quick": args.quick,
+                "elapsed_s": round(time.perf_counter() - t0, 1),
+                "datasets": results,
+                "published": {f"{c}/r{r}": v for (c, r), v in PUBLISHED.items()},
+            }
+        ),
+        flush=True,
+    )
     if args.plot:  # after the table and JSON, so a plotting failure cannot lose the numbers
         from benchmarks.plotting import plot_quality_vs_ratio
 
-        print(f"wrote {plot_quality_vs_ratio(results, args.plot, args.sample_rate, TITLES)}", file=sys.stderr)
+        print(
+            f"wrote {plot_quality_vs_ratio(results, args.plot, args.sample_rate, TITLES)}",
+            file=sys.stderr,
+        )
     return 0
 
 

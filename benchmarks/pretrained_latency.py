@@ -68,23 +68,39 @@ def _input_file(name: str, seconds: float, folder: pathlib.Path) -> pathlib.Path
     if rate != target:  # a low-rate recording, as an ordinary resampler makes it
         x = resample(x, target, rate)
     if info["task"] == "inpaint":
-        x[len(x) // 3: len(x) // 3 + int(0.02 * rate)] = 0.0
+        x[len(x) // 3 : len(x) // 3 + int(0.02 * rate)] = 0.0
     path = folder / f"{name}.wav"
     sf.write(path, np.clip(x, -1, 1), rate, subtype="PCM_16")
     return path
 
 
 def _time_python(name: str, path: pathlib.Path) -> dict:
-    proc = subprocess.run([sys.executable, "-c", CHILD, name, str(path)], capture_output=True, text=True,
-                          cwd=REPO, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, name, str(path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
     if proc.returncode:
         return {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1][:300]}
     return {k: round(v, 3) for k, v in json.loads(proc.stdout.strip().splitlines()[-1]).items()}
 
 
 def _time_cli(name: str, path: pathlib.Path, out: pathlib.Path) -> dict:
-    cmd = [sys.executable, "-m", "jaxsr.cli", "enhance", "--checkpoint", name, str(path), "-o", str(out),
-           "--overwrite", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jaxsr.cli",
+        "enhance",
+        "--checkpoint",
+        name,
+        str(path),
+        "-o",
+        str(out),
+        "--overwrite",
+        "--quiet",
+    ]
     if name.startswith("speech-inpaint"):
         cmd += ["--gaps-from-zeros", "5"]
     t0 = time.perf_counter()
@@ -113,12 +129,19 @@ def main(argv: list[str] | None = None) -> int:
         for n in names:
             path = _input_file(n, args.seconds, folder)
             rows.append({"model": n, **_time_python(n, path), **_time_cli(n, path, folder / "out")})
-    result = {"host": platform.processor() or platform.machine(), "seconds": args.seconds, "goal_s": GOAL_S, "rows": rows}
+    result = {
+        "host": platform.processor() or platform.machine(),
+        "seconds": args.seconds,
+        "goal_s": GOAL_S,
+        "rows": rows,
+    }
     if args.json:
         print(json.dumps(result))
         return 0
     print(f"First result from a fresh process, a {args.seconds:g} s file ({result['host']}):\n")
-    print("| model | import s | read s | load s | enhance s (compile included) | Python total s | CLI s | goal < 5 s |")
+    print(
+        "| model | import s | read s | load s | enhance s (compile included) | Python total s | CLI s | goal < 5 s |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         if "error" in r:
@@ -126,8 +149,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         cli = f"{r['cli_s']:.2f}" if "cli_s" in r else f"failed: {r['cli_error']}"
         ok = "met" if r["total_s"] < GOAL_S and r.get("cli_s", GOAL_S) < GOAL_S else "**not met**"
-        print(f"| {r['model']} | {r['import_s']:.2f} | {r['read_s']:.3f} | {r['load_s']:.2f} | {r['enhance_s']:.2f} "
-              f"| {r['total_s']:.2f} | {cli} | {ok} |")
+        print(
+            f"| {r['model']} | {r['import_s']:.2f} | {r['read_s']:.3f} | {r['load_s']:.2f} | {r['enhance_s']:.2f} "
+            f"| {r['total_s']:.2f} | {cli} | {ok} |"
+        )
     return 0
 
 

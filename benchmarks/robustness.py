@@ -48,18 +48,42 @@ import time
 
 import numpy as np
 
-if not __package__:  # run as `python benchmarks/robustness.py`: the repository root, for `benchmarks.*`
+if (
+    not __package__
+):  # run as `python benchmarks/robustness.py`: the repository root, for `benchmarks.*`
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from jaxsr import resamplers
-from benchmarks.common import (UsageError, add_output_args, display_path, emit, held_out_files,  # noqa: E402
-                               held_out_report, load_task_model, log, model_parser, parse, polarity, read_clips)
+from benchmarks.common import (
+    UsageError,
+    add_output_args,
+    display_path,
+    emit,
+    held_out_files,  # noqa: E402
+    held_out_report,
+    load_task_model,
+    log,
+    model_parser,
+    parse,
+    polarity,
+    read_clips,
+)
 from benchmarks.common import SETS, SPEECH_44K, VOICES_TEST  # noqa: E402
 
 # The default sweep: the paper's decimator and the resamplers people use. decimate_nofilter (aliasing),
 # bessel6 (a weak anti-aliasing filter) and butter4_causal are in the registry but not in the goals' sweep;
 # name them with --resamplers to see them.
-SWEEP = ("paper", "soxr_hq", "soxr_vhq", "soxr_lq", "resample_poly", "fir_lowcut", "butter4", "cheby2", "ellip")
+SWEEP = (
+    "paper",
+    "soxr_hq",
+    "soxr_vhq",
+    "soxr_lq",
+    "resample_poly",
+    "fir_lowcut",
+    "butter4",
+    "cheby2",
+    "ellip",
+)
 BEGIN, END = "<!-- robustness:begin -->", "<!-- robustness:end -->"
 # The goals (sr x4 to 16 kHz on unseen speakers; the other ratios have the looser LSD goal).
 GOAL_LSD_REDUCTION = 0.40
@@ -70,14 +94,22 @@ KEPT_BAND = 0.85  # the kept band is measured below this fraction of the low Nyq
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = model_parser(__doc__, "benchmarks/robustness.py", "an sr model", "spline and soxr rows only")
-    p.add_argument("--resamplers", default=",".join(SWEEP),
-                   help="comma-separated names of jaxsr.degrade.RESAMPLERS, or 'all' (default: %(default)s)")
+    p = model_parser(
+        __doc__, "benchmarks/robustness.py", "an sr model", "spline and soxr rows only"
+    )
+    p.add_argument(
+        "--resamplers",
+        default=",".join(SWEEP),
+        help="comma-separated names of jaxsr.degrade.RESAMPLERS, or 'all' (default: %(default)s)",
+    )
     p.add_argument("--ratio", type=int, help="without --checkpoint: the sr ratio (default 4)")
-    p.add_argument("--codecs", default="",
-                   help="comma-separated codecs the low-rate signal passes through after each resampler (pcm8, ulaw, "
-                        "alaw, mp3, vorbis, opus; 'none' for a row without): one row per resampler and codec, in "
-                        "its own RESULTS section (default: no codec)")
+    p.add_argument(
+        "--codecs",
+        default="",
+        help="comma-separated codecs the low-rate signal passes through after each resampler (pcm8, ulaw, "
+        "alaw, mp3, vorbis, opus; 'none' for a row without): one row per resampler and codec, in "
+        "its own RESULTS section (default: no codec)",
+    )
     add_output_args(p, "robustness", "seed of the per-file degradation generators")
     return parse(p, argv)
 
@@ -90,7 +122,9 @@ def codec_names(spec: str, sample_rate: int, ratio: int) -> list[str]:
     names = ["" if n.strip() == "none" else n.strip() for n in spec.split(",") if n.strip()] or [""]
     for n in names:
         if n and n not in SR_CODECS:
-            raise UsageError(f"--codecs: unknown codec {n!r}; use names from: {', '.join(SR_CODECS)} (or none)")
+            raise UsageError(
+                f"--codecs: unknown codec {n!r}; use names from: {', '.join(SR_CODECS)} (or none)"
+            )
         if n:
             try:
                 check_codec(n, sample_rate / ratio)
@@ -103,13 +137,19 @@ def resampler_names(spec: str) -> list[str]:
     """`--resamplers` as a list of registry names; UsageError listing the names for an unknown one."""
     from jaxsr.resamplers import RESAMPLERS
 
-    names = list(RESAMPLERS) if spec.strip() == "all" else [n.strip() for n in spec.split(",") if n.strip()]
+    names = (
+        list(RESAMPLERS)
+        if spec.strip() == "all"
+        else [n.strip() for n in spec.split(",") if n.strip()]
+    )
     unknown = [n for n in names if n not in RESAMPLERS]
     if not names:
         raise UsageError(f"--resamplers is empty; use names from: {', '.join(RESAMPLERS)} (or all)")
     if unknown:
-        raise UsageError(f"--resamplers: unknown resampler {unknown[0]!r}; use names from: "
-                         f"{', '.join(RESAMPLERS)} (or all)")
+        raise UsageError(
+            f"--resamplers: unknown resampler {unknown[0]!r}; use names from: "
+            f"{', '.join(RESAMPLERS)} (or all)"
+        )
     return names
 
 
@@ -128,12 +168,21 @@ def setup(args: argparse.Namespace):
         except ValueError as e:
             raise UsageError(f"--ratio: {e}") from None
         return None, config
-    return load_task_model(args, "sr", args.ratio)  # the config is a copy: each row changes its task
+    return load_task_model(
+        args, "sr", args.ratio
+    )  # the config is a copy: each row changes its task
 
 
 # ------------------------------------------------------------------------------------------ scoring
-def score_resampler(name: str, clips: list[tuple[str, np.ndarray]], config, model, seed: int,
-                    batch_size: int | None, codec: str = "") -> dict:
+def score_resampler(
+    name: str,
+    clips: list[tuple[str, np.ndarray]],
+    config,
+    model,
+    seed: int,
+    batch_size: int | None,
+    codec: str = "",
+) -> dict:
     """One row: the spline, sinc and (with a model) the model on `clips` brought low by resampler `name`
     (then through `codec`, "" for none). Per file: SNR and LSD of each, the SNR below and above the low
     Nyquist, and the model's kept band (its output against the sinc interpolation of its input, below
@@ -142,7 +191,9 @@ def score_resampler(name: str, clips: list[tuple[str, np.ndarray]], config, mode
 
     config.task.sr_degradation = name
     config.task.sr_codec = codec
-    config.task.sr_codec_prob = 0.0  # a row is one codec or none, even for a model trained through random ones
+    config.task.sr_codec_prob = (
+        0.0  # a row is one codec or none, even for a model trained through random ones
+    )
     rate, ratio = int(config.data.sample_rate), int(config.task.ratio)
     low_rate = rate / ratio
 
@@ -154,36 +205,55 @@ def score_resampler(name: str, clips: list[tuple[str, np.ndarray]], config, mode
         if codec:
             x_lr = resamplers.apply_codec(x_lr, low_rate, codec)
         target = ex["y"]
-        outs = {"spline": degrade.spline_upsample(x_lr, ratio, len(y)),
-                "sinc": degrade.soxr_upsample(x_lr, ratio, len(y), quality="VHQ")}
+        outs = {
+            "spline": degrade.spline_upsample(x_lr, ratio, len(y)),
+            "sinc": degrade.soxr_upsample(x_lr, ratio, len(y), quality="VHQ"),
+        }
         if model is not None:
             outs["model"] = evaluation.restore(model.variables, config, ex, batch_size)
         f = {"id": cid}
         for who, out in outs.items():
-            f[who] = {"snr": metrics.snr(target, out), "lsd": metrics.lsd(target, out),
-                      "snr_in": metrics.band_snr(target, out, rate, 0, low_rate / 2),
-                      "snr_above": metrics.band_snr(target, out, rate, low_rate / 2, rate / 2)}
+            f[who] = {
+                "snr": metrics.snr(target, out),
+                "lsd": metrics.lsd(target, out),
+                "snr_in": metrics.band_snr(target, out, rate, 0, low_rate / 2),
+                "snr_above": metrics.band_snr(target, out, rate, low_rate / 2, rate / 2),
+            }
         if model is not None:
-            f["kept_band_db"] = metrics.band_snr(outs["sinc"], outs["model"], rate, 0, KEPT_BAND * low_rate / 2)
+            f["kept_band_db"] = metrics.band_snr(
+                outs["sinc"], outs["model"], rate, 0, KEPT_BAND * low_rate / 2
+            )
         per_file.append(f)
 
     def stat(who: str, key: str) -> tuple[float, float]:
         return evaluation.mean_ci95(f[who][key] for f in per_file)
 
     keys = ("snr", "lsd", "snr_in", "snr_above")
-    row = {"resampler": name, "codec": codec or None, "description": resamplers.describe_chain(name), "per_file": per_file}
+    row = {
+        "resampler": name,
+        "codec": codec or None,
+        "description": resamplers.describe_chain(name),
+        "per_file": per_file,
+    }
     for who in ("spline", "sinc") + (("model",) if model is not None else ()):
         row[who] = {k: stat(who, k)[0] for k in keys}
         row[f"{who}_ci95"] = {k: stat(who, k)[1] for k in keys}
     if model is None:
-        row.update(model=None, model_ci95=None, snr_gain_db=None, lsd_change=None, best_baseline=None)
+        row.update(
+            model=None, model_ci95=None, snr_gain_db=None, lsd_change=None, best_baseline=None
+        )
         return row
     best = "sinc" if row["sinc"]["snr"] >= row["spline"]["snr"] else "spline"
-    row.update(best_baseline=best, snr_gain_db=row["model"]["snr"] - row[best]["snr"],
-               spline_gain_db=row["model"]["snr"] - row["spline"]["snr"],
-               lsd_change=row["model"]["lsd"] / row["spline"]["lsd"] - 1.0,
-               kept_band_db={"mean": float(np.mean([f["kept_band_db"] for f in per_file])),
-                             "min": float(np.min([f["kept_band_db"] for f in per_file]))})
+    row.update(
+        best_baseline=best,
+        snr_gain_db=row["model"]["snr"] - row[best]["snr"],
+        spline_gain_db=row["model"]["snr"] - row["spline"]["snr"],
+        lsd_change=row["model"]["lsd"] / row["spline"]["lsd"] - 1.0,
+        kept_band_db={
+            "mean": float(np.mean([f["kept_band_db"] for f in per_file])),
+            "min": float(np.min([f["kept_band_db"] for f in per_file])),
+        },
+    )
     return row
 
 
@@ -201,13 +271,27 @@ def goals(rows: list[dict], ratio: int) -> dict | None:
     worst_kept = min(r["kept_band_db"]["min"] for r in rows)
     mean_spline = float(np.mean([r["spline_gain_db"] for r in rows]))
     lsd_goal = GOAL_LSD_REDUCTION if strict else GOAL_LSD_REDUCTION_OTHER
-    g = {"never_below_best_baseline": {"worst_gain_db": worst_best, "met": worst_best >= 0.0},
-         "lsd_lower_everywhere": {"goal": lsd_goal, "worst_change": worst_lsd, "met": worst_lsd <= -lsd_goal},
-         "kept_band_30db": {"worst_db": worst_kept, "met": worst_kept >= GOAL_KEPT_BAND_DB}}
+    g = {
+        "never_below_best_baseline": {"worst_gain_db": worst_best, "met": worst_best >= 0.0},
+        "lsd_lower_everywhere": {
+            "goal": lsd_goal,
+            "worst_change": worst_lsd,
+            "met": worst_lsd <= -lsd_goal,
+        },
+        "kept_band_30db": {"worst_db": worst_kept, "met": worst_kept >= GOAL_KEPT_BAND_DB},
+    }
     if strict:
-        paper = [r["spline_gain_db"] for r in rows if r["resampler"] == "paper" and not r.get("codec")]
-        g["spline_plus_half_everywhere"] = {"worst_gain_db": worst_spline, "met": worst_spline >= 0.5}
-        g["mean_spline_gain_1db"] = {"mean_gain_db": mean_spline, "met": mean_spline >= GOAL_MEAN_SNR_GAIN_DB}
+        paper = [
+            r["spline_gain_db"] for r in rows if r["resampler"] == "paper" and not r.get("codec")
+        ]
+        g["spline_plus_half_everywhere"] = {
+            "worst_gain_db": worst_spline,
+            "met": worst_spline >= 0.5,
+        }
+        g["mean_spline_gain_1db"] = {
+            "mean_gain_db": mean_spline,
+            "met": mean_spline >= GOAL_MEAN_SNR_GAIN_DB,
+        }
         if paper:
             g["paper_spline_gain_1_5db"] = {"gain_db": paper[0], "met": paper[0] >= 1.5}
     g["all_met"] = all(v["met"] for v in g.values())
@@ -222,10 +306,22 @@ def per_speaker(rows: list[dict]) -> list[dict]:
     ids = [f["id"] for f in rows[0]["per_file"]]
     vals: dict[str, list[float]] = {}
     for who in ("spline", "sinc", "model"):
-        vals[who] = [float(np.mean([r["per_file"][i][who]["snr"] for r in rows])) for i in range(len(ids))]
+        vals[who] = [
+            float(np.mean([r["per_file"][i][who]["snr"] for r in rows])) for i in range(len(ids))
+        ]
     vals["gain"] = [m - max(a, b) for m, a, b in zip(vals["model"], vals["spline"], vals["sinc"])]
-    vals["lsd_change"] = [float(np.mean([r["per_file"][i]["model"]["lsd"] / r["per_file"][i]["spline"]["lsd"] - 1
-                                         for r in rows])) * 100 for i in range(len(ids))]
+    vals["lsd_change"] = [
+        float(
+            np.mean(
+                [
+                    r["per_file"][i]["model"]["lsd"] / r["per_file"][i]["spline"]["lsd"] - 1
+                    for r in rows
+                ]
+            )
+        )
+        * 100
+        for i in range(len(ids))
+    ]
     return by_speaker(ids, [speaker_of(i) for i in ids], vals)
 
 
@@ -237,41 +333,69 @@ def table(rows: list[dict]) -> str:
     def ci(r, who, k="snr"):
         return "—" if r.get(who) is None else f"{r[who][k]:.2f} ± {r[f'{who}_ci95'][k]:.2f}"
 
-    head = ["resampler", "SNR spline", "SNR sinc", "SNR model", "model − stronger (dB)", "model − spline (dB)",
-            "LSD spline", "LSD model", "LSD vs spline", "kept band (dB, min)",
-            "SNR below / above low Nyquist: sinc", "model"]
+    head = [
+        "resampler",
+        "SNR spline",
+        "SNR sinc",
+        "SNR model",
+        "model − stronger (dB)",
+        "model − spline (dB)",
+        "LSD spline",
+        "LSD model",
+        "LSD vs spline",
+        "kept band (dB, min)",
+        "SNR below / above low Nyquist: sinc",
+        "model",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|---" + "|---:" * (len(head) - 1) + "|"]
     for r in rows:
         m = r["model"] or {}
         kept = r.get("kept_band_db")
-        lines.append("| " + " | ".join([
-            f"`{r['resampler']}`" + (f" → `{r['codec']}`" if r.get("codec") else ""), ci(r, "spline"), ci(r, "sinc"),
-            ci(r, "model"), "—" if r["snr_gain_db"] is None else f"**{r['snr_gain_db']:+.2f}**",
-            "—" if r["snr_gain_db"] is None else f"{r['spline_gain_db']:+.2f}",
-            f(r["spline"]["lsd"]), f(m.get("lsd")),
-            "—" if r["lsd_change"] is None else f"**{100 * r['lsd_change']:+.0f}%**",
-            "—" if kept is None else f"{kept['mean']:.1f} ({kept['min']:.1f})",
-            f"{r['sinc']['snr_in']:.2f} / {r['sinc']['snr_above']:.2f}",
-            "—" if not m else f"{m['snr_in']:.2f} / {m['snr_above']:.2f}"]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    f"`{r['resampler']}`" + (f" → `{r['codec']}`" if r.get("codec") else ""),
+                    ci(r, "spline"),
+                    ci(r, "sinc"),
+                    ci(r, "model"),
+                    "—" if r["snr_gain_db"] is None else f"**{r['snr_gain_db']:+.2f}**",
+                    "—" if r["snr_gain_db"] is None else f"{r['spline_gain_db']:+.2f}",
+                    f(r["spline"]["lsd"]),
+                    f(m.get("lsd")),
+                    "—" if r["lsd_change"] is None else f"**{100 * r['lsd_change']:+.0f}%**",
+                    "—" if kept is None else f"{kept['mean']:.1f} ({kept['min']:.1f})",
+                    f"{r['sinc']['snr_in']:.2f} / {r['sinc']['snr_above']:.2f}",
+                    "—" if not m else f"{m['snr_in']:.2f} / {m['snr_above']:.2f}",
+                ]
+            )
+            + " |"
+        )
     return "\n".join(lines)
 
 
 def goal_lines(g: dict) -> list[str]:
     ok = {True: "met", False: "**NOT met**"}
-    out = [f"- Never below the stronger baseline (spline or sinc) on any resampler: worst "
-           f"{g['never_below_best_baseline']['worst_gain_db']:+.2f} dB: {ok[g['never_below_best_baseline']['met']]}.",
-           f"- At least {100 * g['lsd_lower_everywhere']['goal']:.0f}% lower LSD than the spline on every resampler: "
-           f"worst {100 * g['lsd_lower_everywhere']['worst_change']:+.0f}%: {ok[g['lsd_lower_everywhere']['met']]}.",
-           f"- The kept band (below {KEPT_BAND} of the low Nyquist) within 30 dB of the sinc interpolation of the "
-           f"input, every file: worst {g['kept_band_30db']['worst_db']:.1f} dB: {ok[g['kept_band_30db']['met']]}."]
+    out = [
+        f"- Never below the stronger baseline (spline or sinc) on any resampler: worst "
+        f"{g['never_below_best_baseline']['worst_gain_db']:+.2f} dB: {ok[g['never_below_best_baseline']['met']]}.",
+        f"- At least {100 * g['lsd_lower_everywhere']['goal']:.0f}% lower LSD than the spline on every resampler: "
+        f"worst {100 * g['lsd_lower_everywhere']['worst_change']:+.0f}%: {ok[g['lsd_lower_everywhere']['met']]}.",
+        f"- The kept band (below {KEPT_BAND} of the low Nyquist) within 30 dB of the sinc interpolation of the "
+        f"input, every file: worst {g['kept_band_30db']['worst_db']:.1f} dB: {ok[g['kept_band_30db']['met']]}.",
+    ]
     if "spline_plus_half_everywhere" in g:
         s = g["spline_plus_half_everywhere"]
         m = g["mean_spline_gain_1db"]
-        out += [f"- At least the spline + 0.5 dB on every resampler: worst {s['worst_gain_db']:+.2f} dB: {ok[s['met']]}.",
-                f"- At least the spline + 1.0 dB on average over the sweep: {m['mean_gain_db']:+.2f} dB: {ok[m['met']]}."]
+        out += [
+            f"- At least the spline + 0.5 dB on every resampler: worst {s['worst_gain_db']:+.2f} dB: {ok[s['met']]}.",
+            f"- At least the spline + 1.0 dB on average over the sweep: {m['mean_gain_db']:+.2f} dB: {ok[m['met']]}.",
+        ]
         if "paper_spline_gain_1_5db" in g:
             p = g["paper_spline_gain_1_5db"]
-            out.append(f"- With the paper's decimator at least the spline + 1.5 dB: {p['gain_db']:+.2f} dB: {ok[p['met']]}.")
+            out.append(
+                f"- With the paper's decimator at least the spline + 1.5 dB: {p['gain_db']:+.2f} dB: {ok[p['met']]}."
+            )
     return out
 
 
@@ -279,24 +403,54 @@ def report(result: dict) -> str:
     """The Markdown report: heading line, table, goals, per speaker, and what each resampler is."""
     from benchmarks.common import speaker_table
 
-    speakers = [] if not result.get("per_speaker") else [
-        "", "Per speaker (means over its files and the sweep; SNR dB; the gain is over the stronger baseline):", "",
-        speaker_table(result["per_speaker"], [("spline", "SNR spline"), ("sinc", "SNR sinc"), ("model", "SNR model"),
-                                              ("gain", "model − stronger"), ("lsd_change", "LSD vs spline (%)")])]
+    speakers = (
+        []
+        if not result.get("per_speaker")
+        else [
+            "",
+            "Per speaker (means over its files and the sweep; SNR dB; the gain is over the stronger baseline):",
+            "",
+            speaker_table(
+                result["per_speaker"],
+                [
+                    ("spline", "SNR spline"),
+                    ("sinc", "SNR sinc"),
+                    ("model", "SNR model"),
+                    ("gain", "model − stronger"),
+                    ("lsd_change", "LSD vs spline (%)"),
+                ],
+            ),
+        ]
+    )
     return held_out_report(
-        f"sr r={result['ratio']}", result, f"trained with task.sr_degradation={result['trained_with']!r}",
-        "Mean ± 95% interval over files; SNR in dB, LSD log10 (jaxsr.metrics).", table(result["rows"]), goal_lines,
-        ["sinc: soxr VHQ from the low rate back (band-limited interpolation: the input's own band, nothing above "
-         "it); spline: the paper's cubic spline. A model is judged against the stronger of the two. Kept band: "
-         f"the model's output against the sinc interpolation of its input below {KEPT_BAND} of the low Nyquist "
-         "(mean over files, worst file in brackets). SNR below / above the low Nyquist: the error inside the "
-         "band the input had and in the band it lacked, each against the reference's energy there.",
-         *speakers,
-         "", "Resamplers (cutoffs as a fraction of the low rate's Nyquist):", "",
-         *dict.fromkeys(f"- `{r['resampler']}`: {r['description']}" for r in result["rows"]),
-         *([] if not result.get("codecs") else
-           ["", "Codecs (libsndfile, in memory, at the low rate; encoder delay trimmed on decoding): pcm8 8-bit PCM, "
-            "ulaw / alaw G.711 (telephony), mp3 / vorbis / opus at libsndfile's default quality."])])
+        f"sr r={result['ratio']}",
+        result,
+        f"trained with task.sr_degradation={result['trained_with']!r}",
+        "Mean ± 95% interval over files; SNR in dB, LSD log10 (jaxsr.metrics).",
+        table(result["rows"]),
+        goal_lines,
+        [
+            "sinc: soxr VHQ from the low rate back (band-limited interpolation: the input's own band, nothing above "
+            "it); spline: the paper's cubic spline. A model is judged against the stronger of the two. Kept band: "
+            f"the model's output against the sinc interpolation of its input below {KEPT_BAND} of the low Nyquist "
+            "(mean over files, worst file in brackets). SNR below / above the low Nyquist: the error inside the "
+            "band the input had and in the band it lacked, each against the reference's energy there.",
+            *speakers,
+            "",
+            "Resamplers (cutoffs as a fraction of the low rate's Nyquist):",
+            "",
+            *dict.fromkeys(f"- `{r['resampler']}`: {r['description']}" for r in result["rows"]),
+            *(
+                []
+                if not result.get("codecs")
+                else [
+                    "",
+                    "Codecs (libsndfile, in memory, at the low rate; encoder delay trimmed on decoding): pcm8 8-bit PCM, "
+                    "ulaw / alaw G.711 (telephony), mp3 / vorbis / opus at libsndfile's default quality.",
+                ]
+            ),
+        ],
+    )
 
 
 # -------------------------------------------------------------------------------------------- main
@@ -319,31 +473,67 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     clips = read_clips(files, rate, args.invert_polarity)
-    log(f"{len(clips)} held-out file(s) at {rate} Hz, r={ratio}; resamplers: {', '.join(names)}"
-        + (f"; codecs: {', '.join(c or 'none' for c in codecs)}" if any(codecs) else ""))
+    log(
+        f"{len(clips)} held-out file(s) at {rate} Hz, r={ratio}; resamplers: {', '.join(names)}"
+        + (f"; codecs: {', '.join(c or 'none' for c in codecs)}" if any(codecs) else "")
+    )
     rows = []
     for codec, name in itertools.product(codecs, names):
         rows.append(score_resampler(name, clips, config, model, args.seed, args.batch_size, codec))
         r = rows[-1]
-        log(f"  {name}{' -> ' + codec if codec else ''}: spline SNR {r['spline']['snr']:.2f} LSD {r['spline']['lsd']:.2f}"
+        log(
+            f"  {name}{' -> ' + codec if codec else ''}: spline SNR {r['spline']['snr']:.2f} LSD {r['spline']['lsd']:.2f}"
             f"; sinc SNR {r['sinc']['snr']:.2f}"
-            + ("" if r["model"] is None else f"; model SNR {r['model']['snr']:.2f} LSD {r['model']['lsd']:.2f}"))
-    result = {"benchmark": "robustness", "checkpoint": args.checkpoint, "step": model.step if model else None,
-              "trained_with": trained_with if model else None, "task": "sr", "ratio": ratio, "sample_rate": rate,
-              "data": display_path(args.data), "held_out": args.held_out, "n_files": len(clips), "seed": args.seed,
-              "polarity": polarity(args),
-              "codecs": [c for c in codecs if c],
-              "files": [cid for cid, _ in clips], "rows": rows, "goals": goals(rows, ratio),
-              "per_speaker": per_speaker(rows) if model is not None else None,
-              "elapsed_s": round(time.perf_counter() - t0, 1)}
-    where = SETS.get(args.held_out_set, "") if args.data in (str(VOICES_TEST), str(SPEECH_44K)) else display_path(args.data)
+            + (
+                ""
+                if r["model"] is None
+                else f"; model SNR {r['model']['snr']:.2f} LSD {r['model']['lsd']:.2f}"
+            )
+        )
+    result = {
+        "benchmark": "robustness",
+        "checkpoint": args.checkpoint,
+        "step": model.step if model else None,
+        "trained_with": trained_with if model else None,
+        "task": "sr",
+        "ratio": ratio,
+        "sample_rate": rate,
+        "data": display_path(args.data),
+        "held_out": args.held_out,
+        "n_files": len(clips),
+        "seed": args.seed,
+        "polarity": polarity(args),
+        "codecs": [c for c in codecs if c],
+        "files": [cid for cid, _ in clips],
+        "rows": rows,
+        "goals": goals(rows, ratio),
+        "per_speaker": per_speaker(rows) if model is not None else None,
+        "elapsed_s": round(time.perf_counter() - t0, 1),
+    }
+    where = (
+        SETS.get(args.held_out_set, "")
+        if args.data in (str(VOICES_TEST), str(SPEECH_44K))
+        else display_path(args.data)
+    )
     if any(codecs):  # a section per model kind, beside the resampler sweep's
         key = f"robustness-codecs-x{ratio}-{rate // 1000}k-{args.held_out_set}"
-        return emit(result, args, argv, report, (BEGIN.replace("robustness", key), END.replace("robustness", key)),
-                    f"Robustness to codecs: `sr` x{ratio} at {rate} Hz, {where}")
+        return emit(
+            result,
+            args,
+            argv,
+            report,
+            (BEGIN.replace("robustness", key), END.replace("robustness", key)),
+            f"Robustness to codecs: `sr` x{ratio} at {rate} Hz, {where}",
+        )
     key = f"robustness-x{ratio}-{rate // 1000}k-{args.held_out_set}"
-    return emit(result, args, argv, report, (BEGIN.replace("robustness", key), END.replace("robustness", key)),
-                f"Robustness to the resampler: `sr` x{ratio} at {rate} Hz, {where}")
+    return emit(
+        result,
+        args,
+        argv,
+        report,
+        (BEGIN.replace("robustness", key), END.replace("robustness", key)),
+        f"Robustness to the resampler: `sr` x{ratio} at {rate} Hz, {where}",
+    )
 
 
 if __name__ == "__main__":

@@ -47,15 +47,33 @@ import time
 
 import numpy as np
 
-if not __package__:  # run as `python benchmarks/runtime_accuracy.py`: the repository root, for `benchmarks.*`
+if (
+    not __package__
+):  # run as `python benchmarks/runtime_accuracy.py`: the repository root, for `benchmarks.*`
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import (UsageError, add_held_out_args, add_output_args, display_path, emit,  # noqa: E402
-                               held_out_files, log, parse, parser, read_clips)
+from benchmarks.common import (
+    UsageError,
+    add_held_out_args,
+    add_output_args,
+    display_path,
+    emit,  # noqa: E402
+    held_out_files,
+    log,
+    parse,
+    parser,
+    read_clips,
+)
 
 # (runtime, precision) rows, the reference first.
-ROWS = (("xla", "float32"), ("stablehlo", "float32"), ("onnxruntime", "float32"), ("openvino", "float32"),
-        ("openvino", "bfloat16"), ("xla", "bfloat16"))
+ROWS = (
+    ("xla", "float32"),
+    ("stablehlo", "float32"),
+    ("onnxruntime", "float32"),
+    ("openvino", "float32"),
+    ("openvino", "bfloat16"),
+    ("xla", "bfloat16"),
+)
 REFERENCE = ROWS[0]
 # The goals.
 MAX_ABS_DIFF_F32 = 1e-4
@@ -68,10 +86,18 @@ PACKAGES = ("jax", "jaxlib", "numpy", "onnx", "onnxruntime", "openvino")
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = parser(__doc__, "benchmarks/runtime_accuracy.py")
-    p.add_argument("--models", default="all", help="comma-separated packaged model names, or 'all': "
-                   "jaxsr.pretrained.names() (default: %(default)s)")
+    p.add_argument(
+        "--models",
+        default="all",
+        help="comma-separated packaged model names, or 'all': "
+        "jaxsr.pretrained.names() (default: %(default)s)",
+    )
     add_held_out_args(p)
-    p.add_argument("--seconds", type=float, help="score only the first S seconds of each file (default: whole files)")
+    p.add_argument(
+        "--seconds",
+        type=float,
+        help="score only the first S seconds of each file (default: whole files)",
+    )
     add_output_args(p, "runtime-accuracy", "seed of the per-file degradation generators")
     args = parse(p, argv)
     if args.seconds is not None and not args.seconds > 0:
@@ -89,7 +115,9 @@ def model_names(spec: str) -> list[str]:
     if not names:
         raise UsageError(f"--models is empty; use names from: {', '.join(known)} (or all)")
     if unknown:
-        raise UsageError(f"--models: unknown model {unknown[0]!r}; use names from: {', '.join(known)} (or all)")
+        raise UsageError(
+            f"--models: unknown model {unknown[0]!r}; use names from: {', '.join(known)} (or all)"
+        )
     return names
 
 
@@ -116,13 +144,18 @@ def held_out_examples(config, clips: list[tuple[str, np.ndarray]], seed: int) ->
 
     if config.task.name == "denoise":
         pool = [y for _, y in clips]
-        return [evaluation.clip_example(y, config, k, seed, noise_pool=pool, clip_id=cid, exclude=k)
-                for k, (cid, y) in enumerate(clips)]
-    return [evaluation.clip_example(y, config, k, seed, clip_id=cid) for k, (cid, y) in enumerate(clips)]
+        return [
+            evaluation.clip_example(y, config, k, seed, noise_pool=pool, clip_id=cid, exclude=k)
+            for k, (cid, y) in enumerate(clips)
+        ]
+    return [
+        evaluation.clip_example(y, config, k, seed, clip_id=cid) for k, (cid, y) in enumerate(clips)
+    ]
 
 
-def score_runtime(model, config, examples: list[dict], reference: list[np.ndarray] | None,
-                  batch_size: int | None) -> tuple[dict, list[np.ndarray]]:
+def score_runtime(
+    model, config, examples: list[dict], reference: list[np.ndarray] | None, batch_size: int | None
+) -> tuple[dict, list[np.ndarray]]:
     """One row for `model` (already switched to its runtime): its outputs, the largest |y - y_ref| over
     them (0 without `reference`: this is the reference), mean SNR and LSD. Returns (row, outputs)."""
     from jaxsr import metrics
@@ -133,8 +166,12 @@ def score_runtime(model, config, examples: list[dict], reference: list[np.ndarra
     lsd = [metrics.lsd(ex["y"], y) for ex, y in zip(examples, outputs)]
     ref = outputs if reference is None else reference
     diff = max(float(np.max(np.abs(y - r))) for y, r in zip(outputs, ref))
-    return {"max_abs_diff": diff, "snr": float(np.mean(snr)), "lsd": float(np.mean(lsd)),
-            "per_file": [{"id": ex["id"], "snr": s, "lsd": d} for ex, s, d in zip(examples, snr, lsd)]}, outputs
+    return {
+        "max_abs_diff": diff,
+        "snr": float(np.mean(snr)),
+        "lsd": float(np.mean(lsd)),
+        "per_file": [{"id": ex["id"], "snr": s, "lsd": d} for ex, s, d in zip(examples, snr, lsd)],
+    }, outputs
 
 
 def verdict(row: dict) -> bool | None:
@@ -159,14 +196,29 @@ def score_model(name: str, clips_at, seed: int, batch_size: int | None, rows=ROW
     examples = held_out_examples(config, clips_at(int(config.data.sample_rate)), seed)
     reference, ref_row, out = None, None, []
     for runtime, precision in rows:
-        row = {"model": name, "task": config.task.name, "condition": condition, "sample_rate":
-               int(config.data.sample_rate), "runtime": runtime, "precision": precision, "status": "ok", "note": None,
-               "max_abs_diff": None, "snr": None, "lsd": None, "d_snr": None, "d_lsd": None, "met": None,
-               "elapsed_s": None, "per_file": None}
+        row = {
+            "model": name,
+            "task": config.task.name,
+            "condition": condition,
+            "sample_rate": int(config.data.sample_rate),
+            "runtime": runtime,
+            "precision": precision,
+            "status": "ok",
+            "note": None,
+            "max_abs_diff": None,
+            "snr": None,
+            "lsd": None,
+            "d_snr": None,
+            "d_lsd": None,
+            "met": None,
+            "elapsed_s": None,
+            "per_file": None,
+        }
         t0 = time.perf_counter()
         try:
-            scored, outputs = score_runtime(model.with_runtime(runtime, precision), config, examples, reference,
-                                            batch_size)
+            scored, outputs = score_runtime(
+                model.with_runtime(runtime, precision), config, examples, reference, batch_size
+            )
         except ImportError as e:  # the export extra (onnx, onnxruntime, openvino) is optional
             row.update(status="not installed", note=str(e))
         except ValueError as e:  # e.g. bfloat16 on a CPU without AVX512-BF16/AMX
@@ -174,37 +226,69 @@ def score_model(name: str, clips_at, seed: int, batch_size: int | None, rows=ROW
         else:
             if reference is None:
                 reference, ref_row = outputs, scored
-            row.update(scored, d_snr=scored["snr"] - ref_row["snr"], d_lsd=scored["lsd"] - ref_row["lsd"])
+            row.update(
+                scored, d_snr=scored["snr"] - ref_row["snr"], d_lsd=scored["lsd"] - ref_row["lsd"]
+            )
         row["elapsed_s"] = round(time.perf_counter() - t0, 2)
         row["met"] = verdict(row)
         out.append(row)
-        log(f"  {name} {runtime} {precision}: " + (
-            f"max |y - y_ref| {row['max_abs_diff']:.2e}, SNR {row['snr']:.3f} ({row['d_snr']:+.4f}) dB, "
-            f"LSD {row['lsd']:.4f} ({row['d_lsd']:+.5f}) [{row['elapsed_s']:.1f} s]" if row["status"] == "ok"
-            else f"{row['status']}: {row['note']}"))
+        log(
+            f"  {name} {runtime} {precision}: "
+            + (
+                f"max |y - y_ref| {row['max_abs_diff']:.2e}, SNR {row['snr']:.3f} ({row['d_snr']:+.4f}) dB, "
+                f"LSD {row['lsd']:.4f} ({row['d_lsd']:+.5f}) [{row['elapsed_s']:.1f} s]"
+                if row["status"] == "ok"
+                else f"{row['status']}: {row['note']}"
+            )
+        )
         if reference is None and row["status"] != "ok":  # nothing to compare the others with
-            raise RuntimeError(f"{name}: the reference ({runtime} {precision}) failed: {row['note']}")
+            raise RuntimeError(
+                f"{name}: the reference ({runtime} {precision}) failed: {row['note']}"
+            )
     return out
 
 
 def goals(rows: list[dict]) -> dict:
     """The two goals over every model, measured on the rows that ran (`met` None: no row ran)."""
+
     def worst(rs: list[dict], key: str) -> tuple[float | None, str | None]:
         r = max(rs, key=lambda r: abs(r[key]), default=None)
         return (None, None) if r is None else (r[key], f"{r['model']} {r['runtime']}")
 
-    f32 = [r for r in rows if r["status"] == "ok" and r["precision"] == "float32"
-           and (r["runtime"], r["precision"]) != REFERENCE]
+    f32 = [
+        r
+        for r in rows
+        if r["status"] == "ok"
+        and r["precision"] == "float32"
+        and (r["runtime"], r["precision"]) != REFERENCE
+    ]
     bf16 = [r for r in rows if r["status"] == "ok" and r["precision"] == "bfloat16"]
-    (diff, diff_row), (d_snr, snr_row), (d_lsd, lsd_row) = (worst(f32, "max_abs_diff"), worst(bf16, "d_snr"),
-                                                            worst(bf16, "d_lsd"))
-    g = {"float32_max_abs_diff": {"rows": len(f32), "worst": diff, "worst_row": diff_row,
-                                  "met": all(r["met"] for r in f32) if f32 else None},
-         "bfloat16_scores": {"rows": len(bf16), "worst_d_snr": d_snr, "worst_d_snr_row": snr_row,
-                             "worst_d_lsd": d_lsd, "worst_d_lsd_row": lsd_row,
-                             "met": all(r["met"] for r in bf16) if bf16 else None},
-         "not_run": [f"{r['model']} {r['runtime']} {r['precision']}: {r['status']}" for r in rows
-                     if r["status"] != "ok"]}
+    (diff, diff_row), (d_snr, snr_row), (d_lsd, lsd_row) = (
+        worst(f32, "max_abs_diff"),
+        worst(bf16, "d_snr"),
+        worst(bf16, "d_lsd"),
+    )
+    g = {
+        "float32_max_abs_diff": {
+            "rows": len(f32),
+            "worst": diff,
+            "worst_row": diff_row,
+            "met": all(r["met"] for r in f32) if f32 else None,
+        },
+        "bfloat16_scores": {
+            "rows": len(bf16),
+            "worst_d_snr": d_snr,
+            "worst_d_snr_row": snr_row,
+            "worst_d_lsd": d_lsd,
+            "worst_d_lsd_row": lsd_row,
+            "met": all(r["met"] for r in bf16) if bf16 else None,
+        },
+        "not_run": [
+            f"{r['model']} {r['runtime']} {r['precision']}: {r['status']}"
+            for r in rows
+            if r["status"] != "ok"
+        ],
+    }
     mets = [g["float32_max_abs_diff"]["met"], g["bfloat16_scores"]["met"]]
     g["all_met"] = None if None in mets else all(mets)
     return g
@@ -236,8 +320,18 @@ def table(rows: list[dict]) -> str:
         return "—" if v is None else format(v, fmt)
 
     ok = {True: "met", False: "**NOT met**", None: "—"}
-    head = ["model", "condition", "runtime", "precision", "max \\|y − y_ref\\|", "SNR (dB)", "ΔSNR (dB)", "LSD",
-            "ΔLSD", "goal"]
+    head = [
+        "model",
+        "condition",
+        "runtime",
+        "precision",
+        "max \\|y − y_ref\\|",
+        "SNR (dB)",
+        "ΔSNR (dB)",
+        "LSD",
+        "ΔLSD",
+        "goal",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|---|---|---|---|" + "---:|" * 5 + "---|"]
     for r in rows:
         cells = [f"`{r['model']}`", r["condition"], r["runtime"], r["precision"]]
@@ -245,10 +339,21 @@ def table(rows: list[dict]) -> str:
             cells += [r["status"]] + ["—"] * 4 + ["not measured"]
         else:
             ref = (r["runtime"], r["precision"]) == REFERENCE
-            goal = ("reference" if ref else f"≤ {MAX_ABS_DIFF_F32:g}: {ok[r['met']]}" if r["precision"] == "float32"
-                    else f"\\|ΔSNR\\| ≤ {MAX_D_SNR_BF16_DB:g}, \\|ΔLSD\\| ≤ {MAX_D_LSD_BF16:g}: {ok[r['met']]}")
-            cells += [f(r["max_abs_diff"], ".1e"), f(r["snr"], ".3f"), f(r["d_snr"], "+.4f"), f(r["lsd"], ".4f"),
-                      f(r["d_lsd"], "+.5f"), goal]
+            goal = (
+                "reference"
+                if ref
+                else f"≤ {MAX_ABS_DIFF_F32:g}: {ok[r['met']]}"
+                if r["precision"] == "float32"
+                else f"\\|ΔSNR\\| ≤ {MAX_D_SNR_BF16_DB:g}, \\|ΔLSD\\| ≤ {MAX_D_LSD_BF16:g}: {ok[r['met']]}"
+            )
+            cells += [
+                f(r["max_abs_diff"], ".1e"),
+                f(r["snr"], ".3f"),
+                f(r["d_snr"], "+.4f"),
+                f(r["lsd"], ".4f"),
+                f(r["d_lsd"], "+.5f"),
+                goal,
+            ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -256,13 +361,25 @@ def table(rows: list[dict]) -> str:
 def goal_lines(g: dict) -> list[str]:
     ok = {True: "met", False: "**NOT met**", None: "not measured"}
     f32, bf = g["float32_max_abs_diff"], g["bfloat16_scores"]
-    lines = [f"- float32 runtimes within {MAX_ABS_DIFF_F32:g} of XLA float32 (max abs diff): "
-             + (f"worst {f32['worst']:.1e} ({f32['worst_row']}), {f32['rows']} rows: " if f32["rows"] else "")
-             + ok[f32["met"]] + ".",
-             f"- bfloat16 within {MAX_D_SNR_BF16_DB:g} dB SNR and {MAX_D_LSD_BF16:g} LSD of float32: "
-             + (f"worst ΔSNR {bf['worst_d_snr']:+.4f} dB ({bf['worst_d_snr_row']}), worst ΔLSD "
-                f"{bf['worst_d_lsd']:+.5f} ({bf['worst_d_lsd_row']}), {bf['rows']} rows: " if bf["rows"] else "")
-             + ok[bf["met"]] + "."]
+    lines = [
+        f"- float32 runtimes within {MAX_ABS_DIFF_F32:g} of XLA float32 (max abs diff): "
+        + (
+            f"worst {f32['worst']:.1e} ({f32['worst_row']}), {f32['rows']} rows: "
+            if f32["rows"]
+            else ""
+        )
+        + ok[f32["met"]]
+        + ".",
+        f"- bfloat16 within {MAX_D_SNR_BF16_DB:g} dB SNR and {MAX_D_LSD_BF16:g} LSD of float32: "
+        + (
+            f"worst ΔSNR {bf['worst_d_snr']:+.4f} dB ({bf['worst_d_snr_row']}), worst ΔLSD "
+            f"{bf['worst_d_lsd']:+.5f} ({bf['worst_d_lsd_row']}), {bf['rows']} rows: "
+            if bf["rows"]
+            else ""
+        )
+        + ok[bf["met"]]
+        + ".",
+    ]
     if g["not_run"]:
         lines.append(f"- Not run: {'; '.join(g['not_run'])}.")
     return lines
@@ -273,14 +390,21 @@ def report(result: dict) -> str:
     v = result["versions"]
     span = f"the first {result['seconds']:g} s of each" if result["seconds"] else "whole files"
     soft = ", ".join(f"{k} {v[k] or 'not installed'}" for k in PACKAGES)
-    return "\n".join([
-        f"Each packaged model through each runtime against jaxsr's own output (XLA, float32) on "
-        f"{result['n_files']} held-out file(s) of {result['data']} ({span}), degraded as in the model's held-out "
-        f"scores (seed {result['seed']}). max \\|y − y_ref\\|: over every output sample of every file; SNR (dB) "
-        "and LSD (log10): mean over files (jaxsr.metrics); Δ: minus the reference's.", "",
-        f"CPU: {cpu['cpu_model']}, {cpu['cores']} cores, flags {', '.join(cpu['cpu_flags']) or 'none of note'}; "
-        f"{soft}.", "",
-        table(result["rows"]), "", *goal_lines(result["goals"])])
+    return "\n".join(
+        [
+            f"Each packaged model through each runtime against jaxsr's own output (XLA, float32) on "
+            f"{result['n_files']} held-out file(s) of {result['data']} ({span}), degraded as in the model's held-out "
+            f"scores (seed {result['seed']}). max \\|y − y_ref\\|: over every output sample of every file; SNR (dB) "
+            "and LSD (log10): mean over files (jaxsr.metrics); Δ: minus the reference's.",
+            "",
+            f"CPU: {cpu['cpu_model']}, {cpu['cores']} cores, flags {', '.join(cpu['cpu_flags']) or 'none of note'}; "
+            f"{soft}.",
+            "",
+            table(result["rows"]),
+            "",
+            *goal_lines(result["goals"]),
+        ]
+    )
 
 
 # -------------------------------------------------------------------------------------------- main
@@ -303,19 +427,36 @@ def main(argv: list[str] | None = None) -> int:
             cache[rate] = [(cid, y[:n]) for cid, y in clips]
         return cache[rate]
 
-    log(f"{len(files)} held-out file(s){'' if args.seconds is None else f', first {args.seconds:g} s of each'}; "
-        f"models: {', '.join(names)}")
+    log(
+        f"{len(files)} held-out file(s){'' if args.seconds is None else f', first {args.seconds:g} s of each'}; "
+        f"models: {', '.join(names)}"
+    )
     rows = []
     for name in names:
         rows += score_model(name, clips_at, args.seed, args.batch_size)
-    result = {"benchmark": "runtime_accuracy", "models": names, "data": display_path(args.data),
-              "held_out": args.held_out, "n_files": len(files), "files": [p.name for p in files],
-              "seconds": args.seconds, "seed": args.seed, "batch_size": args.batch_size,
-              "goal_thresholds": {"float32_max_abs_diff": MAX_ABS_DIFF_F32, "bfloat16_d_snr_db": MAX_D_SNR_BF16_DB,
-                                  "bfloat16_d_lsd": MAX_D_LSD_BF16},
-              "machine": machine(), "versions": versions(), "date": datetime.date.today().isoformat(),
-              "command": "python -m benchmarks.runtime_accuracy " + shlex.join(argv),
-              "rows": rows, "goals": goals(rows), "elapsed_s": round(time.perf_counter() - t0, 1)}
+    result = {
+        "benchmark": "runtime_accuracy",
+        "models": names,
+        "data": display_path(args.data),
+        "held_out": args.held_out,
+        "n_files": len(files),
+        "files": [p.name for p in files],
+        "seconds": args.seconds,
+        "seed": args.seed,
+        "batch_size": args.batch_size,
+        "goal_thresholds": {
+            "float32_max_abs_diff": MAX_ABS_DIFF_F32,
+            "bfloat16_d_snr_db": MAX_D_SNR_BF16_DB,
+            "bfloat16_d_lsd": MAX_D_LSD_BF16,
+        },
+        "machine": machine(),
+        "versions": versions(),
+        "date": datetime.date.today().isoformat(),
+        "command": "python -m benchmarks.runtime_accuracy " + shlex.join(argv),
+        "rows": rows,
+        "goals": goals(rows),
+        "elapsed_s": round(time.perf_counter() - t0, 1),
+    }
     return emit(result, args, argv, report, (BEGIN, END), HEADING)
 
 

@@ -34,11 +34,23 @@ import time
 
 import numpy as np
 
-if not __package__:  # run as `python benchmarks/sr_headroom.py`: the repository root, for `benchmarks.*`
+if (
+    not __package__
+):  # run as `python benchmarks/sr_headroom.py`: the repository root, for `benchmarks.*`
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import (UsageError, add_held_out_args, add_output_args, display_path, emit,  # noqa: E402
-                               held_out_files, log, parse, parser, read_clips)
+from benchmarks.common import (
+    UsageError,
+    add_held_out_args,
+    add_output_args,
+    display_path,
+    emit,  # noqa: E402
+    held_out_files,
+    log,
+    parse,
+    parser,
+    read_clips,
+)
 
 BEGIN, END = "<!-- sr-headroom:begin -->", "<!-- sr-headroom:end -->"
 GAIN_DB = 1.0
@@ -51,9 +63,11 @@ def band_energies(y: np.ndarray, sample_rate: int, edges: list[float]) -> np.nda
     freqs = np.fft.rfftfreq(len(y), 1.0 / sample_rate)
     power = np.abs(spec) ** 2
     # rfft holds the positive frequencies once; all but DC (and Nyquist for an even length) stand for two.
-    power[1:len(y) // 2 + (len(y) % 2)] *= 2
+    power[1 : len(y) // 2 + (len(y) % 2)] *= 2
     power /= len(y)
-    return np.array([power[(freqs >= lo) & (freqs < hi)].sum() for lo, hi in zip(edges[:-1], edges[1:])])
+    return np.array(
+        [power[(freqs >= lo) & (freqs < hi)].sum() for lo, hi in zip(edges[:-1], edges[1:])]
+    )
 
 
 def octave_edges(sample_rate: int, ratio: int) -> list[float]:
@@ -73,47 +87,72 @@ def file_row(y: np.ndarray, sample_rate: int, ratio: int, resamplers: list[str])
     edges = octave_edges(sample_rate, ratio)
     bands = band_energies(y, sample_rate, edges)
     total, missing = float(bands.sum()), float(bands[1:].sum())
-    spline = [metrics.snr(y, degrade.spline_upsample(resamplers.sr_lowrate(y, ratio, r), ratio, len(y)))
-              for r in resamplers]
+    spline = [
+        metrics.snr(y, degrade.spline_upsample(resamplers.sr_lowrate(y, ratio, r), ratio, len(y)))
+        for r in resamplers
+    ]
     err = total / 10 ** (np.mean(spline) / 10)  # the spline's error energy at its mean SNR
-    return {"oracle_snr": 10 * np.log10(total / missing), "spline_snr": float(np.mean(spline)),
-            "spline_min": float(np.min(spline)), "spline_max": float(np.max(spline)),
-            "octaves_db": [float(10 * np.log10(b / total)) for b in bands[1:]],
-            "needed_share": float((1 - 10 ** (-GAIN_DB / 10)) * err / missing)}
+    return {
+        "oracle_snr": 10 * np.log10(total / missing),
+        "spline_snr": float(np.mean(spline)),
+        "spline_min": float(np.min(spline)),
+        "spline_max": float(np.max(spline)),
+        "octaves_db": [float(10 * np.log10(b / total)) for b in bands[1:]],
+        "needed_share": float((1 - 10 ** (-GAIN_DB / 10)) * err / missing),
+    }
 
 
 def table(rows: list[dict]) -> str:
     octs = max(len(r["octaves_db"]) for r in rows)
-    head = ["ratio", "low rate", "oracle low band SNR", "spline SNR (sweep mean, min-max)", "oracle - spline",
-            *(f"missing band, octave {i + 1} (dB re all)" for i in range(octs)), "+1 dB needs"]
+    head = [
+        "ratio",
+        "low rate",
+        "oracle low band SNR",
+        "spline SNR (sweep mean, min-max)",
+        "oracle - spline",
+        *(f"missing band, octave {i + 1} (dB re all)" for i in range(octs)),
+        "+1 dB needs",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         o = [f"{v:.1f}" for v in r["octaves_db"]] + [""] * (octs - len(r["octaves_db"]))
-        lines.append(f"| {r['ratio']} | {r['low_rate']:g} Hz | {r['oracle_snr']:.2f} | {r['spline_snr']:.2f} "
-                     f"({r['spline_min']:.2f}-{r['spline_max']:.2f}) | {r['oracle_snr'] - r['spline_snr']:+.2f} dB | "
-                     + " | ".join(o)
-                     + f" | **{100 * r['needed_share']:.0f}%** of it |")
+        lines.append(
+            f"| {r['ratio']} | {r['low_rate']:g} Hz | {r['oracle_snr']:.2f} | {r['spline_snr']:.2f} "
+            f"({r['spline_min']:.2f}-{r['spline_max']:.2f}) | {r['oracle_snr'] - r['spline_snr']:+.2f} dB | "
+            + " | ".join(o)
+            + f" | **{100 * r['needed_share']:.0f}%** of it |"
+        )
     return "\n".join(lines)
 
 
 def report(result: dict) -> str:
-    return "\n".join([
-        f"{result['n_files']} held-out file(s) of {result['data']} at {result['sample_rate']} Hz; means over files. "
-        f"Octave 1 is the low Nyquist to twice it, and so on up to {result['sample_rate'] // 2} Hz; the spline's "
-        f"resamplers: {', '.join(result['resamplers'])}.", "", table(result["rows"]), "",
-        "oracle - spline: what restoring the kept band exactly (undoing the resampler's roll-off, the spline's "
-        "images) can gain at most, without inventing anything above the low Nyquist. "
-        "+1 dB needs: the share of the missing band's energy a model must predict with its exact waveform to gain "
-        "+1 dB over the spline. A model that restores the missing band's spectrum but not its phase scores about "
-        "3 dB below the oracle low band, which is why an MSE-trained model restores only what it can place "
-        "in phase and otherwise stays near the spline."])
+    return "\n".join(
+        [
+            f"{result['n_files']} held-out file(s) of {result['data']} at {result['sample_rate']} Hz; means over files. "
+            f"Octave 1 is the low Nyquist to twice it, and so on up to {result['sample_rate'] // 2} Hz; the spline's "
+            f"resamplers: {', '.join(result['resamplers'])}.",
+            "",
+            table(result["rows"]),
+            "",
+            "oracle - spline: what restoring the kept band exactly (undoing the resampler's roll-off, the spline's "
+            "images) can gain at most, without inventing anything above the low Nyquist. "
+            "+1 dB needs: the share of the missing band's energy a model must predict with its exact waveform to gain "
+            "+1 dB over the spline. A model that restores the missing band's spectrum but not its phase scores about "
+            "3 dB below the oracle low band, which is why an MSE-trained model restores only what it can place "
+            "in phase and otherwise stays near the spline.",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     p = parser(__doc__, "benchmarks/sr_headroom.py")
-    p.add_argument("--ratios", default="2,4,8", help="comma-separated sr ratios (default: %(default)s)")
-    p.add_argument("--sample-rate", type=int, default=16000, help="the full rate in Hz (default: %(default)s)")
+    p.add_argument(
+        "--ratios", default="2,4,8", help="comma-separated sr ratios (default: %(default)s)"
+    )
+    p.add_argument(
+        "--sample-rate", type=int, default=16000, help="the full rate in Hz (default: %(default)s)"
+    )
     add_held_out_args(p)
     add_output_args(p, "sr-headroom", "unused (no random draw); kept for the shared flags")
     args = parse(p, argv)
@@ -136,17 +175,38 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for ratio in ratios:
         per_file = [file_row(y, args.sample_rate, ratio, list(SWEEP)) for _, y in clips]
-        row = {"ratio": ratio, "low_rate": args.sample_rate / ratio,
-               **{k: float(np.mean([f[k] for f in per_file])) for k in ("oracle_snr", "spline_snr", "spline_min",
-                                                                        "spline_max", "needed_share")},
-               "octaves_db": np.mean([f["octaves_db"] for f in per_file], axis=0).tolist()}
+        row = {
+            "ratio": ratio,
+            "low_rate": args.sample_rate / ratio,
+            **{
+                k: float(np.mean([f[k] for f in per_file]))
+                for k in ("oracle_snr", "spline_snr", "spline_min", "spline_max", "needed_share")
+            },
+            "octaves_db": np.mean([f["octaves_db"] for f in per_file], axis=0).tolist(),
+        }
         rows.append(row)
-        log(f"  r={ratio}: oracle {row['oracle_snr']:.2f} dB, spline {row['spline_snr']:.2f} dB, "
-            f"+1 dB needs {100 * row['needed_share']:.0f}% of the missing band")
-    result = {"benchmark": "sr_headroom", "sample_rate": args.sample_rate, "data": display_path(args.data),
-              "held_out": args.held_out, "n_files": len(clips), "resamplers": list(SWEEP), "rows": rows,
-              "elapsed_s": round(time.perf_counter() - t0, 1)}
-    return emit(result, args, argv, report, (BEGIN, END), "Headroom: what `sr` can gain on the held-out speech")
+        log(
+            f"  r={ratio}: oracle {row['oracle_snr']:.2f} dB, spline {row['spline_snr']:.2f} dB, "
+            f"+1 dB needs {100 * row['needed_share']:.0f}% of the missing band"
+        )
+    result = {
+        "benchmark": "sr_headroom",
+        "sample_rate": args.sample_rate,
+        "data": display_path(args.data),
+        "held_out": args.held_out,
+        "n_files": len(clips),
+        "resamplers": list(SWEEP),
+        "rows": rows,
+        "elapsed_s": round(time.perf_counter() - t0, 1),
+    }
+    return emit(
+        result,
+        args,
+        argv,
+        report,
+        (BEGIN, END),
+        "Headroom: what `sr` can gain on the held-out speech",
+    )
 
 
 if __name__ == "__main__":

@@ -28,11 +28,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+
 # Kept in sync with jaxsr.models by hand: the benchmarks must not need jaxsr to build the twin, but
 # tests/test_torch_twin.py compares both against jaxsr.
 def block_filters(num_blocks: int, width: float = 1.0, max_filters: int = 512) -> list[int]:
     """Filter count of each downsampling block b = 1..B: `min(2**(6+b), max_filters) * width`."""
-    return [max(1, int(round(min(2 ** (6 + b), max_filters) * width))) for b in range(1, num_blocks + 1)]
+    return [
+        max(1, int(round(min(2 ** (6 + b), max_filters) * width))) for b in range(1, num_blocks + 1)
+    ]
 
 
 def block_kernels(num_blocks: int) -> list[int]:
@@ -78,9 +81,18 @@ class TorchAudioUNet(nn.Module):
     not jaxsr's: copy weights with `load_flax_variables` when outputs must match.
     """
 
-    def __init__(self, num_blocks: int = 4, width: float = 1.0, max_filters: int = 512, dilation: int = 1,
-                 norm: str = "batch", dropout: float = 0.5, leaky_slope: float = 0.2, final_kernel: int = 9,
-                 polarity_equivariant: bool = False):
+    def __init__(
+        self,
+        num_blocks: int = 4,
+        width: float = 1.0,
+        max_filters: int = 512,
+        dilation: int = 1,
+        norm: str = "batch",
+        dropout: float = 0.5,
+        leaky_slope: float = 0.2,
+        final_kernel: int = 9,
+        polarity_equivariant: bool = False,
+    ):
         super().__init__()
         self.polarity_equivariant = polarity_equivariant
         if norm not in ("batch", "none"):
@@ -97,14 +109,18 @@ class TorchAudioUNet(nn.Module):
             in_ch = nf
         self.bottleneck = SameConv1d(in_ch, filters[-1], kernels[-1], stride=2, dilation=dilation)
         # Flax momentum 0.9 (weight of the old value) == torch momentum 0.1 (weight of the new batch).
-        self.bottleneck_bn = nn.BatchNorm1d(filters[-1], eps=1e-5, momentum=0.1) if norm == "batch" else None
+        self.bottleneck_bn = (
+            nn.BatchNorm1d(filters[-1], eps=1e-5, momentum=0.1) if norm == "batch" else None
+        )
         self.dropout = nn.Dropout(dropout)
 
         # up[i] is jaxsr's "up{B - i}": applied deepest first.
         self.up = nn.ModuleList()
         in_ch = filters[-1]
         for b in reversed(range(num_blocks)):
-            self.up.append(SameConv1d(in_ch, 2 * filters[b], kernels[b], stride=1, dilation=dilation))
+            self.up.append(
+                SameConv1d(in_ch, 2 * filters[b], kernels[b], stride=1, dilation=dilation)
+            )
             in_ch = filters[b] + filters[b]  # subpixel halves 2*nf to nf, then the skip adds nf
         self.final = SameConv1d(in_ch, 2, final_kernel, stride=1, dilation=1)
 
@@ -112,9 +128,13 @@ class TorchAudioUNet(nn.Module):
         """`x`: `[batch, time, 1]` -> `[batch, time, 1]` (residual: `x + f(x)`)."""
         m = 2 ** (self.num_blocks + 1)
         if x.dim() != 3 or x.shape[-1] != 1 or x.shape[1] % m:
-            raise ValueError(f"TorchAudioUNet expects [batch, time, 1] with time a multiple of {m}; "
-                             f"got {tuple(x.shape)}")
-        if self.polarity_equivariant:  # as jaxsr: g on x and on -x (two passes, shared weights), odd part
+            raise ValueError(
+                f"TorchAudioUNet expects [batch, time, 1] with time a multiple of {m}; "
+                f"got {tuple(x.shape)}"
+            )
+        if (
+            self.polarity_equivariant
+        ):  # as jaxsr: g on x and on -x (two passes, shared weights), odd part
             return x + 0.5 * (self._residual(x) - self._residual(-x))
         return x + self._residual(x)
 
@@ -145,10 +165,17 @@ def count_params(model: nn.Module) -> int:
 def model_from_config(config: Any) -> TorchAudioUNet:
     """Build the twin from a jaxsr config (`config.model.*`)."""
     m = config.model
-    return TorchAudioUNet(num_blocks=m.num_blocks, width=m.width, max_filters=m.max_filters,
-                          dilation=m.dilation, norm=m.norm, dropout=m.dropout,
-                          leaky_slope=m.leaky_slope, final_kernel=m.final_kernel,
-                          polarity_equivariant=bool(m.get("polarity_equivariant", False)))
+    return TorchAudioUNet(
+        num_blocks=m.num_blocks,
+        width=m.width,
+        max_filters=m.max_filters,
+        dilation=m.dilation,
+        norm=m.norm,
+        dropout=m.dropout,
+        leaky_slope=m.leaky_slope,
+        final_kernel=m.final_kernel,
+        polarity_equivariant=bool(m.get("polarity_equivariant", False)),
+    )
 
 
 def _tensor(a: Any) -> torch.Tensor:
@@ -159,8 +186,10 @@ def _copy_conv(conv: nn.Conv1d, p: Mapping[str, Any], name: str) -> None:
     kernel = _tensor(p["kernel"])  # Flax [k, in, out] -> torch [out, in, k]
     weight = kernel.permute(2, 1, 0)
     if weight.shape != conv.weight.shape:
-        raise ValueError(f"load_flax_variables: {name}.kernel has shape {tuple(kernel.shape)}, which does not fit "
-                         f"a torch weight of shape {tuple(conv.weight.shape)}; build both models with the same config")
+        raise ValueError(
+            f"load_flax_variables: {name}.kernel has shape {tuple(kernel.shape)}, which does not fit "
+            f"a torch weight of shape {tuple(conv.weight.shape)}; build both models with the same config"
+        )
     conv.weight.copy_(weight)
     conv.bias.copy_(_tensor(p["bias"]))
 

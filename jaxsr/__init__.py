@@ -49,5 +49,18 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_API) | set(_SUBMODULES))
 
 
-__all__ = ["AudioUNet", "subpixel_1d", "metrics", "default_config", "load", "enhance", "Streamer", "Model",
-           "run_model", "train_and_evaluate", "export", "pretrained", "__version__"]
+__all__ = [
+    "AudioUNet",
+    "subpixel_1d",
+    "metrics",
+    "default_config",
+    "load",
+    "enhance",
+    "Streamer",
+    "Model",
+    "run_model",
+    "train_and_evaluate",
+    "export",
+    "pretrained",
+    "__version__",
+]

@@ -52,7 +52,9 @@ def save_config(workdir: str | os.PathLike, config: ml_collections.ConfigDict) -
 def read_config(workdir: str | os.PathLike) -> ml_collections.ConfigDict:
     path = pathlib.Path(workdir) / CONFIG_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: {workdir} is not a jaxsr workdir (no saved config).")
+        raise FileNotFoundError(
+            f"{path} not found: {workdir} is not a jaxsr workdir (no saved config)."
+        )
     try:
         return config_from_json(path.read_text())
     except (json.JSONDecodeError, TypeError) as e:
@@ -63,7 +65,9 @@ def _one_line(e: BaseException, limit: int = 240) -> str:
     """`Type: first line of the message` of the innermost cause, shortened. Orbax wraps the real reason
     (e.g. TensorStore's "OUT_OF_RANGE: ... byte range ... not valid") in a 150-line generic error."""
     seen = {id(e)}
-    while (e.__cause__ or e.__context__) is not None and id(e.__cause__ or e.__context__) not in seen:
+    while (e.__cause__ or e.__context__) is not None and id(
+        e.__cause__ or e.__context__
+    ) not in seen:
         e = e.__cause__ or e.__context__
         seen.add(id(e))
     text = next((line.strip() for line in str(e).splitlines() if line.strip()), "")
@@ -72,8 +76,9 @@ def _one_line(e: BaseException, limit: int = 240) -> str:
 
 
 def _is_failed_read_noise(exc: BaseException | None) -> bool:
-    return (isinstance(exc, RuntimeError) and str(exc) == "Event loop is closed") or \
-        "Encountered error while reading array index" in str(exc)
+    return (
+        isinstance(exc, RuntimeError) and str(exc) == "Event loop is closed"
+    ) or "Encountered error while reading array index" in str(exc)
 
 
 @contextlib.contextmanager
@@ -116,8 +121,11 @@ def latest_has_model_key(workdir: str | os.PathLike, key: str) -> bool:
     if not steps:
         return True
     try:
-        return key in dict(ocp.StandardCheckpointHandler().metadata(pathlib.Path(workdir) / "checkpoints" /
-                                                                     str(steps[-1]) / "model"))
+        return key in dict(
+            ocp.StandardCheckpointHandler().metadata(
+                pathlib.Path(workdir) / "checkpoints" / str(steps[-1]) / "model"
+            )
+        )
     except Exception:  # orbax raises many types for a damaged directory
         return True
 
@@ -154,15 +162,22 @@ class Checkpointer:
         workdir = pathlib.Path(workdir).absolute()
         opts = dict(enable_async_checkpointing=async_save, cleanup_tmp_directories=True)
         self.latest = ocp.CheckpointManager(
-            workdir / "checkpoints", options=ocp.CheckpointManagerOptions(max_to_keep=keep, **opts))
+            workdir / "checkpoints", options=ocp.CheckpointManagerOptions(max_to_keep=keep, **opts)
+        )
         self.best = ocp.CheckpointManager(
             workdir / "best",
-            options=ocp.CheckpointManagerOptions(max_to_keep=1, best_fn=lambda m: m["lsd"], best_mode="min", **opts))
+            options=ocp.CheckpointManagerOptions(
+                max_to_keep=1, best_fn=lambda m: m["lsd"], best_mode="min", **opts
+            ),
+        )
 
     @staticmethod
     def _args(model: dict, opt: Any, meta: dict) -> ocp.args.Composite:
-        return ocp.args.Composite(model=ocp.args.StandardSave(model), opt=ocp.args.StandardSave(opt),
-                                  meta=ocp.args.JsonSave(meta))
+        return ocp.args.Composite(
+            model=ocp.args.StandardSave(model),
+            opt=ocp.args.StandardSave(opt),
+            meta=ocp.args.JsonSave(meta),
+        )
 
     def save(self, step: int, model: dict, opt: Any, meta: dict, force: bool = False) -> None:
         """A training checkpoint into `checkpoints/` (the last `keep` are kept)."""
@@ -172,16 +187,23 @@ class Checkpointer:
     def save_best(self, step: int, model: dict, opt: Any, meta: dict, eval_lsd: float) -> None:
         """The same checkpoint into `best/`, kept only while its validation LSD is the lowest so far."""
         meta = dict(meta, format_version=FORMAT_VERSION, step=int(step))
-        self.best.save(step, args=self._args(model, opt, meta), metrics={"lsd": float(eval_lsd)}, force=True)
+        self.best.save(
+            step, args=self._args(model, opt, meta), metrics={"lsd": float(eval_lsd)}, force=True
+        )
 
     def latest_step(self) -> int | None:
         return self.latest.latest_step()
 
     def restore(self, step: int, model_target: dict, opt_target: Any) -> tuple[dict, Any, dict]:
         """Restore a training checkpoint onto abstract targets (shapes, dtypes and shardings)."""
-        out = self.latest.restore(step, args=ocp.args.Composite(
-            model=ocp.args.StandardRestore(model_target), opt=ocp.args.StandardRestore(opt_target),
-            meta=ocp.args.JsonRestore()))
+        out = self.latest.restore(
+            step,
+            args=ocp.args.Composite(
+                model=ocp.args.StandardRestore(model_target),
+                opt=ocp.args.StandardRestore(opt_target),
+                meta=ocp.args.JsonRestore(),
+            ),
+        )
         return out["model"], out["opt"], out["meta"]
 
     def restore_latest(self, model_target: dict, opt_target: Any) -> LatestRestore:
@@ -200,8 +222,10 @@ class Checkpointer:
             return LatestRestore(step, model, opt, meta, damaged)
         if damaged:
             detail = "; ".join(f"step {s}: {r}" for s, r in damaged[:3])
-            raise ValueError(f"no checkpoint under {self.latest.directory} restores ({detail}). Move that folder away to "
-                             "start afresh, or pass --overwrite.")
+            raise ValueError(
+                f"no checkpoint under {self.latest.directory} restores ({detail}). Move that folder away to "
+                "start afresh, or pass --overwrite."
+            )
         return LatestRestore(None, None, None, None, [])
 
     def wait(self) -> None:
@@ -216,7 +240,9 @@ class Checkpointer:
 @dataclasses.dataclass(frozen=True)
 class Restored:
     config: ml_collections.ConfigDict
-    variables: dict  # {'params', 'batch_stats'}: the EMA params and EMA statistics when the run kept them
+    variables: (
+        dict  # {'params', 'batch_stats'}: the EMA params and EMA statistics when the run kept them
+    )
     step: int
     path: pathlib.Path
     meta: dict
@@ -225,10 +251,14 @@ class Restored:
 def _step_dirs(root: pathlib.Path) -> list[int]:
     if not root.is_dir():
         return []
-    return sorted(int(p.name) for p in root.iterdir() if p.name.isdigit() and (p / "model").is_dir())
+    return sorted(
+        int(p.name) for p in root.iterdir() if p.name.isdigit() and (p / "model").is_dir()
+    )
 
 
-def load_checkpoint(path: str | os.PathLike, which: str | int = "latest", use_ema: bool = True) -> Restored:
+def load_checkpoint(
+    path: str | os.PathLike, which: str | int = "latest", use_ema: bool = True
+) -> Restored:
     """Restore what inference needs from a workdir (or one of its step directories).
 
     `which`: "latest" (the newest step that reads back: a damaged newer step is skipped with a warning
@@ -255,7 +285,8 @@ def load_checkpoint(path: str | os.PathLike, which: str | int = "latest", use_em
         if not steps:
             raise FileNotFoundError(
                 f"no complete checkpoint under {root}: the run saved none yet, or was interrupted before the first "
-                "save finished. Pass a workdir written by `launch/train.py`.")
+                "save finished. Pass a workdir written by `launch/train.py`."
+            )
         if which == "latest":
             # The newest step that restores: a damaged newer one is skipped with a warning naming it.
             config = read_config(workdir)
@@ -267,27 +298,37 @@ def load_checkpoint(path: str | os.PathLike, which: str | int = "latest", use_em
                     skipped.append(f"{root / str(step)} ({e})")
                     continue
                 if skipped:
-                    warnings.warn(f"damaged checkpoint(s) skipped: {'; '.join(skipped)}; loaded step {step} instead.",
-                                  stacklevel=2)
+                    warnings.warn(
+                        f"damaged checkpoint(s) skipped: {'; '.join(skipped)}; loaded step {step} instead.",
+                        stacklevel=2,
+                    )
                 return _restored(config, model, meta, root / str(step), use_ema)
-            raise ValueError(f"no checkpoint under {root} can be read (damaged or half-written): {'; '.join(skipped[:3])}. "
-                             "Retrain, or restore the workdir from a backup.")
+            raise ValueError(
+                f"no checkpoint under {root} can be read (damaged or half-written): {'; '.join(skipped[:3])}. "
+                "Retrain, or restore the workdir from a backup."
+            )
         if which == "best":
             step = steps[-1]
         else:
             try:
                 step = int(which)
             except (TypeError, ValueError):
-                raise ValueError(f"which must be 'latest', 'best' or a step number; got {which!r}.") from None
+                raise ValueError(
+                    f"which must be 'latest', 'best' or a step number; got {which!r}."
+                ) from None
             if step not in steps:
-                raise FileNotFoundError(f"no checkpoint for step {step} under {root}; available steps: {steps}.")
+                raise FileNotFoundError(
+                    f"no checkpoint for step {step} under {root}; available steps: {steps}."
+                )
         step_dir = root / str(step)
     config = read_config(workdir)
     try:
         meta, model = _read_step(step_dir)
     except _Damaged as e:  # an explicit choice is never swapped for another step
-        raise ValueError(f"checkpoint {step_dir} is damaged or half-written ({e}); pick another step with which=STEP "
-                         "(--which), or which='latest' to load the newest one that reads.") from None
+        raise ValueError(
+            f"checkpoint {step_dir} is damaged or half-written ({e}); pick another step with which=STEP "
+            "(--which), or which='latest' to load the newest one that reads."
+        ) from None
     return _restored(config, model, meta, step_dir, use_ema)
 
 
@@ -307,7 +348,8 @@ def _read_step(step_dir: pathlib.Path) -> tuple[dict, dict]:
     if meta.get("format_version") != FORMAT_VERSION:
         raise ValueError(
             f"{step_dir} was written with checkpoint format {meta.get('format_version')!r}; this jaxsr reads format "
-            f"{FORMAT_VERSION}. Use the jaxsr version that trained it, or retrain.")
+            f"{FORMAT_VERSION}. Use the jaxsr version that trained it, or retrain."
+        )
     try:
         with _quiet_failed_read(), ocp.StandardCheckpointer() as ckptr:
             model = ckptr.restore(step_dir / "model", _local_target(step_dir / "model"))
@@ -323,20 +365,31 @@ def _local_target(item_dir: pathlib.Path) -> dict:
     restores onto the devices that saved them, which fails for a run trained on several hosts."""
     metadata = ocp.StandardCheckpointHandler().metadata(item_dir)
     device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-    return jax.tree_util.tree_map(lambda m: jax.ShapeDtypeStruct(tuple(m.shape), m.dtype, sharding=device),
-                                  dict(metadata))
+    return jax.tree_util.tree_map(
+        lambda m: jax.ShapeDtypeStruct(tuple(m.shape), m.dtype, sharding=device), dict(metadata)
+    )
 
 
-def _restored(config: ml_collections.ConfigDict, model: dict, meta: dict, step_dir: pathlib.Path,
-              use_ema: bool) -> Restored:
+def _restored(
+    config: ml_collections.ConfigDict,
+    model: dict,
+    meta: dict,
+    step_dir: pathlib.Path,
+    use_ema: bool,
+) -> Restored:
     if use_ema and model.get("ema_params") is not None:
         stats = model.get("ema_batch_stats")
         if stats is None:  # saved by an older jaxsr, which kept no EMA of the statistics
-            warnings.warn(f"{step_dir} holds EMA params but no EMA BatchNorm statistics (saved by an older jaxsr); "
-                          "using its live statistics with them", stacklevel=3)
+            warnings.warn(
+                f"{step_dir} holds EMA params but no EMA BatchNorm statistics (saved by an older jaxsr); "
+                "using its live statistics with them",
+                stacklevel=3,
+            )
             stats = model.get("batch_stats", {})
         variables = {"params": model["ema_params"], "batch_stats": stats}
     else:
         variables = {"params": model["params"], "batch_stats": model.get("batch_stats", {})}
     variables = jax.tree_util.tree_map(lambda a: jax.numpy.asarray(a), variables)
-    return Restored(config=config, variables=variables, step=int(meta["step"]), path=step_dir, meta=meta)
+    return Restored(
+        config=config, variables=variables, step=int(meta["step"]), path=step_dir, meta=meta
+    )

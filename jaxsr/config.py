@@ -69,18 +69,26 @@ def default_config() -> ml_collections.ConfigDict:
     d.path = ""  # Source directory (or zip) for datasets the user provides.
     d.sample_rate = 16000  # Target (high) rate; everything is resampled to it.
     d.patch_length = 8192  # Training patch length in samples at the target rate.
-    d.split = ""  # Builder-specific split spec (see jaxsr.data.builders); "" means the builder default.
-    d.data_dir = ""  # Where built datasets are cached ("" means $JAXSR_DATA_DIR or ~/.cache/jaxsr/datasets).
+    d.split = (
+        ""  # Builder-specific split spec (see jaxsr.data.builders); "" means the builder default.
+    )
+    d.data_dir = (
+        ""  # Where built datasets are cached ("" means $JAXSR_DATA_DIR or ~/.cache/jaxsr/datasets).
+    )
     d.num_train_clips = 256  # synthetic only: clips in the training split.
     d.num_eval_clips = 16  # synthetic only: clips in the evaluation split.
     d.clip_seconds = 2.0  # synthetic only: seconds per clip.
     d.corpus_seed = 0  # synthetic only: base seed of the corpus.
     d.store_dtype = "int16"  # How built clips are stored: int16 or float32.
-    d.segment_seconds = 0.0  # > 0 cuts long recordings into pieces of this length (30 suits MUSDB18).
+    d.segment_seconds = (
+        0.0  # > 0 cuts long recordings into pieces of this length (30 suits MUSDB18).
+    )
     d.trim_silence = False  # Trim leading/trailing silence of each file (librosa.effects.trim).
     d.trim_top_db = 30.0
     d.num_valid_clips = 8  # vctk / musdb18: validation clips carved from the training split.
-    d.vctk_mode = "single"  # vctk: "single" (p225, paper) or "multi" (first 99 speakers train, paper).
+    d.vctk_mode = (
+        "single"  # vctk: "single" (p225, paper) or "multi" (first 99 speakers train, paper).
+    )
     d.vctk_speaker = "p225"
     d.vctk_train_recordings = 223  # Paper: the first 223 recordings of p225 train, the rest test.
     d.vctk_train_speakers = 99  # Paper: the first 99 speakers train, the others test.
@@ -119,13 +127,31 @@ def default_config() -> ml_collections.ConfigDict:
     # a quality of sr_soxr_qualities; causal: a causal IIR advanced by its delay (impulse-response peak;
     # rare: the residual phase shift, up to ~2 samples, cannot be undone by a model); nofilter: keep every
     # r-th sample (aliasing; rare).
-    t.sr_chain_weights = ml_collections.ConfigDict(dict(iir=0.5, fir=0.2, soxr=0.22, causal=0.04, nofilter=0.04))
-    t.sr_iir_families = IIR_FAMILIES  # sr random: IIR families, drawn uniformly (iir and causal chains).
-    t.sr_iir_order = (2, 12)  # sr random: IIR order range, inclusive (cheby2 at least 6: see degrade.py).
-    t.sr_cutoff = (0.7, 1.0)  # sr random: IIR / FIR cutoff as a fraction of the new Nyquist, uniform.
-    t.sr_fir_beta = (4.0, 10.0)  # sr random: Kaiser window beta of the FIR chains (scipy default 5.0).
-    t.sr_fir_zeros = (6, 16)  # sr random: FIR half-length in zero crossings (x ratio taps; scipy default 10).
-    t.sr_soxr_qualities = SOXR_QUALITIES  # sr random: soxr qualities, drawn uniformly (QQ has no anti-aliasing).
+    t.sr_chain_weights = ml_collections.ConfigDict(
+        dict(iir=0.5, fir=0.2, soxr=0.22, causal=0.04, nofilter=0.04)
+    )
+    t.sr_iir_families = (
+        IIR_FAMILIES  # sr random: IIR families, drawn uniformly (iir and causal chains).
+    )
+    t.sr_iir_order = (
+        2,
+        12,
+    )  # sr random: IIR order range, inclusive (cheby2 at least 6: see degrade.py).
+    t.sr_cutoff = (
+        0.7,
+        1.0,
+    )  # sr random: IIR / FIR cutoff as a fraction of the new Nyquist, uniform.
+    t.sr_fir_beta = (
+        4.0,
+        10.0,
+    )  # sr random: Kaiser window beta of the FIR chains (scipy default 5.0).
+    t.sr_fir_zeros = (
+        6,
+        16,
+    )  # sr random: FIR half-length in zero crossings (x ratio taps; scipy default 10).
+    t.sr_soxr_qualities = (
+        SOXR_QUALITIES  # sr random: soxr qualities, drawn uniformly (QQ has no anti-aliasing).
+    )
     t.sr_gain_db = (-12.0, 0.0)  # sr random: gain on input and target alike, dB, uniform.
     # sr: a codec the low-rate signal passes through after its resampler, as a telephone line, a VoIP call or
     # a compressed file does (pcm8, ulaw, alaw: 8-bit; mp3, vorbis, opus: lossy at libsndfile's default
@@ -196,7 +222,9 @@ def default_config() -> ml_collections.ConfigDict:
     tr.final_lr_fraction = 0.05
     tr.grad_clip = 0.0  # Global-norm clipping; 0 disables.
     tr.stft_loss_weight = 0.0  # Weight of a multi-resolution STFT loss added to the MSE.
-    tr.ema_decay = 0.0  # EMA of the params and of the BatchNorm statistics, evaluated together; 0 disables.
+    tr.ema_decay = (
+        0.0  # EMA of the params and of the BatchNorm statistics, evaluated together; 0 disables.
+    )
     tr.log_every = 50
     tr.eval_every = 1000
     tr.checkpoint_every = 1000
@@ -243,16 +271,27 @@ def _expect(cond: bool, field: str, msg: str) -> None:
 # Numeric fields of the run, the model, training and evaluation: (field, integer, low, high, low excluded).
 # A float must be finite: inf or nan passes `x > 0` and fails only inside JAX, after the workdir is written.
 _RANGES = (
-    ("seed", True, 0, 2**32 - 1, False), ("model.width", False, 0, 16, True),
-    ("model.max_filters", True, 1, 65536, False), ("model.final_kernel", True, 1, 1025, False),
-    ("model.leaky_slope", False, 0, 1, False), ("model.dropout", False, 0, 1, False),
-    ("train.batch_size", True, 1, 2**20, False), ("train.num_train_steps", True, 0, 10**9, False),
-    ("train.learning_rate", False, 0, 10, True), ("train.b1", False, 0, 1, False), ("train.b2", False, 0, 1, False),
-    ("train.weight_decay", False, 0, 10, False), ("train.warmup_steps", True, 0, 10**9, False),
-    ("train.final_lr_fraction", False, 0, 1, False), ("train.grad_clip", False, 0, 1e6, False),
-    ("train.stft_loss_weight", False, 0, 1e6, False), ("train.ema_decay", False, 0, 1, False),
-    ("eval.num_clips", True, 0, 10**9, False), ("eval.chunk_length", True, 0, 2**31 - 1, False),
-    ("eval.batch_size", True, 1, 2**20, False), ("eval.save_examples", True, 0, 10**6, False),
+    ("seed", True, 0, 2**32 - 1, False),
+    ("model.width", False, 0, 16, True),
+    ("model.max_filters", True, 1, 65536, False),
+    ("model.final_kernel", True, 1, 1025, False),
+    ("model.leaky_slope", False, 0, 1, False),
+    ("model.dropout", False, 0, 1, False),
+    ("train.batch_size", True, 1, 2**20, False),
+    ("train.num_train_steps", True, 0, 10**9, False),
+    ("train.learning_rate", False, 0, 10, True),
+    ("train.b1", False, 0, 1, False),
+    ("train.b2", False, 0, 1, False),
+    ("train.weight_decay", False, 0, 10, False),
+    ("train.warmup_steps", True, 0, 10**9, False),
+    ("train.final_lr_fraction", False, 0, 1, False),
+    ("train.grad_clip", False, 0, 1e6, False),
+    ("train.stft_loss_weight", False, 0, 1e6, False),
+    ("train.ema_decay", False, 0, 1, False),
+    ("eval.num_clips", True, 0, 10**9, False),
+    ("eval.chunk_length", True, 0, 2**31 - 1, False),
+    ("eval.batch_size", True, 1, 2**20, False),
+    ("eval.save_examples", True, 0, 10**6, False),
 )
 
 
@@ -260,30 +299,61 @@ def _check_ranges(config: ml_collections.ConfigDict) -> None:
     for field, integer, low, high, open_low in _RANGES:
         section, _, name = field.rpartition(".")
         node = config[section] if section else config
-        if name not in node:  # a config.json older than the field: filled in from the defaults when read
+        if (
+            name not in node
+        ):  # a config.json older than the field: filled in from the defaults when read
             continue
         v = node[name]
-        ok = (isinstance(v, int if integer else (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-              and (low < v if open_low else low <= v) and v <= high)
-        _expect(ok, field, f"got {v!r}; use {'an integer' if integer else 'a finite number'} in "
-                f"{'(' if open_low else '['}{low}, {high}]")
+        ok = (
+            isinstance(v, int if integer else (int, float))
+            and not isinstance(v, bool)
+            and math.isfinite(v)
+            and (low < v if open_low else low <= v)
+            and v <= high
+        )
+        _expect(
+            ok,
+            field,
+            f"got {v!r}; use {'an integer' if integer else 'a finite number'} in "
+            f"{'(' if open_low else '['}{low}, {high}]",
+        )
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
     """Raise ValueError naming the field if `config` cannot describe a run."""
     m, d, t, tr = config.model, config.data, config.task, config.train
     _expect(config.dtype in DTYPES, "dtype", f"got {config.dtype!r}; use one of {DTYPES}")
-    _expect(isinstance(m.num_blocks, int) and 1 <= m.num_blocks <= 8, "model.num_blocks",
-            f"got {m.num_blocks!r}; use an integer in 1..8")
-    _expect(isinstance(config.data.get("random_polarity", False), bool), "data.random_polarity",
-            f"got {config.data.get('random_polarity')!r}; use True or False")
-    _expect(isinstance(m.get("polarity_equivariant", False), bool), "model.polarity_equivariant",
-            f"got {m.get('polarity_equivariant')!r}; use True or False")
-    _expect(m.width > 0, "model.width", f"got {m.width!r}; use a positive multiplier such as 0.25 or 1.0")
-    _expect(isinstance(m.dilation, int) and m.dilation >= 1, "model.dilation", f"got {m.dilation!r}; use an integer >= 1")
-    _expect(m.dilation % 2 == 1, "model.dilation",
-            f"got {m.dilation}; with stride-2 convolutions an even dilation reads only every other input sample "
-            "(one polyphase component): use an odd dilation such as 1 or 3")
+    _expect(
+        isinstance(m.num_blocks, int) and 1 <= m.num_blocks <= 8,
+        "model.num_blocks",
+        f"got {m.num_blocks!r}; use an integer in 1..8",
+    )
+    _expect(
+        isinstance(config.data.get("random_polarity", False), bool),
+        "data.random_polarity",
+        f"got {config.data.get('random_polarity')!r}; use True or False",
+    )
+    _expect(
+        isinstance(m.get("polarity_equivariant", False), bool),
+        "model.polarity_equivariant",
+        f"got {m.get('polarity_equivariant')!r}; use True or False",
+    )
+    _expect(
+        m.width > 0,
+        "model.width",
+        f"got {m.width!r}; use a positive multiplier such as 0.25 or 1.0",
+    )
+    _expect(
+        isinstance(m.dilation, int) and m.dilation >= 1,
+        "model.dilation",
+        f"got {m.dilation!r}; use an integer >= 1",
+    )
+    _expect(
+        m.dilation % 2 == 1,
+        "model.dilation",
+        f"got {m.dilation}; with stride-2 convolutions an even dilation reads only every other input sample "
+        "(one polyphase component): use an odd dilation such as 1 or 3",
+    )
     _expect(m.norm in NORMS, "model.norm", f"got {m.norm!r}; use one of {NORMS}")
     _expect(0.0 <= m.dropout < 1.0, "model.dropout", f"got {m.dropout!r}; use a rate in [0, 1)")
     _expect(t.name in TASKS, "task.name", f"got {t.name!r}; use one of {TASKS}")
@@ -292,49 +362,113 @@ def validate(config: ml_collections.ConfigDict) -> None:
         _validate_sr_degradation(t)
         _validate_sr_codec(t, config.data.sample_rate / t.ratio)
         frontend = t.get("sr_frontend", "spline")
-        _expect(frontend in SR_FRONTENDS, "task.sr_frontend", f"got {frontend!r}; use one of {SR_FRONTENDS}")
+        _expect(
+            frontend in SR_FRONTENDS,
+            "task.sr_frontend",
+            f"got {frontend!r}; use one of {SR_FRONTENDS}",
+        )
         keep = t.get("sr_keep_band", 0.0)
-        _expect(isinstance(keep, (int, float)) and not isinstance(keep, bool) and (keep == 0 or 0.5 <= keep < 1.0),
-                "task.sr_keep_band", f"got {keep!r}; use 0 (off) or a fraction of the low Nyquist in [0.5, 1), e.g. 0.9")
+        _expect(
+            isinstance(keep, (int, float))
+            and not isinstance(keep, bool)
+            and (keep == 0 or 0.5 <= keep < 1.0),
+            "task.sr_keep_band",
+            f"got {keep!r}; use 0 (off) or a fraction of the low Nyquist in [0.5, 1), e.g. 0.9",
+        )
     if t.name == "denoise":
         lo, hi = t.snr_db
-        _expect(lo <= hi, "task.snr_db", f"got {tuple(t.snr_db)!r}; use (low, high) with low <= high")
+        _expect(
+            lo <= hi, "task.snr_db", f"got {tuple(t.snr_db)!r}; use (low, high) with low <= high"
+        )
         for n in t.noise_types:
-            _expect(n in NOISE_TYPES, "task.noise_types", f"unknown noise type {n!r}; use any of {NOISE_TYPES}")
+            _expect(
+                n in NOISE_TYPES,
+                "task.noise_types",
+                f"unknown noise type {n!r}; use any of {NOISE_TYPES}",
+            )
         _expect(len(t.noise_types) > 0, "task.noise_types", f"is empty; use any of {NOISE_TYPES}")
         if "folder" in t.noise_types:
-            _expect(bool(t.noise_dir), "task.noise_dir", "noise type 'folder' needs task.noise_dir set to a folder of noise files")
+            _expect(
+                bool(t.noise_dir),
+                "task.noise_dir",
+                "noise type 'folder' needs task.noise_dir set to a folder of noise files",
+            )
         _validate_denoise_options(t)
         for field in ("noise_holdout", "clean_prob"):
             v = t.get(field, 0.0)
-            _expect(isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= v < 1.0, f"task.{field}",
-                    f"got {v!r}; use a fraction in [0, 1)")
+            _expect(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= v < 1.0,
+                f"task.{field}",
+                f"got {v!r}; use a fraction in [0, 1)",
+            )
     if t.name == "inpaint":
         lo, hi = t.gap_ms
-        _expect(0 < lo <= hi, "task.gap_ms", f"got {tuple(t.gap_ms)!r}; use (low, high) milliseconds with 0 < low <= high")
+        _expect(
+            0 < lo <= hi,
+            "task.gap_ms",
+            f"got {tuple(t.gap_ms)!r}; use (low, high) milliseconds with 0 < low <= high",
+        )
         _expect(t.num_gaps >= 1, "task.num_gaps", f"got {t.num_gaps!r}; use at least 1")
     multiple = 2 ** (m.num_blocks + 1)
-    _expect(d.patch_length % multiple == 0 and d.patch_length > 0, "data.patch_length",
-            f"got {d.patch_length}; with model.num_blocks={m.num_blocks} it must be a positive multiple of {multiple}")
-    _expect(d.sample_rate >= 4000 and d.sample_rate <= 192000, "data.sample_rate", f"got {d.sample_rate!r}; use a rate in Hz such as 16000")
-    _expect(tr.batch_size >= 1, "train.batch_size", f"got {tr.batch_size!r}; use a positive integer")
-    _expect(tr.num_train_steps >= 0, "train.num_train_steps", f"got {tr.num_train_steps!r}; use a non-negative integer")
-    _expect(tr.learning_rate > 0, "train.learning_rate", f"got {tr.learning_rate!r}; use a positive float")
-    _expect(tr.schedule in SCHEDULES, "train.schedule", f"got {tr.schedule!r}; use one of {SCHEDULES}")
-    _expect(isinstance(tr.get("init_from", ""), str), "train.init_from",
-            f"got {tr.get('init_from')!r}; use a workdir path, a packaged model name or \"\"")
-    _expect(0.0 <= tr.ema_decay < 1.0, "train.ema_decay", f"got {tr.ema_decay!r}; use 0 (off) or a decay in (0, 1)")
+    _expect(
+        d.patch_length % multiple == 0 and d.patch_length > 0,
+        "data.patch_length",
+        f"got {d.patch_length}; with model.num_blocks={m.num_blocks} it must be a positive multiple of {multiple}",
+    )
+    _expect(
+        d.sample_rate >= 4000 and d.sample_rate <= 192000,
+        "data.sample_rate",
+        f"got {d.sample_rate!r}; use a rate in Hz such as 16000",
+    )
+    _expect(
+        tr.batch_size >= 1, "train.batch_size", f"got {tr.batch_size!r}; use a positive integer"
+    )
+    _expect(
+        tr.num_train_steps >= 0,
+        "train.num_train_steps",
+        f"got {tr.num_train_steps!r}; use a non-negative integer",
+    )
+    _expect(
+        tr.learning_rate > 0,
+        "train.learning_rate",
+        f"got {tr.learning_rate!r}; use a positive float",
+    )
+    _expect(
+        tr.schedule in SCHEDULES, "train.schedule", f"got {tr.schedule!r}; use one of {SCHEDULES}"
+    )
+    _expect(
+        isinstance(tr.get("init_from", ""), str),
+        "train.init_from",
+        f'got {tr.get("init_from")!r}; use a workdir path, a packaged model name or ""',
+    )
+    _expect(
+        0.0 <= tr.ema_decay < 1.0,
+        "train.ema_decay",
+        f"got {tr.ema_decay!r}; use 0 (off) or a decay in (0, 1)",
+    )
     # The loop takes `step % every`: 0 would divide by zero mid-run, a negative value never fires.
-    for field, unit in (("log_every", "steps"), ("eval_every", "steps"), ("checkpoint_every", "steps"),
-                        ("keep_checkpoints", "checkpoints kept")):
+    for field, unit in (
+        ("log_every", "steps"),
+        ("eval_every", "steps"),
+        ("checkpoint_every", "steps"),
+        ("keep_checkpoints", "checkpoints kept"),
+    ):
         value = tr[field]
-        _expect(isinstance(value, int) and not isinstance(value, bool) and value >= 1, f"train.{field}",
-                f"got {value!r}; use a positive integer ({unit})")
+        _expect(
+            isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+            f"train.{field}",
+            f"got {value!r}; use a positive integer ({unit})",
+        )
     _check_ranges(config)
 
 
 def _pair(v) -> bool:
-    return isinstance(v, (tuple, list)) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v) and v[0] <= v[1]
+    return (
+        isinstance(v, (tuple, list))
+        and len(v) == 2
+        and all(isinstance(x, (int, float)) for x in v)
+        and v[0] <= v[1]
+    )
 
 
 def _int_pair(v, low: int, high: int) -> bool:
@@ -347,67 +481,131 @@ def _validate_sr_degradation(t: ml_collections.ConfigDict) -> None:
 
     mode = t.get("sr_degradation", "paper")
     names = SR_DEGRADATIONS + tuple(n for n in RESAMPLERS if n not in SR_DEGRADATIONS)
-    _expect(mode in names, "task.sr_degradation", f"got {mode!r}; use 'paper' (the paper's decimator), 'random' "
-            f"(a resampling chain drawn per example) or a named resampler: {', '.join(names[2:])}")
+    _expect(
+        mode in names,
+        "task.sr_degradation",
+        f"got {mode!r}; use 'paper' (the paper's decimator), 'random' "
+        f"(a resampling chain drawn per example) or a named resampler: {', '.join(names[2:])}",
+    )
     if mode != "random":
         return
     w = dict(t.sr_chain_weights)
     for k, v in w.items():
-        _expect(k in SR_CHAIN_KINDS, "task.sr_chain_weights", f"unknown chain kind {k!r}; use any of {SR_CHAIN_KINDS}")
-        _expect(isinstance(v, (int, float)) and v >= 0, f"task.sr_chain_weights.{k}", f"got {v!r}; use a weight >= 0")
-    _expect(sum(w.values()) > 0, "task.sr_chain_weights", f"got {w}; at least one weight must be positive")
-    for field, allowed in (("sr_iir_families", IIR_FAMILIES), ("sr_soxr_qualities", SOXR_QUALITIES)):
+        _expect(
+            k in SR_CHAIN_KINDS,
+            "task.sr_chain_weights",
+            f"unknown chain kind {k!r}; use any of {SR_CHAIN_KINDS}",
+        )
+        _expect(
+            isinstance(v, (int, float)) and v >= 0,
+            f"task.sr_chain_weights.{k}",
+            f"got {v!r}; use a weight >= 0",
+        )
+    _expect(
+        sum(w.values()) > 0,
+        "task.sr_chain_weights",
+        f"got {w}; at least one weight must be positive",
+    )
+    for field, allowed in (
+        ("sr_iir_families", IIR_FAMILIES),
+        ("sr_soxr_qualities", SOXR_QUALITIES),
+    ):
         values = tuple(t[field])
-        _expect(len(values) > 0 and all(v in allowed for v in values), f"task.{field}",
-                f"got {values!r}; use a non-empty subset of {allowed}")
-    _expect(_int_pair(t.sr_iir_order, 1, 16), "task.sr_iir_order",
-            f"got {t.sr_iir_order!r}; use (low, high) integers with 1 <= low <= high <= 16")
-    _expect(_pair(t.sr_cutoff) and 0 < t.sr_cutoff[0] and t.sr_cutoff[1] <= 1.0, "task.sr_cutoff",
-            f"got {t.sr_cutoff!r}; use (low, high) fractions of the new Nyquist with 0 < low <= high <= 1")
-    _expect(_pair(t.sr_fir_beta) and t.sr_fir_beta[0] >= 0, "task.sr_fir_beta",
-            f"got {t.sr_fir_beta!r}; use (low, high) Kaiser betas with 0 <= low <= high")
-    _expect(_int_pair(t.sr_fir_zeros, 1, 64), "task.sr_fir_zeros",
-            f"got {t.sr_fir_zeros!r}; use (low, high) integers with 1 <= low <= high <= 64")
-    _expect(_pair(t.sr_gain_db) and -60 <= t.sr_gain_db[0] and t.sr_gain_db[1] <= 20, "task.sr_gain_db",
-            f"got {t.sr_gain_db!r}; use (low, high) dB with -60 <= low <= high <= 20")
+        _expect(
+            len(values) > 0 and all(v in allowed for v in values),
+            f"task.{field}",
+            f"got {values!r}; use a non-empty subset of {allowed}",
+        )
+    _expect(
+        _int_pair(t.sr_iir_order, 1, 16),
+        "task.sr_iir_order",
+        f"got {t.sr_iir_order!r}; use (low, high) integers with 1 <= low <= high <= 16",
+    )
+    _expect(
+        _pair(t.sr_cutoff) and 0 < t.sr_cutoff[0] and t.sr_cutoff[1] <= 1.0,
+        "task.sr_cutoff",
+        f"got {t.sr_cutoff!r}; use (low, high) fractions of the new Nyquist with 0 < low <= high <= 1",
+    )
+    _expect(
+        _pair(t.sr_fir_beta) and t.sr_fir_beta[0] >= 0,
+        "task.sr_fir_beta",
+        f"got {t.sr_fir_beta!r}; use (low, high) Kaiser betas with 0 <= low <= high",
+    )
+    _expect(
+        _int_pair(t.sr_fir_zeros, 1, 64),
+        "task.sr_fir_zeros",
+        f"got {t.sr_fir_zeros!r}; use (low, high) integers with 1 <= low <= high <= 64",
+    )
+    _expect(
+        _pair(t.sr_gain_db) and -60 <= t.sr_gain_db[0] and t.sr_gain_db[1] <= 20,
+        "task.sr_gain_db",
+        f"got {t.sr_gain_db!r}; use (low, high) dB with -60 <= low <= high <= 20",
+    )
 
 
 def _validate_sr_codec(t: ml_collections.ConfigDict, low_rate: float) -> None:
     """The sr codec fields: known names, a probability, and codecs that can carry the low rate `low_rate` Hz."""
-    from jaxsr.resamplers import carried_codecs, check_codec  # lazy: jaxsr.resamplers imports this module
+    from jaxsr.resamplers import (
+        carried_codecs,
+        check_codec,
+    )  # lazy: jaxsr.resamplers imports this module
 
     codec = t.get("sr_codec", "")
-    _expect(codec in ("",) + SR_CODECS, "task.sr_codec", f"got {codec!r}; use one of {SR_CODECS} or '' (none)")
+    _expect(
+        codec in ("",) + SR_CODECS,
+        "task.sr_codec",
+        f"got {codec!r}; use one of {SR_CODECS} or '' (none)",
+    )
     if codec:
         try:
             check_codec(codec, low_rate)
         except ValueError as e:
             _expect(False, "task.sr_codec", str(e))
     prob = t.get("sr_codec_prob", 0.0)
-    _expect(isinstance(prob, (int, float)) and 0.0 <= prob <= 1.0, "task.sr_codec_prob",
-            f"got {prob!r}; use a probability in [0, 1]")
+    _expect(
+        isinstance(prob, (int, float)) and 0.0 <= prob <= 1.0,
+        "task.sr_codec_prob",
+        f"got {prob!r}; use a probability in [0, 1]",
+    )
     drawn = tuple(t.get("sr_random_codecs", SR_CODECS))
-    _expect(all(c in SR_CODECS for c in drawn) and (drawn or not prob), "task.sr_random_codecs",
-            f"got {drawn!r}; use a non-empty subset of {SR_CODECS}")
+    _expect(
+        all(c in SR_CODECS for c in drawn) and (drawn or not prob),
+        "task.sr_random_codecs",
+        f"got {drawn!r}; use a non-empty subset of {SR_CODECS}",
+    )
     if prob > 0:
-        _expect(bool(carried_codecs(drawn, low_rate)), "task.sr_random_codecs",
-                f"none of {drawn} carries the low rate {low_rate:g} Hz; add ulaw, alaw, pcm8 or vorbis")
+        _expect(
+            bool(carried_codecs(drawn, low_rate)),
+            "task.sr_random_codecs",
+            f"none of {drawn} carries the low rate {low_rate:g} Hz; add ulaw, alaw, pcm8 or vorbis",
+        )
 
 
 def _validate_denoise_options(t: ml_collections.ConfigDict) -> None:
     """The varying / babble_voices / reverb fields of denoise (checked whatever the noise types, so a bad
     value fails at start-up, not when a later override adds the type)."""
-    def pair(field: str, low: float, high: float, what: str, ints: bool = False, open_low: bool = False) -> None:
+
+    def pair(
+        field: str, low: float, high: float, what: str, ints: bool = False, open_low: bool = False
+    ) -> None:
         v = t[field]
-        ok = (_int_pair(v, int(low), int(high)) if ints else
-              _pair(v) and (v[0] > low if open_low else v[0] >= low) and v[1] <= high)
+        ok = (
+            _int_pair(v, int(low), int(high))
+            if ints
+            else _pair(v) and (v[0] > low if open_low else v[0] >= low) and v[1] <= high
+        )
         bound = f"{low} < low" if open_low else f"{low} <= low"
-        _expect(ok, f"task.{field}", f"got {v!r}; use (low, high) {what} with {bound} <= high <= {high}")
+        _expect(
+            ok, f"task.{field}", f"got {v!r}; use (low, high) {what} with {bound} <= high <= {high}"
+        )
 
     def number(field: str, low: float, high: float, what: str) -> None:
         v = t[field]
-        _expect(isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high, f"task.{field}",
-                f"got {v!r}; use {what} in [{low}, {high}]")
+        _expect(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high,
+            f"task.{field}",
+            f"got {v!r}; use {what} in [{low}, {high}]",
+        )
 
     pair("varying_exponent", -1.0, 3.0, "PSD exponents (0 white, 1 pink, 2 brown)")
     pair("varying_level_db", 0.0, 60.0, "level swings in dB")

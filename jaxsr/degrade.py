@@ -30,11 +30,28 @@ import numpy as np
 import scipy.interpolate
 
 from jaxsr.config import NOISE_TYPES, TASKS, task_option
-from jaxsr.noise import (draw_uniform, babble_noise, colored_noise, reverberate, room_impulse_response,
-                         synthetic_voices, varying_noise, voices_babble)
-from jaxsr.resamplers import (TaskOptions, check_signal, gain_and_lowrate, lowpass_rows,
-                              apply_codec, check_codec, check_ratio, draw_sr_chain,
-                              draw_sr_codec, resampler_chain)
+from jaxsr.noise import (
+    draw_uniform,
+    babble_noise,
+    colored_noise,
+    reverberate,
+    room_impulse_response,
+    synthetic_voices,
+    varying_noise,
+    voices_babble,
+)
+from jaxsr.resamplers import (
+    TaskOptions,
+    check_signal,
+    gain_and_lowrate,
+    lowpass_rows,
+    apply_codec,
+    check_codec,
+    check_ratio,
+    draw_sr_chain,
+    draw_sr_codec,
+    resampler_chain,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,8 +74,12 @@ def _spline_rows(x_lr: np.ndarray, ratio: int, length: int) -> np.ndarray:
     knots = np.arange(x_lr.shape[-1]) * ratio
     if len(knots) < 4:
         # Too few points for a not-a-knot cubic; fall back to linear so short inputs still work.
-        return np.apply_along_axis(lambda row: np.interp(np.arange(length), knots, row), -1, x_lr).astype(np.float32)
-    spline = scipy.interpolate.CubicSpline(knots, x_lr.astype(np.float64), axis=-1, bc_type="not-a-knot")
+        return np.apply_along_axis(
+            lambda row: np.interp(np.arange(length), knots, row), -1, x_lr
+        ).astype(np.float32)
+    spline = scipy.interpolate.CubicSpline(
+        knots, x_lr.astype(np.float64), axis=-1, bc_type="not-a-knot"
+    )
     return spline(np.arange(length)).astype(np.float32)
 
 
@@ -75,7 +96,9 @@ def sinc_taps(ratio: int) -> np.ndarray:
     """`[2 * SINC_ZEROS * ratio + 1]` float64: the interpolation filter of `sinc_upsample` (gain `ratio`)."""
     import scipy.signal
 
-    return ratio * scipy.signal.firwin(2 * SINC_ZEROS * ratio + 1, 1.0 / ratio, window=("kaiser", SINC_BETA))
+    return ratio * scipy.signal.firwin(
+        2 * SINC_ZEROS * ratio + 1, 1.0 / ratio, window=("kaiser", SINC_BETA)
+    )
 
 
 def sinc_rows(x_lr: np.ndarray, ratio: int, length: int) -> np.ndarray:
@@ -84,8 +107,10 @@ def sinc_rows(x_lr: np.ndarray, ratio: int, length: int) -> np.ndarray:
 
     up = scipy.signal.upfirdn(sinc_taps(ratio), x_lr.astype(np.float64), up=ratio, axis=-1)
     delay = SINC_ZEROS * ratio  # the filter's centre: output p of the zero-phase interpolation
-    up = up[..., delay:delay + length]
-    if up.shape[-1] < length:  # past the last sample the interpolation decays to zero, as zero padding does
+    up = up[..., delay : delay + length]
+    if (
+        up.shape[-1] < length
+    ):  # past the last sample the interpolation decays to zero, as zero padding does
         up = np.concatenate([up, np.zeros(up.shape[:-1] + (length - up.shape[-1],))], axis=-1)
     return up.astype(np.float32)
 
@@ -102,7 +127,9 @@ def sinc_upsample(x_lr: np.ndarray, ratio: int, length: int | None = None) -> np
     return sinc_rows(x_lr, ratio, len(x_lr) * ratio if length is None else int(length))
 
 
-def upsample_rows(x_lr: np.ndarray, ratio: int, length: int, frontend: str = "spline") -> np.ndarray:
+def upsample_rows(
+    x_lr: np.ndarray, ratio: int, length: int, frontend: str = "spline"
+) -> np.ndarray:
     """`[..., time_lr] -> [..., length]` by the sr front end `frontend` ("spline": the paper's cubic
     spline; "sinc": `sinc_upsample`)."""
     if frontend == "sinc":
@@ -124,7 +151,9 @@ def spline_upsample(x_lr: np.ndarray, ratio: int, length: int | None = None) -> 
     return _spline_rows(x_lr, ratio, len(x_lr) * ratio if length is None else int(length))
 
 
-def soxr_upsample(x_lr: np.ndarray, ratio: int, length: int | None = None, quality: str = "HQ") -> np.ndarray:
+def soxr_upsample(
+    x_lr: np.ndarray, ratio: int, length: int | None = None, quality: str = "HQ"
+) -> np.ndarray:
     """Another classical baseline: soxr (default HQ) from the low rate back to the high rate.
 
     Sample `i` of `x_lr` sits at high-rate position `i * ratio`, as for `spline_upsample` (soxr compensates
@@ -165,8 +194,15 @@ def _low_rate(sample_rate: float | None, ratio: int, codec: str) -> float:
     return low
 
 
-def degrade_sr(y: np.ndarray, ratio: int, chain: str | dict | None = None, *, codec: str = "",
-               sample_rate: float | None = None, frontend: str = "spline") -> Degraded:
+def degrade_sr(
+    y: np.ndarray,
+    ratio: int,
+    chain: str | dict | None = None,
+    *,
+    codec: str = "",
+    sample_rate: float | None = None,
+    frontend: str = "spline",
+) -> Degraded:
     """Low-rate version of `y` (`[time]`) made by `chain`, brought back by the front end (`frontend`: the
     cubic spline, or "sinc": `sinc_upsample`): `x == baseline`, `[time]`.
 
@@ -195,8 +231,15 @@ def named_degradation(name: str, y: np.ndarray, ratio: int) -> Degraded:
     return degrade_sr(y, ratio, resampler_chain(name))
 
 
-def sr_batch(y: np.ndarray, ratio: int, chains: Sequence[str | dict], *, codec: str | Sequence[str] = "",
-             sample_rate: float | None = None, frontend: str = "spline") -> tuple[np.ndarray, np.ndarray]:
+def sr_batch(
+    y: np.ndarray,
+    ratio: int,
+    chains: Sequence[str | dict],
+    *,
+    codec: str | Sequence[str] = "",
+    sample_rate: float | None = None,
+    frontend: str = "spline",
+) -> tuple[np.ndarray, np.ndarray]:
     """Row i of `y` degraded by `chains[i]` (then `codec`, or `codec[i]` given one per row; see `degrade_sr`):
     `[batch, time] -> (x [batch, time], target y [batch, time])`.
 
@@ -204,8 +247,10 @@ def sr_batch(y: np.ndarray, ratio: int, chains: Sequence[str | dict], *, codec: 
     """
     y = np.asarray(y, np.float32)
     if y.ndim != 2 or y.shape[-1] == 0 or len(chains) != len(y):
-        raise ValueError(f"y must be [batch, time] with one chain per row; got shape {y.shape} and "
-                         f"{len(chains)} chains")
+        raise ValueError(
+            f"y must be [batch, time] with one chain per row; got shape {y.shape} and "
+            f"{len(chains)} chains"
+        )
     if not np.all(np.isfinite(y)):
         raise ValueError("y has NaN or infinite samples; clean or drop them first.")
     ratio = check_ratio(ratio)
@@ -215,7 +260,9 @@ def sr_batch(y: np.ndarray, ratio: int, chains: Sequence[str | dict], *, codec: 
     targets = np.empty_like(y)
     low = np.empty((len(y), -(-y.shape[1] // ratio)), np.float32)
     for i, (row, chain, c) in enumerate(zip(y, chains, codecs)):
-        targets[i], low[i] = gain_and_lowrate(row, ratio, resampler_chain(chain) if isinstance(chain, str) else chain)
+        targets[i], low[i] = gain_and_lowrate(
+            row, ratio, resampler_chain(chain) if isinstance(chain, str) else chain
+        )
         if c:
             low[i] = apply_codec(low[i], _low_rate(sample_rate, ratio, c), c)
     return upsample_rows(low, ratio, y.shape[1], frontend), targets
@@ -232,6 +279,7 @@ def sr_batch(y: np.ndarray, ratio: int, chains: Sequence[str | dict], *, codec: 
 # the target: the model removes noise, not the room. Dereverberation is another task; folding it in
 # would ask a 0.9 M-parameter denoiser to invert responses longer than its receptive field, and would
 # teach it that a room's tail is noise to be removed, which it then strips from ordinary recordings.
+
 
 def add_noise(y: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
     """`y + g * noise` with `g` chosen so that 10 log10(|y|^2 / |g noise|^2) = snr_db exactly."""
@@ -275,8 +323,14 @@ def degrade_denoise(
     if not len(noise_types):
         raise ValueError(f"noise_types is empty; give at least one of {NOISE_TYPES}.")
     clean_prob = float(task_option(options, "clean_prob"))
-    if clean_prob > 0 and rng.random() < clean_prob:  # a clean example: the model must leave it alone
-        return Degraded(x=y.copy(), baseline=y.copy(), info={"task": "denoise", "noise": "none", "snr_db": float("inf")})
+    if (
+        clean_prob > 0 and rng.random() < clean_prob
+    ):  # a clean example: the model must leave it alone
+        return Degraded(
+            x=y.copy(),
+            baseline=y.copy(),
+            info={"task": "denoise", "noise": "none", "snr_db": float("inf")},
+        )
     kind = noise_types[rng.integers(len(noise_types))]
     snr = draw_uniform(rng, (snr_db, snr_db) if np.isscalar(snr_db) else snr_db)
     n = len(y)
@@ -291,20 +345,35 @@ def degrade_denoise(
     if kind in ("white", "pink", "brown"):
         noise = colored_noise(rng, n, {"white": 0.0, "pink": 1.0, "brown": 2.0}[kind])
     elif kind == "varying":
-        noise = varying_noise(rng, n, sample_rate, tuple(task_option(options, "varying_exponent")),
-                              tuple(task_option(options, "varying_level_db")), tuple(task_option(options, "varying_seconds")))
+        noise = varying_noise(
+            rng,
+            n,
+            sample_rate,
+            tuple(task_option(options, "varying_exponent")),
+            tuple(task_option(options, "varying_level_db")),
+            tuple(task_option(options, "varying_seconds")),
+        )
     elif kind == "babble":
         noise = babble_noise(rng, n, noise_pool, exclude=exclude)
     elif kind == "babble_voices":
-        noise = voices_babble(rng, n, sample_rate, noise_pool, exclude, synthetic_voices(int(sample_rate), voices),
-                              talkers=tuple(task_option(options, "babble_talkers")),
-                              pitch=tuple(task_option(options, "babble_pitch")),
-                              formant=tuple(task_option(options, "babble_formant")),
-                              min_shift=float(task_option(options, "babble_min_shift")),
-                              synthetic_prob=float(task_option(options, "babble_synthetic_prob")))
+        noise = voices_babble(
+            rng,
+            n,
+            sample_rate,
+            noise_pool,
+            exclude,
+            synthetic_voices(int(sample_rate), voices),
+            talkers=tuple(task_option(options, "babble_talkers")),
+            pitch=tuple(task_option(options, "babble_pitch")),
+            formant=tuple(task_option(options, "babble_formant")),
+            min_shift=float(task_option(options, "babble_min_shift")),
+            synthetic_prob=float(task_option(options, "babble_synthetic_prob")),
+        )
     else:
         if not len(noise_files):
-            raise ValueError("noise type 'folder' needs recorded noise (task.noise_dir); none was loaded.")
+            raise ValueError(
+                "noise type 'folder' needs recorded noise (task.noise_dir); none was loaded."
+            )
         noise = babble_noise(rng, n, noise_files, talkers=1)
     x = add_noise(target, noise, snr)
     return Degraded(x=x, baseline=x, info=info, y=None if target is y else target)
@@ -312,7 +381,11 @@ def degrade_denoise(
 
 # ----------------------------------------------------------------------------------------- inpaint
 def gap_mask(
-    rng: np.random.Generator, length: int, sample_rate: int, num_gaps: int, gap_ms: tuple[float, float]
+    rng: np.random.Generator,
+    length: int,
+    sample_rate: int,
+    num_gaps: int,
+    gap_ms: tuple[float, float],
 ) -> np.ndarray:
     """Boolean `[length]` mask, True inside `num_gaps` gaps of uniform random length in `gap_ms`.
 
@@ -321,7 +394,9 @@ def gap_mask(
     is redrawn), so the mask has `num_gaps` separate gaps, each within `gap_ms`, unless they cannot fit.
     """
     if length < 3:
-        raise ValueError(f"inpainting needs a signal of at least 3 samples (a gap between two known ones); got {length}.")
+        raise ValueError(
+            f"inpainting needs a signal of at least 3 samples (a gap between two known ones); got {length}."
+        )
     mask = np.zeros(length, bool)
     lo, hi = gap_ms
     for _ in range(int(num_gaps)):
@@ -329,9 +404,9 @@ def gap_mask(
         g = max(1, min(g, length - 2))
         for _attempt in range(100):  # rejection sampling; only redraws when gaps would merge
             start = int(rng.integers(1, length - g))  # in [1, length - g - 1]
-            if not mask[start - 1:start + g + 1].any():
+            if not mask[start - 1 : start + g + 1].any():
                 break
-        mask[start:start + g] = True
+        mask[start : start + g] = True
     return mask
 
 
@@ -353,7 +428,10 @@ def linear_fill(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def degrade_inpaint(
-    y: np.ndarray, rng: np.random.Generator, sample_rate: int, num_gaps: int = 2,
+    y: np.ndarray,
+    rng: np.random.Generator,
+    sample_rate: int,
+    num_gaps: int = 2,
     gap_ms: tuple[float, float] = (10.0, 50.0),
 ) -> Degraded:
     """Zero `num_gaps` random gaps of `gap_ms` (`gap_mask`) in `y` (`[time]`) and fill them linearly:
@@ -362,7 +440,9 @@ def degrade_inpaint(
     mask = gap_mask(rng, len(y), sample_rate, num_gaps, gap_ms)
     zeroed = np.where(mask, 0.0, y).astype(np.float32)
     x = linear_fill(zeroed, mask)
-    return Degraded(x=x, baseline=x, mask=mask, info={"task": "inpaint", "gap_samples": int(mask.sum())})
+    return Degraded(
+        x=x, baseline=x, mask=mask, info={"task": "inpaint", "gap_samples": int(mask.sum())}
+    )
 
 
 # -------------------------------------------------------------------------------------------- task
@@ -385,13 +465,33 @@ def degrade(
     get = (lambda k: task[k]) if isinstance(task, dict) else (lambda k: getattr(task, k))
     if name == "sr":
         mode = task_option(task, "sr_degradation")
-        chain = draw_sr_chain(rng, task) if mode == "random" else mode  # "paper" or a named resampler
-        codec = draw_sr_codec(rng, task, sample_rate / get("ratio"))  # after the chain: older runs draw the same
-        return degrade_sr(y, get("ratio"), chain, codec=codec, sample_rate=sample_rate,
-                          frontend=task_option(task, "sr_frontend"))
+        chain = (
+            draw_sr_chain(rng, task) if mode == "random" else mode
+        )  # "paper" or a named resampler
+        codec = draw_sr_codec(
+            rng, task, sample_rate / get("ratio")
+        )  # after the chain: older runs draw the same
+        return degrade_sr(
+            y,
+            get("ratio"),
+            chain,
+            codec=codec,
+            sample_rate=sample_rate,
+            frontend=task_option(task, "sr_frontend"),
+        )
     if name == "denoise":
-        return degrade_denoise(y, rng, tuple(get("snr_db")), tuple(get("noise_types")), noise_pool, noise_files,
-                               sample_rate=sample_rate, exclude=exclude, voices=voices, options=task)
+        return degrade_denoise(
+            y,
+            rng,
+            tuple(get("snr_db")),
+            tuple(get("noise_types")),
+            noise_pool,
+            noise_files,
+            sample_rate=sample_rate,
+            exclude=exclude,
+            voices=voices,
+            options=task,
+        )
     if name == "inpaint":
         return degrade_inpaint(y, rng, sample_rate, get("num_gaps"), tuple(get("gap_ms")))
     raise ValueError(f"task name must be one of {TASKS}; got {name!r}.")

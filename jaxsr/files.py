@@ -37,10 +37,15 @@ def write_atomic(path: str | os.PathLike, data: str | bytes, mode: int = 0o644) 
 
 
 # What a user can do something about when a write fails, in words (the errno names are cryptic).
-_WRITE_ERRORS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
-                 errno.EACCES: "permission denied", errno.EPERM: "operation not permitted (an immutable file or folder?)",
-                 errno.EROFS: "read-only file system", errno.ENOTDIR: "a part of the path is a file, not a folder",
-                 errno.EISDIR: "it is a folder"}
+_WRITE_ERRORS = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted (an immutable file or folder?)",
+    errno.EROFS: "read-only file system",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "it is a folder",
+}
 # Output-path errors: every later write to the same place would fail the same way.
 PATH_ERRNOS = frozenset(_WRITE_ERRORS)
 
@@ -84,7 +89,11 @@ def check_writable(folder: str | os.PathLike, need_bytes: int = 0) -> None:
         os.unlink(tmp)
     free = shutil.disk_usage(folder).free
     if need_bytes > free:
-        raise OSError(errno.ENOSPC, f"need about {need_bytes / 1e6:.1f} MB, {free / 1e6:.1f} MB free", str(folder))
+        raise OSError(
+            errno.ENOSPC,
+            f"need about {need_bytes / 1e6:.1f} MB, {free / 1e6:.1f} MB free",
+            str(folder),
+        )
 
 
 class LockBusy(Exception):

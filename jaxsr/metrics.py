@@ -82,7 +82,9 @@ def lsd_paper(ref: np.ndarray, est: np.ndarray, n_fft: int = N_FFT, hop: int = H
     return float(min(value, 10.0))
 
 
-def band_snr(ref: np.ndarray, est: np.ndarray, sample_rate: float, low_hz: float, high_hz: float) -> float:
+def band_snr(
+    ref: np.ndarray, est: np.ndarray, sample_rate: float, low_hz: float, high_hz: float
+) -> float:
     """SNR in dB inside the band `[low_hz, high_hz)`: both signals' whole-clip spectra (one real FFT each),
     the error's energy in the band against the reference's there. Where a band-limited input's own band
     ends, this tells what a restorer did to the band it was given apart from what it added above."""
@@ -113,7 +115,9 @@ def pesq(ref: np.ndarray, est: np.ndarray, sample_rate: int) -> float | None:
         return None
     mode = "wb" if sample_rate == 16000 else "nb"
     try:
-        return float(_pesq(sample_rate, np.asarray(ref, np.float32), np.asarray(est, np.float32), mode))
+        return float(
+            _pesq(sample_rate, np.asarray(ref, np.float32), np.asarray(est, np.float32), mode)
+        )
     except Exception:  # PESQ refuses silent or very short signals; the metric is optional
         return None
 
@@ -124,13 +128,25 @@ def stoi(ref: np.ndarray, est: np.ndarray, sample_rate: int) -> float | None:
         from pystoi import stoi as _stoi  # optional dependency
     except ImportError:
         return None
-    return float(_stoi(np.asarray(ref, np.float64), np.asarray(est, np.float64), sample_rate, extended=False))
+    return float(
+        _stoi(np.asarray(ref, np.float64), np.asarray(est, np.float64), sample_rate, extended=False)
+    )
 
 
-def all_metrics(ref: np.ndarray, est: np.ndarray, sample_rate: int, mask: np.ndarray | None = None,
-                perceptual: bool = False) -> dict[str, float]:
+def all_metrics(
+    ref: np.ndarray,
+    est: np.ndarray,
+    sample_rate: int,
+    mask: np.ndarray | None = None,
+    perceptual: bool = False,
+) -> dict[str, float]:
     """Every metric that applies, as a dict (`snr`, `lsd`, `lsd_paper`, `si_sdr`, [`snr_gap`, `pesq`, `stoi`])."""
-    out = {"snr": snr(ref, est), "lsd": lsd(ref, est), "lsd_paper": lsd_paper(ref, est), "si_sdr": si_sdr(ref, est)}
+    out = {
+        "snr": snr(ref, est),
+        "lsd": lsd(ref, est),
+        "lsd_paper": lsd_paper(ref, est),
+        "si_sdr": si_sdr(ref, est),
+    }
     if mask is not None and np.any(mask):
         out["snr_gap"] = snr_masked(ref, est, mask)
     if perceptual:
@@ -169,7 +185,9 @@ def lsd_jnp(ref: jax.Array, est: jax.Array, n_fft: int = N_FFT, hop: int = HOP) 
 
 
 def multires_stft_loss(
-    ref: jax.Array, est: jax.Array, resolutions: tuple[tuple[int, int], ...] = ((512, 128), (1024, 256), (2048, 512))
+    ref: jax.Array,
+    est: jax.Array,
+    resolutions: tuple[tuple[int, int], ...] = ((512, 128), (1024, 256), (2048, 512)),
 ) -> jax.Array:
     """Multi-resolution STFT loss (Yamamoto et al. 2020): spectral convergence + log-magnitude L1,
     averaged over resolutions. `[batch, time] -> scalar`."""

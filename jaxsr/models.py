@@ -35,7 +35,9 @@ import numpy as np
 
 def block_filters(num_blocks: int, width: float = 1.0, max_filters: int = 512) -> list[int]:
     """Filter count of each downsampling block b = 1..B: `min(2**(6+b), max_filters) * width`."""
-    return [max(1, int(round(min(2 ** (6 + b), max_filters) * width))) for b in range(1, num_blocks + 1)]
+    return [
+        max(1, int(round(min(2 ** (6 + b), max_filters) * width))) for b in range(1, num_blocks + 1)
+    ]
 
 
 def block_kernels(num_blocks: int) -> list[int]:
@@ -62,7 +64,9 @@ def keep_band_taps(keep_band: tuple[float, float]) -> np.ndarray:
 
     lo, hi = (float(v) for v in keep_band)
     if not 0.0 < lo < hi <= 1.0:
-        raise ValueError(f"keep_band must be (low, high) fractions of the Nyquist with 0 < low < high <= 1; got {keep_band}")
+        raise ValueError(
+            f"keep_band must be (low, high) fractions of the Nyquist with 0 < low < high <= 1; got {keep_band}"
+        )
     numtaps, beta = scipy.signal.kaiserord(60.0, hi - lo)
     lowpass = scipy.signal.firwin(numtaps | 1, (lo + hi) / 2, window=("kaiser", beta))
     taps = -lowpass
@@ -75,9 +79,14 @@ def _fir(h: jax.Array, taps: np.ndarray) -> jax.Array:
     if len(taps) == 1:
         return h
     kernel = jnp.asarray(taps[::-1].copy(), jnp.float32)[:, None, None]  # [width, in, out]
-    return jax.lax.conv_general_dilated(h.astype(jnp.float32), kernel, (1,), "SAME",
-                                        dimension_numbers=("NWC", "WIO", "NWC"),
-                                        precision=jax.lax.Precision.HIGHEST)
+    return jax.lax.conv_general_dilated(
+        h.astype(jnp.float32),
+        kernel,
+        (1,),
+        "SAME",
+        dimension_numbers=("NWC", "WIO", "NWC"),
+        precision=jax.lax.Precision.HIGHEST,
+    )
 
 
 def subpixel_1d(x: jax.Array, r: int = 2) -> jax.Array:
@@ -132,17 +141,41 @@ class AudioUNet(nn.Module):
         filters = block_filters(self.num_blocks, self.width, self.max_filters)
         kernels = block_kernels(self.num_blocks)
         # The layers are made once and applied once (or twice, sharing their weights; see `residual`).
-        down = [self._conv(nf, k, 2, f"down{b}") for b, (nf, k) in enumerate(zip(filters, kernels), start=1)]
+        down = [
+            self._conv(nf, k, 2, f"down{b}")
+            for b, (nf, k) in enumerate(zip(filters, kernels), start=1)
+        ]
         bottleneck = self._conv(filters[-1], kernels[-1], 2, "bottleneck")
         # Statistics are kept in float32 for stability under bfloat16 compute.
-        bn = (nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype, param_dtype=jnp.float32,
-                           name="bottleneck_bn") if self.norm == "batch" else None)
-        up = {b: self._conv(2 * filters[b - 1], kernels[b - 1], 1, f"up{b}") for b in range(1, self.num_blocks + 1)}
-        final = nn.Conv(2, kernel_size=(self.final_kernel,), padding="SAME", kernel_init=nn.initializers.normal(1e-3),
-                        dtype=self.dtype, param_dtype=jnp.float32, name="final")
+        bn = (
+            nn.BatchNorm(
+                use_running_average=not train,
+                momentum=0.9,
+                dtype=self.dtype,
+                param_dtype=jnp.float32,
+                name="bottleneck_bn",
+            )
+            if self.norm == "batch"
+            else None
+        )
+        up = {
+            b: self._conv(2 * filters[b - 1], kernels[b - 1], 1, f"up{b}")
+            for b in range(1, self.num_blocks + 1)
+        }
+        final = nn.Conv(
+            2,
+            kernel_size=(self.final_kernel,),
+            padding="SAME",
+            kernel_init=nn.initializers.normal(1e-3),
+            dtype=self.dtype,
+            param_dtype=jnp.float32,
+            name="final",
+        )
         # One Dropout per place, made in the order the earlier inline code made them (bottleneck, then up B
         # ... up 1), so they keep their auto-names and hence their random streams: runs reproduce exactly.
-        drop = [nn.Dropout(self.dropout, deterministic=not train) for _ in range(self.num_blocks + 1)]
+        drop = [
+            nn.Dropout(self.dropout, deterministic=not train) for _ in range(self.num_blocks + 1)
+        ]
 
         def residual(h: jax.Array) -> jax.Array:  # f: [batch, time, 1] -> [batch, time, 1] float32
             h = h.astype(self.dtype)
@@ -173,23 +206,36 @@ def check_input_shape(shape: Sequence[int], num_blocks: int) -> None:
     if len(shape) != 3 or shape[-1] != 1:
         raise ValueError(
             f"AudioUNet expects input of shape [batch, time, 1] (mono, channels last); got {tuple(shape)}. "
-            "Add a channel axis with x[..., None] and restore each channel separately.")
+            "Add a channel axis with x[..., None] and restore each channel separately."
+        )
     m = length_multiple(num_blocks)
     t = shape[1]
     if t == 0 or t % m:
         lo, hi = (t // m) * m, (t // m + 1) * m
-        nearest = f"nearest lengths that work: {lo} and {hi}" if lo else f"the shortest length that works is {m}"
+        nearest = (
+            f"nearest lengths that work: {lo} and {hi}"
+            if lo
+            else f"the shortest length that works is {m}"
+        )
         raise ValueError(
             f"AudioUNet with num_blocks={num_blocks} needs a time length that is a multiple of {m}; got {t}; "
-            f"{nearest}. Pad the input (jaxsr.enhance does this for you).")
+            f"{nearest}. Pad the input (jaxsr.enhance does this for you)."
+        )
 
 
 def model_from_config(config: ml_collections.ConfigDict) -> AudioUNet:
     m = config.model
     return AudioUNet(
-        num_blocks=m.num_blocks, width=m.width, max_filters=m.max_filters, dilation=m.dilation,
-        norm=m.norm, dropout=m.dropout, leaky_slope=m.leaky_slope, final_kernel=m.final_kernel,
-        polarity_equivariant=bool(m.get("polarity_equivariant", False)), keep_band=keep_band(config),
+        num_blocks=m.num_blocks,
+        width=m.width,
+        max_filters=m.max_filters,
+        dilation=m.dilation,
+        norm=m.norm,
+        dropout=m.dropout,
+        leaky_slope=m.leaky_slope,
+        final_kernel=m.final_kernel,
+        polarity_equivariant=bool(m.get("polarity_equivariant", False)),
+        keep_band=keep_band(config),
         dtype=compute_dtype(config.dtype),
     )
 
@@ -208,7 +254,9 @@ def keep_band(config: ml_collections.ConfigDict) -> tuple:
 def compute_dtype(name: str) -> jnp.dtype:
     """`config.dtype` as a jnp dtype; "auto" is bfloat16 on GPU/TPU and float32 on CPU."""
     if name == "auto":
-        return jnp.dtype(jnp.bfloat16 if jax.default_backend() in ("gpu", "tpu", "cuda", "rocm") else jnp.float32)
+        return jnp.dtype(
+            jnp.bfloat16 if jax.default_backend() in ("gpu", "tpu", "cuda", "rocm") else jnp.float32
+        )
     return jnp.dtype(name)
 
 

@@ -30,7 +30,9 @@ import numpy as np
 # Base seed of the synthetic voice banks: far from the synthetic corpus's default `data.corpus_seed` (0),
 # so a model trained on the synthetic corpus never hears its own training clips as babble.
 VOICE_BANK_SEED = 7_919
-VOICE_BANK_SIZE = 24  # voices per bank: each is shifted anew per draw, so a few dozen base voices suffice
+VOICE_BANK_SIZE = (
+    24  # voices per bank: each is shifted anew per draw, so a few dozen base voices suffice
+)
 VOICE_BANK_SECONDS = 3.0
 
 
@@ -73,7 +75,9 @@ def _frame_hop(sample_rate: int) -> int:
     return int(2 ** round(math.log2(0.016 * sample_rate)))
 
 
-def _smooth_path(rng: np.random.Generator, positions: np.ndarray, step: float, lo: float, hi: float) -> np.ndarray:
+def _smooth_path(
+    rng: np.random.Generator, positions: np.ndarray, step: float, lo: float, hi: float
+) -> np.ndarray:
     """Values at sample `positions` (`[k]`, >= 0) of a random path through control points `step` samples
     apart, each uniform in [lo, hi], joined by raised-cosine segments (smooth: no corners a model could
     key on). The first control point lies a random fraction of `step` before sample 0, so the changes do
@@ -86,9 +90,14 @@ def _smooth_path(rng: np.random.Generator, positions: np.ndarray, step: float, l
     return values[i] + (values[i + 1] - values[i]) * ease
 
 
-def varying_noise(rng: np.random.Generator, n: int, sample_rate: int,
-                  exponent: tuple[float, float] = (0.0, 2.0), level_db: tuple[float, float] = (3.0, 20.0),
-                  seconds: tuple[float, float] = (0.2, 2.0)) -> np.ndarray:
+def varying_noise(
+    rng: np.random.Generator,
+    n: int,
+    sample_rate: int,
+    exponent: tuple[float, float] = (0.0, 2.0),
+    level_db: tuple[float, float] = (3.0, 20.0),
+    seconds: tuple[float, float] = (0.2, 2.0),
+) -> np.ndarray:
     """Coloured noise `[n]` whose spectral tilt and level change smoothly over time, unit RMS overall.
 
     Per example: a time scale `T` uniform in `seconds` and a level swing `S` uniform in `level_db`. The
@@ -105,7 +114,9 @@ def varying_noise(rng: np.random.Generator, n: int, sample_rate: int,
     swing = draw_uniform(rng, level_db)
     step = max(t_step * sample_rate, 1.0)
     n_frames = n // hop + 2  # frame k covers output samples (k - 1) * hop ... (k + 1) * hop - 1
-    tilt = _smooth_path(rng, np.arange(n_frames) * float(hop), step, *exponent)  # at each frame's centre
+    tilt = _smooth_path(
+        rng, np.arange(n_frames) * float(hop), step, *exponent
+    )  # at each frame's centre
     level = _smooth_path(rng, np.arange(n, dtype=np.float64), step, -swing / 2.0, swing / 2.0)
 
     f = np.fft.rfftfreq(size)
@@ -116,7 +127,9 @@ def varying_noise(rng: np.random.Generator, n: int, sample_rate: int,
     weight = np.full(len(f), 2.0)
     weight[0] = weight[-1] = 1.0
     scale /= np.sqrt((scale**2 @ weight) / size)[:, None]
-    frames = np.fft.irfft(np.fft.rfft(rng.standard_normal((n_frames, size)), axis=-1) * scale, size, axis=-1)
+    frames = np.fft.irfft(
+        np.fft.rfft(rng.standard_normal((n_frames, size)), axis=-1) * scale, size, axis=-1
+    )
     window = np.sin(np.pi * (np.arange(size) + 0.5) / size)
     frames *= window
     # Overlap-add at hop = size / 2: output block k is frame k's second half plus frame k + 1's first half.
@@ -146,12 +159,17 @@ def _excerpt(rng: np.random.Generator, clip: np.ndarray, n: int) -> np.ndarray:
     clip = np.asarray(clip, np.float64)
     if len(clip) >= n:
         start = rng.integers(len(clip) - n + 1)
-        return clip[start:start + n]
+        return clip[start : start + n]
     return np.resize(clip, n)
 
 
-def babble_noise(rng: np.random.Generator, n: int, pool: Sequence[np.ndarray], talkers: int = 4,
-                 exclude: int | None = None) -> np.ndarray:
+def babble_noise(
+    rng: np.random.Generator,
+    n: int,
+    pool: Sequence[np.ndarray],
+    talkers: int = 4,
+    exclude: int | None = None,
+) -> np.ndarray:
     """Sum of `talkers` random excerpts of clips from `pool` (other speech), unit RMS, `[n]`.
 
     `exclude`: the index in `pool` of the clean clip itself, never drawn (ValueError if the pool has no
@@ -160,8 +178,10 @@ def babble_noise(rng: np.random.Generator, n: int, pool: Sequence[np.ndarray], t
     if not pool:
         raise ValueError("babble noise needs a pool of other clips (noise_pool); none was given.")
     if not _has_other(pool, exclude):
-        raise ValueError("babble noise is made from clips other than the clean one, and the pool (noise_pool) "
-                         "holds only the clean clip; give at least one other clip.")
+        raise ValueError(
+            "babble noise is made from clips other than the clean one, and the pool (noise_pool) "
+            "holds only the clean clip; give at least one other clip."
+        )
     out = np.zeros(n, np.float64)
     for _ in range(talkers):
         seg = _excerpt(rng, pool[_other_index(rng, len(pool), exclude)], n)
@@ -186,9 +206,11 @@ def shift_voice(x: np.ndarray, factor: float, n: int) -> np.ndarray:
     if factor > 1.0:
         import scipy.fft
 
-        size = scipy.fft.next_fast_len(m, real=True)  # zero-padded: arbitrary lengths make slow FFTs
+        size = scipy.fft.next_fast_len(
+            m, real=True
+        )  # zero-padded: arbitrary lengths make slow FFTs
         spec = scipy.fft.rfft(x, size)
-        spec[int(len(spec) / factor):] = 0.0
+        spec[int(len(spec) / factor) :] = 0.0
         x = scipy.fft.irfft(spec, size)[:m]
     pos = np.arange(n) * factor
     return np.interp(pos, np.arange(m), x)
@@ -199,7 +221,11 @@ def _envelope_at(coarse: np.ndarray, block: int, positions: np.ndarray) -> np.nd
     `j * block ... (j + 1) * block - 1` at their centre; read at fractional bins `positions` `[bins]`
     (held flat beyond the first and last centre). Returns `[frames, bins]`."""
     u = np.clip((positions - (block - 1) / 2.0) / block, 0.0, coarse.shape[-1] - 1.0)
-    lo = np.minimum(u.astype(np.int64), coarse.shape[-1] - 2) if coarse.shape[-1] > 1 else np.zeros(len(u), np.int64)
+    lo = (
+        np.minimum(u.astype(np.int64), coarse.shape[-1] - 2)
+        if coarse.shape[-1] > 1
+        else np.zeros(len(u), np.int64)
+    )
     frac = (u - lo).astype(np.float32)
     hi = np.minimum(lo + 1, coarse.shape[-1] - 1)
     return coarse[:, lo] * (1.0 - frac) + coarse[:, hi] * frac
@@ -224,7 +250,7 @@ def warp_formants(x: np.ndarray, ratios: np.ndarray, sample_rate: int) -> np.nda
     size = 2 * hop
     n_frames = n // hop + 2
     padded = np.zeros((k, (n_frames + 1) * hop), np.float32)
-    padded[:, hop:hop + n] = x
+    padded[:, hop : hop + n] = x
     idx = np.arange(size)[None, :] + hop * np.arange(n_frames)[:, None]
     window = np.sin(np.pi * (np.arange(size) + 0.5) / size).astype(np.float32)
     spec = scipy.fft.rfft(padded[:, idx] * window, axis=-1)  # [talkers, frames, bins], complex64
@@ -235,11 +261,16 @@ def warp_formants(x: np.ndarray, ratios: np.ndarray, sample_rate: int) -> np.nda
     power = np.concatenate([power, np.repeat(power[..., -1:], n_blocks * block - bins, -1)], -1)
     # Log of the block's mean power (not the mean of log magnitudes, which the deep valleys between
     # harmonics would drag down): half of it is the log-magnitude envelope through the harmonic peaks.
-    coarse = 0.5 * np.log(power.reshape(k, n_frames, n_blocks, block).mean(-1) + 1e-12)  # [talkers, frames, blocks]
+    coarse = 0.5 * np.log(
+        power.reshape(k, n_frames, n_blocks, block).mean(-1) + 1e-12
+    )  # [talkers, frames, blocks]
     here = np.arange(bins, dtype=np.float64)
     gain = np.empty(spec.shape, np.float32)
     for t in range(k):
-        gain[t] = np.exp(_envelope_at(coarse[t], block, here / float(ratios[t])) - _envelope_at(coarse[t], block, here))
+        gain[t] = np.exp(
+            _envelope_at(coarse[t], block, here / float(ratios[t]))
+            - _envelope_at(coarse[t], block, here)
+        )
     frames = scipy.fft.irfft(spec * gain, size, axis=-1) * window
     out = frames[:, :-1, hop:] + frames[:, 1:, :hop]  # overlap-add, as in varying_noise
     return out.reshape(k, -1)[:, :n]
@@ -255,7 +286,9 @@ def synthetic_voices(sample_rate: int, split: str = "train") -> tuple[np.ndarray
     from jaxsr.data.synthetic import make_corpus  # lazy: only babble of voices needs it
 
     render_rate = min(int(sample_rate), 48_000)  # the corpus renders up to 48 kHz
-    clips = make_corpus(split, VOICE_BANK_SIZE, render_rate, VOICE_BANK_SECONDS, base_seed=VOICE_BANK_SEED)
+    clips = make_corpus(
+        split, VOICE_BANK_SIZE, render_rate, VOICE_BANK_SECONDS, base_seed=VOICE_BANK_SEED
+    )
     if render_rate != sample_rate:
         import scipy.signal
 
@@ -268,18 +301,30 @@ def _log_uniform(rng: np.random.Generator, lo: float, hi: float, min_shift: floa
     """A factor log-uniform in [lo, hi] outside (1/min_shift, min_shift) where that leaves any room."""
     a, b = math.log(lo), math.log(hi)
     m = math.log(max(min_shift, 1.0))
-    below, above = max(0.0, min(b, -m) - a), max(0.0, b - max(a, m))  # lengths of the allowed pieces
+    below, above = (
+        max(0.0, min(b, -m) - a),
+        max(0.0, b - max(a, m)),
+    )  # lengths of the allowed pieces
     if m == 0.0 or below + above == 0.0:
         return float(math.exp(rng.uniform(a, b))) if b > a else float(lo)
     v = rng.uniform(0.0, below + above)
     return float(math.exp(a + v if v < below else max(a, m) + (v - below)))
 
 
-def voices_babble(rng: np.random.Generator, n: int, sample_rate: int, pool: Sequence[np.ndarray] = (),
-                  exclude: int | None = None, voices: Sequence[np.ndarray] = (),
-                  talkers: tuple[int, int] = (3, 8), pitch: tuple[float, float] = (0.7, 1.5),
-                  formant: tuple[float, float] = (0.85, 1.2), min_shift: float = 1.1,
-                  synthetic_prob: float = 0.5, level_db: float = 6.0) -> np.ndarray:
+def voices_babble(
+    rng: np.random.Generator,
+    n: int,
+    sample_rate: int,
+    pool: Sequence[np.ndarray] = (),
+    exclude: int | None = None,
+    voices: Sequence[np.ndarray] = (),
+    talkers: tuple[int, int] = (3, 8),
+    pitch: tuple[float, float] = (0.7, 1.5),
+    formant: tuple[float, float] = (0.85, 1.2),
+    min_shift: float = 1.1,
+    synthetic_prob: float = 0.5,
+    level_db: float = 6.0,
+) -> np.ndarray:
     """Babble `[n]` of several talkers that sound unlike the source speaker, unit RMS.
 
     The number of talkers is uniform in `talkers` (inclusive). Each is, with probability
@@ -294,7 +339,9 @@ def voices_babble(rng: np.random.Generator, n: int, sample_rate: int, pool: Sequ
     """
     use_pool = _has_other(pool, exclude)
     if not use_pool and not len(voices):
-        raise ValueError("babble of voices needs other clips (noise_pool) or synthetic voices; got neither.")
+        raise ValueError(
+            "babble of voices needs other clips (noise_pool) or synthetic voices; got neither."
+        )
     lo, hi = (int(v) for v in talkers)
     count = int(rng.integers(lo, hi + 1))
     rows = np.empty((count, n), np.float32)
@@ -303,8 +350,11 @@ def voices_babble(rng: np.random.Generator, n: int, sample_rate: int, pool: Sequ
         synthetic = not use_pool or (len(voices) > 0 and rng.random() < synthetic_prob)
         p = _log_uniform(rng, *pitch, min_shift=min_shift)
         q = _log_uniform(rng, *formant)
-        source = (voices[int(rng.integers(len(voices)))] if synthetic
-                  else pool[_other_index(rng, len(pool), exclude)])
+        source = (
+            voices[int(rng.integers(len(voices)))]
+            if synthetic
+            else pool[_other_index(rng, len(pool), exclude)]
+        )
         need = int(math.ceil(n * p)) + 1
         rows[t] = shift_voice(_excerpt(rng, source, need), p, n)
         ratios[t] = q / p
@@ -316,8 +366,9 @@ def voices_babble(rng: np.random.Generator, n: int, sample_rate: int, pool: Sequ
 
 
 # ---------------------------------------------------------------------------------------- the room
-def room_impulse_response(rng: np.random.Generator, sample_rate: int, rt60: float,
-                          drr_db: float = 8.0) -> np.ndarray:
+def room_impulse_response(
+    rng: np.random.Generator, sample_rate: int, rt60: float, drr_db: float = 8.0
+) -> np.ndarray:
     """A room impulse response `[round(rt60 * sample_rate)]`: the direct path (1.0 at sample 0) then,
     after a 1-5 ms gap, Gaussian noise whose energy decays by 60 dB in `rt60` seconds (amplitude
     10**(-3 t / rt60)), scaled so the direct path holds `drr_db` dB more energy than the tail.
@@ -338,7 +389,9 @@ def room_impulse_response(rng: np.random.Generator, sample_rate: int, rt60: floa
     rir = tail
     rir[0] = 1.0
     peak = np.max(np.abs(rir[1:])) if m > 1 else 0.0
-    if peak >= 1.0:  # a tail sample above the direct path (only for a tiny rt60 at a low DRR): cap it
+    if (
+        peak >= 1.0
+    ):  # a tail sample above the direct path (only for a tiny rt60 at a low DRR): cap it
         rir[1:] *= 0.99 / peak
     return rir.astype(np.float32)
 
@@ -352,7 +405,7 @@ def reverberate(y: np.ndarray, rir: np.ndarray) -> np.ndarray:
     import scipy.signal
 
     y64 = np.asarray(y, np.float64)
-    wet = scipy.signal.fftconvolve(y64, np.asarray(rir, np.float64))[:len(y64)]
+    wet = scipy.signal.fftconvolve(y64, np.asarray(rir, np.float64))[: len(y64)]
     dry_rms, wet_rms = np.sqrt(np.mean(y64**2)), np.sqrt(np.mean(wet**2))
     if wet_rms > 0:
         wet *= dry_rms / wet_rms

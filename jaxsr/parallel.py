@@ -39,8 +39,13 @@ def initialize_distributed(enabled: bool | None = None) -> None:
             process_id=int(os.environ["JAX_PROCESS_ID"]),
         )
     jax.distributed.initialize(**kwargs)
-    logging.info("jax.distributed: process %d of %d, %d local / %d global devices", jax.process_index(),
-                 jax.process_count(), jax.local_device_count(), jax.device_count())
+    logging.info(
+        "jax.distributed: process %d of %d, %d local / %d global devices",
+        jax.process_index(),
+        jax.process_count(),
+        jax.local_device_count(),
+        jax.device_count(),
+    )
 
 
 def barrier(name: str) -> None:
@@ -73,14 +78,17 @@ def check_batch_size(global_batch: int, mesh: Mesh) -> int:
         lo = max(n, global_batch // n * n)
         raise ValueError(
             f"config.train.batch_size={global_batch} does not divide over {n} devices; "
-            f"use a multiple of {n} such as {lo} or {lo + n}.")
+            f"use a multiple of {n} such as {lo} or {lo + n}."
+        )
     return global_batch // jax.process_count()
 
 
 def shard_batch(batch: dict, mesh: Mesh) -> dict:
     """Turn this process's slice of the global batch (numpy `[local_batch, ...]`) into global jax Arrays."""
     sharding = data_sharded(mesh)
-    return jax.tree_util.tree_map(lambda a: jax.make_array_from_process_local_data(sharding, np.asarray(a)), batch)
+    return jax.tree_util.tree_map(
+        lambda a: jax.make_array_from_process_local_data(sharding, np.asarray(a)), batch
+    )
 
 
 def replicate(tree, mesh: Mesh):

@@ -19,8 +19,13 @@ def save_figure(fig, path: str | pathlib.Path, dpi: int = 90) -> pathlib.Path:
     return path
 
 
-def save_spectrograms(path: str | pathlib.Path, signals: dict[str, np.ndarray], sample_rate: int,
-                      title: str = "", n_fft: int = 1024) -> pathlib.Path:
+def save_spectrograms(
+    path: str | pathlib.Path,
+    signals: dict[str, np.ndarray],
+    sample_rate: int,
+    title: str = "",
+    n_fft: int = 1024,
+) -> pathlib.Path:
     """Save side-by-side log spectrograms of `signals` (name -> `[time]`) on a shared colour scale
     (`n_fft`-point frames, hop `n_fft // 4`); returns the PNG's path."""
     # A bare Figure, not pyplot: no GUI backend is needed and a notebook's inline backend is left alone.
@@ -37,10 +42,12 @@ def save_spectrograms(path: str | pathlib.Path, signals: dict[str, np.ndarray], 
         if len(x) >= n_fft:
             # Only the frames wholly inside the signal: the zero padding of the centred end frames would
             # paint a broadband onset stripe at both edges that is not in the audio.
-            power = power[-(-pad // hop):(len(x) - n_fft + pad) // hop + 1]
+            power = power[-(-pad // hop) : (len(x) - n_fft + pad) // hop + 1]
         spec_db = 10 * np.log10(power + 1e-10).T
         extent = (0, max(len(x), n_fft) / sample_rate, 0, sample_rate / 2000)
-        ax.imshow(spec_db, origin="lower", aspect="auto", extent=extent, cmap="magma", vmin=-100, vmax=20)
+        ax.imshow(
+            spec_db, origin="lower", aspect="auto", extent=extent, cmap="magma", vmin=-100, vmax=20
+        )
         ax.set_title(name)
         ax.set_xlabel("time (s)")
     axes[0][0].set_ylabel("frequency (kHz)")

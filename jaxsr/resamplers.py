@@ -45,7 +45,9 @@ def check_signal(y: np.ndarray, name: str = "y") -> np.ndarray:
     """`y` as float32 `[time]`, or a ValueError naming `name` (every degradation checks its input here)."""
     y = np.asarray(y)
     if y.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D signal [time]; got shape {y.shape}. Degrade each channel separately.")
+        raise ValueError(
+            f"{name} must be a 1-D signal [time]; got shape {y.shape}. Degrade each channel separately."
+        )
     if y.size == 0:
         raise ValueError(f"{name} is empty; pass at least one sample.")
     if not np.all(np.isfinite(y)):
@@ -107,7 +109,12 @@ RESAMPLERS: dict[str, dict] = {
     "soxr_hq": {"kind": "soxr", "quality": "HQ"},
     "soxr_vhq": {"kind": "soxr", "quality": "VHQ"},
     "soxr_lq": {"kind": "soxr", "quality": "LQ"},
-    "resample_poly": {"kind": "fir", "zeros": 10, "beta": 5.0, "cutoff": 1.0},  # scipy's default filter
+    "resample_poly": {
+        "kind": "fir",
+        "zeros": 10,
+        "beta": 5.0,
+        "cutoff": 1.0,
+    },  # scipy's default filter
     "fir_lowcut": {"kind": "fir", "zeros": 10, "beta": 5.0, "cutoff": 0.6},
     "butter4": {"kind": "iir", "family": "butter", "order": 4, "cutoff": 1.0},
     "cheby2": {"kind": "iir", "family": "cheby2", "order": 8, "cutoff": 1.0, "rs": 60.0},
@@ -130,14 +137,18 @@ def describe_chain(chain: str | dict) -> str:
     c = resampler_chain(chain) if isinstance(chain, str) else chain
     kind = c["kind"]
     if kind == "paper":
-        text = "Chebyshev I order 8, 0.05 dB, cutoff 0.8 x new Nyquist, zero-phase, decimate (paper)"
+        text = (
+            "Chebyshev I order 8, 0.05 dB, cutoff 0.8 x new Nyquist, zero-phase, decimate (paper)"
+        )
     elif kind in ("iir", "causal"):
         extra = "".join(f", {k} {c[k]:g} dB" for k in ("rp", "rs") if k in c)
         how = "zero-phase" if kind == "iir" else "causal, delay-compensated"
         text = f"{c['family']} order {c['order']}{extra}, cutoff {c['cutoff']:.2f} x new Nyquist, {how}, decimate"
     elif kind == "fir":
-        text = (f"resample_poly, Kaiser beta {c['beta']:g}, {c['zeros']} zero crossings, "
-                f"cutoff {c['cutoff']:.2f} x new Nyquist")
+        text = (
+            f"resample_poly, Kaiser beta {c['beta']:g}, {c['zeros']} zero crossings, "
+            f"cutoff {c['cutoff']:.2f} x new Nyquist"
+        )
     elif kind == "soxr":
         text = f"soxr {c['quality']}"
     elif kind == "nofilter":
@@ -150,13 +161,16 @@ def describe_chain(chain: str | dict) -> str:
 def draw_sr_chain(rng: np.random.Generator, task: TaskOptions | None = None) -> dict:
     """A random resampling chain (a dict, see above) drawn with `rng` from the `sr_*` fields of `task`
     (a `config.task` ConfigDict or dict; missing fields take the config defaults)."""
+
     def get(key: str):
         return task_option(task, key)
 
     weights = dict(get("sr_chain_weights"))
     kinds = [k for k in SR_CHAIN_KINDS if weights.get(k, 0) > 0]
     if not kinds:
-        raise ValueError(f"task.sr_chain_weights={weights}: at least one of {SR_CHAIN_KINDS} needs a positive weight")
+        raise ValueError(
+            f"task.sr_chain_weights={weights}: at least one of {SR_CHAIN_KINDS} needs a positive weight"
+        )
     p = np.array([weights[k] for k in kinds], np.float64)
     kind = kinds[int(rng.choice(len(kinds), p=p / p.sum()))]
     chain: dict = {"kind": kind}
@@ -165,16 +179,22 @@ def draw_sr_chain(rng: np.random.Generator, task: TaskOptions | None = None) -> 
         family = families[int(rng.integers(len(families)))]
         lo, hi = (int(v) for v in get("sr_iir_order"))
         lo = max(lo, _MIN_ORDER.get(family, 1))
-        chain.update(family=family, order=int(rng.integers(lo, max(lo, hi) + 1)),
-                     cutoff=_quantise(draw_uniform(rng, get("sr_cutoff")), _CUTOFF_STEP))
+        chain.update(
+            family=family,
+            order=int(rng.integers(lo, max(lo, hi) + 1)),
+            cutoff=_quantise(draw_uniform(rng, get("sr_cutoff")), _CUTOFF_STEP),
+        )
         if family in ("cheby1", "ellip"):
             chain["rp"] = _RIPPLE_DB[int(rng.integers(len(_RIPPLE_DB)))]
         if family in ("cheby2", "ellip"):
             chain["rs"] = _STOPBAND_DB[int(rng.integers(len(_STOPBAND_DB)))]
     elif kind == "fir":
         lo, hi = (int(v) for v in get("sr_fir_zeros"))
-        chain.update(zeros=int(rng.integers(lo, hi + 1)), beta=_quantise(draw_uniform(rng, get("sr_fir_beta")), _BETA_STEP),
-                     cutoff=_quantise(draw_uniform(rng, get("sr_cutoff")), _CUTOFF_STEP))
+        chain.update(
+            zeros=int(rng.integers(lo, hi + 1)),
+            beta=_quantise(draw_uniform(rng, get("sr_fir_beta")), _BETA_STEP),
+            cutoff=_quantise(draw_uniform(rng, get("sr_cutoff")), _CUTOFF_STEP),
+        )
     elif kind == "soxr":
         qualities = tuple(get("sr_soxr_qualities"))
         chain["quality"] = qualities[int(rng.integers(len(qualities)))]
@@ -187,7 +207,9 @@ def _quantise(v: float, step: float) -> float:
 
 
 @functools.lru_cache(maxsize=16384)
-def _iir_sos(family: str, order: int, cutoff: float, ratio: int, rp: float, rs: float) -> np.ndarray:
+def _iir_sos(
+    family: str, order: int, cutoff: float, ratio: int, rp: float, rs: float
+) -> np.ndarray:
     """Second-order sections of a digital low-pass at `cutoff` x the new Nyquist (cached: see _CUTOFF_STEP)."""
     wn = cutoff / ratio  # scipy's Wn is relative to the input's Nyquist
     if family == "butter":
@@ -205,8 +227,14 @@ def _iir_sos(family: str, order: int, cutoff: float, ratio: int, rp: float, rs: 
 
 def _iir_design(chain: dict, ratio: int) -> tuple:
     """The arguments of `_iir_sos` / `_causal_delay` (their cache key) for an iir or causal chain."""
-    return (chain["family"], int(chain["order"]), float(chain["cutoff"]), ratio,
-            float(chain.get("rp", 0.1)), float(chain.get("rs", 60.0)))
+    return (
+        chain["family"],
+        int(chain["order"]),
+        float(chain["cutoff"]),
+        ratio,
+        float(chain.get("rp", 0.1)),
+        float(chain.get("rs", 60.0)),
+    )
 
 
 def _chain_sos(chain: dict, ratio: int) -> np.ndarray:
@@ -263,8 +291,11 @@ def _lowrate(y: np.ndarray, ratio: int, chain: dict) -> np.ndarray:
         delay = _causal_delay(*_iir_design(chain, ratio))
         # Start in the steady state of the first sample (no switch-on transient), run `delay` samples past
         # the end, and drop the first `delay` outputs: the output is aligned with the input again.
-        z = scipy.signal.sosfilt(sos, np.concatenate([y64, np.full(delay, y64[-1])]),
-                                 zi=scipy.signal.sosfilt_zi(sos) * y64[0])[0]
+        z = scipy.signal.sosfilt(
+            sos,
+            np.concatenate([y64, np.full(delay, y64[-1])]),
+            zi=scipy.signal.sosfilt_zi(sos) * y64[0],
+        )[0]
         out = z[delay:][::ratio]
     elif kind == "fir":
         taps = _fir_taps(ratio, int(chain["zeros"]), float(chain["beta"]), float(chain["cutoff"]))
@@ -292,7 +323,11 @@ _CODEC_FORMATS = {
     "pcm8": ("WAV", "PCM_U8", None),
     "ulaw": ("WAV", "ULAW", None),  # G.711 mu-law: North American and Japanese telephony
     "alaw": ("WAV", "ALAW", None),  # G.711 A-law: European telephony
-    "mp3": ("MP3", "MPEG_LAYER_III", (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)),
+    "mp3": (
+        "MP3",
+        "MPEG_LAYER_III",
+        (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000),
+    ),
     "vorbis": ("OGG", "VORBIS", None),
     "opus": ("OGG", "OPUS", (8000, 12000, 16000, 24000, 48000)),
 }
@@ -310,8 +345,10 @@ def check_codec(codec: str, sample_rate: float) -> None:
         raise ValueError(f"unknown codec {codec!r}; use one of: {', '.join(SR_CODECS)}")
     if not _carries(codec, sample_rate):
         rates = _CODEC_FORMATS[codec][2]
-        raise ValueError(f"codec {codec} carries only {', '.join(f'{r / 1000:g}' for r in rates)} kHz audio; the "
-                         f"low rate here is {sample_rate:g} Hz. Pick another codec (e.g. ulaw, vorbis) for this ratio.")
+        raise ValueError(
+            f"codec {codec} carries only {', '.join(f'{r / 1000:g}' for r in rates)} kHz audio; the "
+            f"low rate here is {sample_rate:g} Hz. Pick another codec (e.g. ulaw, vorbis) for this ratio."
+        )
 
 
 def carried_codecs(codecs, sample_rate: float) -> tuple[str, ...]:
@@ -350,13 +387,23 @@ def apply_codec(x: np.ndarray, sample_rate: float, codec: str) -> np.ndarray:
     check_codec(codec, sample_rate)
     fmt, subtype, _ = _CODEC_FORMATS[codec]
     if not _libsndfile_writes(fmt, subtype):
-        raise ValueError(f"codec {codec}: this libsndfile ({sf.__libsndfile_version__}) cannot write {fmt}/{subtype}; "
-                         "install a newer soundfile (pip install -U soundfile) or pick another codec")
+        raise ValueError(
+            f"codec {codec}: this libsndfile ({sf.__libsndfile_version__}) cannot write {fmt}/{subtype}; "
+            "install a newer soundfile (pip install -U soundfile) or pick another codec"
+        )
     buf = io.BytesIO()
-    sf.write(buf, np.clip(np.asarray(x, np.float32), -1.0, 1.0), int(sample_rate), format=fmt, subtype=subtype)
+    sf.write(
+        buf,
+        np.clip(np.asarray(x, np.float32), -1.0, 1.0),
+        int(sample_rate),
+        format=fmt,
+        subtype=subtype,
+    )
     buf.seek(0)
     out, _ = sf.read(buf, dtype="float32")
-    out = out[: len(x)]  # libsndfile returns the input's length; cut or pad defensively all the same
+    out = out[
+        : len(x)
+    ]  # libsndfile returns the input's length; cut or pad defensively all the same
     return np.pad(out, (0, len(x) - len(out))) if len(out) < len(x) else out
 
 
@@ -364,7 +411,7 @@ def _odd_extension(y: np.ndarray, k: int) -> np.ndarray:
     """`k` samples continuing `y` past its end by odd reflection about the last sample (edge value if short)."""
     if len(y) <= k:
         return np.full(k, y[-1])
-    return 2 * y[-1] - y[-2:-k - 2:-1]
+    return 2 * y[-1] - y[-2 : -k - 2 : -1]
 
 
 def gain_and_lowrate(y: np.ndarray, ratio: int, chain: dict) -> tuple[np.ndarray, np.ndarray]:

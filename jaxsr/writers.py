@@ -51,14 +51,18 @@ class MetricWriter:
             return
         for k, v in values.items():
             self._tb.add_scalar(k, float(v), step)
-        self._log_file.write(f"step {step}: " + ", ".join(f"{k}={float(v):.5g}" for k, v in values.items()) + "\n")
+        self._log_file.write(
+            f"step {step}: " + ", ".join(f"{k}={float(v):.5g}" for k, v in values.items()) + "\n"
+        )
 
     def audio(self, step: int, tag: str, signals: dict, sample_rate: int) -> None:
         if not self.enabled:
             return
         for name, sig in signals.items():
             sig = np.clip(np.asarray(sig, np.float32).reshape(-1), -1, 1)
-            self._tb.add_audio(f"{tag}/{name}", sig[:, None], step, sample_rate=sample_rate)  # [time, channels]
+            self._tb.add_audio(
+                f"{tag}/{name}", sig[:, None], step, sample_rate=sample_rate
+            )  # [time, channels]
 
     def image(self, step: int, tag: str, png_path: pathlib.Path) -> None:
         if not self.enabled:
@@ -72,8 +76,15 @@ class MetricWriter:
     def progress(self, start: int, total: int):
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=total, initial=start, desc="train", unit="step", dynamic_ncols=True,
-                   disable=not self.enabled or self.quiet, file=sys.stderr)
+        bar = tqdm(
+            total=total,
+            initial=start,
+            desc="train",
+            unit="step",
+            dynamic_ncols=True,
+            disable=not self.enabled or self.quiet,
+            file=sys.stderr,
+        )
         try:
             yield bar
         finally:

@@ -13,11 +13,15 @@ from jaxsr import config as config_lib
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 # The real-speech data: $JAXSR_SHARED_DATA, else the `shared/data` folder laid beside the checkout.
-SHARED_DATA = pathlib.Path(os.environ.get("JAXSR_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data")
+SHARED_DATA = pathlib.Path(
+    os.environ.get("JAXSR_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data"
+)
 SPEECH_44K = SHARED_DATA / "speech-44k"
 VOICES = SHARED_DATA / "librispeech-261"
-_WHERE = ("the project's shared data folder (speech-44k, librispeech-261, noise-real; see its README.md), laid "
-          "beside the checkout as ../shared/data, or wherever $JAXSR_SHARED_DATA points")
+_WHERE = (
+    "the project's shared data folder (speech-44k, librispeech-261, noise-real; see its README.md), laid "
+    "beside the checkout as ../shared/data, or wherever $JAXSR_SHARED_DATA points"
+)
 
 
 def _data_dir(path: pathlib.Path, pattern: str) -> pathlib.Path:
@@ -91,10 +95,23 @@ def train_tiny_model(root: pathlib.Path, **updates) -> pathlib.Path:
     c = config_lib.default_config()
     c.dtype = "float32"
     c.model.update(width=0.0625, num_blocks=2)
-    c.data.update(name="synthetic", sample_rate=8000, patch_length=512, num_train_clips=4, num_eval_clips=1,
-                  clip_seconds=0.5, data_dir=str(root / "data"))
-    c.train.update(batch_size=4, num_train_steps=4, log_every=2, eval_every=1000, checkpoint_every=4,
-                   learning_rate=1e-3)
+    c.data.update(
+        name="synthetic",
+        sample_rate=8000,
+        patch_length=512,
+        num_train_clips=4,
+        num_eval_clips=1,
+        clip_seconds=0.5,
+        data_dir=str(root / "data"),
+    )
+    c.train.update(
+        batch_size=4,
+        num_train_steps=4,
+        log_every=2,
+        eval_every=1000,
+        checkpoint_every=4,
+        learning_rate=1e-3,
+    )
     c.eval.update(num_clips=1, save_examples=0, batch_size=2)
     for key, value in updates.items():
         section, field = key.split("__")
@@ -109,9 +126,16 @@ def train_tiny_model(root: pathlib.Path, **updates) -> pathlib.Path:
 # the whole pytest process with a segmentation fault, losing every result after it. They run last, so the
 # rest of the suite never shares a process with them. (CI has no export extra; a user process that mixes
 # runtimes and training is noted in the README's Deployment section.)
-_NATIVE_RUNTIME_FILES = ("test_benchmark_inference.py", "test_export.py", "test_runtime_accuracy.py",
-                         "test_runtimes.py", "test_torch_twin.py")
+_NATIVE_RUNTIME_FILES = (
+    "test_benchmark_inference.py",
+    "test_export.py",
+    "test_runtime_accuracy.py",
+    "test_runtimes.py",
+    "test_torch_twin.py",
+)
 
 
 def pytest_collection_modifyitems(config, items):
-    items.sort(key=lambda item: pathlib.Path(str(item.fspath)).name in _NATIVE_RUNTIME_FILES)  # stable: order kept
+    items.sort(
+        key=lambda item: pathlib.Path(str(item.fspath)).name in _NATIVE_RUNTIME_FILES
+    )  # stable: order kept

@@ -16,7 +16,9 @@ import numpy as np
 pid, port = int(sys.argv[1]), int(sys.argv[2])
 single = len(sys.argv) > 3 and sys.argv[3] == "single"
 if not single:
-    os.environ.update(JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}", JAX_NUM_PROCESSES="2", JAX_PROCESS_ID=str(pid))
+    os.environ.update(
+        JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}", JAX_NUM_PROCESSES="2", JAX_PROCESS_ID=str(pid)
+    )
     from jaxsr import parallel
 
     parallel.initialize_distributed(True)
@@ -40,10 +42,23 @@ n_proc, idx = jax.process_count(), jax.process_index()
 for _ in range(3):
     y = data_rng.standard_normal((4, 256, 1)).astype(np.float32) * 0.1
     x = y + 0.05 * data_rng.standard_normal(y.shape).astype(np.float32)
-    rows = slice(idx * 4 // n_proc, (idx + 1) * 4 // n_proc)  # this process's slice of the global batch
+    rows = slice(
+        idx * 4 // n_proc, (idx + 1) * 4 // n_proc
+    )  # this process's slice of the global batch
     batch = parallel.shard_batch({"x": x[rows], "y": y[rows]}, mesh)
     state, metrics = step(state, batch, rng)
 # Params are replicated: every process holds a full copy on its own device.
-flat = np.concatenate([np.asarray(p.addressable_data(0)).ravel() for p in jax.tree_util.tree_leaves(state.params)])
-print(json.dumps({"process": idx, "devices": jax.device_count(), "loss": float(metrics["loss"].addressable_data(0)),
-                  "digest": hashlib.sha256(flat.tobytes()).hexdigest(), "params": flat[:64].tolist()}))
+flat = np.concatenate(
+    [np.asarray(p.addressable_data(0)).ravel() for p in jax.tree_util.tree_leaves(state.params)]
+)
+print(
+    json.dumps(
+        {
+            "process": idx,
+            "devices": jax.device_count(),
+            "loss": float(metrics["loss"].addressable_data(0)),
+            "digest": hashlib.sha256(flat.tobytes()).hexdigest(),
+            "params": flat[:64].tolist(),
+        }
+    )
+)

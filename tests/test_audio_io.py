@@ -124,8 +124,10 @@ def test_read_bytes_matches_file(tmp_path):
         audio_io.read_audio_bytes(b"junkjunkjunk", "zip:b.wav")
 
 
-@pytest.mark.parametrize("ext,subtype,tol", [("wav", None, 1.0 / 32767), ("flac", "PCM_24", 1.0 / 2**23),
-                                             ("wav", "FLOAT", 0.0)])
+@pytest.mark.parametrize(
+    "ext,subtype,tol",
+    [("wav", None, 1.0 / 32767), ("flac", "PCM_24", 1.0 / 2**23), ("wav", "FLOAT", 0.0)],
+)
 def test_write_round_trip(tmp_path, ext, subtype, tol):
     x = _stereo()
     path = audio_io.write_audio(tmp_path / "deep" / "dir" / f"o.{ext}", x, 24000, subtype=subtype)
@@ -189,11 +191,17 @@ def test_write_errors(tmp_path):
 
 
 def test_to_float32_hand_cases():
-    np.testing.assert_array_equal(audio_io.to_float32(np.array([-32768, 0, 16384, 32767], np.int16)),
-                                  np.array([-1.0, 0.0, 0.5, 32767 / 32768], np.float32))
-    np.testing.assert_array_equal(audio_io.to_float32(np.array([0, 128, 255], np.uint8)),
-                                  np.array([-1.0, 0.0, 127 / 128], np.float32))
-    np.testing.assert_allclose(audio_io.to_float32(np.array([-2**31, 2**30], np.int32)), [-1.0, 0.5])
+    np.testing.assert_array_equal(
+        audio_io.to_float32(np.array([-32768, 0, 16384, 32767], np.int16)),
+        np.array([-1.0, 0.0, 0.5, 32767 / 32768], np.float32),
+    )
+    np.testing.assert_array_equal(
+        audio_io.to_float32(np.array([0, 128, 255], np.uint8)),
+        np.array([-1.0, 0.0, 127 / 128], np.float32),
+    )
+    np.testing.assert_allclose(
+        audio_io.to_float32(np.array([-(2**31), 2**30], np.int32)), [-1.0, 0.5]
+    )
     y = audio_io.to_float32(np.array([0.25, -1.5], np.float64))
     assert y.dtype == np.float32 and y.tolist() == [0.25, -1.5]  # floats are cast, not rescaled
     with pytest.raises(ValueError, match="int64"):
@@ -201,8 +209,16 @@ def test_to_float32_hand_cases():
 
 
 def test_list_audio_files(tmp_path):
-    for rel in ["b/z.WAV", "a/y.Flac", "a/x.ogg", "top.mp3", "a/readme.txt", ".hidden.wav", "a/._x.wav",
-                ".git/objects.wav"]:
+    for rel in [
+        "b/z.WAV",
+        "a/y.Flac",
+        "a/x.ogg",
+        "top.mp3",
+        "a/readme.txt",
+        ".hidden.wav",
+        "a/._x.wav",
+        ".git/objects.wav",
+    ]:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"x")
     got = [p.relative_to(tmp_path).as_posix() for p in audio_io.list_audio_files(tmp_path)]
@@ -227,7 +243,11 @@ def test_symlink_loops_and_broken_links_say_so(tmp_path):
     # Named directly or found in a folder, such links are listed, so that reading them reports why.
     assert audio_io.list_audio_files(loop) == [loop]
     sf.write(tmp_path / "ok.wav", _stereo(), 16000)
-    assert [p.name for p in audio_io.list_audio_files(tmp_path)] == ["gone.wav", "loop.wav", "ok.wav"]
+    assert [p.name for p in audio_io.list_audio_files(tmp_path)] == [
+        "gone.wav",
+        "loop.wav",
+        "ok.wav",
+    ]
 
 
 def _read_error_as(uid: int, path: pathlib.Path) -> str:
@@ -244,7 +264,9 @@ def _read_error_as(uid: int, path: pathlib.Path) -> str:
 
 def test_permission_denied_is_reported_as_such(tmp_path):
     # Root reads any file, so as root the read runs with the effective user "nobody".
-    folder = pathlib.Path(tempfile.mkdtemp(dir=None if os.geteuid() == 0 else tmp_path))  # /tmp: open to "nobody"
+    folder = pathlib.Path(
+        tempfile.mkdtemp(dir=None if os.geteuid() == 0 else tmp_path)
+    )  # /tmp: open to "nobody"
     try:
         folder.chmod(0o755)
         path = folder / "locked.wav"

@@ -51,9 +51,25 @@ def smoke(tmp_path_factory) -> tuple[dict, str, pathlib.Path]:
     results.write_text(f"# Results\n\nbefore\n\n{B.BEGIN}\nold section\n{B.END}\n\nafter\n")
     out = tmp / "out.json"
     # As a file, from another folder: the script finds its own package.
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "inference.py"), "--models", "tiny", "--quick",
-                           "--rt-runtimes", "all", "--json", str(out), "--write-results", str(results)],
-                          cwd=tmp, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "inference.py"),
+            "--models",
+            "tiny",
+            "--quick",
+            "--rt-runtimes",
+            "all",
+            "--json",
+            str(out),
+            "--write-results",
+            str(results),
+        ],
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(out.read_text()), proc.stdout, results
 
@@ -68,8 +84,14 @@ def test_smoke_json_has_every_runtime_row(smoke):
     assert result["options"]["repeats"] == 1 and result["options"]["rt_seconds"] == 4.0
 
     [fwd] = result["forward"]
-    assert (fwd["model"], fwd["chunks"], fwd["chunk_length"]) == ("tiny", B.FORWARD_CHUNKS["tiny"], 8192)
-    assert [r["impl"] for r in fwd["rows"]] == B.DEFAULT_RUNTIMES  # every row listed, installed or not
+    assert (fwd["model"], fwd["chunks"], fwd["chunk_length"]) == (
+        "tiny",
+        B.FORWARD_CHUNKS["tiny"],
+        8192,
+    )
+    assert [
+        r["impl"] for r in fwd["rows"]
+    ] == B.DEFAULT_RUNTIMES  # every row listed, installed or not
     ran = []
     for r in fwd["rows"]:
         impl = B.BY_NAME[r["impl"]]
@@ -101,12 +123,22 @@ def test_smoke_json_has_every_runtime_row(smoke):
 def test_smoke_realtime_rows_agree(smoke):
     result, _, _ = smoke
     [rt] = result["realtime"]
-    assert (rt["model"], rt["sample_rate"], rt["seconds"], rt["block_seconds"]) == ("tiny", 16000, 4.0, 0.5)
+    assert (rt["model"], rt["sample_rate"], rt["seconds"], rt["block_seconds"]) == (
+        "tiny",
+        16000,
+        4.0,
+        0.5,
+    )
     assert rt["num_chunks"] >= 2 and rt["gflop_per_audio_s"] > 0
-    assert rt["gflops_for_goal"] == pytest.approx(B.GOAL_X_REALTIME * rt["gflop_per_audio_s_computed"], abs=0.1)
-    jaxsr_rows = [i.name for i in B.IMPLS if i.framework == "jaxsr" and i.name in B.DEFAULT_RUNTIMES]
-    assert [(r["impl"], r["mode"]) for r in rt["rows"]] == [(n, mode) for n in jaxsr_rows
-                                                           for mode in ("chunked", "streamed")]
+    assert rt["gflops_for_goal"] == pytest.approx(
+        B.GOAL_X_REALTIME * rt["gflop_per_audio_s_computed"], abs=0.1
+    )
+    jaxsr_rows = [
+        i.name for i in B.IMPLS if i.framework == "jaxsr" and i.name in B.DEFAULT_RUNTIMES
+    ]
+    assert [(r["impl"], r["mode"]) for r in rt["rows"]] == [
+        (n, mode) for n in jaxsr_rows for mode in ("chunked", "streamed")
+    ]
     for r in rt["rows"]:
         if not installed(B.BY_NAME[r["impl"]]):
             assert r["status"].startswith("not installed"), r
@@ -123,12 +155,20 @@ def test_smoke_realtime_rows_agree(smoke):
 def test_smoke_report_and_results_section(smoke):
     result, stdout, results = smoke
     assert "| jaxsr | xla | float32 |" in stdout and "(PyTorch best)" in stdout
-    assert "Goal (jaxsr's best runtime at least 1.2x" in stdout and "| openvino | bfloat16 | streamed |" in stdout
+    assert (
+        "Goal (jaxsr's best runtime at least 1.2x" in stdout
+        and "| openvino | bfloat16 | streamed |" in stdout
+    )
     assert result["machine"]["cpu_model"] in stdout
     text = results.read_text()
-    assert text.startswith("# Results\n\nbefore\n\n" + B.BEGIN) and text.endswith(B.END + "\n\nafter\n")
+    assert text.startswith("# Results\n\nbefore\n\n" + B.BEGIN) and text.endswith(
+        B.END + "\n\nafter\n"
+    )
     assert "old section" not in text and f"## {B.HEADING}" in text
-    assert "`python -m benchmarks.inference --models tiny --quick" in text and "### Forward pass" in text
+    assert (
+        "`python -m benchmarks.inference --models tiny --quick" in text
+        and "### Forward pass" in text
+    )
 
 
 def test_missing_package_and_wrong_output_rows(monkeypatch):
@@ -141,16 +181,26 @@ def test_missing_package_and_wrong_output_rows(monkeypatch):
     def prepare(model, impl, x):
         if impl.name != "xla/bfloat16":
             return real(model, impl, x)
-        return Prepared(lambda: x, lambda _: None, 0.0), np.array(x)  # "returns its input": fast and wrong
+        return Prepared(lambda: x, lambda _: None, 0.0), np.array(
+            x
+        )  # "returns its input": fast and wrong
 
     monkeypatch.setattr(B, "prepare_jaxsr_forward", prepare)
-    t = B.forward_table("tiny", model, [B.BY_NAME["xla"], B.BY_NAME["xla/bfloat16"], ghost], 1024, 2)
+    t = B.forward_table(
+        "tiny", model, [B.BY_NAME["xla"], B.BY_NAME["xla/bfloat16"], ghost], 1024, 2
+    )
     rows = {r["impl"]: r for r in t["rows"]}
-    assert rows["ghost"]["status"] == "not installed (no_such_package_for_jaxsr_tests: pip install " \
-                                      "no_such_package_for_jaxsr_tests)"
+    assert (
+        rows["ghost"]["status"] == "not installed (no_such_package_for_jaxsr_tests: pip install "
+        "no_such_package_for_jaxsr_tests)"
+    )
     assert rows["ghost"]["median_s"] is None
     wrong = rows["xla/bfloat16"]
-    assert wrong["status"] == "WRONG OUTPUT" and wrong["agrees"] is False and wrong["median_s"] is not None
+    assert (
+        wrong["status"] == "WRONG OUTPUT"
+        and wrong["agrees"] is False
+        and wrong["median_s"] is not None
+    )
     assert wrong["median_s"] < rows["xla"]["median_s"]  # faster, and still not the best
     assert t["summary"]["jaxsr_best"] == "xla" and not wrong["jaxsr_best"]
     lines = B.forward_report(t)
@@ -176,11 +226,19 @@ def test_parse_args_defaults_and_legacy():
     assert args.tables == ["forward", "realtime"] and args.models == ["full", "small"]
     assert [i.name for i in args.impls] == B.DEFAULT_RUNTIMES and args.repeats == 5
     assert [i.name for i in args.rt_impls] == B.DEFAULT_RT_RUNTIMES and not args.legacy_json
-    args, _ = B.parse_args(["--seconds", "2", "--rates", "16000"])  # benchmarks/gpu/run.sh's call: the RTF table
+    args, _ = B.parse_args(
+        ["--seconds", "2", "--rates", "16000"]
+    )  # benchmarks/gpu/run.sh's call: the RTF table
     assert args.tables == ["rtf"] and args.legacy_json and args.rtf_repeats == 3
-    args, _ = B.parse_args(["--runtimes", "xla,openvino/bfloat16,torch-compile/float32", "--rt-runtimes", "all"])
+    args, _ = B.parse_args(
+        ["--runtimes", "xla,openvino/bfloat16,torch-compile/float32", "--rt-runtimes", "all"]
+    )
     assert [i.name for i in args.rt_impls] == ["xla", "openvino/bfloat16"]
-    for bad in (["--runtimes", "tensorrt"], ["--rt-runtimes", "torch-eager"], ["--models", "huge"],
-                ["--tables", "nope"]):
+    for bad in (
+        ["--runtimes", "tensorrt"],
+        ["--rt-runtimes", "torch-eager"],
+        ["--models", "huge"],
+        ["--tables", "nope"],
+    ):
         with pytest.raises(SystemExit):
             B.parse_args(bad)

@@ -23,7 +23,9 @@ def _assert_png(path: pathlib.Path, min_width: int = 600) -> None:
     assert image[..., :3].std() > 0.01  # something was drawn, not a blank canvas
 
 
-def _cell(snr: float, lsd: float, ci: float | tuple[float, float] | None) -> tuple[dict, dict | None]:
+def _cell(
+    snr: float, lsd: float, ci: float | tuple[float, float] | None
+) -> tuple[dict, dict | None]:
     mean = {"snr": snr, "lsd": lsd, "lsd_paper": 1.7 * lsd, "si_sdr": snr - 1}
     return mean, (None if ci is None else {k: ci for k in mean})
 
@@ -35,17 +37,27 @@ def _results(with_unet: bool) -> dict:
         ratios = {}
         for r in (2, 4, 6):
             spline, spline_ci = _cell(20 - 2 * r + offset, 1 + 0.3 * r, 0.5 if n > 1 else 0.0)
-            unet, unet_ci = _cell(22 - 2 * r + offset, 0.8 + 0.2 * r, (0.4, 1.2)) if with_unet and r == 4 \
+            unet, unet_ci = (
+                _cell(22 - 2 * r + offset, 0.8 + 0.2 * r, (0.4, 1.2))
+                if with_unet and r == 4
                 else (None, None)
-            ratios[r] = {"spline": spline, "spline_ci95": spline_ci, "unet": unet, "unet_ci95": unet_ci,
-                         "checkpoint": "runs/x/checkpoints/10" if unet else None}
+            )
+            ratios[r] = {
+                "spline": spline,
+                "spline_ci95": spline_ci,
+                "unet": unet,
+                "unet_ci95": unet_ci,
+                "checkpoint": "runs/x/checkpoints/10" if unet else None,
+            }
         out[name] = {"n_files": n, "ratios": ratios}
     return out
 
 
 @pytest.mark.parametrize("with_unet", [True, False])
 def test_quality_vs_ratio_png(tmp_path, with_unet):
-    path = plotting.plot_quality_vs_ratio(_results(with_unet), tmp_path / "new" / "dir" / "q.png", 16000)
+    path = plotting.plot_quality_vs_ratio(
+        _results(with_unet), tmp_path / "new" / "dir" / "q.png", 16000
+    )
     assert path == tmp_path / "new" / "dir" / "q.png"
     _assert_png(path)
     assert [p.name for p in path.parent.iterdir()] == ["q.png"]  # no temporary file left behind
@@ -68,14 +80,34 @@ def _rows() -> list:
 
     rows = []
     # the full model without forward rows leaves one panel of the models x modes grid empty
-    for model, batches, modes in (("quickstart", (4, 8, 16), ("train", "forward")), ("full", (4, 8), ("train",))):
+    for model, batches, modes in (
+        ("quickstart", (4, 8, 16), ("train", "forward")),
+        ("full", (4, 8), ("train",)),
+    ):
         for mode in modes:
-            for impl, dtype, ms_per_example in (("jaxsr", "float32", 2.0), ("jaxsr", "bfloat16", 1.2),
-                                                ("torch eager", "float32", 3.0), ("torch compile", "float32", 2.5)):
+            for impl, dtype, ms_per_example in (
+                ("jaxsr", "float32", 2.0),
+                ("jaxsr", "bfloat16", 1.2),
+                ("torch eager", "float32", 3.0),
+                ("torch compile", "float32", 2.5),
+            ):
                 for b in batches:
                     t = ms_per_example * b * 1e-3 * (1 + 1 / b) * (3 if mode == "train" else 1)
-                    rows.append(Row(model, b, mode, impl, dtype, seconds=t, times=[t, 1.1 * t], compile_seconds=1.0))
-    rows.append(Row("full", 8, "train", "torch compile", "bfloat16", error="RuntimeError: out of memory"))
+                    rows.append(
+                        Row(
+                            model,
+                            b,
+                            mode,
+                            impl,
+                            dtype,
+                            seconds=t,
+                            times=[t, 1.1 * t],
+                            compile_seconds=1.0,
+                        )
+                    )
+    rows.append(
+        Row("full", 8, "train", "torch compile", "bfloat16", error="RuntimeError: out of memory")
+    )
     return rows
 
 
@@ -85,7 +117,9 @@ def test_throughput_png(tmp_path):
     # speed.py's JSON rows (dicts) draw the same figure; a single batch size is fine too
     from dataclasses import asdict
 
-    one = [asdict(r) for r in rows if r.model == "quickstart" and r.batch == 4 and r.mode == "train"]
+    one = [
+        asdict(r) for r in rows if r.model == "quickstart" and r.batch == 4 and r.mode == "train"
+    ]
     _assert_png(plotting.plot_throughput(one, tmp_path / "one.png"), min_width=400)
 
 
@@ -93,15 +127,31 @@ def test_throughput_without_timed_rows_is_a_value_error(tmp_path):
     from benchmarks.speed import Row
 
     with pytest.raises(ValueError, match="no timed rows"):
-        plotting.plot_throughput([Row("tiny", 2, "train", "jaxsr", "float32", error="boom")], tmp_path / "s.png")
+        plotting.plot_throughput(
+            [Row("tiny", 2, "train", "jaxsr", "float32", error="boom")], tmp_path / "s.png"
+        )
     assert not (tmp_path / "s.png").exists()
 
 
 def test_paper_table_quick_plot(speech44k_dir, tmp_path):
     """`python -m benchmarks.paper_table --quick --plot` end to end (spline only, 2 clips: a few seconds)."""
     png = tmp_path / "sub" / "x.png"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.paper_table", "--quick", "--speech44k", str(speech44k_dir),
-                           "--plot", str(png)], capture_output=True, text=True, cwd=REPO, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.paper_table",
+            "--quick",
+            "--speech44k",
+            str(speech44k_dir),
+            "--plot",
+            str(png),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["benchmark"] == "paper_table" and out["datasets"]["speech44k"]["n_files"] == 2
@@ -114,8 +164,24 @@ def test_speed_plot_keeps_stdout_json_only(tmp_path, capsys):
     from benchmarks import speed
 
     png = tmp_path / "s.png"
-    result = speed.main(["--models", "tiny", "--batch-sizes", "2", "--patch-length", "64", "--reps", "1",
-                         "--modes", "forward", "--no-torch", "--json", "--plot", str(png)])
+    result = speed.main(
+        [
+            "--models",
+            "tiny",
+            "--batch-sizes",
+            "2",
+            "--patch-length",
+            "64",
+            "--reps",
+            "1",
+            "--modes",
+            "forward",
+            "--no-torch",
+            "--json",
+            "--plot",
+            str(png),
+        ]
+    )
     captured = capsys.readouterr()
     assert json.loads(captured.out) == json.loads(json.dumps(result))
     assert f"wrote {png}" in captured.err

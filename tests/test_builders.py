@@ -60,7 +60,9 @@ def mixed_folder(tmp_path):
     sf.write(root / "a/x08k.wav", _tone(8000, 0.3, 300), 8000)
     sf.write(root / "a/y22k.flac", _tone(22050, 0.4, 500, channels=2, seed=1), 22050)
     sf.write(root / "b/z44k.ogg", _tone(44100, 0.2, 700, seed=2), 44100)
-    sf.write(root / "b/w44k.wav", _tone(44100, 0.25, 900, channels=2, seed=3), 44100, subtype="FLOAT")
+    sf.write(
+        root / "b/w44k.wav", _tone(44100, 0.25, 900, channels=2, seed=3), 44100, subtype="FLOAT"
+    )
     sf.write(root / "b/short.wav", _tone(16000, 0.01, 1000), 16000)  # 160 samples < patch_length
     sf.write(root / "b/silent.wav", np.zeros((4000, 1), np.float32), 16000)
     (root / "b/corrupt.wav").write_bytes(b"RIFF\x00\x01\x00\x00WAVEfmt " + bytes(range(200)))
@@ -70,9 +72,11 @@ def mixed_folder(tmp_path):
 
 def test_audio_folder_mixed_formats(mixed_folder, tmp_path, caplog, capsys):
     split_list = tmp_path / "splits.txt"
-    split_list.write_text("# split path\ntrain a/x08k.wav\ntrain a/y22k.flac\ntrain b/short.wav\n"
-                          "train b/corrupt.wav\ntrain a/empty.flac\ntrain b/silent.wav\n"
-                          "valid b/z44k.ogg\ntest b/w44k.wav\n")
+    split_list.write_text(
+        "# split path\ntrain a/x08k.wav\ntrain a/y22k.flac\ntrain b/short.wav\n"
+        "train b/corrupt.wav\ntrain a/empty.flac\ntrain b/silent.wav\n"
+        "valid b/z44k.ogg\ntest b/w44k.wav\n"
+    )
     c = _data(name="audio_folder", path=str(mixed_folder), split=f"list:{split_list}")
     train = builders.load_split(c, "train", tmp_path / "cache")
     assert capsys.readouterr().out == ""  # TFDS progress must not pollute stdout
@@ -80,20 +84,34 @@ def test_audio_folder_mixed_formats(mixed_folder, tmp_path, caplog, capsys):
     assert sorted(recs) == ["a/x08k.wav", "a/y22k.flac", "b/short.wav"]
     for rel, sr_src in [("a/x08k.wav", 8000), ("a/y22k.flac", 22050)]:
         r, want = recs[rel], _reference(mixed_folder / rel, 16000)
-        assert r["audio"].dtype == np.float32 and r["source_sample_rate"] == sr_src and r["speaker"] == "a"
+        assert (
+            r["audio"].dtype == np.float32
+            and r["source_sample_rate"] == sr_src
+            and r["speaker"] == "a"
+        )
         assert r["audio"].shape == want.shape
         np.testing.assert_allclose(r["audio"], want, atol=INT16_STEP / 2 + 1e-7)
     assert len(recs["b/short.wav"]["audio"]) == 160  # shorter than a patch: kept
     summary = train.metadata["build_summary"]["train"]
     assert summary["files"] == 6 and summary["examples"] == 3 and summary["short"] == 1
-    assert summary["downmixed"] == 1 and summary["source_rates"] == {"8000": 1, "22050": 1, "16000": 1}
-    assert {k: v["count"] for k, v in summary["skipped"].items()} == {"corrupt": 1, "empty": 1, "silent": 1}
+    assert summary["downmixed"] == 1 and summary["source_rates"] == {
+        "8000": 1,
+        "22050": 1,
+        "16000": 1,
+    }
+    assert {k: v["count"] for k, v in summary["skipped"].items()} == {
+        "corrupt": 1,
+        "empty": 1,
+        "silent": 1,
+        "band_limited": 0,
+    }
     assert "corrupt.wav" in caplog.text and "empty.flac" in caplog.text
     valid, test = (builders.load_split(c, s, tmp_path / "cache") for s in ("valid", "test"))
     assert [r["id"] for r in valid] == ["b/z44k.ogg"] and [r["id"] for r in test] == ["b/w44k.wav"]
     assert len(valid[0]["audio"]) == len(_reference(mixed_folder / "b/z44k.ogg", 16000)) == 3200
-    np.testing.assert_allclose(test[0]["audio"], _reference(mixed_folder / "b/w44k.wav", 16000),
-                               atol=INT16_STEP / 2 + 1e-7)
+    np.testing.assert_allclose(
+        test[0]["audio"], _reference(mixed_folder / "b/w44k.wav", 16000), atol=INT16_STEP / 2 + 1e-7
+    )
     meta = train.metadata
     assert meta["builder_version"] == builders.VERSION and meta["jaxsr_version"]
     assert meta["options"]["sample_rate"] == 16000 and meta["options"]["split"].startswith("list:")
@@ -101,10 +119,22 @@ def test_audio_folder_mixed_formats(mixed_folder, tmp_path, caplog, capsys):
 
 def test_float32_store_is_exact_and_int16_within_half_step(mixed_folder, tmp_path):
     spec = "tail:1"
-    f32 = builders.load_split(_data(name="audio_folder", path=str(mixed_folder), split=spec,
-                                    store_dtype="float32", sample_rate=24000), "train", tmp_path)
-    i16 = builders.load_split(_data(name="audio_folder", path=str(mixed_folder), split=spec,
-                                    sample_rate=24000), "train", tmp_path)
+    f32 = builders.load_split(
+        _data(
+            name="audio_folder",
+            path=str(mixed_folder),
+            split=spec,
+            store_dtype="float32",
+            sample_rate=24000,
+        ),
+        "train",
+        tmp_path,
+    )
+    i16 = builders.load_split(
+        _data(name="audio_folder", path=str(mixed_folder), split=spec, sample_rate=24000),
+        "train",
+        tmp_path,
+    )
     assert f32.path != i16.path and len(f32) == len(i16) == 4
     for a, b in zip(f32, i16):
         want = _reference(mixed_folder / a["id"], 24000)
@@ -135,7 +165,9 @@ def test_hash_split_deterministic_disjoint(tmp_path):
         sf.write(root / f"f{i:02d}.wav", _tone(8000, 0.05, 200 + 10 * i, seed=i), 8000)
     c = _data(name="audio_folder", path=str(root), split="hash:0.6,0.2,0.2", build_workers=1)
     ids = {s: [r["id"] for r in builders.load_split(c, s, tmp_path / "c1")] for s in sources.SPLITS}
-    again = {s: [r["id"] for r in builders.load_split(c, s, tmp_path / "c2")] for s in sources.SPLITS}
+    again = {
+        s: [r["id"] for r in builders.load_split(c, s, tmp_path / "c2")] for s in sources.SPLITS
+    }
     assert ids == again
     assert all(ids[s] == sorted(ids[s]) and ids[s] for s in sources.SPLITS)
     sets = [set(ids[s]) for s in sources.SPLITS]
@@ -152,15 +184,21 @@ def test_tail_valid_is_test_and_split_errors(mixed_folder, tmp_path):
     assert test == ["b/w44k.wav", "b/z44k.ogg"]  # the two good files that sort last
     assert [r["id"] for r in builders.load_split(c, "valid", tmp_path)] == test
     with pytest.raises(ValueError, match="tail:99"):
-        builders.load_split(_data(name="audio_folder", path=str(mixed_folder), split="tail:99"), "train", tmp_path)
+        builders.load_split(
+            _data(name="audio_folder", path=str(mixed_folder), split="tail:99"), "train", tmp_path
+        )
     with pytest.raises(ValueError, match="data.split='random'"):
         builders.build(_data(name="audio_folder", path=str(mixed_folder), split="random"), tmp_path)
     with pytest.raises(ValueError, match="hash needs three fractions"):
-        builders.build(_data(name="audio_folder", path=str(mixed_folder), split="hash:0.5,0.5"), tmp_path)
+        builders.build(
+            _data(name="audio_folder", path=str(mixed_folder), split="hash:0.5,0.5"), tmp_path
+        )
     bad_list = tmp_path / "l.txt"
     bad_list.write_text("train a/x08k.wav\ntest nothere.wav\n")
     with pytest.raises(ValueError, match="nothere.wav"):
-        builders.build(_data(name="audio_folder", path=str(mixed_folder), split=f"list:{bad_list}"), tmp_path)
+        builders.build(
+            _data(name="audio_folder", path=str(mixed_folder), split=f"list:{bad_list}"), tmp_path
+        )
     with pytest.raises(ValueError, match="split='bogus'"):
         builders.load_split(c, "bogus", tmp_path)
 
@@ -173,19 +211,36 @@ def test_tail_with_valid_holds_out_test_and_validation_by_sorted_name(tmp_path):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         sf.write(root / name, _tone(8000, 0.05, 200 + 20 * i, seed=i), 8000)
     ordered = sorted(names)  # the reference: plain sorting of the relative paths
-    c = _data(name="audio_folder", path=str(root), split="tail:3,valid:2", sample_rate=8000, build_workers=1)
-    ids = {s: [r["id"] for r in builders.load_split(c, s, tmp_path / "cache")] for s in sources.SPLITS}
+    c = _data(
+        name="audio_folder",
+        path=str(root),
+        split="tail:3,valid:2",
+        sample_rate=8000,
+        build_workers=1,
+    )
+    ids = {
+        s: [r["id"] for r in builders.load_split(c, s, tmp_path / "cache")] for s in sources.SPLITS
+    }
     assert ids == {"train": ordered[:-5], "valid": ordered[-5:-3], "test": ordered[-3:]}
     # Plain tail:3 holds out the same test files (valid = test), and trains on the two valid ones too.
-    plain = _data(name="audio_folder", path=str(root), split="tail:3", sample_rate=8000, build_workers=1)
+    plain = _data(
+        name="audio_folder", path=str(root), split="tail:3", sample_rate=8000, build_workers=1
+    )
     assert [r["id"] for r in builders.load_split(plain, "test", tmp_path / "cache")] == ordered[-3:]
-    assert [r["id"] for r in builders.load_split(plain, "train", tmp_path / "cache")] == ordered[:-3]
-    for spec, match in (("tail:3,valid:5", "holds out 8 files but .* found only 8"),
-                        ("tail:3,valid:0", "tail needs a positive number"),
-                        ("tail:3,val:2", "tail needs a positive number"), ("tail:3,", "tail needs a positive number"),
-                        ("tail:0,valid:2", "tail needs a positive number")):
+    assert [r["id"] for r in builders.load_split(plain, "train", tmp_path / "cache")] == ordered[
+        :-3
+    ]
+    for spec, match in (
+        ("tail:3,valid:5", "holds out 8 files but .* found only 8"),
+        ("tail:3,valid:0", "tail needs a positive number"),
+        ("tail:3,val:2", "tail needs a positive number"),
+        ("tail:3,", "tail needs a positive number"),
+        ("tail:0,valid:2", "tail needs a positive number"),
+    ):
         with pytest.raises(ValueError, match=match):
-            builders.build(_data(name="audio_folder", path=str(root), split=spec), tmp_path / "cache")
+            builders.build(
+                _data(name="audio_folder", path=str(root), split=spec), tmp_path / "cache"
+            )
 
 
 def test_bad_inputs_are_named(tmp_path):
@@ -248,8 +303,11 @@ def test_concurrent_builds_of_one_config_take_turns(tmp_path, monkeypatch):
     c = _data(num_train_clips=3, num_eval_clips=1, clip_seconds=0.1, build_workers=1)
     prepared = []
     real = builders._Builder.download_and_prepare
-    monkeypatch.setattr(builders._Builder, "download_and_prepare",
-                        lambda self, **kw: (prepared.append(1), real(self, **kw))[1])
+    monkeypatch.setattr(
+        builders._Builder,
+        "download_and_prepare",
+        lambda self, **kw: (prepared.append(1), real(self, **kw))[1],
+    )
     with concurrent.futures.ThreadPoolExecutor(3) as ex:
         paths = list(ex.map(lambda _: builders.build(c, tmp_path).data_path, range(3)))
     assert len(set(map(str, paths))) == 1 and len(prepared) == 1
@@ -265,8 +323,11 @@ def test_synthetic_matches_corpus(tmp_path):
         assert r["audio"].shape == (2000,) and r["source_sample_rate"] == 8000
         np.testing.assert_allclose(r["audio"], w, atol=INT16_STEP / 2 + 1e-7)
     test = builders.load_split(c, "test", tmp_path)
-    np.testing.assert_allclose(test[1]["audio"], synthetic.make_corpus("test", 2, 8000, 0.25)[1],
-                               atol=INT16_STEP / 2 + 1e-7)
+    np.testing.assert_allclose(
+        test[1]["audio"],
+        synthetic.make_corpus("test", 2, 8000, 0.25)[1],
+        atol=INT16_STEP / 2 + 1e-7,
+    )
     assert [r["id"] for r in test] == ["test-00000", "test-00001"]
 
 
@@ -305,7 +366,9 @@ def _make_vctk(root, layout, speakers=("p225", "p226", "p227", "s5"), n_rec=(6, 
                 d = root / "wav48_silence_trimmed" / s
                 d.mkdir(parents=True, exist_ok=True)
                 sf.write(d / f"{s}_{i:03d}_mic1.flac", x, sr)
-                sf.write(d / f"{s}_{i:03d}_mic2.flac", 0.5 * x, sr)  # mic2 is quieter: tells the mics apart
+                sf.write(
+                    d / f"{s}_{i:03d}_mic2.flac", 0.5 * x, sr
+                )  # mic2 is quieter: tells the mics apart
             else:
                 d = root / "wav48" / s
                 d.mkdir(parents=True, exist_ok=True)
@@ -318,8 +381,14 @@ def _make_vctk(root, layout, speakers=("p225", "p226", "p227", "s5"), n_rec=(6, 
 
 def test_vctk_single_speaker(tmp_path):
     root = _make_vctk(tmp_path / "VCTK-Corpus-0.92", "0.92")
-    c = _data(name="vctk", path=str(root), vctk_mode="single", vctk_train_recordings=4, num_valid_clips=1,
-              sample_rate=16000)
+    c = _data(
+        name="vctk",
+        path=str(root),
+        vctk_mode="single",
+        vctk_train_recordings=4,
+        num_valid_clips=1,
+        sample_rate=16000,
+    )
     ids = {s: [r["id"] for r in builders.load_split(c, s, tmp_path / "c")] for s in sources.SPLITS}
     assert ids["test"] == ["p225_005", "p225_006"]
     assert len(ids["train"]) == 3 and len(ids["valid"]) == 1
@@ -342,7 +411,13 @@ def test_vctk_single_speaker(tmp_path):
 
 def test_vctk_multi_speaker_080_and_zip(tmp_path):
     _make_vctk(tmp_path / "old" / "VCTK-Corpus", "0.80")
-    c = _data(name="vctk", path=str(tmp_path / "old"), vctk_mode="multi", vctk_train_speakers=2, num_valid_clips=2)
+    c = _data(
+        name="vctk",
+        path=str(tmp_path / "old"),
+        vctk_mode="multi",
+        vctk_train_speakers=2,
+        num_valid_clips=2,
+    )
     splits = {s: builders.load_split(c, s, tmp_path / "c") for s in sources.SPLITS}
     spk = {s: {r["speaker"] for r in src} for s, src in splits.items()}
     assert spk["train"] == {"p225", "p226"} and spk["test"] == {"p227", "s5"}
@@ -354,8 +429,12 @@ def test_vctk_multi_speaker_080_and_zip(tmp_path):
     with zipfile.ZipFile(zpath, "w") as zf:
         for f in sorted(tree.rglob("*")):
             zf.write(f, f.relative_to(tree.parent).as_posix())
-    cz = _data(name="vctk", path=str(zpath), vctk_mode="multi", vctk_train_speakers=3, num_valid_clips=1)
-    cd = _data(name="vctk", path=str(tree), vctk_mode="multi", vctk_train_speakers=3, num_valid_clips=1)
+    cz = _data(
+        name="vctk", path=str(zpath), vctk_mode="multi", vctk_train_speakers=3, num_valid_clips=1
+    )
+    cd = _data(
+        name="vctk", path=str(tree), vctk_mode="multi", vctk_train_speakers=3, num_valid_clips=1
+    )
     from_zip, from_dir = (builders.load_split(x, "test", tmp_path / "c") for x in (cz, cd))
     assert [r["id"] for r in from_zip] == [r["id"] for r in from_dir] == ["s5_001", "s5_002"]
     np.testing.assert_array_equal(from_zip[1]["audio"], from_dir[1]["audio"])
@@ -372,13 +451,18 @@ def test_vctk_rejects_other_trees_and_trims(tmp_path, mixed_folder):
     for i in range(1, 4):  # 0.1 s of silence, 0.1 s of tone, 0.1 s of silence
         x = np.concatenate([np.zeros(4800), _tone(48000, 0.1, 440)[:, 0], np.zeros(4800)])
         sf.write(d / f"p225_{i:03d}_mic1.flac", x, 48000)
-    c = _data(name="vctk", path=str(root), vctk_train_recordings=2, num_valid_clips=0, sample_rate=16000)
+    c = _data(
+        name="vctk", path=str(root), vctk_train_recordings=2, num_valid_clips=0, sample_rate=16000
+    )
     plain = builders.load_split(c, "test", tmp_path)
-    trimmed = builders.load_split(_data(**{**c.to_dict(), "trim_silence": True, "trim_top_db": 30.0}), "test", tmp_path)
+    trimmed = builders.load_split(
+        _data(**{**c.to_dict(), "trim_silence": True, "trim_top_db": 30.0}), "test", tmp_path
+    )
     assert len(plain[0]["audio"]) == 4800
     assert 1600 <= len(trimmed[0]["audio"]) <= 2600  # about the 0.1 s of tone, give or take a frame
-    want, _ = librosa.effects.trim(_reference(d / "p225_003_mic1.flac", 16000), top_db=30.0, frame_length=512,
-                                   hop_length=128)
+    want, _ = librosa.effects.trim(
+        _reference(d / "p225_003_mic1.flac", 16000), top_db=30.0, frame_length=512, hop_length=128
+    )
     np.testing.assert_allclose(trimmed[0]["audio"], want, atol=INT16_STEP / 2 + 1e-7)
 
 
@@ -391,13 +475,19 @@ def test_musdb_hq(tmp_path):
     for subset, names in tracks.items():
         for i, name in enumerate(names):
             (root / subset / name).mkdir(parents=True)
-            sf.write(root / subset / name / "mixture.wav", _tone(44100, 0.1, 300 + 50 * i, channels=2), 44100)
+            sf.write(
+                root / subset / name / "mixture.wav",
+                _tone(44100, 0.1, 300 + 50 * i, channels=2),
+                44100,
+            )
             sf.write(root / subset / name / "vocals.wav", _tone(44100, 0.1, 900, channels=2), 44100)
     c = _data(name="musdb18", path=str(root), num_valid_clips=1, sample_rate=22050)
     splits = {s: builders.load_split(c, s, tmp_path / "c") for s in sources.SPLITS}
     assert [r["id"] for r in splits["test"]] == ["test/D - Four", "test/E - Five"]
     assert len(splits["train"]) == 2 and len(splits["valid"]) == 1
-    assert {r["id"] for r in splits["train"]} | {r["id"] for r in splits["valid"]} == {f"train/{n}" for n in tracks["train"]}
+    assert {r["id"] for r in splits["train"]} | {r["id"] for r in splits["valid"]} == {
+        f"train/{n}" for n in tracks["train"]
+    }
     assert splits["test"][0]["speaker"] == "D"
     want = _reference(root / "test/D - Four/mixture.wav", 22050)
     np.testing.assert_allclose(splits["test"][0]["audio"], want, atol=INT16_STEP / 2 + 1e-7)
@@ -432,7 +522,9 @@ src = builders.load_split(c, "train", {str(tmp_path)!r})
 assert len(src) == 3 and src[0]["audio"].dtype.name == "float32"
 print("TF" if "tensorflow" in sys.modules else "NO-TF")
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "NO-TF"
 
@@ -457,14 +549,21 @@ def test_speech_44k_split_of_configs_speech(speech_44k, tmp_path):
     start = time.time()
     train = builders.load_split(c, "train", tmp_path)
     elapsed = time.time() - start
-    test, valid = builders.load_split(c, "test", tmp_path), builders.load_split(c, "valid", tmp_path)
-    names = sorted(p.name for p in speech_44k.glob("*.flac"))  # the reference: the folder's sorted file names
+    test, valid = (
+        builders.load_split(c, "test", tmp_path),
+        builders.load_split(c, "valid", tmp_path),
+    )
+    names = sorted(
+        p.name for p in speech_44k.glob("*.flac")
+    )  # the reference: the folder's sorted file names
     assert len(names) == 141
     assert [r["id"] for r in test] == names[-20:] and [r["id"] for r in valid] == names[-30:-20]
     assert [r["id"] for r in train] == names[:-30]
     assert (len(train), len(test), len(valid)) == (111, 20, 10)
     assert test[0]["id"] == "LJ003-0079.flac" and test[-1]["id"] == "LJ003-0098.flac"
-    spec = importlib.util.spec_from_file_location("evaluate_cli_split", REPO / "launch" / "evaluate.py")
+    spec = importlib.util.spec_from_file_location(
+        "evaluate_cli_split", REPO / "launch" / "evaluate.py"
+    )
     cli = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = cli  # dataclasses look their module up here
     spec.loader.exec_module(cli)
@@ -473,7 +572,9 @@ def test_speech_44k_split_of_configs_speech(speech_44k, tmp_path):
     want = _reference(speech_44k / "LJ003-0098.flac", 16000)
     np.testing.assert_allclose(test[-1]["audio"], np.clip(want, -1, 1), atol=INT16_STEP / 2 + 1e-7)
     assert test[-1]["source_sample_rate"] == 44100
-    total_minutes = sum(len(r["audio"]) for part in (train, valid) for r in part) / 16000 / 60  # the 121 before test
+    total_minutes = (
+        sum(len(r["audio"]) for part in (train, valid) for r in part) / 16000 / 60
+    )  # the 121 before test
     assert 14 < total_minutes < 17.9
     assert json.dumps(train.metadata["build_summary"])  # serialisable summary recorded
     assert elapsed < 60, f"building speech-44k took {elapsed:.1f}s"

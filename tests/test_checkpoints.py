@@ -20,13 +20,17 @@ def trained(tmp_path_factory) -> pathlib.Path:
     """A finished 6-step run with checkpoints at steps 2, 4 and 6 (the root holding `run/` and `data/`)."""
     root = tmp_path_factory.mktemp("ckpt")
     train_tiny_model(root, train__num_train_steps=6, train__checkpoint_every=2)
-    assert sorted(int(p.name) for p in (root / "run" / "checkpoints").iterdir() if p.name.isdigit()) == [2, 4, 6]
+    assert sorted(
+        int(p.name) for p in (root / "run" / "checkpoints").iterdir() if p.name.isdigit()
+    ) == [2, 4, 6]
     return root
 
 
 def _truncate_model_data(step_dir: pathlib.Path) -> None:
     """Cut the largest array file of the model item in half, as an interrupted copy or a full disk would."""
-    big = max((p for p in (step_dir / "model").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    big = max(
+        (p for p in (step_dir / "model").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size
+    )
     data = big.read_bytes()
     big.write_bytes(data[: len(data) // 2])
 
@@ -53,7 +57,9 @@ def _leaves(variables) -> list[np.ndarray]:
 
 def test_load_falls_back_to_the_newest_step_that_reads(damaged, trained):
     run = damaged / "run"
-    with pytest.warns(UserWarning, match=r"damaged checkpoint\(s\) skipped: .*checkpoints/6 .*loaded step 4"):
+    with pytest.warns(
+        UserWarning, match=r"damaged checkpoint\(s\) skipped: .*checkpoints/6 .*loaded step 4"
+    ):
         model = jaxsr.load(run)
     assert model.step == 4
     for a, b in zip(_leaves(model.variables), _leaves(jaxsr.load(trained / "run", 4).variables)):
@@ -74,7 +80,10 @@ def test_no_readable_step_is_one_error(trained, tmp_path):
     shutil.copytree(trained, root)
     for step in (2, 4, 6):
         _garble_meta(root / "run" / "checkpoints" / str(step))
-    with pytest.raises(ValueError, match=r"no checkpoint under .*checkpoints can be read \(damaged or half-written\)") as e:
+    with pytest.raises(
+        ValueError,
+        match=r"no checkpoint under .*checkpoints can be read \(damaged or half-written\)",
+    ) as e:
         jaxsr.load(root / "run")
     assert "\n" not in str(e.value)
 

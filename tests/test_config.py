@@ -70,7 +70,9 @@ def _set(config, path: str, value) -> None:
     node[leaf] = value
 
 
-@pytest.mark.parametrize("field,value,hint", BAD_FIELDS, ids=[f"{f}={v!r}" for f, v, _ in BAD_FIELDS])
+@pytest.mark.parametrize(
+    "field,value,hint", BAD_FIELDS, ids=[f"{f}={v!r}" for f, v, _ in BAD_FIELDS]
+)
 def test_bad_field_names_the_field(field, value, hint):
     c = config_lib.default_config()
     _set(c, field, value)
@@ -85,7 +87,9 @@ def test_bad_denoise_fields_name_the_field():
     c = config_lib.default_config()
     c.task.name = "denoise"
     c.task.noise_types = ("white", "purple")
-    with pytest.raises(ValueError, match=r"^config\.task\.noise_types: unknown noise type 'purple'"):
+    with pytest.raises(
+        ValueError, match=r"^config\.task\.noise_types: unknown noise type 'purple'"
+    ):
         config_lib.validate(c)
     c.task.noise_types = ("folder",)
     with pytest.raises(ValueError, match=r"^config\.task\.noise_dir:"):
@@ -97,15 +101,26 @@ def test_bad_denoise_fields_name_the_field():
 
 
 BAD_DENOISE_OPTIONS = [
-    ("varying_exponent", (2.0, 0.0)), ("varying_level_db", (-3.0, 10.0)), ("varying_seconds", (0.0, 1.0)),
-    ("babble_talkers", (0, 4)), ("babble_talkers", (3.5, 8)), ("babble_pitch", (0.7,)), ("babble_pitch", (0.1, 1.5)),
-    ("babble_formant", (1.2, 0.9)), ("babble_min_shift", 0.9), ("babble_synthetic_prob", 1.5),
-    ("reverb_prob", -0.1), ("reverb_rt60", (0.0, 0.5)), ("reverb_drr_db", (10.0, 3.0)),
+    ("varying_exponent", (2.0, 0.0)),
+    ("varying_level_db", (-3.0, 10.0)),
+    ("varying_seconds", (0.0, 1.0)),
+    ("babble_talkers", (0, 4)),
+    ("babble_talkers", (3.5, 8)),
+    ("babble_pitch", (0.7,)),
+    ("babble_pitch", (0.1, 1.5)),
+    ("babble_formant", (1.2, 0.9)),
+    ("babble_min_shift", 0.9),
+    ("babble_synthetic_prob", 1.5),
+    ("reverb_prob", -0.1),
+    ("reverb_rt60", (0.0, 0.5)),
+    ("reverb_drr_db", (10.0, 3.0)),
     ("noise_types", ()),
 ]
 
 
-@pytest.mark.parametrize("field,value", BAD_DENOISE_OPTIONS, ids=[f"{f}={v!r}" for f, v in BAD_DENOISE_OPTIONS])
+@pytest.mark.parametrize(
+    "field,value", BAD_DENOISE_OPTIONS, ids=[f"{f}={v!r}" for f, v in BAD_DENOISE_OPTIONS]
+)
 def test_bad_realistic_noise_fields_name_the_field_in_one_line(field, value):
     c = config_lib.default_config()
     c.task.name = "denoise"
@@ -118,7 +133,9 @@ def test_bad_realistic_noise_fields_name_the_field_in_one_line(field, value):
 def test_realistic_noise_fields_validate_and_default_to_todays_behaviour():
     c = config_lib.default_config()
     c.task.name = "denoise"
-    assert c.task.noise_types == ("white", "pink", "brown") and c.task.reverb_prob == 0.0  # the defaults
+    assert (
+        c.task.noise_types == ("white", "pink", "brown") and c.task.reverb_prob == 0.0
+    )  # the defaults
     c.task.update(noise_types=("varying", "babble", "babble_voices"), reverb_prob=0.3)
     config_lib.validate(c)
 
@@ -126,10 +143,16 @@ def test_realistic_noise_fields_validate_and_default_to_todays_behaviour():
 def test_random_polarity_defaults_off_and_must_be_a_bool():
     import ml_collections
 
-    assert config_lib.default_config().data.random_polarity is False  # the paper's setup, draws nothing
+    assert (
+        config_lib.default_config().data.random_polarity is False
+    )  # the paper's setup, draws nothing
     d = config_lib.default_config().to_dict()
-    d["data"]["random_polarity"] = "yes"  # e.g. an edited config.json: ConfigDict's own type check is bypassed
-    with pytest.raises(ValueError, match=r"^config\.data\.random_polarity: got 'yes'; use True or False"):
+    d["data"]["random_polarity"] = (
+        "yes"  # e.g. an edited config.json: ConfigDict's own type check is bypassed
+    )
+    with pytest.raises(
+        ValueError, match=r"^config\.data\.random_polarity: got 'yes'; use True or False"
+    ):
         config_lib.validate(ml_collections.ConfigDict(d))
     d["data"]["random_polarity"] = True
     config_lib.validate(ml_collections.ConfigDict(d))
@@ -176,7 +199,9 @@ def test_json_round_trip_equals_original():
 def test_json_round_trip_preserves_tuples():
     restored = config_lib.config_from_json(config_lib.config_to_json(_changed_config()))
     assert restored.task.snr_db == (5.0, 10.0) and isinstance(restored.task.snr_db, tuple)
-    assert restored.task.noise_types == ("pink", "babble") and isinstance(restored.task.noise_types, tuple)
+    assert restored.task.noise_types == ("pink", "babble") and isinstance(
+        restored.task.noise_types, tuple
+    )
     assert isinstance(restored.task.gap_ms, tuple)
 
 
@@ -190,9 +215,15 @@ def test_json_missing_fields_fall_back_to_defaults():
     saved = json.loads(config_lib.config_to_json(_changed_config()))
     saved["train"]["ema_decay"] = 0.5
     text = json.dumps(saved)
-    assert config_lib.config_from_json(text).train.ema_decay == 0.5  # read from the file when present
+    assert (
+        config_lib.config_from_json(text).train.ema_decay == 0.5
+    )  # read from the file when present
     del saved["train"]["ema_decay"]  # as if written before the field existed
     restored = config_lib.config_from_json(json.dumps(saved))
     assert restored.train.ema_decay == 0.0  # the default, not a value from elsewhere in the file
     # Only the missing field falls back: its section's other saved fields are kept.
-    assert restored.train.learning_rate == 1e-3 and restored.train.schedule == "cosine" and restored.seed == 7
+    assert (
+        restored.train.learning_rate == 1e-3
+        and restored.train.schedule == "cosine"
+        and restored.seed == 7
+    )

@@ -71,10 +71,14 @@ def test_spline_upsample_matches_reference_splrep(ratio):
 
 
 def test_spline_upsample_to_explicit_length_matches_reference():
-    x_lr = resamplers.decimate(_speechlike(4099), 4)  # 1025 low-rate samples; target length 4099 < 1025 * 4
+    x_lr = resamplers.decimate(
+        _speechlike(4099), 4
+    )  # 1025 low-rate samples; target length 4099 < 1025 * 4
     got = D.spline_upsample(x_lr, 4, 4099)
     tck = scipy.interpolate.splrep(np.arange(len(x_lr)) * 4, x_lr.astype(np.float64), s=0)
-    np.testing.assert_allclose(got, scipy.interpolate.splev(np.arange(4099), tck), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        got, scipy.interpolate.splev(np.arange(4099), tck), rtol=0, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("ratio", SR_RATIOS)
@@ -94,10 +98,14 @@ def test_degrade_sr_input_is_the_spline_baseline():
     d = D.degrade_sr(y, 4)
     # The reference, from scipy alone: the paper's decimation, then the interpolating cubic spline.
     low = scipy.signal.decimate(y.astype(np.float64), 4, ftype="iir", zero_phase=True)
-    want = scipy.interpolate.splev(np.arange(len(y)), scipy.interpolate.splrep(np.arange(len(low)) * 4, low, s=0))
+    want = scipy.interpolate.splev(
+        np.arange(len(y)), scipy.interpolate.splrep(np.arange(len(low)) * 4, low, s=0)
+    )
     assert d.x.shape == d.baseline.shape == y.shape and d.x.dtype == d.baseline.dtype == np.float32
     np.testing.assert_allclose(d.baseline, want, rtol=0, atol=1e-6)
-    np.testing.assert_array_equal(d.x, d.baseline)  # the model's input is the baseline it is scored against
+    np.testing.assert_array_equal(
+        d.x, d.baseline
+    )  # the model's input is the baseline it is scored against
     assert np.abs(d.x - y).max() > 0.01  # and it is degraded: the top band is gone
     assert d.info == {"task": "sr", "ratio": 4} and d.mask is None
 
@@ -106,10 +114,16 @@ def test_sr_on_real_speech_matches_scipy(speech44k_clip):
     audio, _ = speech44k_clip
     y = audio[20000:28192]
     x_lr = resamplers.decimate(y, 2)
-    np.testing.assert_allclose(x_lr, scipy.signal.decimate(y.astype(np.float64), 2, ftype="iir"), rtol=0, atol=2e-7)
+    np.testing.assert_allclose(
+        x_lr, scipy.signal.decimate(y.astype(np.float64), 2, ftype="iir"), rtol=0, atol=2e-7
+    )
     tck = scipy.interpolate.splrep(np.arange(len(x_lr)) * 2, x_lr.astype(np.float64), s=0)
-    np.testing.assert_allclose(D.spline_upsample(x_lr, 2), scipy.interpolate.splev(np.arange(len(y)), tck),
-                               rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        D.spline_upsample(x_lr, 2),
+        scipy.interpolate.splev(np.arange(len(y)), tck),
+        rtol=0,
+        atol=1e-6,
+    )
 
 
 # ----------------------------------------------------------------------------------------- denoise
@@ -117,11 +131,15 @@ def test_sr_on_real_speech_matches_scipy(speech44k_clip):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_denoise_mixture_has_the_drawn_snr(kind, seed):
     y = _speechlike(8192, seed)
-    d = D.degrade_denoise(y, np.random.default_rng(seed), (0.0, 15.0), (kind,), noise_pool=[_noise(10000, 9)])
+    d = D.degrade_denoise(
+        y, np.random.default_rng(seed), (0.0, 15.0), (kind,), noise_pool=[_noise(10000, 9)]
+    )
     assert d.info["noise"] == kind and 0.0 <= d.info["snr_db"] <= 15.0
     y64, noise = y.astype(np.float64), d.x.astype(np.float64) - y
     measured = 10 * np.log10(np.sum(y64**2) / np.sum(noise**2))
-    assert abs(measured - d.info["snr_db"]) < 1e-3, f"measured {measured:.5f} dB, drawn {d.info['snr_db']:.5f} dB"
+    assert abs(measured - d.info["snr_db"]) < 1e-3, (
+        f"measured {measured:.5f} dB, drawn {d.info['snr_db']:.5f} dB"
+    )
     assert d.x is d.baseline or np.array_equal(d.x, d.baseline)
 
 
@@ -133,7 +151,9 @@ def test_denoise_fixed_snr():
 @pytest.mark.parametrize("kind,exponent", [("white", 0.0), ("pink", 1.0), ("brown", 2.0)])
 def test_colored_noise_psd_slope(kind, exponent):
     n = noise_lib.colored_noise(np.random.default_rng(3), 2**16, exponent)
-    assert abs(np.sqrt(np.mean(n.astype(np.float64) ** 2)) - 1.0) < 1e-4, "noise should have unit RMS"
+    assert abs(np.sqrt(np.mean(n.astype(np.float64) ** 2)) - 1.0) < 1e-4, (
+        "noise should have unit RMS"
+    )
     f, psd = scipy.signal.welch(n, nperseg=4096)
     band = (f > 2e-3) & (f < 0.4)  # away from DC (zeroed) and Nyquist
     slope = np.polyfit(np.log10(f[band]), np.log10(psd[band]), 1)[0]
@@ -144,7 +164,10 @@ def test_babble_noise_is_made_from_the_pool():
     # Pool clips are pure tones at 500 and 1500 Hz over whole periods: every excerpt of a whole second has
     # its energy in exactly those two FFT bins, so the babble added to a 3 kHz tone must too.
     t = np.arange(24000) / SR
-    pool = [np.sin(2 * np.pi * 500 * t).astype(np.float32), np.sin(2 * np.pi * 1500 * t).astype(np.float32)]
+    pool = [
+        np.sin(2 * np.pi * 500 * t).astype(np.float32),
+        np.sin(2 * np.pi * 1500 * t).astype(np.float32),
+    ]
     y = (0.3 * np.sin(2 * np.pi * 3000 * np.arange(SR) / SR)).astype(np.float32)
     d = D.degrade_denoise(y, np.random.default_rng(0), 0.0, ("babble",), noise_pool=pool)
     spec = np.abs(np.fft.rfft(d.x.astype(np.float64) - y)) ** 2  # 1 Hz bins
@@ -159,7 +182,11 @@ def test_babble_without_pool_is_a_clear_error():
 
 def test_denoise_is_deterministic_under_a_seed():
     y = _speechlike()
-    task = {"name": "denoise", "snr_db": (0.0, 15.0), "noise_types": ("white", "pink", "brown", "babble")}
+    task = {
+        "name": "denoise",
+        "snr_db": (0.0, 15.0),
+        "noise_types": ("white", "pink", "brown", "babble"),
+    }
     pool = [_noise(9000, 5)]
     a = D.degrade(y, task, np.random.default_rng(11), SR, noise_pool=pool)
     b = D.degrade(y, task, np.random.default_rng(11), SR, noise_pool=pool)
@@ -178,8 +205,12 @@ def test_gap_mask_has_configured_gaps_with_lengths_in_range(seed):
     runs = _runs(mask)
     assert len(runs) == 3, f"expected 3 gaps, got runs {runs}"
     for start, stop in runs:
-        assert 160 <= stop - start <= 800, f"gap of {stop - start} samples is outside 10-50 ms at 16 kHz"
-        assert start >= 1 and stop <= 8191, "a gap touches the edge: no neighbour to interpolate from"
+        assert 160 <= stop - start <= 800, (
+            f"gap of {stop - start} samples is outside 10-50 ms at 16 kHz"
+        )
+        assert start >= 1 and stop <= 8191, (
+            "a gap touches the edge: no neighbour to interpolate from"
+        )
 
 
 def test_inpaint_keeps_known_samples_and_discards_gap_content():
@@ -191,7 +222,9 @@ def test_inpaint_keeps_known_samples_and_discards_gap_content():
     # The gap is zeroed before filling: the original samples in it cannot influence the result.
     y_junk = y.copy()
     y_junk[d.mask] = 0.9
-    d_junk = D.degrade_inpaint(y_junk, np.random.default_rng(4), SR, num_gaps=2, gap_ms=(10.0, 50.0))
+    d_junk = D.degrade_inpaint(
+        y_junk, np.random.default_rng(4), SR, num_gaps=2, gap_ms=(10.0, 50.0)
+    )
     np.testing.assert_array_equal(d_junk.mask, d.mask)
     np.testing.assert_array_equal(d_junk.x, d.x)
 
@@ -210,7 +243,9 @@ def test_linear_fill_matches_reference():
     x = _noise(2000, 6)
     mask = np.zeros(2000, bool)
     mask[10:55] = mask[300:301] = mask[1200:1500] = True
-    np.testing.assert_allclose(D.linear_fill(x, mask), _linear_fill_reference(x, mask), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        D.linear_fill(x, mask), _linear_fill_reference(x, mask), rtol=0, atol=1e-6
+    )
 
 
 def test_linear_fill_is_exact_on_a_ramp():
@@ -240,12 +275,16 @@ def test_degrade_dispatches_on_config_task():
 
 
 def test_unknown_task_name_lists_the_tasks():
-    with pytest.raises(ValueError, match=r"task name must be one of \('sr', 'denoise', 'inpaint'\); got 'superres'"):
+    with pytest.raises(
+        ValueError, match=r"task name must be one of \('sr', 'denoise', 'inpaint'\); got 'superres'"
+    ):
         D.degrade(_speechlike(), {"name": "superres"}, np.random.default_rng(0), SR)
 
 
 @pytest.mark.parametrize("ratio", [5, 0, 3.5, -2, 16])
-@pytest.mark.parametrize("fn", [resamplers.decimate, D.degrade_sr, D.spline_upsample, resamplers.lowpass])
+@pytest.mark.parametrize(
+    "fn", [resamplers.decimate, D.degrade_sr, D.spline_upsample, resamplers.lowpass]
+)
 def test_bad_ratio_names_argument_and_accepted_values(fn, ratio):
     with pytest.raises(ValueError, match=r"ratio must be one of \(2, 3, 4, 6, 8\)"):
         fn(_noise(256), ratio)
@@ -255,8 +294,11 @@ def test_bad_ratio_names_argument_and_accepted_values(fn, ratio):
 def test_non_finite_input_is_rejected(bad):
     y = _noise(256)
     y[100] = bad
-    for fn in (lambda: D.degrade_sr(y, 2), lambda: D.degrade_denoise(y, np.random.default_rng(0)),
-               lambda: D.degrade_inpaint(y, np.random.default_rng(0), SR)):
+    for fn in (
+        lambda: D.degrade_sr(y, 2),
+        lambda: D.degrade_denoise(y, np.random.default_rng(0)),
+        lambda: D.degrade_inpaint(y, np.random.default_rng(0), SR),
+    ):
         with pytest.raises(ValueError, match="y has NaN or infinite samples"):
             fn()
 
@@ -300,12 +342,22 @@ _NAMED_REFERENCES = {
     "soxr_hq": lambda y, r: soxr.resample(y, 48000, 48000 // r, quality="HQ"),
     "soxr_vhq": lambda y, r: soxr.resample(y, 48000, 48000 // r, quality="VHQ"),
     "soxr_lq": lambda y, r: soxr.resample(y, 48000, 48000 // r, quality="LQ"),
-    "resample_poly": lambda y, r: scipy.signal.resample_poly(y, 1, r),  # scipy's default Kaiser(5.0) filter
+    "resample_poly": lambda y, r: scipy.signal.resample_poly(
+        y, 1, r
+    ),  # scipy's default Kaiser(5.0) filter
     "fir_lowcut": lambda y, r: scipy.signal.resample_poly(y, 1, r, window=_kaiser_fir(r, 0.6)),
-    "butter4": lambda y, r: scipy.signal.sosfiltfilt(scipy.signal.butter(4, 1 / r, output="sos"), y)[::r],
-    "cheby2": lambda y, r: scipy.signal.sosfiltfilt(scipy.signal.cheby2(8, 60, 1 / r, output="sos"), y)[::r],
-    "ellip": lambda y, r: scipy.signal.sosfiltfilt(scipy.signal.ellip(6, 0.1, 80, 0.95 / r, output="sos"), y)[::r],
-    "bessel6": lambda y, r: scipy.signal.sosfiltfilt(scipy.signal.bessel(6, 0.9 / r, norm="mag", output="sos"), y)[::r],
+    "butter4": lambda y, r: scipy.signal.sosfiltfilt(
+        scipy.signal.butter(4, 1 / r, output="sos"), y
+    )[::r],
+    "cheby2": lambda y, r: scipy.signal.sosfiltfilt(
+        scipy.signal.cheby2(8, 60, 1 / r, output="sos"), y
+    )[::r],
+    "ellip": lambda y, r: scipy.signal.sosfiltfilt(
+        scipy.signal.ellip(6, 0.1, 80, 0.95 / r, output="sos"), y
+    )[::r],
+    "bessel6": lambda y, r: scipy.signal.sosfiltfilt(
+        scipy.signal.bessel(6, 0.9 / r, norm="mag", output="sos"), y
+    )[::r],
     "butter4_causal": _causal_reference,
     "decimate_nofilter": lambda y, r: y[::r],
 }
@@ -318,7 +370,9 @@ def test_every_named_resampler_has_a_reference():
 @pytest.mark.parametrize("ratio", SR_RATIOS)
 @pytest.mark.parametrize("name", list(_NAMED_REFERENCES))
 def test_named_resampler_matches_the_library_call(name, ratio):
-    y = _speechlike(4800, seed=ratio)  # 4800 = 2 * 3 * 4 * 6 * 8 * 25 / 24: divisible by every ratio
+    y = _speechlike(
+        4800, seed=ratio
+    )  # 4800 = 2 * 3 * 4 * 6 * 8 * 25 / 24: divisible by every ratio
     want = _NAMED_REFERENCES[name](y.astype(np.float64), ratio)
     got = resamplers.sr_lowrate(y, ratio, name)
     assert got.shape == want.shape == (4800 // ratio,) and got.dtype == np.float32
@@ -327,14 +381,18 @@ def test_named_resampler_matches_the_library_call(name, ratio):
     d = D.named_degradation(name, y, ratio)
     # The model input is the cubic spline through the low-rate samples, whichever resampler made them.
     tck = scipy.interpolate.splrep(np.arange(len(got)) * ratio, got.astype(np.float64), s=0)
-    np.testing.assert_allclose(d.x, scipy.interpolate.splev(np.arange(4800), tck), rtol=0, atol=2e-6)
+    np.testing.assert_allclose(
+        d.x, scipy.interpolate.splev(np.arange(4800), tck), rtol=0, atol=2e-6
+    )
     assert d.y is None  # named resamplers have no gain: the target is the clean input
 
 
 def test_named_paper_is_the_default_sr_degradation():
     y = _speechlike(4096)
     np.testing.assert_array_equal(D.named_degradation("paper", y, 4).x, D.degrade_sr(y, 4).x)
-    d = D.degrade(y, {"name": "sr", "ratio": 4, "sr_degradation": "soxr_hq"}, np.random.default_rng(0), SR)
+    d = D.degrade(
+        y, {"name": "sr", "ratio": 4, "sr_degradation": "soxr_hq"}, np.random.default_rng(0), SR
+    )
     np.testing.assert_array_equal(d.x, D.named_degradation("soxr_hq", y, 4).x)
 
 
@@ -350,11 +408,15 @@ def test_soxr_on_a_length_not_divisible_by_the_ratio():
 def test_soxr_upsample_matches_soxr():
     x_lr = resamplers.sr_lowrate(_speechlike(4096), 4, "resample_poly")
     up = D.soxr_upsample(x_lr, 4, 4096)
-    np.testing.assert_allclose(up, soxr.resample(x_lr.astype(np.float64), 1, 4, quality="HQ"), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        up, soxr.resample(x_lr.astype(np.float64), 1, 4, quality="HQ"), rtol=0, atol=1e-6
+    )
 
 
 def test_unknown_resampler_lists_the_names():
-    with pytest.raises(ValueError, match=r"unknown resampler 'soxr_max'; use one of: paper, soxr_hq, .*nofilter"):
+    with pytest.raises(
+        ValueError, match=r"unknown resampler 'soxr_max'; use one of: paper, soxr_hq, .*nofilter"
+    ):
         D.named_degradation("soxr_max", _speechlike(), 4)
 
 
@@ -362,22 +424,37 @@ def _lowrate_tone_levels(chain: dict, ratio: int = 4) -> tuple[float, float]:
     """dB of a pass-band tone (0.2 x new Nyquist) and of the alias of a tone at 2.6 x the new Nyquist, both
     on FFT bins, in the low-rate output of `chain` (input tones of equal amplitude: 0 dB = unchanged)."""
     n, n_low = 16384, 16384 // ratio
-    k_lo, k_hi = 410 * 4 // ratio, 5325 * 4 // ratio  # full-rate bins; low-rate bins k_lo and the fold of k_hi
+    k_lo, k_hi = (
+        410 * 4 // ratio,
+        5325 * 4 // ratio,
+    )  # full-rate bins; low-rate bins k_lo and the fold of k_hi
     t = np.arange(n)
-    y = (0.25 * np.sin(2 * np.pi * k_lo * t / n) + 0.25 * np.sin(2 * np.pi * k_hi * t / n)).astype(np.float32)
-    spec = np.abs(np.fft.rfft(resamplers.sr_lowrate(y, ratio, chain).astype(np.float64))) / (n_low / 2)
+    y = (0.25 * np.sin(2 * np.pi * k_lo * t / n) + 0.25 * np.sin(2 * np.pi * k_hi * t / n)).astype(
+        np.float32
+    )
+    spec = np.abs(np.fft.rfft(resamplers.sr_lowrate(y, ratio, chain).astype(np.float64))) / (
+        n_low / 2
+    )
     alias = k_hi % n_low if k_hi % n_low <= n_low // 2 else n_low - k_hi % n_low
     return 20 * np.log10(spec[k_lo] / 0.25), 20 * np.log10(spec[alias] / 0.25 + 1e-12)
 
 
 def _iir_task(**fields) -> dict:
-    return {"name": "sr", "ratio": 4, "sr_degradation": "random", "sr_gain_db": (0.0, 0.0),
-            "sr_chain_weights": {"iir": 1.0}, **fields}
+    return {
+        "name": "sr",
+        "ratio": 4,
+        "sr_degradation": "random",
+        "sr_gain_db": (0.0, 0.0),
+        "sr_chain_weights": {"iir": 1.0},
+        **fields,
+    }
 
 
 def _xcorr_peak_lag(a: np.ndarray, b: np.ndarray) -> int:
     """Lag (samples) at which `a` best matches `b` (positive: `a` is late)."""
-    c = scipy.signal.correlate(a.astype(np.float64), b.astype(np.float64), mode="full", method="fft")
+    c = scipy.signal.correlate(
+        a.astype(np.float64), b.astype(np.float64), mode="full", method="fft"
+    )
     return int(np.argmax(c)) - (len(b) - 1)
 
 
@@ -388,20 +465,27 @@ def test_random_iir_chains_are_zero_phase_lowpass_filters():
     for _ in range(40):
         chain = resamplers.draw_sr_chain(rng, _iir_task())
         seen.add(chain["family"])
-        assert chain["kind"] == "iir" and 2 <= chain["order"] <= 12 and 0.7 <= chain["cutoff"] <= 1.0
+        assert (
+            chain["kind"] == "iir" and 2 <= chain["order"] <= 12 and 0.7 <= chain["cutoff"] <= 1.0
+        )
         # Zero-phase: the spline-upsampled input lines up with the clean signal (a causal filter would
         # put the peak at its delay, several samples late).
         x = D.degrade_sr(broadband, 4, chain).x
         assert _xcorr_peak_lag(x, broadband) == 0, chain
         passband, alias = _lowrate_tone_levels(chain)
         assert passband > -3.0, (chain, passband)  # at most ~2 dB: twice a 1 dB ripple, zero-phase
-        assert alias < -30.0, (chain, alias)  # a tone above the new Nyquist is filtered out, not folded in
+        assert alias < -30.0, (
+            chain,
+            alias,
+        )  # a tone above the new Nyquist is filtered out, not folded in
     assert seen == set(IIR_FAMILIES)
 
 
 def test_plain_decimation_folds_a_tone_above_nyquist():
     passband, alias = _lowrate_tone_levels({"kind": "nofilter"})
-    assert abs(passband) < 0.1 and abs(alias) < 0.1  # the 2.6 x Nyquist tone appears, folded, at full level
+    assert (
+        abs(passband) < 0.1 and abs(alias) < 0.1
+    )  # the 2.6 x Nyquist tone appears, folded, at full level
     _, soxr_qq = _lowrate_tone_levels({"kind": "soxr", "quality": "QQ"})
     _, soxr_hq = _lowrate_tone_levels({"kind": "soxr", "quality": "HQ"})
     # soxr's QQ has no anti-aliasing filter; HQ removes the tone (down to the edges' transients, about -80 dB).
@@ -421,7 +505,9 @@ def test_causal_chains_are_delay_compensated():
     sos = scipy.signal.butter(4, 0.25, output="sos")
     raw = scipy.signal.sosfilt(sos, broadband.astype(np.float64))
     assert _xcorr_peak_lag(raw, broadband) >= 4
-    assert abs(_xcorr_peak_lag(D.named_degradation("butter4_causal", broadband, 4).x, broadband)) <= 1
+    assert (
+        abs(_xcorr_peak_lag(D.named_degradation("butter4_causal", broadband, 4).x, broadband)) <= 1
+    )
 
 
 def test_random_chain_is_reproducible_and_seed_dependent():
@@ -431,7 +517,13 @@ def test_random_chain_is_reproducible_and_seed_dependent():
     b = D.degrade(y, task, np.random.default_rng(5), SR)
     np.testing.assert_array_equal(a.x, b.x)
     np.testing.assert_array_equal(a.y, b.y)
-    assert a.info == b.info and a.info["chain"]["kind"] in ("iir", "fir", "soxr", "causal", "nofilter")
+    assert a.info == b.info and a.info["chain"]["kind"] in (
+        "iir",
+        "fir",
+        "soxr",
+        "causal",
+        "nofilter",
+    )
     outputs = [D.degrade(y, task, np.random.default_rng(s), SR) for s in range(6)]
     assert len({repr(d.info["chain"]) for d in outputs}) == 6, "different seeds drew the same chain"
     assert not np.array_equal(outputs[0].x, outputs[1].x)
@@ -439,19 +531,31 @@ def test_random_chain_is_reproducible_and_seed_dependent():
 
 def test_random_gain_scales_input_and_target_alike():
     y = _speechlike(4096)
-    d = D.degrade_sr(y, 4, {"kind": "fir", "zeros": 10, "beta": 5.0, "cutoff": 1.0, "gain_db": -6.0})
+    d = D.degrade_sr(
+        y, 4, {"kind": "fir", "zeros": 10, "beta": 5.0, "cutoff": 1.0, "gain_db": -6.0}
+    )
     g = 10 ** (-6.0 / 20)
     np.testing.assert_allclose(d.y, g * y, rtol=1e-6, atol=0)
-    np.testing.assert_allclose(d.x, g * D.named_degradation("resample_poly", y, 4).x, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        d.x, g * D.named_degradation("resample_poly", y, 4).x, rtol=0, atol=1e-6
+    )
     gains = [resamplers.draw_sr_chain(np.random.default_rng(s))["gain_db"] for s in range(200)]
-    assert -12.0 <= min(gains) < -10.0 and -2.0 < max(gains) <= 0.0  # the default task.sr_gain_db (-12, 0)
+    assert (
+        -12.0 <= min(gains) < -10.0 and -2.0 < max(gains) <= 0.0
+    )  # the default task.sr_gain_db (-12, 0)
 
 
 def test_chain_kinds_and_parameters_follow_the_config():
-    task = {"sr_chain_weights": {"iir": 0.5, "fir": 0.3, "soxr": 0.2, "causal": 0.0, "nofilter": 0.0},
-            "sr_iir_families": ("butter", "cheby2"), "sr_iir_order": (3, 8), "sr_cutoff": (0.8, 0.9),
-            "sr_fir_zeros": (4, 5), "sr_fir_beta": (6.0, 7.0), "sr_soxr_qualities": ("HQ", "VHQ"),
-            "sr_gain_db": (-3.0, -1.0)}
+    task = {
+        "sr_chain_weights": {"iir": 0.5, "fir": 0.3, "soxr": 0.2, "causal": 0.0, "nofilter": 0.0},
+        "sr_iir_families": ("butter", "cheby2"),
+        "sr_iir_order": (3, 8),
+        "sr_cutoff": (0.8, 0.9),
+        "sr_fir_zeros": (4, 5),
+        "sr_fir_beta": (6.0, 7.0),
+        "sr_soxr_qualities": ("HQ", "VHQ"),
+        "sr_gain_db": (-3.0, -1.0),
+    }
     rng = np.random.default_rng(0)
     chains = [resamplers.draw_sr_chain(rng, task) for _ in range(4000)]
     kinds = [c["kind"] for c in chains]
@@ -462,10 +566,16 @@ def test_chain_kinds_and_parameters_follow_the_config():
     assert {c["family"] for c in iir} == {"butter", "cheby2"}
     assert abs(sum(c["family"] == "butter" for c in iir) / len(iir) - 0.5) < 0.05
     assert {c["order"] for c in iir if c["family"] == "butter"} == {3, 4, 5, 6, 7, 8}
-    assert {c["order"] for c in iir if c["family"] == "cheby2"} == {6, 7, 8}  # a Chebyshev II needs order >= 6
+    assert {c["order"] for c in iir if c["family"] == "cheby2"} == {
+        6,
+        7,
+        8,
+    }  # a Chebyshev II needs order >= 6
     cutoffs = [c["cutoff"] for c in chains if "cutoff" in c]
     assert 0.8 <= min(cutoffs) and max(cutoffs) <= 0.9
-    assert all(abs(c * 100 - round(c * 100)) < 1e-9 for c in cutoffs)  # quantised: cached filter designs
+    assert all(
+        abs(c * 100 - round(c * 100)) < 1e-9 for c in cutoffs
+    )  # quantised: cached filter designs
     fir = [c for c in chains if c["kind"] == "fir"]
     assert {c["zeros"] for c in fir} == {4, 5} and all(6.0 <= c["beta"] <= 7.0 for c in fir)
     assert {c["quality"] for c in chains if c["kind"] == "soxr"} == {"HQ", "VHQ"}
@@ -479,5 +589,7 @@ def test_sr_batch_equals_row_by_row():
     x, target = D.sr_batch(y, 4, chains)
     for i in range(6):
         d = D.degrade_sr(y[i], 4, chains[i])
-        np.testing.assert_array_equal(x[i], d.x)  # the batched spline is the per-row one, bit for bit
+        np.testing.assert_array_equal(
+            x[i], d.x
+        )  # the batched spline is the per-row one, bit for bit
         np.testing.assert_array_equal(target[i], y[i] if d.y is None else d.y)

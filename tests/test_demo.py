@@ -38,7 +38,9 @@ def _voice(seconds: float = 1.0, rate: int = RATE) -> np.ndarray:
     return synthetic_voices(rate, "test")[0][: int(seconds * rate)] * 0.8
 
 
-def _wav(path: pathlib.Path, x: np.ndarray, rate: int = RATE, subtype: str = "FLOAT") -> pathlib.Path:
+def _wav(
+    path: pathlib.Path, x: np.ndarray, rate: int = RATE, subtype: str = "FLOAT"
+) -> pathlib.Path:
     sf.write(path, x, rate, subtype=subtype)
     return path
 
@@ -52,8 +54,10 @@ def clip(tmp_path_factory) -> tuple[pathlib.Path, np.ndarray]:
 # ----------------------------------------------------------------------------------- packaging, CLI
 def test_gradio_is_imported_by_the_demo_page_alone():
     # `import jaxsr`, the CLI and even the demo module's logic must work without Gradio installed.
-    code = ("import sys, jaxsr, jaxsr.cli, jaxsr.demo; jaxsr.demo.model_choices(); "
-            "assert 'gradio' not in sys.modules, 'gradio imported'")
+    code = (
+        "import sys, jaxsr, jaxsr.cli, jaxsr.demo; jaxsr.demo.model_choices(); "
+        "assert 'gradio' not in sys.modules, 'gradio imported'"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
 
@@ -64,7 +68,11 @@ def test_without_gradio_one_line_and_exit_2():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and 'pip install -e ".[demo]"' in lines[0] and 'pip install "jaxsr[demo]"' in lines[0], r.stderr
+    assert (
+        len(lines) == 1
+        and 'pip install -e ".[demo]"' in lines[0]
+        and 'pip install "jaxsr[demo]"' in lines[0]
+    ), r.stderr
 
 
 def test_demo_subcommand_and_extra(capsys):
@@ -82,10 +90,15 @@ def test_model_picker_and_summary():
     names = demo.model_choices()
     assert {"speech-sr-x4-16k", "speech-denoise-16k", "speech-inpaint-16k"} <= set(names)
     text = demo.describe_model("speech-sr-x4-16k")
-    assert jaxsr.pretrained.manifest("speech-sr-x4-16k")["description"] in text and "4000 Hz in" in text
+    assert (
+        jaxsr.pretrained.manifest("speech-sr-x4-16k")["description"] in text
+        and "4000 Hz in" in text
+    )
     assert {"xla", "stablehlo"} <= set(demo.runtime_choices("speech-sr-x4-16k"))
     assert demo.task_of("speech-inpaint-16k") == "inpaint"
-    bad = demo.describe_model("speech-sr-x4-16")  # a typo: the library's did-you-mean line, not a crash
+    bad = demo.describe_model(
+        "speech-sr-x4-16"
+    )  # a typo: the library's did-you-mean line, not a crash
     assert bad.startswith("**Error:**") and "speech-sr-x4-16k" in bad and "\n" not in bad
 
 
@@ -108,16 +121,22 @@ def test_sr_input_baselines_and_metrics_against_independent_references(clip):
     tone = np.sin(2 * np.pi * 500 * t).astype(np.float32)
     tp = demo.Prepared(tone[::4, None], 4000.0)
     sinc = demo.baselines(model, tp, len(y))["sinc"][:, 0]
-    mid = slice(1000, len(y) - 1000)  # away from the ends, where the signal is taken as zero outside
+    mid = slice(
+        1000, len(y) - 1000
+    )  # away from the ends, where the signal is taken as zero outside
     assert np.max(np.abs(sinc[mid] - tone[mid])) < 1e-3
     # Metrics: SNR and SI-SDR by their textbook formulas, LSD is 0 against itself.
     est = y + 0.1 * np.random.default_rng(1).standard_normal(len(y)).astype(np.float32)
     s = demo.score(y[:, None], {"est": est[:, None], "same": y[:, None]})
-    snr = 10 * np.log10(np.sum(y.astype(np.float64) ** 2) / np.sum((y - est).astype(np.float64) ** 2))
+    snr = 10 * np.log10(
+        np.sum(y.astype(np.float64) ** 2) / np.sum((y - est).astype(np.float64) ** 2)
+    )
     assert s["est"]["SNR"] == pytest.approx(snr, abs=1e-6)
     a, b = y - y.mean(), est - est.mean()
     proj = np.dot(b, a) / np.dot(a, a) * a
-    assert s["est"]["SI-SDR"] == pytest.approx(10 * np.log10(np.sum(proj ** 2) / np.sum((b - proj) ** 2)), abs=1e-4)
+    assert s["est"]["SI-SDR"] == pytest.approx(
+        10 * np.log10(np.sum(proj**2) / np.sum((b - proj) ** 2)), abs=1e-4
+    )
     assert s["same"]["LSD"] == pytest.approx(0.0, abs=1e-9)
     assert "| est |" in demo.metrics_table(s)
 
@@ -125,11 +144,17 @@ def test_sr_input_baselines_and_metrics_against_independent_references(clip):
 def test_denoise_input_has_the_asked_snr_and_inpaint_the_asked_gaps(clip):
     _, y = clip
     stereo = np.stack([y, y[::-1]], axis=1)
-    p = demo.make_input(demo.load_model("speech-denoise-16k"), stereo, RATE, degrade=True, noise="brown", snr_db=3.0)
+    p = demo.make_input(
+        demo.load_model("speech-denoise-16k"), stereo, RATE, degrade=True, noise="brown", snr_db=3.0
+    )
     for c in range(2):
         noise = (p.audio[:, c] - stereo[:, c]).astype(np.float64)
-        assert 10 * np.log10(np.mean(stereo[:, c].astype(np.float64) ** 2) / np.mean(noise ** 2)) == pytest.approx(3.0, abs=1e-3)
-    assert not np.allclose(p.audio[:, 0] - stereo[:, 0], p.audio[:, 1] - stereo[:, 1])  # each channel its own noise
+        assert 10 * np.log10(
+            np.mean(stereo[:, c].astype(np.float64) ** 2) / np.mean(noise**2)
+        ) == pytest.approx(3.0, abs=1e-3)
+    assert not np.allclose(
+        p.audio[:, 0] - stereo[:, 0], p.audio[:, 1] - stereo[:, 1]
+    )  # each channel its own noise
 
     model = demo.load_model("speech-inpaint-16k")
     p = demo.make_input(model, y[:, None], RATE, degrade=True, num_gaps=4, gap_ms=20)
@@ -158,17 +183,35 @@ def test_a_press_restores_what_enhance_restores(clip, tmp_path):
     want = jaxsr.enhance(demo.load_model("speech-sr-x4-16k"), x_read, sample_rate=rate)
     np.testing.assert_array_equal(r.restored, want)
     played, played_rate = sf.read(r.players["restored"], dtype="float32", always_2d=True)
-    assert played_rate == RATE and np.array_equal(played, want)  # the player plays the exact samples
+    assert played_rate == RATE and np.array_equal(
+        played, want
+    )  # the player plays the exact samples
     info = sf.info(r.download)
-    assert r.download.endswith("in-restored.flac") and info.subtype == "PCM_24" and info.channels == 2
-    assert list(r.players) == ["input (8000 Hz)", "baseline: cubic spline", "baseline: sinc", "restored"]
-    assert pathlib.Path(r.spectrogram).stat().st_size > 1000 and r.metrics == ""  # no reference, no scores
+    assert (
+        r.download.endswith("in-restored.flac") and info.subtype == "PCM_24" and info.channels == 2
+    )
+    assert list(r.players) == [
+        "input (8000 Hz)",
+        "baseline: cubic spline",
+        "baseline: sinc",
+        "restored",
+    ]
+    assert (
+        pathlib.Path(r.spectrogram).stat().st_size > 1000 and r.metrics == ""
+    )  # no reference, no scores
     assert r.status.startswith("Restored 1.00 s") and "resampled from 8000 Hz" in r.status
 
-    r = demo.run_page("speech-denoise-16k", path, degrade=True, noise="white", snr_db=0, outdir=tmp_path / "dn")
+    r = demo.run_page(
+        "speech-denoise-16k", path, degrade=True, noise="white", snr_db=0, outdir=tmp_path / "dn"
+    )
     assert set(r.players) == {"input (16000 Hz)", "original", "baseline: noisy input", "restored"}
-    rows = {line.split("|")[1].strip(): float(line.split("|")[2]) for line in r.metrics.splitlines()[2:]}
-    assert rows["noisy input"] == pytest.approx(0.0, abs=0.01) and rows["restored"] > rows["noisy input"] + 3
+    rows = {
+        line.split("|")[1].strip(): float(line.split("|")[2]) for line in r.metrics.splitlines()[2:]
+    }
+    assert (
+        rows["noisy input"] == pytest.approx(0.0, abs=0.01)
+        and rows["restored"] > rows["noisy input"] + 3
+    )
 
 
 def _message(fn) -> str:
@@ -179,19 +222,29 @@ def _message(fn) -> str:
     return text
 
 
-def test_errors_are_the_librarys_one_line_messages_and_the_next_press_works(clip, tmp_path, monkeypatch):
+def test_errors_are_the_librarys_one_line_messages_and_the_next_press_works(
+    clip, tmp_path, monkeypatch
+):
     good, _ = clip
     press = lambda p, **kw: demo.run_page("speech-denoise-16k", p, outdir=tmp_path / "o", **kw)  # noqa: E731
     (tmp_path / "noise.wav").write_bytes(b"RIFF this is not audio at all" * 10)
-    assert _message(lambda: press(tmp_path / "noise.wav")).startswith("cannot decode audio file noise.wav:")
+    assert _message(lambda: press(tmp_path / "noise.wav")).startswith(
+        "cannot decode audio file noise.wav:"
+    )
     (tmp_path / "empty.wav").write_bytes(b"")
-    assert _message(lambda: press(tmp_path / "empty.wav")) == "empty.wav is empty (0 bytes); expected an audio file"
+    assert (
+        _message(lambda: press(tmp_path / "empty.wav"))
+        == "empty.wav is empty (0 bytes); expected an audio file"
+    )
     low = _wav(tmp_path / "low.wav", np.zeros(100, np.float32), 500)
     assert "sample_rate=500 Hz is outside the plausible range" in _message(lambda: press(low))
     # A plausible rate too, when the page makes the input itself (it resamples before enhance sees it).
     assert "outside the plausible range" in _message(lambda: press(low, degrade=True))
     nan = _wav(tmp_path / "nan.wav", np.array([0.1, np.nan, 0.2] * 100, np.float32))
-    assert _message(lambda: press(nan)) == "nan.wav contains NaN or infinite samples; expected finite audio"
+    assert (
+        _message(lambda: press(nan))
+        == "nan.wav contains NaN or infinite samples; expected finite audio"
+    )
     assert _message(lambda: press(None)).startswith("no audio")
     import jaxsr.inference.checks as checks
 
@@ -208,7 +261,10 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
 def _browser_missing() -> str | None:
-    for module, what in (("gradio", 'Gradio (pip install -e ".[demo]")'), ("selenium", "Selenium (pip install selenium)")):
+    for module, what in (
+        ("gradio", 'Gradio (pip install -e ".[demo]")'),
+        ("selenium", "Selenium (pip install selenium)"),
+    ):
         if importlib.util.find_spec(module) is None:
             return f"{what} is not installed"
     for exe in (CHROMIUM, CHROMEDRIVER):
@@ -230,8 +286,12 @@ def page_url(tmp_path):
         pytest.skip(f"browser test: {missing}")
     port = _free_port()
     log = open(tmp_path / "server.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "jaxsr.demo", "--port", str(port), "--model", "speech-denoise-16k"],
-                              stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jaxsr.demo", "--port", str(port), "--model", "speech-denoise-16k"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 180
@@ -241,7 +301,9 @@ def page_url(tmp_path):
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the demo did not start: {(tmp_path / 'server.log').read_text()[-3000:]}")
+                    raise RuntimeError(
+                        f"the demo did not start: {(tmp_path / 'server.log').read_text()[-3000:]}"
+                    )
                 time.sleep(1)
         yield url
     finally:
@@ -256,11 +318,20 @@ def _chrome(tmp_path):
 
     o = webdriver.ChromeOptions()
     o.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path, prefix='chromium-')}", "--window-size=1400,1700",
-                 # Any host but this machine resolves to nothing: the page must work without the outside.
-                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path, prefix='chromium-')}",
+        "--window-size=1400,1700",
+        # Any host but this machine resolves to nothing: the page must work without the outside.
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    ):
         o.add_argument(flag)
     o.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=o)
@@ -272,7 +343,10 @@ def _outside_requests(driver) -> list[str]:
         m = json.loads(entry["message"])["message"]
         if m["method"] == "Network.requestWillBeSent":
             u = urllib.parse.urlparse(m["params"]["request"]["url"])
-            if u.scheme in ("http", "https", "ws", "wss") and u.hostname not in ("127.0.0.1", "localhost"):
+            if u.scheme in ("http", "https", "ws", "wss") and u.hostname not in (
+                "127.0.0.1",
+                "localhost",
+            ):
                 urls.append(u.geturl())
     return urls
 
@@ -297,16 +371,24 @@ def test_the_page_in_headless_chromium(page_url, tmp_path):
         def press(path: pathlib.Path, expect: str) -> str:
             before = driver.find_element(By.ID, "status").text
             driver.find_element(By.CSS_SELECTOR, "#audio-in input[type=file]").send_keys(str(path))
-            time.sleep(1.5)  # the upload lands before the press (Gradio queues the press behind it anyway)
+            time.sleep(
+                1.5
+            )  # the upload lands before the press (Gradio queues the press behind it anyway)
             driver.find_element(By.ID, "restore").click()
-            wait.until(lambda d: d.find_element(By.ID, "status").text not in ("", before)
-                       and d.find_element(By.ID, "status").text.startswith(("Done.", "Error:")))
+            wait.until(
+                lambda d: (
+                    d.find_element(By.ID, "status").text not in ("", before)
+                    and d.find_element(By.ID, "status").text.startswith(("Done.", "Error:"))
+                )
+            )
             text = driver.find_element(By.ID, "status").text
             assert text.startswith(expect), text
             return text
 
         def fetched(slot: str) -> tuple[np.ndarray, int]:
-            link = driver.find_element(By.CSS_SELECTOR, f"#player-{slot} a[data-testid=download-link]")
+            link = driver.find_element(
+                By.CSS_SELECTOR, f"#player-{slot} a[data-testid=download-link]"
+            )
             data = urllib.request.urlopen(link.get_attribute("href"), timeout=30).read()
             path = tmp_path / f"{slot}-{time.monotonic_ns()}.wav"
             path.write_bytes(data)
@@ -339,8 +421,12 @@ def test_the_page_in_headless_chromium(page_url, tmp_path):
         assert "noisy input" in metrics and "restored" in metrics and "SI-SDR" in metrics
         noisy, _ = fetched("input")
         y, rate = fetched("restored")
-        np.testing.assert_allclose(y, jaxsr.enhance(jaxsr.load("speech-denoise-16k"), noisy, sample_rate=RATE),
-                                   atol=1e-5, rtol=0)
+        np.testing.assert_allclose(
+            y,
+            jaxsr.enhance(jaxsr.load("speech-denoise-16k"), noisy, sample_rate=RATE),
+            atol=1e-5,
+            rtol=0,
+        )
         driver.save_screenshot(str(shots / "demo.png"))
         assert _outside_requests(driver) == []
     finally:

@@ -32,14 +32,23 @@ RATE, RATIO = 8000, 4
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> pathlib.Path:
-    return train_tiny_model(tmp_path_factory.mktemp("eval_model"), data__sample_rate=RATE, data__num_eval_clips=2,
-                            task__ratio=RATIO, eval__num_clips=2, eval__chunk_length=1024)
+    return train_tiny_model(
+        tmp_path_factory.mktemp("eval_model"),
+        data__sample_rate=RATE,
+        data__num_eval_clips=2,
+        task__ratio=RATIO,
+        eval__num_clips=2,
+        eval__chunk_length=1024,
+    )
 
 
 def _signal(n, rate, f0, channels=1, seed=0):
     rng = np.random.default_rng(seed)
     t = np.arange(n) / rate
-    cols = [0.3 * np.sin(2 * np.pi * f0 * (k + 1) * t) + 0.05 * rng.standard_normal(n) for k in range(channels)]
+    cols = [
+        0.3 * np.sin(2 * np.pi * f0 * (k + 1) * t) + 0.05 * rng.standard_normal(n)
+        for k in range(channels)
+    ]
     return np.stack(cols, axis=1).astype(np.float32)
 
 
@@ -48,8 +57,12 @@ def folder(tmp_path) -> pathlib.Path:
     d = tmp_path / "audio"
     (d / "sub").mkdir(parents=True)
     sf.write(d / "a.wav", _signal(4800, 8000, 220), 8000, subtype="PCM_16")  # at the model's rate
-    sf.write(d / "sub" / "b.flac", _signal(8000, 16000, 330, channels=2, seed=1), 16000)  # stereo, 2x the rate
-    sf.write(d / "sub" / "c.wav", _signal(17640, 44100, 150, seed=2), 44100, subtype="FLOAT")  # another rate
+    sf.write(
+        d / "sub" / "b.flac", _signal(8000, 16000, 330, channels=2, seed=1), 16000
+    )  # stereo, 2x the rate
+    sf.write(
+        d / "sub" / "c.wav", _signal(17640, 44100, 150, seed=2), 44100, subtype="FLOAT"
+    )  # another rate
     return d
 
 
@@ -62,21 +75,47 @@ def _by_hand(folder: pathlib.Path, variables, config) -> list[dict]:
         if rate != RATE:
             y = soxr.resample(y, rate, RATE, quality="HQ").astype(np.float32)
         low = scipy.signal.decimate(y.astype(np.float64), RATIO, ftype="iir", zero_phase=True)
-        spline = scipy.interpolate.CubicSpline(np.arange(len(low)) * RATIO, low, bc_type="not-a-knot")
+        spline = scipy.interpolate.CubicSpline(
+            np.arange(len(low)) * RATIO, low, bc_type="not-a-knot"
+        )
         base = spline(np.arange(len(y))).astype(np.float32)
         y_hat = run_model(variables, config, base)
-        out.append({name: {"snr": metrics.snr(y, est), "lsd": metrics.lsd(y, est),
-                           "lsd_paper": metrics.lsd_paper(y, est), "si_sdr": metrics.si_sdr(y, est)}
-                    for name, est in (("baseline", base), ("model", y_hat))})
+        out.append(
+            {
+                name: {
+                    "snr": metrics.snr(y, est),
+                    "lsd": metrics.lsd(y, est),
+                    "lsd_paper": metrics.lsd_paper(y, est),
+                    "si_sdr": metrics.si_sdr(y, est),
+                }
+                for name, est in (("baseline", base), ("model", y_hat))
+            }
+        )
     return out
 
 
 def test_json_matches_an_independent_computation(workdir, folder, tmp_path):
     csv_path = tmp_path / "per_file.csv"
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--checkpoint", str(workdir), "--data", str(folder), "--json",
-                           "--per-file", str(csv_path)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--checkpoint",
+            str(workdir),
+            "--data",
+            str(folder),
+            "--json",
+            "--per-file",
+            str(csv_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.count("\n") == 1 and proc.stdout.endswith("}\n")  # stdout is one JSON line, nothing else
+    assert proc.stdout.count("\n") == 1 and proc.stdout.endswith(
+        "}\n"
+    )  # stdout is one JSON line, nothing else
     out = json.loads(proc.stdout)
     assert out["n_files"] == 3 and out["n_failed"] == 0 and out["n_padded"] == 0
     assert out["task"] == "sr" and out["ratio"] == RATIO and out["sample_rate"] == RATE
@@ -105,22 +144,44 @@ def test_json_matches_an_independent_computation(workdir, folder, tmp_path):
 
 def test_bad_and_short_files_are_reported_counted_and_skipped(workdir, folder):
     (folder / "sub" / "broken.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk" * 20)
-    sf.write(folder / "tiny.wav", _signal(5, 8000, 200), 8000)  # below the 8-sample minimum of a 2-block U-Net
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--checkpoint", str(workdir), "--data", str(folder), "--json",
-                           "--quiet"], capture_output=True, text=True, timeout=300)
+    sf.write(
+        folder / "tiny.wav", _signal(5, 8000, 200), 8000
+    )  # below the 8-sample minimum of a 2-block U-Net
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--checkpoint",
+            str(workdir),
+            "--data",
+            str(folder),
+            "--json",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1, proc.stderr  # some inputs failed; the rest were scored
     out = json.loads(proc.stdout)
     assert out["n_files"] == 4 and out["n_failed"] == 1 and out["n_padded"] == 1
     assert out["failed"][0]["file"].endswith("broken.wav")
-    assert "broken.wav" in proc.stderr and "tiny.wav" in proc.stderr and "zero-padded" in proc.stderr
+    assert (
+        "broken.wav" in proc.stderr and "tiny.wav" in proc.stderr and "zero-padded" in proc.stderr
+    )
 
 
 def test_split_spec_reproduces_training_evaluation(workdir, capsys):
-    assert cli.main(["--checkpoint", str(workdir), "--data", "synthetic:valid", "--json", "--quiet"]) == 0
+    assert (
+        cli.main(["--checkpoint", str(workdir), "--data", "synthetic:valid", "--json", "--quiet"])
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     model = load(workdir)
     source = builders.load_split(model.config.data, "valid", model.config.data.data_dir)
-    expected = evaluation.evaluate(model.variables, model.config, eval_clips.eval_examples(model.config, source))
+    expected = evaluation.evaluate(
+        model.variables, model.config, eval_clips.eval_examples(model.config, source)
+    )
     assert out["n_files"] == expected["n_files"] == 2
     for who in ("model", "baseline"):
         for k, v in expected[who].items():
@@ -129,39 +190,85 @@ def test_split_spec_reproduces_training_evaluation(workdir, capsys):
 
 @pytest.fixture(scope="module")
 def denoise_workdir(tmp_path_factory) -> pathlib.Path:
-    return train_tiny_model(tmp_path_factory.mktemp("denoise_model"), data__sample_rate=RATE, data__num_eval_clips=3,
-                            task__name="denoise", task__noise_types=("babble", "babble_voices", "varying"),
-                            task__reverb_prob=0.5, eval__num_clips=3, eval__chunk_length=1024, train__num_train_steps=2,
-                            train__checkpoint_every=2)
+    return train_tiny_model(
+        tmp_path_factory.mktemp("denoise_model"),
+        data__sample_rate=RATE,
+        data__num_eval_clips=3,
+        task__name="denoise",
+        task__noise_types=("babble", "babble_voices", "varying"),
+        task__reverb_prob=0.5,
+        eval__num_clips=3,
+        eval__chunk_length=1024,
+        train__num_train_steps=2,
+        train__checkpoint_every=2,
+    )
 
 
 def test_split_spec_reproduces_training_evaluation_with_babble(denoise_workdir, capsys):
     # The same agreement for a denoise model whose noise includes both kinds of babble (and reverb): the
     # CLI draws babble from the other clips of the split exactly as training's evaluation does.
-    assert cli.main(["--checkpoint", str(denoise_workdir), "--data", "synthetic:valid", "--json", "--quiet"]) == 0
+    assert (
+        cli.main(
+            ["--checkpoint", str(denoise_workdir), "--data", "synthetic:valid", "--json", "--quiet"]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     model = load(denoise_workdir)
     source = builders.load_split(model.config.data, "valid", model.config.data.data_dir)
-    expected = evaluation.evaluate(model.variables, model.config, eval_clips.eval_examples(model.config, source))
+    expected = evaluation.evaluate(
+        model.variables, model.config, eval_clips.eval_examples(model.config, source)
+    )
     assert out["n_files"] == expected["n_files"] == 3
-    assert out["noise_types"] == ["babble", "babble_voices", "varying"] and out["reverb_prob"] == 0.5
+    assert (
+        out["noise_types"] == ["babble", "babble_voices", "varying"] and out["reverb_prob"] == 0.5
+    )
     for who in ("model", "baseline"):
         for k, v in expected[who].items():
             assert out[who][k] == pytest.approx(v, rel=1e-5), (who, k)
     # One condition: --noise / --snr-db fix the type and the input SNR (the noisy input's SI-SDR is the SNR).
-    assert cli.main(["--checkpoint", str(denoise_workdir), "--data", "synthetic:valid", "--json", "--quiet",
-                     "--noise", "babble_voices", "--snr-db", "5", "--reverb-prob", "0"]) == 0
+    assert (
+        cli.main(
+            [
+                "--checkpoint",
+                str(denoise_workdir),
+                "--data",
+                "synthetic:valid",
+                "--json",
+                "--quiet",
+                "--noise",
+                "babble_voices",
+                "--snr-db",
+                "5",
+                "--reverb-prob",
+                "0",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
-    assert out["noise_types"] == ["babble_voices"] and out["snr_db"] == [5.0, 5.0] and out["reverb_prob"] == 0.0
+    assert (
+        out["noise_types"] == ["babble_voices"]
+        and out["snr_db"] == [5.0, 5.0]
+        and out["reverb_prob"] == 0.0
+    )
     assert out["baseline"]["snr"] == pytest.approx(5.0, abs=1e-3)
 
 
-@pytest.mark.parametrize("task", [
-    dict(name="inpaint", num_gaps=2, gap_ms=(5.0, 20.0)),
-    dict(name="denoise", noise_types=("white", "pink"), snr_db=(0.0, 10.0)),
-    dict(name="denoise", noise_types=("babble",), snr_db=(0.0, 10.0)),
-    dict(name="denoise", noise_types=("babble_voices", "varying"), snr_db=(0.0, 10.0), reverb_prob=0.5),
-])
+@pytest.mark.parametrize(
+    "task",
+    [
+        dict(name="inpaint", num_gaps=2, gap_ms=(5.0, 20.0)),
+        dict(name="denoise", noise_types=("white", "pink"), snr_db=(0.0, 10.0)),
+        dict(name="denoise", noise_types=("babble",), snr_db=(0.0, 10.0)),
+        dict(
+            name="denoise",
+            noise_types=("babble_voices", "varying"),
+            snr_db=(0.0, 10.0),
+            reverb_prob=0.5,
+        ),
+    ],
+)
 def test_cli_degrades_like_training_evaluation(task):
     # The CLI's degradation of file k (`degraded_examples`, what --data FOLDER scores) is eval_examples'
     # degradation of clip k, seeded by (seed, k), babble included: both draw it from every clip but the
@@ -170,10 +277,20 @@ def test_cli_degrades_like_training_evaluation(task):
     c.data.update(sample_rate=RATE, patch_length=512)
     c.task.update(**task)
     c.seed = 3
-    clips = [_signal(n, RATE, 200 + 50 * i, seed=i)[:, 0] for i, n in enumerate((3000, 4100, 2500, 3600))]
+    clips = [
+        _signal(n, RATE, 200 + 50 * i, seed=i)[:, 0] for i, n in enumerate((3000, 4100, 2500, 3600))
+    ]
     expected = eval_clips.eval_examples(c, records.records_from_clips(clips, RATE))
-    loaded = [{"item": cli.Item(k, f"f{k}.wav", f"f{k}.wav", None), "y": y, "rate": RATE, "samples": len(y),
-               "padded": False} for k, y in enumerate(clips)]
+    loaded = [
+        {
+            "item": cli.Item(k, f"f{k}.wav", f"f{k}.wav", None),
+            "y": y,
+            "rate": RATE,
+            "samples": len(y),
+            "padded": False,
+        }
+        for k, y in enumerate(clips)
+    ]
     got = list(cli.degraded_examples(loaded, c, c.seed))
     assert len(got) == len(expected) == len(clips)
     for k in range(len(clips)):
@@ -202,13 +319,16 @@ def test_cli_babble_from_a_single_file_is_refused_and_noise_flags_set_the_condit
         conditions.apply_noise(c, "purple", None, None)
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--task", "denoise"], "trained for task 'sr'"),
-    (["--ratio", "2"], "ratio 4"),
-    (["--sample-rate", "16000"], "works at 8000 Hz"),
-    (["--noise", "white"], "sets the noise of denoise inputs"),
-    (["--snr-db", "5"], "sets the noise of denoise inputs"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--task", "denoise"], "trained for task 'sr'"),
+        (["--ratio", "2"], "ratio 4"),
+        (["--sample-rate", "16000"], "works at 8000 Hz"),
+        (["--noise", "white"], "sets the noise of denoise inputs"),
+        (["--snr-db", "5"], "sets the noise of denoise inputs"),
+    ],
+)
 def test_a_mismatched_task_is_a_usage_error(workdir, folder, capsys, extra, message):
     assert cli.main(["--checkpoint", str(workdir), "--data", str(folder), "--json", *extra]) == 2
     captured = capsys.readouterr()
@@ -222,12 +342,16 @@ def test_no_audio_is_a_usage_error(workdir, tmp_path, capsys):
     assert cli.main(["--checkpoint", str(workdir), "--data", str(empty), "--json"]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "no audio files" in captured.err
-    assert cli.main(["--checkpoint", str(workdir), "--data", "vctk:test", "--json"]) == 2  # not its dataset
+    assert (
+        cli.main(["--checkpoint", str(workdir), "--data", "vctk:test", "--json"]) == 2
+    )  # not its dataset
     captured = capsys.readouterr()
     assert captured.out == "" and "trained on 'synthetic'" in captured.err
 
 
-def test_denoise_robustness_benchmark_scores_what_the_cli_scores(denoise_workdir, speech44k_dir, tmp_path, capsys):
+def test_denoise_robustness_benchmark_scores_what_the_cli_scores(
+    denoise_workdir, speech44k_dir, tmp_path, capsys
+):
     # benchmarks/denoise_robustness.py on 2 held-out files: a cell is what `launch/evaluate.py --noise TYPE
     # --snr-db DB --reverb-prob 0` gives on a folder of the same files, and --write-results fills its section.
     from benchmarks import denoise_robustness as bench
@@ -235,14 +359,31 @@ def test_denoise_robustness_benchmark_scores_what_the_cli_scores(denoise_workdir
 
     results = tmp_path / "RESULTS.md"
     results.write_text("# Results\n\nkept\n")
-    argv = ["--checkpoint", str(denoise_workdir), "--data", str(speech44k_dir), "--max-files", "2",
-            "--noises", "white,babble_voices", "--snrs", "0", "--json", "--write-results", str(results)]
+    argv = [
+        "--checkpoint",
+        str(denoise_workdir),
+        "--data",
+        str(speech44k_dir),
+        "--max-files",
+        "2",
+        "--noises",
+        "white,babble_voices",
+        "--snrs",
+        "0",
+        "--json",
+        "--write-results",
+        str(results),
+    ]
     assert bench.main(argv) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["n_files"] == 2 and [(c["noise"], c["snr_db"]) for c in out["cells"]] == [("white", 0.0),
-                                                                                       ("babble_voices", 0.0)]
+    assert out["n_files"] == 2 and [(c["noise"], c["snr_db"]) for c in out["cells"]] == [
+        ("white", 0.0),
+        ("babble_voices", 0.0),
+    ]
     assert out["goals"]["babble_voices_0db"]["gain_db"] == pytest.approx(out["cells"][1]["gain_db"])
-    assert out["goals"]["mean_gain_white_pink_babble_varying"]["met"] is None  # its cells were not run
+    assert (
+        out["goals"]["mean_gain_white_pink_babble_varying"]["met"] is None
+    )  # its cells were not run
     text = results.read_text()
     assert text.startswith("# Results\n\nkept\n") and bench.BEGIN in text and bench.END in text
     assert "babble_voices" in text and "python -m benchmarks.denoise_robustness" in text
@@ -252,8 +393,27 @@ def test_denoise_robustness_benchmark_scores_what_the_cli_scores(denoise_workdir
     for f in speech44k_split(speech44k_dir)[1][:2]:
         (folder / f.name).symlink_to(f)
     for cell in out["cells"]:
-        assert cli.main(["--checkpoint", str(denoise_workdir), "--data", str(folder), "--json", "--quiet", "--noise",
-                         cell["noise"], "--snr-db", "0", "--reverb-prob", "0", "--seed", "0"]) == 0
+        assert (
+            cli.main(
+                [
+                    "--checkpoint",
+                    str(denoise_workdir),
+                    "--data",
+                    str(folder),
+                    "--json",
+                    "--quiet",
+                    "--noise",
+                    cell["noise"],
+                    "--snr-db",
+                    "0",
+                    "--reverb-prob",
+                    "0",
+                    "--seed",
+                    "0",
+                ]
+            )
+            == 0
+        )
         ref = json.loads(capsys.readouterr().out)
         assert cell["noisy"] == pytest.approx(ref["baseline"]["si_sdr"], abs=1e-3)
         assert cell["model"] == pytest.approx(ref["model"]["si_sdr"], abs=1e-3)
@@ -266,12 +426,30 @@ def test_runtime_stablehlo_scores_like_xla_and_is_recorded(workdir, folder, tmp_
     import jaxsr
 
     outs = {}
-    for name, checkpoint, extra in [("xla", workdir, []), ("stablehlo", workdir, ["--runtime", "stablehlo"])]:
-        assert cli.main(["--checkpoint", str(checkpoint), "--data", str(folder), "--json", "--quiet", *extra]) == 0
+    for name, checkpoint, extra in [
+        ("xla", workdir, []),
+        ("stablehlo", workdir, ["--runtime", "stablehlo"]),
+    ]:
+        assert (
+            cli.main(
+                [
+                    "--checkpoint",
+                    str(checkpoint),
+                    "--data",
+                    str(folder),
+                    "--json",
+                    "--quiet",
+                    *extra,
+                ]
+            )
+            == 0
+        )
         outs[name] = json.loads(capsys.readouterr().out)
     exported = tmp_path / "exported"
     jaxsr.export(load(workdir), exported, format="stablehlo")
-    assert cli.main(["--checkpoint", str(exported), "--data", str(folder), "--json", "--quiet"]) == 0
+    assert (
+        cli.main(["--checkpoint", str(exported), "--data", str(folder), "--json", "--quiet"]) == 0
+    )
     outs["folder"] = json.loads(capsys.readouterr().out)
     assert (outs["xla"]["runtime"], outs["xla"]["precision"]) == ("xla", "float32")
     for name in ("stablehlo", "folder"):
@@ -295,18 +473,49 @@ def test_runtime_restore_matches_run_model(workdir, folder):
 
 
 def test_runtime_not_installed_is_a_one_line_usage_error(workdir, folder, capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if the export extra were not installed
-    assert cli.main(["--checkpoint", str(workdir), "--data", str(folder), "--json", "--runtime", "onnxruntime"]) == 2
+    monkeypatch.setitem(
+        sys.modules, "onnxruntime", None
+    )  # as if the export extra were not installed
+    assert (
+        cli.main(
+            [
+                "--checkpoint",
+                str(workdir),
+                "--data",
+                str(folder),
+                "--json",
+                "--runtime",
+                "onnxruntime",
+            ]
+        )
+        == 2
+    )
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
     assert captured.out == "" and len(lines) == 1, captured.err
-    assert lines[0].startswith("error: ") and "onnxruntime" in lines[0] and "not installed" in lines[0]
+    assert (
+        lines[0].startswith("error: ") and "onnxruntime" in lines[0] and "not installed" in lines[0]
+    )
 
 
 def test_bad_runtime_or_precision_is_a_usage_error(workdir, folder, capsys):
     # A runtime that cannot run the precision: one line, exit 2 (before any export).
-    assert cli.main(["--checkpoint", str(workdir), "--data", str(folder), "--json", "--runtime", "onnxruntime",
-                     "--precision", "bfloat16"]) == 2
+    assert (
+        cli.main(
+            [
+                "--checkpoint",
+                str(workdir),
+                "--data",
+                str(folder),
+                "--json",
+                "--runtime",
+                "onnxruntime",
+                "--precision",
+                "bfloat16",
+            ]
+        )
+        == 2
+    )
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
     assert captured.out == "" and len(lines) == 1 and "float32 only" in lines[0], captured.err

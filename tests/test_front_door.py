@@ -32,7 +32,9 @@ def test_enhance_reports_output_past_full_scale(inpaint_workdir):
 
 
 @pytest.mark.parametrize("fmt,subtype", [("flac", "PCM_24"), ("wav", "FLOAT"), ("wav", "PCM_16")])
-def test_gap_filling_keeps_the_given_samples_bit_exact_in_the_inputs_format(inpaint_workdir, tmp_path, fmt, subtype):
+def test_gap_filling_keeps_the_given_samples_bit_exact_in_the_inputs_format(
+    inpaint_workdir, tmp_path, fmt, subtype
+):
     rng = np.random.default_rng(0)
     x = (0.3 * rng.standard_normal(6000)).astype(np.float32)
     x = np.round(x * 2**15) / 2**15 if subtype == "PCM_16" else x
@@ -40,8 +42,21 @@ def test_gap_filling_keeps_the_given_samples_bit_exact_in_the_inputs_format(inpa
     src = tmp_path / f"in.{fmt}"
     sf.write(src, x, 8000, subtype=subtype)
     out = tmp_path / "out"
-    assert enhance_cli.main(["--checkpoint", str(inpaint_workdir), str(src), "-o", str(out),
-                             "--gaps-from-zeros", "5", "--quiet"]) == 0
+    assert (
+        enhance_cli.main(
+            [
+                "--checkpoint",
+                str(inpaint_workdir),
+                str(src),
+                "-o",
+                str(out),
+                "--gaps-from-zeros",
+                "5",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     dst = out / f"in.{fmt}"
     assert sf.info(dst).subtype == subtype
     kind = "float32" if subtype == "FLOAT" else "int32"
@@ -55,22 +70,53 @@ def test_gap_filling_keeps_the_given_samples_bit_exact_in_the_inputs_format(inpa
 def test_subtype_flag_chooses_the_output_format(inpaint_workdir, tmp_path):
     x = (0.1 * np.sin(np.arange(4000) / 5.0)).astype(np.float32)
     sf.write(tmp_path / "in.flac", x, 8000, subtype="PCM_24")
-    assert enhance_cli.main(["--checkpoint", str(inpaint_workdir), str(tmp_path / "in.flac"), "-o",
-                             str(tmp_path / "o"), "--subtype", "PCM_16", "--quiet"]) == 0
+    assert (
+        enhance_cli.main(
+            [
+                "--checkpoint",
+                str(inpaint_workdir),
+                str(tmp_path / "in.flac"),
+                "-o",
+                str(tmp_path / "o"),
+                "--subtype",
+                "PCM_16",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert sf.info(tmp_path / "o" / "in.flac").subtype == "PCM_16"
 
 
 def test_quiet_prints_no_per_file_lines(inpaint_workdir, tmp_path, capfd):
     x = (0.1 * np.sin(np.arange(4000) / 5.0)).astype(np.float32)
     sf.write(tmp_path / "a.wav", x, 8000)
-    assert enhance_cli.main(["--checkpoint", str(inpaint_workdir), str(tmp_path / "a.wav"), "-o",
-                             str(tmp_path / "o"), "--quiet"]) == 0
+    assert (
+        enhance_cli.main(
+            [
+                "--checkpoint",
+                str(inpaint_workdir),
+                str(tmp_path / "a.wav"),
+                "-o",
+                str(tmp_path / "o"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     err = capfd.readouterr().err
     assert "restoring" not in err and "restored" not in err
 
 
-@pytest.mark.parametrize("typed,meant", [("speech-sr-4x-16k", "speech-sr-x4-16k"), ("sr-x8", "speech-sr-x8-16k"),
-                                         ("denoise", "speech-denoise-16k"), ("48k-sr", "speech-sr-x3-48k")])
+@pytest.mark.parametrize(
+    "typed,meant",
+    [
+        ("speech-sr-4x-16k", "speech-sr-x4-16k"),
+        ("sr-x8", "speech-sr-x8-16k"),
+        ("denoise", "speech-denoise-16k"),
+        ("48k-sr", "speech-sr-x3-48k"),
+    ],
+)
 def test_a_mistyped_model_name_suggests_the_model_it_means(typed, meant):
     assert f"did you mean {meant!r}?" in str(pretrained.unknown_name_error(typed))
 

@@ -20,9 +20,20 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 @pytest.mark.slow
 def test_run_sh_dry_run_writes_every_result(tmp_path):
     out = tmp_path / "out"
-    env = dict(os.environ, OUT=str(out), PYTHON=sys.executable, JAXSR_GPU_DIR=str(tmp_path / "no-carried-files"))
-    proc = subprocess.run(["bash", str(ROOT / "benchmarks/gpu/run.sh"), "--dry-run"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
+    env = dict(
+        os.environ,
+        OUT=str(out),
+        PYTHON=sys.executable,
+        JAXSR_GPU_DIR=str(tmp_path / "no-carried-files"),
+    )
+    proc = subprocess.run(
+        ["bash", str(ROOT / "benchmarks/gpu/run.sh"), "--dry-run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
     summary = json.loads((out / "summary.json").read_text())
@@ -36,11 +47,15 @@ def test_run_sh_dry_run_writes_every_result(tmp_path):
     timed = [r for r in speed["rows"] if r["seconds"]]
     assert {(r["mode"], r["impl"]) for r in timed} >= {("train", "jaxsr"), ("forward", "jaxsr")}
     for r in timed:  # the model's FLOPs per step: a train step is 3 forwards of the batch
-        assert r["model_flops"] > 0 and r["tflops_per_s"] == pytest.approx(r["model_flops"] / r["seconds"] / 1e12)
+        assert r["model_flops"] > 0 and r["tflops_per_s"] == pytest.approx(
+            r["model_flops"] / r["seconds"] / 1e12
+        )
 
     infer = json.loads((out / "inference.json").read_text())
     assert [(r["model"], r["rate"], r["seconds"]) for r in infer["rows"]] == [("tiny", 16000, 2.0)]
-    assert infer["rows"][0]["x_realtime"] == pytest.approx(2.0 / infer["rows"][0]["time_s"], rel=0.01)
+    assert infer["rows"][0]["x_realtime"] == pytest.approx(
+        2.0 / infer["rows"][0]["time_s"], rel=0.01
+    )
 
     # Trained on six generated recordings, scored on the two held out (tail:2), against the spline.
     ev = json.loads((out / "train_eval.json").read_text())
@@ -52,7 +67,12 @@ def test_run_sh_dry_run_writes_every_result(tmp_path):
 
 def test_run_sh_refuses_unknown_options_in_one_line(tmp_path):
     for args in (["--stages", "env,bogus"], ["--frobnicate"]):
-        proc = subprocess.run(["bash", str(ROOT / "benchmarks/gpu/run.sh"), *args], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            ["bash", str(ROOT / "benchmarks/gpu/run.sh"), *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert proc.returncode == 2
         assert len(proc.stderr.strip().splitlines()) == 1 and "run.sh:" in proc.stderr

@@ -51,9 +51,16 @@ def _write_packaged(folder: pathlib.Path, name: str, model: Model) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.npz").write_bytes(buf.getvalue())
     c = model.config
-    m = {"name": name, "task": c.task.name, "ratio": int(c.task.ratio), "sample_rate": int(c.data.sample_rate),
-         "input_rate": float(model.input_rate), "file": f"{name}.npz",
-         "sha256": hashlib.sha256(buf.getvalue()).hexdigest(), "config": json.loads(config_to_json(c))}
+    m = {
+        "name": name,
+        "task": c.task.name,
+        "ratio": int(c.task.ratio),
+        "sample_rate": int(c.data.sample_rate),
+        "input_rate": float(model.input_rate),
+        "file": f"{name}.npz",
+        "sha256": hashlib.sha256(buf.getvalue()).hexdigest(),
+        "config": json.loads(config_to_json(c)),
+    }
     if hasattr(pretrained, "config_sha256"):  # absent from a jaxsr that does not check it
         m["config_sha256"] = pretrained.config_sha256(m)
     (folder / f"{name}.json").write_text(json.dumps(m, indent=1, sort_keys=True))
@@ -106,13 +113,21 @@ def test_the_shipped_manifests_carry_a_matching_config_checksum():
 
 def test_a_second_manifest_claiming_a_name_is_an_error_naming_both(packaged):
     shutil.copy(packaged / "tiny-sr-x4.json", packaged / "zzz.json")
-    with pytest.raises(ValueError, match=r"claimed by 2 manifests: .*tiny-sr-x4\.json and .*zzz\.json"):
+    with pytest.raises(
+        ValueError, match=r"claimed by 2 manifests: .*tiny-sr-x4\.json and .*zzz\.json"
+    ):
         load("tiny-sr-x4")
 
 
-@pytest.mark.parametrize("content, says", [
-    ("{}", "name, file, sha256, config missing"), ("[]", "holds a JSON list"), ("{not json", "not a readable JSON"),
-    (json.dumps({"name": "broken", "file": "x.npz", "config": {}}), "sha256 missing")])
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        ("{}", "name, file, sha256, config missing"),
+        ("[]", "holds a JSON list"),
+        ("{not json", "not a readable JSON"),
+        (json.dumps({"name": "broken", "file": "x.npz", "config": {}}), "sha256 missing"),
+    ],
+)
 def test_a_bad_manifest_is_one_line_naming_it_and_hides_no_other(packaged, content, says):
     (packaged / "bad.json").write_text(content)
     assert load("tiny-sr-x4").path == "pretrained:tiny-sr-x4"  # the good one still loads
@@ -123,7 +138,9 @@ def test_a_bad_manifest_is_one_line_naming_it_and_hides_no_other(packaged, conte
     assert "bad.json" in str(e.value) and says in str(e.value) and "\n" not in str(e.value)
 
 
-def test_a_local_folder_named_like_a_packaged_model_says_which_was_meant(packaged, tmp_path, monkeypatch):
+def test_a_local_folder_named_like_a_packaged_model_says_which_was_meant(
+    packaged, tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tiny-sr-x4").mkdir()
     with pytest.raises(FileNotFoundError, match=r"local folder.*pass pretrained:tiny-sr-x4"):
@@ -146,8 +163,9 @@ def test_export_refuses_files_it_did_not_write_unless_overwrite(tiny, packaged, 
     assert load(out).forward is not None
 
 
-def test_export_into_a_workdir_or_a_file_is_refused_and_full_disks_are_one_line(packaged, tmp_path, capsys,
-                                                                                monkeypatch):
+def test_export_into_a_workdir_or_a_file_is_refused_and_full_disks_are_one_line(
+    packaged, tmp_path, capsys, monkeypatch
+):
     from jaxsr import files
     from jaxsr.cli import export as export_cli
 
@@ -169,7 +187,9 @@ def test_export_into_a_workdir_or_a_file_is_refused_and_full_disks_are_one_line(
 
 
 def test_which_on_an_export_folder_and_a_mixed_folder_are_errors(exported, tmp_path):
-    with pytest.raises(ValueError, match=r"exported model with one set of weights; drop which='best'"):
+    with pytest.raises(
+        ValueError, match=r"exported model with one set of weights; drop which='best'"
+    ):
         load(exported, "best")
     mixed = tmp_path / "mixed"
     shutil.copytree(exported, mixed)
@@ -190,11 +210,16 @@ def test_an_edited_export_metadata_is_refused(exported, tmp_path, edit):
     else:
         meta[edit] = meta[edit] // 2
     (folder / "jaxsr-export.json").write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match=r"jaxsr-export\.json was altered .*export the model again"):
+    with pytest.raises(
+        ValueError, match=r"jaxsr-export\.json was altered .*export the model again"
+    ):
         load(folder)
 
 
-@pytest.mark.parametrize("content, says", [("[]", "holds a JSON list"), ('{"format": "stablehlo"}', "lacks config, files")])
+@pytest.mark.parametrize(
+    "content, says",
+    [("[]", "holds a JSON list"), ('{"format": "stablehlo"}', "lacks config, files")],
+)
 def test_a_broken_export_metadata_is_one_line_naming_it(exported, tmp_path, content, says):
     folder = tmp_path / "broken"
     shutil.copytree(exported, folder)
@@ -204,7 +229,9 @@ def test_a_broken_export_metadata_is_one_line_naming_it(exported, tmp_path, cont
     assert "jaxsr-export.json" in str(e.value)
 
 
-def test_an_export_without_its_metadata_and_init_from_an_export_say_what_they_are(exported, tmp_path):
+def test_an_export_without_its_metadata_and_init_from_an_export_say_what_they_are(
+    exported, tmp_path
+):
     from jaxsr.train import load_init_variables
 
     bare = tmp_path / "bare"
@@ -226,12 +253,20 @@ def test_enhance_plans_its_chunks_from_a_fixed_length_export(tiny, tmp_path, cap
     fixed = load(folder)
     for n in (300, 5000):  # a file shorter than the shortest chunk, and one of several chunks
         x = _tone(n, 4000)
-        np.testing.assert_allclose(enhance(fixed, x, sample_rate=4000), enhance(tiny, x, sample_rate=4000),
-                                   atol=1e-4)
-    small = export(tiny, tmp_path / "small", "stablehlo", chunk_lengths=[tiny.config.model.num_blocks * 64])
+        np.testing.assert_allclose(
+            enhance(fixed, x, sample_rate=4000), enhance(tiny, x, sample_rate=4000), atol=1e-4
+        )
+    small = export(
+        tiny, tmp_path / "small", "stablehlo", chunk_lengths=[tiny.config.model.num_blocks * 64]
+    )
     (tmp_path / "in").mkdir()
     sf.write(tmp_path / "in" / "a.wav", _tone(4000, 4000), 4000)
-    assert enhance_cli.main(["--checkpoint", str(small), str(tmp_path / "in"), "-o", str(tmp_path / "o")]) == 2
+    assert (
+        enhance_cli.main(
+            ["--checkpoint", str(small), str(tmp_path / "in"), "-o", str(tmp_path / "o")]
+        )
+        == 2
+    )
     assert f">= {minimum}" in _one_error_line(capsys) and not (tmp_path / "o").exists()
 
 
@@ -243,22 +278,38 @@ def one_input(tmp_path) -> pathlib.Path:
     return tmp_path / "in"
 
 
-def test_enhance_checks_its_output_folder_before_restoring(packaged, one_input, tmp_path, capsys, monkeypatch):
+def test_enhance_checks_its_output_folder_before_restoring(
+    packaged, one_input, tmp_path, capsys, monkeypatch
+):
     from jaxsr import files
     from jaxsr.cli import enhance as enhance_cli
 
     (tmp_path / "a-file").write_text("x")
-    assert enhance_cli.main(["--checkpoint", "tiny-sr-x4", str(one_input), "-o", str(tmp_path / "a-file")]) == 2
+    assert (
+        enhance_cli.main(
+            ["--checkpoint", "tiny-sr-x4", str(one_input), "-o", str(tmp_path / "a-file")]
+        )
+        == 2
+    )
     assert "is a file" in _one_error_line(capsys)
     restored = []
     monkeypatch.setattr(enhance_cli, "restore_file", lambda *a: restored.append(a))
-    for code, says in ((errno.EACCES, "permission denied"), (errno.EROFS, "read-only file system"),
-                       (errno.ENOSPC, "no space left on device")):
+    for code, says in (
+        (errno.EACCES, "permission denied"),
+        (errno.EROFS, "read-only file system"),
+        (errno.ENOSPC, "no space left on device"),
+    ):
+
         def refuse(folder, need_bytes=0, code=code):
             raise OSError(code, os.strerror(code), str(folder))
 
         monkeypatch.setattr(files, "check_writable", refuse)
-        assert enhance_cli.main(["--checkpoint", "tiny-sr-x4", str(one_input), "-o", str(tmp_path / "o")]) == 2
+        assert (
+            enhance_cli.main(
+                ["--checkpoint", "tiny-sr-x4", str(one_input), "-o", str(tmp_path / "o")]
+            )
+            == 2
+        )
         assert says in _one_error_line(capsys)
     assert not restored
 
@@ -283,7 +334,10 @@ def test_a_full_disk_mid_run_stops_with_exit_2(packaged, one_input, tmp_path, ca
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
     monkeypatch.setattr(audio_io, "write_audio", full)
-    assert enhance_cli.main(["--checkpoint", "tiny-sr-x4", str(one_input), "-o", str(tmp_path / "o")]) == 2
+    assert (
+        enhance_cli.main(["--checkpoint", "tiny-sr-x4", str(one_input), "-o", str(tmp_path / "o")])
+        == 2
+    )
     line = _one_error_line(capsys)
     assert "no space left on device" in line and "1 file(s) not restored" in line
 
@@ -295,7 +349,10 @@ def test_a_file_name_that_is_not_utf8_is_restored(packaged, tmp_path, capsys):
     folder.mkdir()
     name = os.fsdecode(b"bad\xff\xfe.wav")
     sf.write(os.fsencode(str(folder / name)), _tone(2000, 4000), 4000)
-    assert enhance_cli.main(["--checkpoint", "tiny-sr-x4", str(folder), "-o", str(tmp_path / "o")]) == 0
+    assert (
+        enhance_cli.main(["--checkpoint", "tiny-sr-x4", str(folder), "-o", str(tmp_path / "o")])
+        == 0
+    )
     assert (tmp_path / "o" / name).is_file()
 
 
@@ -304,7 +361,9 @@ def test_gaps_from_zeros_must_be_a_finite_positive_number(value, capsys):
     from jaxsr.cli import enhance as enhance_cli
 
     with pytest.raises(SystemExit) as e:
-        enhance_cli.parse_args(["x.wav", "--checkpoint", "m", "-o", "o", "--gaps-from-zeros", value])
+        enhance_cli.parse_args(
+            ["x.wav", "--checkpoint", "m", "-o", "o", "--gaps-from-zeros", value]
+        )
     assert e.value.code == 2 and "--gaps-from-zeros must be" in capsys.readouterr().err
 
 
@@ -322,7 +381,10 @@ def test_the_memory_guard_counts_the_copies_enhance_makes(tiny, monkeypatch):
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
-        assert peak <= checks.WORKING_COPIES * 4 * y.size, (model.config.task.name, peak / (4 * y.size))
+        assert peak <= checks.WORKING_COPIES * 4 * y.size, (
+            model.config.task.name,
+            peak / (4 * y.size),
+        )
 
 
 # --------------------------------------------------------------------------------------- evaluation
@@ -332,7 +394,12 @@ def test_evaluate_refuses_an_implausible_rate_before_resampling(packaged, tmp_pa
     (tmp_path / "d").mkdir()
     sf.write(tmp_path / "d" / "one-hertz.wav", _tone(2000, 100), 1)
     sf.write(tmp_path / "d" / "ok.wav", _tone(4000, 16000), 16000)
-    assert evaluate_cli.main(["--checkpoint", "tiny-sr-x4", "--data", str(tmp_path / "d"), "--json", "--quiet"]) == 1
+    assert (
+        evaluate_cli.main(
+            ["--checkpoint", "tiny-sr-x4", "--data", str(tmp_path / "d"), "--json", "--quiet"]
+        )
+        == 1
+    )
     out = capsys.readouterr()
     assert "one-hertz.wav" in out.err and "plausible range" in out.err and "--any-rate" in out.err
     assert json.loads(out.out)["n_files"] == 1
@@ -352,7 +419,9 @@ def _fake_previous_run(workdir: pathlib.Path) -> dict:
     (workdir / "checkpoints" / "2" / "model").mkdir(parents=True)
     (workdir / "config.json").write_text(config_to_json(_config()))
     (workdir / "log.txt").write_text("the earlier run\n")
-    return {p.relative_to(workdir): p.read_bytes() if p.is_file() else None for p in workdir.rglob("*")}
+    return {
+        p.relative_to(workdir): p.read_bytes() if p.is_file() else None for p in workdir.rglob("*")
+    }
 
 
 @pytest.mark.parametrize("source", ["missing", "wide"])
@@ -369,13 +438,23 @@ def test_overwrite_with_a_bad_init_from_touches_nothing(packaged, tiny, tmp_path
         c.train.init_from = str(tmp_path / "nowhere")
     with pytest.raises(ValueError, match="config.train.init_from: "):
         train_and_evaluate(c, tmp_path / "run", overwrite=True, quiet=True)
-    after = {p.relative_to(tmp_path / "run"): p.read_bytes() if p.is_file() else None
-             for p in (tmp_path / "run").rglob("*") if p.name != ".lock"}
+    after = {
+        p.relative_to(tmp_path / "run"): p.read_bytes() if p.is_file() else None
+        for p in (tmp_path / "run").rglob("*")
+        if p.name != ".lock"
+    }
     assert after == before and not (tmp_path / "data").exists()
 
 
-@pytest.mark.parametrize("override", ["--config.model.width=inf", "--config.train.learning_rate=inf",
-                                      "--config.train.warmup_steps=-10", "--config.train.b2=nan"])
+@pytest.mark.parametrize(
+    "override",
+    [
+        "--config.model.width=inf",
+        "--config.train.learning_rate=inf",
+        "--config.train.warmup_steps=-10",
+        "--config.train.b2=nan",
+    ],
+)
 def test_out_of_range_config_values_exit_2_before_the_workdir(override, tmp_path, capsys):
     from jaxsr.cli import train as train_cli
 
@@ -392,9 +471,17 @@ def test_a_full_disk_while_saving_is_one_line_and_resumable(tmp_path, monkeypatc
     from jaxsr.train.loop import NoSpaceLeft
 
     c = _config()
-    c.data.update(name="synthetic", sample_rate=8000, num_train_clips=2, num_eval_clips=1, clip_seconds=0.2,
-                  data_dir=str(tmp_path / "data"))
-    c.train.update(batch_size=2, num_train_steps=2, log_every=1, eval_every=1000, checkpoint_every=1)
+    c.data.update(
+        name="synthetic",
+        sample_rate=8000,
+        num_train_clips=2,
+        num_eval_clips=1,
+        clip_seconds=0.2,
+        data_dir=str(tmp_path / "data"),
+    )
+    c.train.update(
+        batch_size=2, num_train_steps=2, log_every=1, eval_every=1000, checkpoint_every=1
+    )
     c.eval.update(num_clips=1, save_examples=0)
 
     def full(self, step, *a, **k):
@@ -406,7 +493,9 @@ def test_a_full_disk_while_saving_is_one_line_and_resumable(tmp_path, monkeypatc
     monkeypatch.setattr(checkpoints.Checkpointer, "save", full)
     with pytest.raises(NoSpaceLeft) as e:
         train_and_evaluate(c, tmp_path / "run", quiet=True)
-    assert str(e.value).startswith("no space left on device while saving step 1") and "resume" in str(e.value)
+    assert str(e.value).startswith(
+        "no space left on device while saving step 1"
+    ) and "resume" in str(e.value)
     assert "\n" not in str(e.value)
 
 
@@ -418,8 +507,12 @@ def test_messages_read_right(packaged, tmp_path):
     config = _config()
     with pytest.raises(ValueError, match=r"Try (\d+)\.") as e:
         chunk_plan(config, 1)
-    chunk_plan(config, int(str(e.value).rsplit("Try ", 1)[1].rstrip(".")))  # the suggestion is accepted
-    assert "nor a packaged model. Packaged models:" in str(pretrained.unknown_name_error("zzzzzzzz"))
+    chunk_plan(
+        config, int(str(e.value).rsplit("Try ", 1)[1].rstrip("."))
+    )  # the suggestion is accepted
+    assert "nor a packaged model. Packaged models:" in str(
+        pretrained.unknown_name_error("zzzzzzzz")
+    )
     config.data.sample_rate, config.task.ratio = 16000, 8  # mp3 cannot carry 2 kHz
     with pytest.raises(UsageError) as e:
         apply_codec(config, "mp3")

@@ -37,7 +37,9 @@ def _random_variables(config, seed=0):
     v = init_variables(model_from_config(config), jax.random.key(seed))
     leaves, tree = jax.tree_util.tree_flatten(v)
     keys = jax.random.split(jax.random.key(seed + 1), len(leaves))
-    v = jax.tree_util.tree_unflatten(tree, [a + 0.05 * jax.random.normal(k, a.shape) for a, k in zip(leaves, keys)])
+    v = jax.tree_util.tree_unflatten(
+        tree, [a + 0.05 * jax.random.normal(k, a.shape) for a, k in zip(leaves, keys)]
+    )
     v["batch_stats"] = jax.tree_util.tree_map(lambda a: jnp.abs(a) + 1.0, v["batch_stats"])
     return v
 
@@ -62,7 +64,9 @@ def _signal(n, seed=0, channels=None):
     rng = np.random.default_rng(seed)
     shape = (n,) if channels is None else (n, channels)
     t = np.arange(n)[:, None] if channels else np.arange(n)
-    return (0.3 * np.sin(2 * np.pi * 0.013 * t) + 0.1 * rng.standard_normal(shape)).astype(np.float32)
+    return (0.3 * np.sin(2 * np.pi * 0.013 * t) + 0.1 * rng.standard_normal(shape)).astype(
+        np.float32
+    )
 
 
 # ------------------------------------------------------------------------------- chunked inference
@@ -102,15 +106,15 @@ def test_chunked_equals_whole_signal_away_from_the_end(setup):
     seams = np.zeros(interior, bool)
     for k in range(1, plan.num_chunks(n)):
         s = k * plan.hop
-        seams[max(0, s - 64):min(interior, s + plan.overlap + 64)] = True
+        seams[max(0, s - 64) : min(interior, s + plan.overlap + 64)] = True
     assert err[seams].mean() <= 2 * err[~seams].mean() + 1e-6
 
     # The same check has teeth: chunks without overlap leave visible seams.
-    naive = np.concatenate([_whole(c, v, x[i:i + plan.length]) for i in range(0, n, plan.length)])
+    naive = np.concatenate([_whole(c, v, x[i : i + plan.length]) for i in range(0, n, plan.length)])
     naive_err = np.abs(naive - ref)[:interior]
     edges = np.zeros(interior, bool)
     for s in range(plan.length, interior, plan.length):
-        edges[s - 64:s + 64] = True
+        edges[s - 64 : s + 64] = True
     assert naive_err[edges].mean() > 100 * (err[seams].mean() + 1e-7)
 
 
@@ -163,10 +167,14 @@ def test_sr_from_the_low_rate_is_spline_then_model(setup):
     by_hand = E.run_model(v, c, spline_upsample(x_lr, 4))
     assert y.shape == (3001 * 4,) and y.dtype == np.float32
     np.testing.assert_allclose(y, by_hand, atol=1e-6)
-    assert info["output_rate"] == 16000 and not info["resampled"] and info["output_samples"] == 12004
+    assert (
+        info["output_rate"] == 16000 and not info["resampled"] and info["output_samples"] == 12004
+    )
     # band_limited: already at the target rate, no spline.
     x_hr = spline_upsample(x_lr, 4)
-    np.testing.assert_allclose(E.enhance(model, x_hr, sample_rate=16000, band_limited=True), by_hand, atol=1e-6)
+    np.testing.assert_allclose(
+        E.enhance(model, x_hr, sample_rate=16000, band_limited=True), by_hand, atol=1e-6
+    )
     # A raw params pytree + config gives the same as the Model.
     np.testing.assert_allclose(E.enhance(v, x_lr, sample_rate=4000, config=c), y, atol=1e-6)
 
@@ -180,8 +188,11 @@ def test_layouts_dtypes_and_durations(setup):
     np.testing.assert_allclose(y[:, 1], E.enhance(model, stereo[:, 1], sample_rate=4000), atol=1e-6)
     # int16 is scaled by 1/32768; jax arrays are accepted.
     pcm = np.round(mono * 32767).astype(np.int16)
-    np.testing.assert_allclose(E.enhance(model, pcm, sample_rate=4000),
-                               E.enhance(model, pcm.astype(np.float32) / 32768, sample_rate=4000), atol=1e-6)
+    np.testing.assert_allclose(
+        E.enhance(model, pcm, sample_rate=4000),
+        E.enhance(model, pcm.astype(np.float32) / 32768, sample_rate=4000),
+        atol=1e-6,
+    )
     assert E.enhance(model, jnp.asarray(mono), sample_rate=4000).shape == (8000,)
     # [time, 1] stays [time, 1].
     assert E.enhance(model, mono[:, None], sample_rate=4000).shape == (8000, 1)
@@ -224,7 +235,9 @@ def test_input_between_the_rates_keeps_its_own_band(setup):
     x = (0.3 * np.sin(2 * np.pi * 500 * t) + 0.2 * np.sin(2 * np.pi * 3000 * t)).astype(np.float32)
     y, info = E.enhance(model, x, sample_rate=rate, return_info=True)
     assert y.shape == (2 * n,) and info["kept_input_band_hz"] == pytest.approx(3800.0)
-    mid = slice(2000, 2 * n - 2000)  # away from the ends (the crossover filter's and the resampler's edges)
+    mid = slice(
+        2000, 2 * n - 2000
+    )  # away from the ends (the crossover filter's and the resampler's edges)
     assert _tone(y[mid], 16000, 3000) == pytest.approx(0.2, rel=0.01)  # the input's own 3 kHz, kept
     assert _tone(y[mid], 16000, 500) == pytest.approx(0.3, rel=0.01)
     # Above the crossover (0.95 x 4 kHz) the output is the model's, as it restores the 4 kHz version.
@@ -234,7 +247,9 @@ def test_input_between_the_rates_keeps_its_own_band(setup):
     f = np.fft.rfftfreq(len(y[mid]), 1 / 16000)
     top = f > 3900
     assert np.abs(spec_y[top] - spec_m[top]).max() < 2e-3 * np.abs(spec_m[top]).max() + 1e-3
-    assert _tone(model_only[mid], 16000, 3000) < 0.02  # what the old path returned: the 3 kHz tone gone
+    assert (
+        _tone(model_only[mid], 16000, 3000) < 0.02
+    )  # what the old path returned: the 3 kHz tone gone
 
 
 def test_an_empty_band_is_not_kept_and_full_band_files_are_unchanged(setup):
@@ -245,7 +260,9 @@ def test_an_empty_band_is_not_kept_and_full_band_files_are_unchanged(setup):
     up = resample(x4, 4000, 8000)  # 8 kHz file made from 4 kHz audio: nothing above 2 kHz to keep
     _, info = E.enhance(model, up, sample_rate=8000, return_info=True)
     assert info["kept_input_band_hz"] is None and info["resampled_to"] == 4000
-    _, info = E.enhance(model, _signal(4410), sample_rate=44100, return_info=True)  # above the target rate
+    _, info = E.enhance(
+        model, _signal(4410), sample_rate=44100, return_info=True
+    )  # above the target rate
     assert info["kept_input_band_hz"] is None
 
 
@@ -256,12 +273,16 @@ def test_inpaint_fills_masked_samples_first(setup):
     mask = np.zeros(5000, bool)
     mask[1200:1500] = True
     mask[4900:] = True
-    holed = np.where(mask, np.nan, x).astype(np.float32)  # NaN is allowed where the mask says missing
+    holed = np.where(mask, np.nan, x).astype(
+        np.float32
+    )  # NaN is allowed where the mask says missing
     y = E.enhance(v, holed, sample_rate=16000, config=c, mask=mask)
     model_out = E.run_model(v, c, linear_fill(np.where(mask, 0, x), mask))
     np.testing.assert_allclose(y[mask], model_out[mask], atol=1e-6)  # the model fills the gaps ...
     np.testing.assert_array_equal(y[~mask], x[~mask])  # ... and the known samples come back exactly
-    assert np.abs(model_out[~mask] - x[~mask]).max() > 1e-4  # (which the model alone would have changed)
+    assert (
+        np.abs(model_out[~mask] - x[~mask]).max() > 1e-4
+    )  # (which the model alone would have changed)
     with pytest.raises(ValueError, match="NaN"):
         E.enhance(v, holed, sample_rate=16000, config=c)  # without the mask the NaNs are an error
 
@@ -269,7 +290,9 @@ def test_inpaint_fills_masked_samples_first(setup):
 def test_silent_and_clipped_audio(setup):
     _, _, model = setup
     c = _config("denoise")
-    v = init_variables(model_from_config(c), jax.random.key(0))  # an untrained-scale model: near identity
+    v = init_variables(
+        model_from_config(c), jax.random.key(0)
+    )  # an untrained-scale model: near identity
     y = E.enhance(v, np.zeros(3000, np.float32), sample_rate=16000, config=c)
     assert np.all(np.isfinite(y)) and np.abs(y).max() < 1e-3
     clipped = np.clip(3 * _signal(3000), -1, 1)
@@ -281,24 +304,27 @@ def test_silent_and_clipped_audio(setup):
         E.enhance(v, 0.5 * _signal(3000), sample_rate=16000, config=c)
 
 
-@pytest.mark.parametrize("kwargs, audio, match", [
-    ({}, np.zeros(0, np.float32), "empty"),
-    ({}, np.array([0.1, np.nan, 0.2] * 10, np.float32), "NaN"),
-    ({}, np.array([0.1, np.inf] * 10, np.float32), "NaN or infinite"),
-    ({}, np.zeros((100, 9), np.float32), "9 channels"),
-    ({}, np.zeros((2, 4000), np.float32), "transpose"),
-    ({}, np.zeros((10, 2, 2), np.float32), r"\[time\] or \[time, channels\]"),
-    ({}, np.array(["a"] * 10), "not audio"),
-    ({"sample_rate": 0}, np.zeros(100, np.float32), "sample_rate"),
-    ({"sample_rate": -16000}, np.zeros(100, np.float32), "sample_rate"),
-    ({"sample_rate": "fast"}, np.zeros(100, np.float32), "sample_rate"),
-    ({"sample_rate": 4000, "band_limited": True}, np.zeros(100, np.float32), "band_limited"),
-    ({"task": "denoise"}, np.zeros(100, np.float32), "trained for task 'sr'"),
-    ({"ratio": 2}, np.zeros(100, np.float32), "ratio 4"),
-    ({"ratio": 5}, np.zeros(100, np.float32), "ratio must be one of"),
-    ({"mask": np.zeros(100, bool)}, np.zeros(100, np.float32), "inpaint"),
-    ({"batch_size": 0}, np.zeros(100, np.float32), "batch_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs, audio, match",
+    [
+        ({}, np.zeros(0, np.float32), "empty"),
+        ({}, np.array([0.1, np.nan, 0.2] * 10, np.float32), "NaN"),
+        ({}, np.array([0.1, np.inf] * 10, np.float32), "NaN or infinite"),
+        ({}, np.zeros((100, 9), np.float32), "9 channels"),
+        ({}, np.zeros((2, 4000), np.float32), "transpose"),
+        ({}, np.zeros((10, 2, 2), np.float32), r"\[time\] or \[time, channels\]"),
+        ({}, np.array(["a"] * 10), "not audio"),
+        ({"sample_rate": 0}, np.zeros(100, np.float32), "sample_rate"),
+        ({"sample_rate": -16000}, np.zeros(100, np.float32), "sample_rate"),
+        ({"sample_rate": "fast"}, np.zeros(100, np.float32), "sample_rate"),
+        ({"sample_rate": 4000, "band_limited": True}, np.zeros(100, np.float32), "band_limited"),
+        ({"task": "denoise"}, np.zeros(100, np.float32), "trained for task 'sr'"),
+        ({"ratio": 2}, np.zeros(100, np.float32), "ratio 4"),
+        ({"ratio": 5}, np.zeros(100, np.float32), "ratio must be one of"),
+        ({"mask": np.zeros(100, bool)}, np.zeros(100, np.float32), "inpaint"),
+        ({"batch_size": 0}, np.zeros(100, np.float32), "batch_size"),
+    ],
+)
 def test_bad_input_errors(setup, kwargs, audio, match):
     _, _, model = setup
     kwargs = {"sample_rate": 4000, **kwargs}
@@ -322,9 +348,16 @@ def test_bad_params_errors(setup):
 
 
 # ---------------------------------------------------------------------------------------- streaming
-@pytest.mark.parametrize("task, band_limited, rate, n", [
-    ("sr", False, 4000, 9001), ("sr", True, 16000, 21000), ("denoise", False, 16000, 20011),
-    ("inpaint", False, 16000, 14000), ("sr", False, 4000, 500)])
+@pytest.mark.parametrize(
+    "task, band_limited, rate, n",
+    [
+        ("sr", False, 4000, 9001),
+        ("sr", True, 16000, 21000),
+        ("denoise", False, 16000, 20011),
+        ("inpaint", False, 16000, 14000),
+        ("sr", False, 4000, 500),
+    ],
+)
 def test_streamer_equals_whole_signal_model_and_offline(setup, task, band_limited, rate, n):
     _, v, _ = setup
     c = _config(task)
@@ -340,8 +373,12 @@ def test_streamer_equals_whole_signal_model_and_offline(setup, task, band_limite
     reference, inputs = [], []
     for ch in range(x.shape[1]):
         xc = x[:, ch].astype(np.float64)
-        if task == "sr" and not band_limited:  # the cubic spline through the low-rate samples (not-a-knot)
-            xc = scipy.interpolate.splev(np.arange(4 * n), scipy.interpolate.splrep(np.arange(n) * 4, xc, s=0))
+        if (
+            task == "sr" and not band_limited
+        ):  # the cubic spline through the low-rate samples (not-a-knot)
+            xc = scipy.interpolate.splev(
+                np.arange(4 * n), scipy.interpolate.splrep(np.arange(n) * 4, xc, s=0)
+            )
         if mask is not None:  # masked samples linearly interpolated from the known ones
             xc[mask] = np.interp(np.flatnonzero(mask), np.flatnonzero(~mask), xc[~mask])
         inputs.append(xc.astype(np.float32))
@@ -354,7 +391,7 @@ def test_streamer_equals_whole_signal_model_and_offline(setup, task, band_limite
     outs, i, scale = [], 0, offline.shape[0] // n
     while i < n:
         b = int(rng.integers(1, 2500))
-        outs.append(s.process(x[i:i + b], mask=None if mask is None else mask[i:i + b]))
+        outs.append(s.process(x[i : i + b], mask=None if mask is None else mask[i : i + b]))
         i += b
         if task != "inpaint":  # the documented fixed latency
             assert sum(len(o) for o in outs) == max(0, min(i, n) * scale - s.latency)
@@ -406,7 +443,9 @@ def test_load_round_trip_and_errors(setup, tmp_path):
     loaded = E.load(tmp_path / "run")
     assert loaded.step == 7 and loaded.sample_rate == 16000 and loaded.task["ratio"] == 4
     x = _signal(1000)
-    np.testing.assert_allclose(E.enhance(loaded, x, sample_rate=4000), E.enhance(model, x, sample_rate=4000), atol=1e-6)
+    np.testing.assert_allclose(
+        E.enhance(loaded, x, sample_rate=4000), E.enhance(model, x, sample_rate=4000), atol=1e-6
+    )
     assert E.load(tmp_path / "run", which="best").step == 7
     assert E.load(tmp_path / "run" / "checkpoints" / "7").step == 7
 
@@ -457,13 +496,19 @@ def test_digital_silence_stays_silent(setup, task, rate):
     x[:6000] = 0.0
     x[11000:15000] = 0.0
     y = E.enhance(model, x, sample_rate=16000, band_limited=task == "sr", chunk_length=2048)
-    assert np.all(y[: 6000 - right] == 0) and np.all(y[11000 + left:15000 - right] == 0)
-    assert np.all(y[6000 + left:11000 - right] != 0)
+    assert np.all(y[: 6000 - right] == 0) and np.all(y[11000 + left : 15000 - right] == 0)
+    assert np.all(y[6000 + left : 11000 - right] != 0)
     gate = E.silence_gate(x[None], left, right)[0]
-    interior = len(x) - (left + right + 2048)  # the end is padded differently from the whole-signal reference
-    np.testing.assert_allclose(y[:interior], np.where(gate, 0.0, _whole(c, v, x))[:interior], atol=2e-5)
+    interior = len(x) - (
+        left + right + 2048
+    )  # the end is padded differently from the whole-signal reference
+    np.testing.assert_allclose(
+        y[:interior], np.where(gate, 0.0, _whole(c, v, x))[:interior], atol=2e-5
+    )
     s = E.Streamer(model, sample_rate=16000, band_limited=task == "sr", chunk_length=2048)
-    online = np.concatenate([s.process(x[i:i + 777]) for i in range(0, len(x), 777)] + [s.flush()])
+    online = np.concatenate(
+        [s.process(x[i : i + 777]) for i in range(0, len(x), 777)] + [s.flush()]
+    )
     np.testing.assert_allclose(online, y, atol=1e-5)
 
 
@@ -471,7 +516,9 @@ def test_implausible_rates_and_huge_outputs_are_refused(setup, monkeypatch):
     _, _, model = setup  # sr r=4 at 16 kHz: expects 4 kHz
     x = _signal(16000)
     # sample_rate=4 for 4 s of audio would be "resampled" into 64 M output samples: refused at once.
-    with pytest.raises(ValueError, match=r"sample_rate=4 Hz is outside the plausible range .*allow_any_rate=True"):
+    with pytest.raises(
+        ValueError, match=r"sample_rate=4 Hz is outside the plausible range .*allow_any_rate=True"
+    ):
         E.enhance(model, x, sample_rate=4)
     with pytest.raises(ValueError, match="plausible range"):
         E.enhance(model, x, sample_rate=2_000_000)
@@ -480,7 +527,9 @@ def test_implausible_rates_and_huge_outputs_are_refused(setup, monkeypatch):
     assert y.shape == (16000,)
     # An output whose working set exceeds half the machine's memory is refused before any work.
     monkeypatch.setattr(E.checks, "_physical_memory_bytes", lambda: 64 * 2**20)
-    with pytest.raises(MemoryError, match=r"needs about .* GiB, more than half of this machine's 0.1 GiB"):
+    with pytest.raises(
+        MemoryError, match=r"needs about .* GiB, more than half of this machine's 0.1 GiB"
+    ):
         E.enhance(model, np.zeros(300_000, np.float32), sample_rate=4000)
     E.enhance(model, x[:1000], sample_rate=4000)  # small outputs still run
 
@@ -496,7 +545,9 @@ def test_ambiguous_layout_and_int16_range_int32_warn(tiny_config):
     pcm16 = (np.sin(np.arange(1000) / 10) * 20000).astype(np.int32)
     with pytest.warns(UserWarning, match=r"int16 range.*astype\(np\.int16\)"):
         a, _ = check_audio_array(pcm16)
-    np.testing.assert_allclose(a[:, 0], pcm16 / 2**31, rtol=1e-6)  # read as 32-bit PCM, as documented
+    np.testing.assert_allclose(
+        a[:, 0], pcm16 / 2**31, rtol=1e-6
+    )  # read as 32-bit PCM, as documented
     import warnings as w
 
     with w.catch_warnings():

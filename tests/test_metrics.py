@@ -58,8 +58,14 @@ def test_si_sdr_with_orthogonal_noise_is_analytic():
 # --------------------------------------------------------------------------------------------- lsd
 def test_stft_power_matches_librosa():
     x = _noise(10000, 1)
-    want = np.abs(librosa.stft(x.astype(np.float64), n_fft=2048, hop_length=512, center=True,
-                               pad_mode="constant")) ** 2
+    want = (
+        np.abs(
+            librosa.stft(
+                x.astype(np.float64), n_fft=2048, hop_length=512, center=True, pad_mode="constant"
+            )
+        )
+        ** 2
+    )
     got = M.stft_power(x)
     assert got.shape == want.T.shape == (1 + 10000 // 512, 1025)
     np.testing.assert_allclose(got, want.T, rtol=1e-9, atol=1e-9 * want.max())
@@ -113,7 +119,9 @@ def test_lsd_paper_is_clipped_at_ten():
 def test_lsd_paper_differs_from_standard_lsd():
     ref = _noise(8000, 6)
     est = ref + _noise(8000, 7, 0.05)
-    assert M.lsd_paper(ref, est) != pytest.approx(M.lsd(ref, est), rel=0.05), "the two LSDs should not coincide"
+    assert M.lsd_paper(ref, est) != pytest.approx(M.lsd(ref, est), rel=0.05), (
+        "the two LSDs should not coincide"
+    )
 
 
 def test_all_metrics_keys():
@@ -143,7 +151,7 @@ def test_pesq_and_stoi_rank_noisy_below_clean():
     if not available:
         pytest.skip("neither `pesq` nor `pystoi` is installed (optional: pip install pesq pystoi)")
     n = np.random.default_rng(0).standard_normal(len(y)).astype(np.float32)
-    n *= np.sqrt(np.mean(y ** 2) / np.mean(n ** 2))
+    n *= np.sqrt(np.mean(y**2) / np.mean(n**2))
     mild, harsh = y + 0.1 * n, y + n  # 20 dB and 0 dB SNR
     for fn, top in ((M.pesq, 4.65), (M.stoi, 1.0 + 1e-6)):
         if fn in available:

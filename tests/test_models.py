@@ -51,7 +51,9 @@ def _tiny_model(**overrides) -> models.AudioUNet:
 
 
 def _signal(batch: int, length: int = 64, seed: int = 0) -> jnp.ndarray:
-    return jnp.asarray(0.3 * np.random.default_rng(seed).standard_normal((batch, length, 1)), jnp.float32)
+    return jnp.asarray(
+        0.3 * np.random.default_rng(seed).standard_normal((batch, length, 1)), jnp.float32
+    )
 
 
 # One model, initialised and compiled once per module: compiling is most of the cost on a CPU.
@@ -60,13 +62,18 @@ def tiny():
     model = _tiny_model()
     variables = models.init_variables(model, jax.random.key(0), 64)
     apply_eval = jax.jit(lambda v, x: model.apply(v, x, train=False))
-    apply_train = jax.jit(lambda v, x, key: model.apply(v, x, train=True, rngs={"dropout": key},
-                                                        mutable=["batch_stats"]))
+    apply_train = jax.jit(
+        lambda v, x, key: model.apply(
+            v, x, train=True, rngs={"dropout": key}, mutable=["batch_stats"]
+        )
+    )
     return model, variables, apply_eval, apply_train
 
 
 # ------------------------------------------------------------------------------------- subpixel_1d
-@pytest.mark.parametrize("shape,r", [((2, 5, 6), 2), ((1, 3, 8), 4), ((3, 4, 2), 2), ((2, 2, 9), 3)])
+@pytest.mark.parametrize(
+    "shape,r", [((2, 5, 6), 2), ((1, 3, 8), 4), ((3, 4, 2), 2), ((2, 2, 9), 3)]
+)
 def test_subpixel_matches_loop_reference(shape, r):
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     got = np.asarray(models.subpixel_1d(jnp.asarray(x), r))
@@ -168,7 +175,9 @@ def test_residual_output_equals_input_when_final_conv_is_zero(tiny):
     _, variables, apply_eval, _ = tiny
     x = _signal(3)
     y = apply_eval(variables, x)
-    assert not np.array_equal(np.asarray(y), np.asarray(x)), "with the random final conv the output should differ"
+    assert not np.array_equal(np.asarray(y), np.asarray(x)), (
+        "with the random final conv the output should differ"
+    )
 
     params = dict(variables["params"])
     params["final"] = jax.tree_util.tree_map(jnp.zeros_like, params["final"])
@@ -197,8 +206,9 @@ def test_polarity_equivariant_is_the_odd_part_of_the_same_network(tiny):
     np.testing.assert_allclose(y_odd, (y - y_neg) / 2, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(np.asarray(odd.apply(variables, -x, train=False)), -y_odd)
     assert not np.allclose(y_odd, y, atol=1e-4)  # a different function from the plain network's
-    assert jax.tree_util.tree_map(np.shape, odd.init(jax.random.key(0), x)) == \
-        jax.tree_util.tree_map(np.shape, dict(variables))
+    assert jax.tree_util.tree_map(
+        np.shape, odd.init(jax.random.key(0), x)
+    ) == jax.tree_util.tree_map(np.shape, dict(variables))
 
 
 def test_polarity_equivariant_trains(tiny):
@@ -209,18 +219,24 @@ def test_polarity_equivariant_trains(tiny):
     x = _signal(4)
 
     def train(v):
-        return odd.apply(variables, v, train=True, rngs={"dropout": jax.random.key(1)}, mutable=["batch_stats"])
+        return odd.apply(
+            variables, v, train=True, rngs={"dropout": jax.random.key(1)}, mutable=["batch_stats"]
+        )
 
     (y, updates), (y_neg, _) = train(x), train(-x)
     np.testing.assert_allclose(np.asarray(y_neg), -np.asarray(y), rtol=1e-5, atol=1e-6)
-    assert not np.allclose(updates["batch_stats"]["bottleneck_bn"]["var"],
-                           variables["batch_stats"]["bottleneck_bn"]["var"]), "running variance did not move"
+    assert not np.allclose(
+        updates["batch_stats"]["bottleneck_bn"]["var"],
+        variables["batch_stats"]["bottleneck_bn"]["var"],
+    ), "running variance did not move"
 
 
 def test_eval_mode_is_deterministic(tiny):
     _, variables, apply_eval, _ = tiny
     x = _signal(4)
-    np.testing.assert_array_equal(np.asarray(apply_eval(variables, x)), np.asarray(apply_eval(variables, x)))
+    np.testing.assert_array_equal(
+        np.asarray(apply_eval(variables, x)), np.asarray(apply_eval(variables, x))
+    )
 
 
 def test_eval_mode_output_does_not_depend_on_batch_mates(tiny):
@@ -272,7 +288,9 @@ def test_bfloat16_compute_keeps_float32_params_and_output(tiny):
     assert np.max(np.abs(branch)) > 1e-2, "residual branch too small to compare"
     err = np.max(np.abs(np.asarray(y16 - y32)))
     assert err < 0.05 * np.max(np.abs(branch)), f"bfloat16 output off by {err}"
-    assert not np.array_equal(np.asarray(y16), np.asarray(y32)), "bfloat16 model did not compute in bfloat16"
+    assert not np.array_equal(np.asarray(y16), np.asarray(y32)), (
+        "bfloat16 model did not compute in bfloat16"
+    )
 
 
 def test_model_from_config(tiny_config):
@@ -311,9 +329,15 @@ def test_check_input_shape_accepts_valid_shape():
     models.check_input_shape((3, 64, 1), 2)  # no exception
 
 
-@pytest.mark.parametrize("width,num_blocks,length,equivariant",
-                         [(0.25, 4, 8192, False), (0.125, 3, 8192, False), (0.0625, 2, 8192, False),
-                          (0.125, 3, 8192, True)])
+@pytest.mark.parametrize(
+    "width,num_blocks,length,equivariant",
+    [
+        (0.25, 4, 8192, False),
+        (0.125, 3, 8192, False),
+        (0.0625, 2, 8192, False),
+        (0.125, 3, 8192, True),
+    ],
+)
 def test_forward_flops_matches_xla_cpu_count(width, num_blocks, length, equivariant):
     # XLA's CPU cost analysis counts every convolution (on GPU it omits those handed to cuDNN, which is
     # why MFU uses the architecture's count); the two agree up to elementwise ops and the padded edges
@@ -325,8 +349,11 @@ def test_forward_flops_matches_xla_cpu_count(width, num_blocks, length, equivari
     c.model.polarity_equivariant = equivariant  # the network runs on x and -x: twice the work
     model = models.model_from_config(c)
     variables = models.init_variables(model, jax.random.key(0))
-    compiled = jax.jit(lambda v, x: model.apply(v, x, train=False)).lower(
-        variables, jnp.zeros((1, length, 1), jnp.float32)).compile()
+    compiled = (
+        jax.jit(lambda v, x: model.apply(v, x, train=False))
+        .lower(variables, jnp.zeros((1, length, 1), jnp.float32))
+        .compile()
+    )
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
     assert models.forward_flops(c, length) == pytest.approx(cost["flops"], rel=0.02)

@@ -43,7 +43,7 @@ def segment_slopes(x: np.ndarray, segment: int, nfft: int = 512) -> np.ndarray:
     window = np.hanning(nfft)
     slopes = []
     for s in range(0, len(x) - segment + 1, segment):
-        frames = np.asarray(x[s:s + segment], np.float64).reshape(-1, nfft)
+        frames = np.asarray(x[s : s + segment], np.float64).reshape(-1, nfft)
         psd = np.mean(np.abs(np.fft.rfft(frames * window, axis=-1)) ** 2, axis=0)
         slopes.append(np.polyfit(np.log10(f[band]), np.log10(psd[band]), 1)[0])
     return np.array(slopes)
@@ -78,12 +78,22 @@ def schroeder_rt60(h: np.ndarray) -> float:
 # ------------------------------------------------------------------------------------- varying noise
 def test_varying_noise_level_changes_over_time_while_stationary_colours_do_not():
     n = 8 * SR
-    swinging = N.varying_noise(np.random.default_rng(0), n, SR, exponent=(1.0, 1.0), level_db=(16.0, 16.0),
-                               seconds=(0.2, 0.4))
+    swinging = N.varying_noise(
+        np.random.default_rng(0),
+        n,
+        SR,
+        exponent=(1.0, 1.0),
+        level_db=(16.0, 16.0),
+        seconds=(0.2, 0.4),
+    )
     levels = frame_level_db(swinging, SR // 10)  # 100 ms frames
     spread = np.percentile(levels, 95) - np.percentile(levels, 5)
-    assert spread > 8.0, f"the level of varying noise spans only {spread:.1f} dB (5th-95th percentile)"
-    assert levels.max() - levels.min() < 16.0 + 3.0, "the level swings by more than the requested 16 dB"
+    assert spread > 8.0, (
+        f"the level of varying noise spans only {spread:.1f} dB (5th-95th percentile)"
+    )
+    assert levels.max() - levels.min() < 16.0 + 3.0, (
+        "the level swings by more than the requested 16 dB"
+    )
     for exponent in (0.0, 1.0, 2.0):
         steady = frame_level_db(N.colored_noise(np.random.default_rng(1), n, exponent), SR // 10)
         still = np.percentile(steady, 95) - np.percentile(steady, 5)
@@ -93,19 +103,33 @@ def test_varying_noise_level_changes_over_time_while_stationary_colours_do_not()
 
 def test_varying_noise_tilt_drifts_between_white_and_brown_while_stationary_colours_do_not():
     n = 8 * SR
-    x = N.varying_noise(np.random.default_rng(2), n, SR, exponent=(0.0, 2.0), level_db=(0.0, 0.0),
-                        seconds=(0.4, 0.6))
+    x = N.varying_noise(
+        np.random.default_rng(2),
+        n,
+        SR,
+        exponent=(0.0, 2.0),
+        level_db=(0.0, 0.0),
+        seconds=(0.4, 0.6),
+    )
     slopes = segment_slopes(x, 4096)  # 0.256 s segments
-    assert slopes.max() - slopes.min() > 1.0, f"slopes only span {slopes.min():.2f}..{slopes.max():.2f}"
-    assert slopes.min() > -2.4 and slopes.max() < 0.4, f"slopes {slopes.min():.2f}..{slopes.max():.2f} leave 0..-2"
+    assert slopes.max() - slopes.min() > 1.0, (
+        f"slopes only span {slopes.min():.2f}..{slopes.max():.2f}"
+    )
+    assert slopes.min() > -2.4 and slopes.max() < 0.4, (
+        f"slopes {slopes.min():.2f}..{slopes.max():.2f} leave 0..-2"
+    )
     for exponent in (0.0, 1.0, 2.0):
         s = segment_slopes(N.colored_noise(np.random.default_rng(3), n, exponent), 4096)
-        assert s.max() - s.min() < 0.4, f"stationary exponent {exponent}: slopes span {s.min():.2f}..{s.max():.2f}"
+        assert s.max() - s.min() < 0.4, (
+            f"stationary exponent {exponent}: slopes span {s.min():.2f}..{s.max():.2f}"
+        )
         assert abs(np.mean(s) + exponent) < 0.15
 
 
 def test_varying_noise_with_a_fixed_tilt_and_level_is_that_colour():
-    x = N.varying_noise(np.random.default_rng(4), 4 * SR, SR, exponent=(1.0, 1.0), level_db=(0.0, 0.0))
+    x = N.varying_noise(
+        np.random.default_rng(4), 4 * SR, SR, exponent=(1.0, 1.0), level_db=(0.0, 0.0)
+    )
     s = segment_slopes(x, 8192)
     assert abs(np.mean(s) + 1.0) < 0.15 and s.max() - s.min() < 0.4  # pink, steady
 
@@ -147,8 +171,9 @@ def test_babble_of_voices_never_contains_the_clean_clip(seed):
     out = N.voices_babble(np.random.default_rng(seed), SR, SR, pool, exclude=1, synthetic_prob=0.0)
     spec = np.abs(np.fft.rfft(out.astype(np.float64))) ** 2
     assert spec[band].sum() / spec.sum() < 1e-3
-    control = N.voices_babble(np.random.default_rng(seed), SR, SR, pool, exclude=None, synthetic_prob=0.0,
-                              talkers=(8, 8))
+    control = N.voices_babble(
+        np.random.default_rng(seed), SR, SR, pool, exclude=None, synthetic_prob=0.0, talkers=(8, 8)
+    )
     spec = np.abs(np.fft.rfft(control.astype(np.float64))) ** 2
     assert spec[band].sum() / spec.sum() > 0.1, "the control should have drawn the clean clip"
 
@@ -156,8 +181,15 @@ def test_babble_of_voices_never_contains_the_clean_clip(seed):
 def test_babble_with_only_the_clean_clip_is_a_clear_error_and_voices_fall_back_to_synthetic():
     with pytest.raises(ValueError, match="only the clean clip"):
         N.babble_noise(np.random.default_rng(0), 1000, [tone(500, 2000)], exclude=0)
-    out = N.voices_babble(np.random.default_rng(0), 4000, SR, [tone(500, 8000)], exclude=0,
-                          voices=N.synthetic_voices(SR), synthetic_prob=0.0)
+    out = N.voices_babble(
+        np.random.default_rng(0),
+        4000,
+        SR,
+        [tone(500, 8000)],
+        exclude=0,
+        voices=N.synthetic_voices(SR),
+        synthetic_prob=0.0,
+    )
     assert np.all(np.isfinite(out)) and energy_near(np.resize(out, SR), 500, 200) < 0.5
 
 
@@ -185,7 +217,9 @@ def test_warp_formants_moves_the_envelope_and_keeps_the_harmonics():
 
     def centroid_and_harmonic_share(sig):
         spec = np.abs(np.fft.rfft(sig * np.hanning(n))) ** 2
-        return (f[band] * spec[band]).sum() / spec[band].sum(), spec[on_harmonics].sum() / spec.sum()
+        return (f[band] * spec[band]).sum() / spec[band].sum(), spec[
+            on_harmonics
+        ].sum() / spec.sum()
 
     c0, _ = centroid_and_harmonic_share(x)
     up, share_up = centroid_and_harmonic_share(out[0])
@@ -201,17 +235,38 @@ def test_voices_babble_talker_pitch_is_shifted_by_at_least_min_shift(seed):
     # One talker from a 200 Hz harmonic clip, formant factor 1: its fundamental lies in 200 x [0.7, 1.5]
     # and at least 10% away from 200 Hz.
     pool = [tone(3000, SR), harmonic(200.0, 4 * SR)]
-    out = N.voices_babble(np.random.default_rng(seed), SR, SR, pool, exclude=0, talkers=(1, 1), formant=(1.0, 1.0),
-                          synthetic_prob=0.0, min_shift=1.1)
+    out = N.voices_babble(
+        np.random.default_rng(seed),
+        SR,
+        SR,
+        pool,
+        exclude=0,
+        talkers=(1, 1),
+        formant=(1.0, 1.0),
+        synthetic_prob=0.0,
+        min_shift=1.1,
+    )
     ratio = peak_hz(out) / 200.0
     assert 0.7 - 0.01 <= ratio <= 1.5 + 0.01
-    assert ratio >= 1.1 - 0.01 or ratio <= 1 / 1.1 + 0.01, f"pitch ratio {ratio:.3f} is within 10% of 1"
+    assert ratio >= 1.1 - 0.01 or ratio <= 1 / 1.1 + 0.01, (
+        f"pitch ratio {ratio:.3f} is within 10% of 1"
+    )
 
 
 def test_voices_babble_with_a_fixed_factor_moves_the_fundamental_exactly():
     pool = [tone(3000, SR), harmonic(200.0, 4 * SR)]
-    out = N.voices_babble(np.random.default_rng(0), SR, SR, pool, exclude=0, talkers=(1, 1), pitch=(1.3, 1.3),
-                          formant=(0.9, 0.9), synthetic_prob=0.0, min_shift=1.0)
+    out = N.voices_babble(
+        np.random.default_rng(0),
+        SR,
+        SR,
+        pool,
+        exclude=0,
+        talkers=(1, 1),
+        pitch=(1.3, 1.3),
+        formant=(0.9, 0.9),
+        synthetic_prob=0.0,
+        min_shift=1.0,
+    )
     assert peak_hz(out) == pytest.approx(260.0, abs=2.0)
 
 
@@ -219,7 +274,9 @@ def test_voices_babble_with_a_fixed_factor_moves_the_fundamental_exactly():
 @pytest.mark.parametrize("rt60", [0.15, 0.3, 0.6])
 def test_rir_has_the_requested_rt60_and_the_direct_path_first(rt60):
     rir = N.room_impulse_response(np.random.default_rng(5), SR, rt60, drr_db=6.0)
-    assert rir[0] == 1.0 and np.argmax(np.abs(rir)) == 0 and rir[1] == 0.0  # direct path, then a gap
+    assert (
+        rir[0] == 1.0 and np.argmax(np.abs(rir)) == 0 and rir[1] == 0.0
+    )  # direct path, then a gap
     tail = rir[1:]
     measured = schroeder_rt60(tail)
     assert measured == pytest.approx(rt60, rel=0.2), f"RT60 {measured:.3f} s, requested {rt60} s"
@@ -228,21 +285,28 @@ def test_rir_has_the_requested_rt60_and_the_direct_path_first(rt60):
 
 
 def test_reverberate_keeps_alignment_and_level():
-    y = (np.random.default_rng(8).standard_normal(SR // 2) * np.hanning(SR // 2)).astype(np.float32)  # no period
+    y = (np.random.default_rng(8).standard_normal(SR // 2) * np.hanning(SR // 2)).astype(
+        np.float32
+    )  # no period
     rir = N.room_impulse_response(np.random.default_rng(6), SR, 0.4, drr_db=8.0)
     wet = N.reverberate(y, rir)
     assert wet.shape == y.shape and wet.dtype == np.float32
-    assert np.sqrt(np.mean(wet.astype(np.float64) ** 2)) == pytest.approx(np.sqrt(np.mean(y.astype(np.float64) ** 2)),
-                                                                          rel=1e-5)
+    assert np.sqrt(np.mean(wet.astype(np.float64) ** 2)) == pytest.approx(
+        np.sqrt(np.mean(y.astype(np.float64) ** 2)), rel=1e-5
+    )
     xc = np.correlate(wet.astype(np.float64), y.astype(np.float64), "full")
-    assert np.argmax(xc) - (len(y) - 1) == 0  # the direct path leads: no delay against the dry speech
+    assert (
+        np.argmax(xc) - (len(y) - 1) == 0
+    )  # the direct path leads: no delay against the dry speech
     assert not np.allclose(wet, y, atol=1e-3)
 
 
 # --------------------------------------------------------------------------------- degrade_denoise
 def speech(n: int = 8192, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    return (0.3 * harmonic(130.0 + 20 * seed, n, phase=1.0) + 0.01 * rng.standard_normal(n)).astype(np.float32)
+    return (0.3 * harmonic(130.0 + 20 * seed, n, phase=1.0) + 0.01 * rng.standard_normal(n)).astype(
+        np.float32
+    )
 
 
 @pytest.mark.parametrize("kind", ["varying", "babble", "babble_voices"])
@@ -250,8 +314,16 @@ def speech(n: int = 8192, seed: int = 0) -> np.ndarray:
 def test_mixture_hits_the_drawn_snr_against_the_target(kind, reverb):
     y = speech()
     pool = [speech(12000, 1), y, speech(9000, 2)]
-    d = D.degrade_denoise(y, np.random.default_rng(7), (-5.0, 20.0), (kind,), pool, sample_rate=SR, exclude=1,
-                          options={"reverb_prob": reverb})
+    d = D.degrade_denoise(
+        y,
+        np.random.default_rng(7),
+        (-5.0, 20.0),
+        (kind,),
+        pool,
+        sample_rate=SR,
+        exclude=1,
+        options={"reverb_prob": reverb},
+    )
     target = y if d.y is None else d.y
     assert (d.y is not None) == (reverb == 1.0) and ("reverb" in d.info) == (reverb == 1.0)
     noise = d.x.astype(np.float64) - target
@@ -264,15 +336,25 @@ def test_mixture_hits_the_drawn_snr_against_the_target(kind, reverb):
 
 def test_new_degradations_are_reproducible_per_seed():
     task = default_config().task
-    task.update(name="denoise", noise_types=("white", "varying", "babble", "babble_voices"), reverb_prob=0.5)
+    task.update(
+        name="denoise", noise_types=("white", "varying", "babble", "babble_voices"), reverb_prob=0.5
+    )
     y = speech()
     pool = [speech(12000, 1), y, speech(9000, 2)]
-    runs = [[D.degrade(y, task, np.random.default_rng([seed, g]), SR, pool, exclude=1) for g in range(8)]
-            for seed in (3, 3, 4)]
+    runs = [
+        [
+            D.degrade(y, task, np.random.default_rng([seed, g]), SR, pool, exclude=1)
+            for g in range(8)
+        ]
+        for seed in (3, 3, 4)
+    ]
     for a, b in zip(runs[0], runs[1]):
         np.testing.assert_array_equal(a.x, b.x)
         assert a.info == b.info
-    assert {d.info["noise"] for d in runs[0]} >= {"varying", "babble_voices"}  # the new types were exercised
+    assert {d.info["noise"] for d in runs[0]} >= {
+        "varying",
+        "babble_voices",
+    }  # the new types were exercised
     assert any("reverb" in d.info for d in runs[0]) and any("reverb" not in d.info for d in runs[0])
     assert not any(np.array_equal(a.x, c.x) for a, c in zip(runs[0], runs[2]))
 
@@ -282,8 +364,13 @@ def test_reverb_prob_zero_leaves_the_degradation_unchanged():
     # the same generator state gives the same input, and no reverb keys appear.
     y = speech()
     a = D.degrade_denoise(y, np.random.default_rng(9), (0.0, 15.0), ("white", "pink", "brown"))
-    b = D.degrade_denoise(y, np.random.default_rng(9), (0.0, 15.0), ("white", "pink", "brown"),
-                          options={"reverb_prob": 0.0})
+    b = D.degrade_denoise(
+        y,
+        np.random.default_rng(9),
+        (0.0, 15.0),
+        ("white", "pink", "brown"),
+        options={"reverb_prob": 0.0},
+    )
     np.testing.assert_array_equal(a.x, b.x)
     assert a.y is None and "reverb" not in a.info
 
@@ -308,8 +395,15 @@ def own_tone_share(row_clean: np.ndarray, row_noisy: np.ndarray) -> tuple[float,
 @pytest.mark.parametrize("noise", ["babble", "babble_voices"])
 def test_training_and_evaluation_babble_never_use_the_clean_clip(noise):
     c = default_config()
-    c.task.update(name="denoise", noise_types=(noise,), snr_db=(0.0, 0.0), babble_synthetic_prob=0.0,
-                  babble_pitch=(1.0, 1.0), babble_formant=(1.0, 1.0), babble_min_shift=1.0)  # unshifted: tones stay
+    c.task.update(
+        name="denoise",
+        noise_types=(noise,),
+        snr_db=(0.0, 0.0),
+        babble_synthetic_prob=0.0,
+        babble_pitch=(1.0, 1.0),
+        babble_formant=(1.0, 1.0),
+        babble_min_shift=1.0,
+    )  # unshifted: tones stay
     c.data.update(sample_rate=SR, patch_length=4096)
     c.train.batch_size = 6
     source = tone_source(FREQS)
@@ -318,7 +412,11 @@ def test_training_and_evaluation_babble_never_use_the_clean_clip(noise):
     for b in batches:
         for clean, noisy in zip(b["y"][:, :, 0], b["x"][:, :, 0]):
             freq, share = own_tone_share(clean, noisy)
-            assert share < 1e-3, f"training babble of the {freq} Hz clip holds {share:.3f} of its own tone"
+            assert share < 1e-3, (
+                f"training babble of the {freq} Hz clip holds {share:.3f} of its own tone"
+            )
     for ex in eval_clips.eval_examples(c, source):
         freq, share = own_tone_share(ex["y"], ex["x"])
-        assert share < 1e-3, f"evaluation babble of the {freq} Hz clip holds {share:.3f} of its own tone"
+        assert share < 1e-3, (
+            f"evaluation babble of the {freq} Hz clip holds {share:.3f} of its own tone"
+        )

@@ -20,7 +20,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-nbclient = pytest.importorskip("nbclient", reason="nbclient is a test dependency (requirements.txt)")
+nbclient = pytest.importorskip(
+    "nbclient", reason="nbclient is a test dependency (requirements.txt)"
+)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -40,8 +42,13 @@ def _parameters_index(nb: nbformat.NotebookNode) -> int:
 
 
 def _assigned_names(source: str) -> set[str]:
-    return {t.id for node in ast.parse(source).body if isinstance(node, ast.Assign)
-            for t in node.targets if isinstance(t, ast.Name)}
+    return {
+        t.id
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    }
 
 
 # ------------------------------------------------------------------------------------ static checks
@@ -56,26 +63,43 @@ def test_committed_clean_with_parameters_cell(name):
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
             assert cell.outputs == [], f"{name} cell {i} has outputs: strip them before committing"
-            assert cell.execution_count is None, f"{name} cell {i} has an execution count: strip outputs"
+            assert cell.execution_count is None, (
+                f"{name} cell {i} has an execution count: strip outputs"
+            )
     params = nb.cells[_parameters_index(nb)]
     assert params.cell_type == "code"
     names = _assigned_names(params.source)
     # Training notebooks name a WORKDIR to write; the enhance notebook a MODEL to read (packaged or a workdir).
-    assert {"TINY", "REPO_URL", "MODEL" if name == "enhance_your_audio.ipynb" else "WORKDIR"} <= names, names
+    assert {
+        "TINY",
+        "REPO_URL",
+        "MODEL" if name == "enhance_your_audio.ipynb" else "WORKDIR",
+    } <= names, names
     assert "TINY = False" in params.source, "notebooks are committed in full (not tiny) mode"
     # The badge in the first cell opens this very notebook in Colab.
-    assert f"colab.research.google.com/github/OWNER/jaxsr/blob/main/notebooks/{name}" in nb.cells[0].source
+    assert (
+        f"colab.research.google.com/github/OWNER/jaxsr/blob/main/notebooks/{name}"
+        in nb.cells[0].source
+    )
     # Colab-only steps run under an `if` on IN_COLAB, so that the notebook runs anywhere.
     for i, cell in enumerate(nb.cells):
         lines = cell.source.splitlines()
         for j, line in enumerate(lines):
             if any(k in line for k in COLAB_ONLY):
-                assert _enclosing_if(lines, j) and "IN_COLAB" in _enclosing_if(lines, j), \
+                assert _enclosing_if(lines, j) and "IN_COLAB" in _enclosing_if(lines, j), (
                     f"{name} cell {i} line {j + 1} ({line.strip()!r}) must only run in Colab"
+                )
 
 
-COLAB_ONLY = ("google.colab import", "drive.mount(", "files.upload(", "files.download(", '"pip", "install"',
-              '"git", "clone"', "run_line_magic(")
+COLAB_ONLY = (
+    "google.colab import",
+    "drive.mount(",
+    "files.upload(",
+    "files.download(",
+    '"pip", "install"',
+    '"git", "clone"',
+    "run_line_magic(",
+)
 
 
 def _enclosing_if(lines: list[str], j: int) -> str:
@@ -96,14 +120,30 @@ def kernel(tmp_path_factory):
     root = tmp_path_factory.mktemp("jupyter")
     spec = root / "data" / "kernels" / KERNEL
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "jaxsr tests", "language": "python"}))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "jaxsr tests",
+                "language": "python",
+            }
+        )
+    )
     mp = pytest.MonkeyPatch()
-    mp.setenv("JUPYTER_PATH", os.pathsep.join([str(root / "data"), os.environ.get("JUPYTER_PATH", "")]).rstrip(os.pathsep))
+    mp.setenv(
+        "JUPYTER_PATH",
+        os.pathsep.join([str(root / "data"), os.environ.get("JUPYTER_PATH", "")]).rstrip(
+            os.pathsep
+        ),
+    )
     mp.setenv("JUPYTER_RUNTIME_DIR", str(root / "runtime"))
-    mp.setenv("IPYTHONDIR", str(root / "ipython"))  # no user profile / startup files, no history in $HOME
-    mp.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    mp.setenv(
+        "IPYTHONDIR", str(root / "ipython")
+    )  # no user profile / startup files, no history in $HOME
+    mp.setenv(
+        "PYTHONPATH",
+        os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    )
     mp.setenv("JAX_PLATFORMS", "cpu")
     mp.setenv("JAXSR_DATA_DIR", str(root / "datasets"))  # a safety net: nothing is built in $HOME
     mp.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -117,22 +157,35 @@ def run_notebook(name: str, params: dict, cwd: pathlib.Path) -> nbformat.Noteboo
     at = _parameters_index(nb)
     unknown = set(params) - _assigned_names(nb.cells[at].source)
     assert not unknown, f"{name} has no parameters {sorted(unknown)}"
-    source = "# Injected by tests/test_notebooks.py\n" + "\n".join(f"{k} = {v!r}" for k, v in params.items())
+    source = "# Injected by tests/test_notebooks.py\n" + "\n".join(
+        f"{k} = {v!r}" for k, v in params.items()
+    )
     nb.cells.insert(at + 1, nbformat.v4.new_code_cell(source))
-    client = nbclient.NotebookClient(nb, kernel_name=KERNEL, timeout=CELL_TIMEOUT_S,
-                                     resources={"metadata": {"path": str(cwd)}})
+    client = nbclient.NotebookClient(
+        nb, kernel_name=KERNEL, timeout=CELL_TIMEOUT_S, resources={"metadata": {"path": str(cwd)}}
+    )
     client.execute()
     return nb
 
 
 def _outputs(nb: nbformat.NotebookNode, mime: str) -> list[str]:
-    return [o.data[mime] for c in nb.cells if c.cell_type == "code" for o in c.outputs
-            if o.output_type in ("display_data", "execute_result") and mime in o.get("data", {})]
+    return [
+        o.data[mime]
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type in ("display_data", "execute_result") and mime in o.get("data", {})
+    ]
 
 
 def _stdout(nb: nbformat.NotebookNode) -> str:
-    return "".join(o.text for c in nb.cells if c.cell_type == "code" for o in c.outputs
-                   if o.output_type == "stream" and o.name == "stdout")
+    return "".join(
+        o.text
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "stream" and o.name == "stdout"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +193,11 @@ def quickstart_run(kernel, tmp_path_factory) -> tuple[nbformat.NotebookNode, pat
     """quickstart.ipynb executed once; enhance_your_audio.ipynb then restores audio with its checkpoint."""
     tmp = tmp_path_factory.mktemp("quickstart")
     workdir = tmp / "run"
-    nb = run_notebook("quickstart.ipynb", {"TINY": True, "WORKDIR": str(workdir), "DATA_DIR": str(tmp / "data")},
-                      cwd=tmp)
+    nb = run_notebook(
+        "quickstart.ipynb",
+        {"TINY": True, "WORKDIR": str(workdir), "DATA_DIR": str(tmp / "data")},
+        cwd=tmp,
+    )
     return nb, workdir
 
 
@@ -153,15 +209,20 @@ def test_quickstart_runs_tiny(quickstart_run):
     markdown = "\n".join(_outputs(nb, "text/markdown"))
     assert "| metric | spline | model | change |" in markdown  # the evaluation table
     assert "| this clip |" in markdown
-    assert len([h for h in _outputs(nb, "text/html") if "<audio" in h]) == 3  # degraded, restored, reference
+    assert (
+        len([h for h in _outputs(nb, "text/html") if "<audio" in h]) == 3
+    )  # degraded, restored, reference
     assert len(_outputs(nb, "image/png")) == 1  # the spectrograms, side by side in one figure
 
 
 def test_train_vctk_runs_tiny_on_a_fake_vctk(kernel, tmp_path):
     workdir, data = tmp_path / "vctk_run", tmp_path / "data"
     # cwd = notebooks/: the notebook finds configs/vctk.py by walking up, as when opened from a checkout.
-    nb = run_notebook("train_vctk_tpu.ipynb", {"TINY": True, "WORKDIR": str(workdir), "DATA_DIR": str(data)},
-                      cwd=NOTEBOOKS)
+    nb = run_notebook(
+        "train_vctk_tpu.ipynb",
+        {"TINY": True, "WORKDIR": str(workdir), "DATA_DIR": str(data)},
+        cwd=NOTEBOOKS,
+    )
     saved = json.loads((workdir / "config.json").read_text())
     assert saved["data"]["name"] == "vctk" and saved["data"]["vctk_speaker"] == "p225"
     assert saved["data"]["trim_silence"] is True  # configs/vctk.py was the base, not a copy of it
@@ -178,13 +239,20 @@ def test_train_vctk_runs_tiny_on_a_fake_vctk(kernel, tmp_path):
 def test_enhance_restores_scores_and_saves(quickstart_run, tmp_path):
     _, workdir = quickstart_run
     out = tmp_path / "restored.wav"
-    nb = run_notebook("enhance_your_audio.ipynb", {"TINY": True, "MODEL": str(workdir), "OUTPUT_PATH": str(out)},
-                      cwd=tmp_path)
+    nb = run_notebook(
+        "enhance_your_audio.ipynb",
+        {"TINY": True, "MODEL": str(workdir), "OUTPUT_PATH": str(out)},
+        cwd=tmp_path,
+    )
     restored, rate = sf.read(out)
-    assert rate == 8000 and len(restored) == 8000  # the 1 s synthetic clip, restored at the model's rate
+    assert (
+        rate == 8000 and len(restored) == 8000
+    )  # the 1 s synthetic clip, restored at the model's rate
     assert np.max(np.abs(restored)) > 0.01
     printed = _stdout(nb)
-    assert "step 5," in printed and "task sr x4: input at 2000 Hz" in printed  # quickstart's checkpoint
+    assert (
+        "step 5," in printed and "task sr x4: input at 2000 Hz" in printed
+    )  # quickstart's checkpoint
     markdown = "\n".join(_outputs(nb, "text/markdown"))
     assert "| spline (input) |" in markdown and "| restored |" in markdown
     assert len([h for h in _outputs(nb, "text/html") if "<audio" in h]) == 3
@@ -194,11 +262,15 @@ def test_enhance_restores_scores_and_saves(quickstart_run, tmp_path):
 def test_enhance_defaults_to_a_packaged_model(kernel, tmp_path):
     # No workdir, no training: the notebook's default MODEL is a pretrained model shipped in the package.
     out = tmp_path / "restored.wav"
-    nb = run_notebook("enhance_your_audio.ipynb", {"TINY": True, "OUTPUT_PATH": str(out)}, cwd=tmp_path)
+    nb = run_notebook(
+        "enhance_your_audio.ipynb", {"TINY": True, "OUTPUT_PATH": str(out)}, cwd=tmp_path
+    )
     restored, rate = sf.read(out)
     assert rate == 16000 and len(restored) == 16000
     printed = _stdout(nb)
     assert "pretrained:speech-sr-x4-16k" in printed and "task sr x4: input at 4000 Hz" in printed
-    assert not (tmp_path / "speech-sr-x4-16k").exists()  # nothing was trained into a folder of that name
+    assert not (
+        tmp_path / "speech-sr-x4-16k"
+    ).exists()  # nothing was trained into a folder of that name
     markdown = "\n".join(_outputs(nb, "text/markdown"))
     assert "| spline (input) |" in markdown and "| restored |" in markdown

@@ -43,7 +43,10 @@ def speech():
 
 def _noise_source(n: int, length: int = 2000, scale: float = 0.3) -> list[dict]:
     """Loud white-noise clips, each distinct, so a patch identifies its clip unambiguously."""
-    clips = [scale * np.random.default_rng(100 + i).standard_normal(length).astype(np.float32) for i in range(n)]
+    clips = [
+        scale * np.random.default_rng(100 + i).standard_normal(length).astype(np.float32)
+        for i in range(n)
+    ]
     return records.records_from_clips(clips, SR, "noise")
 
 
@@ -53,8 +56,9 @@ def _take(config, source, n, **kw):
 
 
 def _equal(a: list[dict], b: list[dict]) -> bool:
-    return len(a) == len(b) and all(np.array_equal(x["x"], y["x"]) and np.array_equal(x["y"], y["y"])
-                                    for x, y in zip(a, b))
+    return len(a) == len(b) and all(
+        np.array_equal(x["x"], y["x"]) and np.array_equal(x["y"], y["y"]) for x, y in zip(a, b)
+    )
 
 
 def _find_window(patch: np.ndarray, source: list[dict]) -> tuple[int, int] | None:
@@ -83,7 +87,11 @@ def test_batch_shapes_and_dtypes(task, speech):
 @pytest.mark.parametrize("task", ["sr", "denoise", "inpaint"])
 def test_x_is_the_degradation_of_y(task, speech):
     c = _config(task)
-    c.task.noise_types = ("white", "pink", "babble")  # babble exercises the default pool (the source)
+    c.task.noise_types = (
+        "white",
+        "pink",
+        "babble",
+    )  # babble exercises the default pool (the source)
     pool = [r["audio"] for r in speech]
     batches = _take(c, speech, 2)
     for b_idx, b in enumerate(batches):
@@ -102,7 +110,9 @@ def test_random_polarity_negates_whole_examples_and_changes_nothing_else(task, s
     degraded after that: the patch, the chain and the noise drawn are those of the run without it."""
     c, flipped = _config(task, batch=16), _config(task, batch=16, random_polarity=True)
     for cfg in (c, flipped):
-        cfg.task.noise_types = ("white",)  # noise independent of the clean patch: x - y must not change
+        cfg.task.noise_types = (
+            "white",
+        )  # noise independent of the clean patch: x - y must not change
         cfg.task.sr_degradation = "random"
     plain, signed = _take(c, speech, 2), _take(flipped, speech, 2)
     signs = []
@@ -113,7 +123,9 @@ def test_random_polarity_negates_whole_examples_and_changes_nothing_else(task, s
             np.testing.assert_array_equal(y1, s * y0)
             signs.append(s)
             if task == "denoise":  # the same white noise added to the negated speech
-                np.testing.assert_allclose(b["x"][row, :, 0] - y1, a["x"][row, :, 0] - y0, atol=1e-6)
+                np.testing.assert_allclose(
+                    b["x"][row, :, 0] - y1, a["x"][row, :, 0] - y0, atol=1e-6
+                )
             else:  # a random chain is linear (zero-phase IIR / polyphase / soxr, then the spline): odd
                 np.testing.assert_allclose(b["x"][row, :, 0], s * a["x"][row, :, 0], atol=1e-6)
     signs = np.array(signs)
@@ -200,7 +212,9 @@ def test_shards_are_disjoint_slices_of_the_global_batch(speech):
 def test_silent_patches_are_never_yielded():
     rng = np.random.default_rng(0)
     quiet = [np.zeros(3000, np.float32) for _ in range(4)]
-    quiet += [1e-4 * rng.standard_normal(3000).astype(np.float32) for _ in range(3)]  # about -80 dBFS
+    quiet += [
+        1e-4 * rng.standard_normal(3000).astype(np.float32) for _ in range(3)
+    ]  # about -80 dBFS
     loud = np.zeros(3000, np.float32)
     loud[2000:2600] = 0.5 * rng.standard_normal(600)  # a burst inside an otherwise silent clip
     source = records.records_from_clips(quiet + [loud], SR)
@@ -250,7 +264,9 @@ def test_eval_examples_whole_clips_deterministic(speech):
         np.testing.assert_array_equal(e["y"], rec["audio"])
         np.testing.assert_array_equal(e["x"], f["x"])
         assert e["x"] is e["baseline"] and e["mask"] is None
-    assert len(eval_clips.eval_examples(c, speech)) == len(eval_clips.eval_examples(c, speech, 0)) == 6
+    assert (
+        len(eval_clips.eval_examples(c, speech)) == len(eval_clips.eval_examples(c, speech, 0)) == 6
+    )
 
 
 def test_eval_inpaint_gaps_scale_with_length():
@@ -262,7 +278,9 @@ def test_eval_inpaint_gaps_scale_with_length():
     ex = eval_clips.eval_examples(c, source)
     for i, (clip, gaps) in enumerate([(long, 16), (short, 1)]):  # 2 per 512 samples, at least 1
         task = dict(c.task.to_dict(), num_gaps=gaps)
-        ref = degrade(clip, task, np.random.default_rng([c.seed, 2, i]), SR)  # the documented EVAL stream
+        ref = degrade(
+            clip, task, np.random.default_rng([c.seed, 2, i]), SR
+        )  # the documented EVAL stream
         np.testing.assert_array_equal(ex[i]["mask"], ref.mask)
         np.testing.assert_array_equal(ex[i]["x"], ref.x)
         assert ex[i]["mask"].dtype == bool and ex[i]["mask"].any()
@@ -272,8 +290,12 @@ def test_eval_inpaint_gaps_scale_with_length():
 def test_noise_files_from_noise_dir(tmp_path, speech):
     rng = np.random.default_rng(5)
     (tmp_path / "sub").mkdir()
-    sf.write(tmp_path / "a.wav", 0.2 * rng.standard_normal(4000), 8000)  # resampled to 16 kHz on load
-    sf.write(tmp_path / "sub" / "b.flac", 0.2 * rng.standard_normal((2000, 2)), SR)  # stereo -> mono
+    sf.write(
+        tmp_path / "a.wav", 0.2 * rng.standard_normal(4000), 8000
+    )  # resampled to 16 kHz on load
+    sf.write(
+        tmp_path / "sub" / "b.flac", 0.2 * rng.standard_normal((2000, 2)), SR
+    )  # stereo -> mono
     (tmp_path / "notes.txt").write_text("not audio")
     files = records.load_noise_files(str(tmp_path), SR)
     assert [len(f) for f in files] == [8000, 2000] and all(f.dtype == np.float32 for f in files)
@@ -283,7 +305,13 @@ def test_noise_files_from_noise_dir(tmp_path, speech):
     c.task.noise_dir = str(tmp_path)
     (b,) = _take(c, speech, 1)
     for row in range(4):
-        ref = degrade(b["y"][row, :, 0], c.task, np.random.default_rng([c.seed, 1, row]), SR, noise_files=files)
+        ref = degrade(
+            b["y"][row, :, 0],
+            c.task,
+            np.random.default_rng([c.seed, 1, row]),
+            SR,
+            noise_files=files,
+        )
         np.testing.assert_array_equal(b["x"][row, :, 0], ref.x)
 
     with pytest.raises(FileNotFoundError, match="noise_dir"):

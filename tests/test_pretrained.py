@@ -32,12 +32,19 @@ def tiny_workdir(tmp_path_factory) -> pathlib.Path:
 def packaged(tiny_workdir, tmp_path, monkeypatch) -> tuple[pathlib.Path, dict]:
     """A tiny model packaged as `tiny-sr-x4` into a private models folder."""
     monkeypatch.setattr(pretrained, "MODELS_DIR", tmp_path / "models")
-    m = build_lib.build(str(tiny_workdir), "tiny-sr-x4", config_file="tests/conftest.py",
-                        description="a test model", summary="| x | y |")
+    m = build_lib.build(
+        str(tiny_workdir),
+        "tiny-sr-x4",
+        config_file="tests/conftest.py",
+        description="a test model",
+        summary="| x | y |",
+    )
     return tmp_path / "models", m
 
 
-def test_build_writes_float16_params_and_a_checksum_that_hashlib_agrees_with(packaged, tiny_workdir):
+def test_build_writes_float16_params_and_a_checksum_that_hashlib_agrees_with(
+    packaged, tiny_workdir
+):
     folder, m = packaged
     npz = folder / "tiny-sr-x4.npz"
     assert m["sha256"] == hashlib.sha256(npz.read_bytes()).hexdigest()
@@ -47,7 +54,12 @@ def test_build_writes_float16_params_and_a_checksum_that_hashlib_agrees_with(pac
     assert any(k.startswith("batch_stats/") for k in dtypes)
     assert all(d == np.float32 for k, d in dtypes.items() if k.startswith("batch_stats/"))
     manifest = json.loads((folder / "tiny-sr-x4.json").read_text())
-    assert (manifest["task"], manifest["ratio"], manifest["sample_rate"], manifest["input_rate"]) == ("sr", 4, 8000, 2000.0)
+    assert (
+        manifest["task"],
+        manifest["ratio"],
+        manifest["sample_rate"],
+        manifest["input_rate"],
+    ) == ("sr", 4, 8000, 2000.0)
     assert manifest["training"]["steps"] == 4
     card = (folder / "tiny-sr-x4.md").read_text()
     assert "# tiny-sr-x4" in card and m["sha256"] in card and "Apache-2.0" in card
@@ -58,26 +70,41 @@ def test_load_by_name_gives_the_checkpoint_rounded_to_float16(packaged, tiny_wor
 
     ref = load_checkpoint(tiny_workdir).variables
     model = jaxsr.load("tiny-sr-x4")
-    assert model.path == "pretrained:tiny-sr-x4" and model.sample_rate == 8000 and model.task["name"] == "sr"
+    assert (
+        model.path == "pretrained:tiny-sr-x4"
+        and model.sample_rate == 8000
+        and model.task["name"] == "sr"
+    )
     a, b = pretrained.flatten(ref), pretrained.flatten(model.variables)
     assert set(a) == set(b)
     for k in a:
         expected = np.asarray(a[k], np.float32)
         if k.startswith("params/"):
-            expected = expected.astype(np.float16).astype(np.float32)  # numpy's own rounding as the reference
+            expected = expected.astype(np.float16).astype(
+                np.float32
+            )  # numpy's own rounding as the reference
         np.testing.assert_array_equal(np.asarray(b[k]), expected, err_msg=k)
 
 
-def test_polarity_equivariant_packaging_restores_either_polarity_alike(tiny_workdir, tmp_path, monkeypatch):
+def test_polarity_equivariant_packaging_restores_either_polarity_alike(
+    tiny_workdir, tmp_path, monkeypatch
+):
     # The same weights, run on x and -x: inverting the input inverts the output, where the plain model's
     # restoration of -x is something else. By hand: the odd part of the plain model's output.
     monkeypatch.setattr(pretrained, "MODELS_DIR", tmp_path / "models")
     for name, odd in (("tiny-plain", False), ("tiny-odd", True)):
-        build_lib.build(str(tiny_workdir), name, config_file="tests/conftest.py", description="a test model",
-                        polarity_equivariant=odd)
+        build_lib.build(
+            str(tiny_workdir),
+            name,
+            config_file="tests/conftest.py",
+            description="a test model",
+            polarity_equivariant=odd,
+        )
     plain, odd = jaxsr.load("tiny-plain"), jaxsr.load("tiny-odd")
     assert odd.config.model.polarity_equivariant and not plain.config.model.polarity_equivariant
-    low = np.random.default_rng(0).uniform(-0.5, 0.5, 1000).astype(np.float32)  # 0.5 s at the 2 kHz input rate
+    low = (
+        np.random.default_rng(0).uniform(-0.5, 0.5, 1000).astype(np.float32)
+    )  # 0.5 s at the 2 kHz input rate
     y = jaxsr.enhance(odd, low, sample_rate=2000)
     np.testing.assert_allclose(jaxsr.enhance(odd, -low, sample_rate=2000), -y, atol=1e-6)
     p_pos, p_neg = (jaxsr.enhance(plain, s * low, sample_rate=2000) for s in (1.0, -1.0))
@@ -91,8 +118,11 @@ def test_polarity_equivariant_packaging_restores_either_polarity_alike(tiny_work
 def test_available_lists_the_fields_users_need(packaged):
     (entry,) = [e for e in pretrained.available() if e["name"] == "tiny-sr-x4"]
     assert {"name", "task", "ratio", "sample_rate", "input_rate", "params", "scores"} <= set(entry)
-    assert entry["params"] == sum(np.asarray(v).size for k, v in
-                                  pretrained.flatten(jaxsr.load("tiny-sr-x4").variables).items() if k.startswith("params/"))
+    assert entry["params"] == sum(
+        np.asarray(v).size
+        for k, v in pretrained.flatten(jaxsr.load("tiny-sr-x4").variables).items()
+        if k.startswith("params/")
+    )
 
 
 def test_a_damaged_file_fails_its_checksum_with_a_clear_message(packaged):
@@ -132,9 +162,22 @@ def test_enhance_cli_takes_a_packaged_name(packaged, tmp_path):
     t = np.arange(4000) / 2000
     sf.write(wav, (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32), 2000)
     env = dict(os.environ, JAXSR_PRETRAINED_DIR=str(folder))
-    proc = subprocess.run([sys.executable, str(ROOT / "launch/enhance.py"), "--checkpoint", "tiny-sr-x4", str(wav),
-                           "-o", str(tmp_path / "out"), "--quiet"], env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "launch/enhance.py"),
+            "--checkpoint",
+            "tiny-sr-x4",
+            str(wav),
+            "-o",
+            str(tmp_path / "out"),
+            "--quiet",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     (out,) = list((tmp_path / "out").glob("*.wav"))
     y, rate = sf.read(out)
@@ -167,7 +210,7 @@ def _held_out_clip(speech44k_dir, rate: int, seconds: float = 4.0) -> np.ndarray
     y, _ = read_audio(last, sample_rate=rate, mono=True)
     y = y[:, 0]
     start = max(0, len(y) // 2 - int(seconds * rate) // 2)
-    return np.asarray(y[start:start + int(seconds * rate)], np.float32)
+    return np.asarray(y[start : start + int(seconds * rate)], np.float32)
 
 
 @pytest.mark.slow
@@ -191,7 +234,9 @@ def test_shipped_model_beats_its_baseline_on_held_out_speech(name, sign, speech4
         # A model trained on the files as stored only (no data.random_polarity; speech-sr-x4-16k) is documented
         # at -0.17 dB mean below the spline on inverted files (RESULTS.md, "Polarity"): allowed 0.3 dB there,
         # which still catches a collapse such as the 2.3 dB that speech-sr-x8-16k's first stage lost.
-        both = m["config"]["data"].get("random_polarity", False) or m["config"]["model"].get("polarity_equivariant")
+        both = m["config"]["data"].get("random_polarity", False) or m["config"]["model"].get(
+            "polarity_equivariant"
+        )
         assert metrics.snr(y, out) > metrics.snr(y, base) - (0.1 if sign > 0 or both else 0.3)
         assert metrics.lsd(y, out) < 0.8 * metrics.lsd(y, base)
     elif m["task"] == "inpaint":
@@ -221,17 +266,23 @@ def test_training_info_counts_every_stage_of_a_fine_tuned_model(tmp_path, monkey
     from jaxsr.config import default_config
 
     monkeypatch.chdir(tmp_path)
-    logs = {"a": ("2026-11-27 10:00:00", "2026-11-27 10:30:00", 3000, ""),
-            "b": ("2026-11-27 11:00:00", "2026-11-27 11:20:00", 2000, "a"),
-            "c": ("2026-11-27 12:00:00", "2026-11-27 12:45:30", 4000, "b")}
+    logs = {
+        "a": ("2026-11-27 10:00:00", "2026-11-27 10:30:00", 3000, ""),
+        "b": ("2026-11-27 11:00:00", "2026-11-27 11:20:00", 2000, "a"),
+        "c": ("2026-11-27 12:00:00", "2026-11-27 12:45:30", 4000, "b"),
+    }
     for name, (start, end, steps, source) in logs.items():
         c = default_config()
         c.train.init_from = source
         checkpoints.save_config(tmp_path / name, c)
         (tmp_path / name / "checkpoints" / str(steps) / "model").mkdir(parents=True)
-        saved = datetime.datetime.strptime(end, "%Y-%m-%d %H:%M:%S").timestamp()  # the last step saved at `end`
+        saved = datetime.datetime.strptime(
+            end, "%Y-%m-%d %H:%M:%S"
+        ).timestamp()  # the last step saved at `end`
         os.utime(tmp_path / name / "checkpoints" / str(steps), (saved, saved))
-        (tmp_path / name / "log.txt").write_text(f"[{start}] data: x; 1 device(s) [cpu], global batch 16\n[{end}] done\n")
+        (tmp_path / name / "log.txt").write_text(
+            f"[{start}] data: x; 1 device(s) [cpu], global batch 16\n[{end}] done\n"
+        )
     info = build_lib.training_info(pathlib.Path("c"), 4000)
     assert info["steps"] == 3000 + 2000 + 4000
     assert info["wall_minutes_logged"] == 30.0 + 20.0 + 45.5

@@ -24,10 +24,20 @@ def models(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("restoration")
     common = dict(data__sample_rate=16000, data__patch_length=2048)
     return {
-        "denoise": train_tiny_model(root / "den", task__name="denoise", task__snr_db=(0.0, 10.0),
-                                    task__noise_types=("white", "pink"), **common),
-        "inpaint": train_tiny_model(root / "inp", task__name="inpaint", task__num_gaps=1, task__gap_ms=(10.0, 50.0),
-                                    **common),
+        "denoise": train_tiny_model(
+            root / "den",
+            task__name="denoise",
+            task__snr_db=(0.0, 10.0),
+            task__noise_types=("white", "pink"),
+            **common,
+        ),
+        "inpaint": train_tiny_model(
+            root / "inp",
+            task__name="inpaint",
+            task__num_gaps=1,
+            task__gap_ms=(10.0, 50.0),
+            **common,
+        ),
     }
 
 
@@ -35,8 +45,17 @@ def models(tmp_path_factory) -> dict:
 def report(models, speech44k_dir) -> tuple[list[str], dict]:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = rt.main(["--quick", "--data", str(speech44k_dir), "--denoise-checkpoint", str(models["denoise"]),
-                        "--inpaint-checkpoint", str(models["inpaint"])])
+        code = rt.main(
+            [
+                "--quick",
+                "--data",
+                str(speech44k_dir),
+                "--denoise-checkpoint",
+                str(models["denoise"]),
+                "--inpaint-checkpoint",
+                str(models["inpaint"]),
+            ]
+        )
     assert code == 0
     lines = out.getvalue().strip().splitlines()
     return lines, json.loads(lines[-1])
@@ -60,22 +79,32 @@ def test_every_condition_is_reported_with_an_exact_input_snr(report):
 def test_goals_are_the_table_differences(report):
     lines, result = report
     g = result["goals"]
-    at5 = {r["noise"]: r["model"]["si_sdr"] - r["baseline"]["si_sdr"] for r in result["denoise"] if r["snr_db"] == 5}
+    at5 = {
+        r["noise"]: r["model"]["si_sdr"] - r["baseline"]["si_sdr"]
+        for r in result["denoise"]
+        if r["snr_db"] == 5
+    }
     assert g["denoise_si_sdr_gain_at_5db"] == pytest.approx(at5)
     assert g["denoise_si_sdr_gain_at_5db_mean"] == pytest.approx(np.mean(list(at5.values())))
     assert g["denoise_goal_met"] == (np.mean(list(at5.values())) >= 8.0)
     (r20,) = [r for r in result["inpaint"] if r["gap_ms"] == 20]
-    assert g["inpaint_gain_20ms"] == pytest.approx(r20["model"]["snr_gap"] - r20["baseline"]["snr_gap"])
+    assert g["inpaint_gain_20ms"] == pytest.approx(
+        r20["model"]["snr_gap"] - r20["baseline"]["snr_gap"]
+    )
     text = "\n".join(lines)
-    assert "Goal, SI-SDR improvement at 5 dB input" in text and "Goal, SNR inside 20 ms gaps" in text
+    assert (
+        "Goal, SI-SDR improvement at 5 dB input" in text and "Goal, SNR inside 20 ms gaps" in text
+    )
 
 
 def _whole_signal(model, x: np.ndarray) -> np.ndarray:
     """The model applied once to the whole signal (zero-padded to a valid length): no chunking."""
     m = length_multiple(model.config.model.num_blocks)
     xp = np.zeros((1, -(-len(x) // m) * m, 1), np.float32)
-    xp[0, :len(x), 0] = x
-    return np.asarray(model_from_config(model.config).apply(model.variables, xp, train=False))[0, :len(x), 0]
+    xp[0, : len(x), 0] = x
+    return np.asarray(model_from_config(model.config).apply(model.variables, xp, train=False))[
+        0, : len(x), 0
+    ]
 
 
 def test_model_column_matches_running_the_model_by_hand(report, models, speech44k_dir):
@@ -93,7 +122,9 @@ def test_model_column_matches_running_the_model_by_hand(report, models, speech44
         y = soxr.resample(audio.mean(axis=1), rate, 16000, quality="HQ").astype(np.float32)
         x = evaluation.clip_example(y, config, k, 0)["x"]
         noise = x.astype(np.float64) - y
-        assert 10 * np.log10(np.sum(y.astype(np.float64) ** 2) / np.sum(noise ** 2)) == pytest.approx(5.0, abs=1e-3)
+        assert 10 * np.log10(np.sum(y.astype(np.float64) ** 2) / np.sum(noise**2)) == pytest.approx(
+            5.0, abs=1e-3
+        )
         scores.append(metrics.si_sdr(y, _whole_signal(model, x)))
         inputs.append(metrics.si_sdr(y, x))
     (row,) = [r for r in result["denoise"] if r["noise"] == "white" and r["snr_db"] == 5]
@@ -102,7 +133,9 @@ def test_model_column_matches_running_the_model_by_hand(report, models, speech44
 
 
 def test_a_checkpoint_of_another_task_is_a_usage_error(models, speech44k_dir, capsys):
-    code = rt.main(["--quick", "--data", str(speech44k_dir), "--denoise-checkpoint", str(models["inpaint"])])
+    code = rt.main(
+        ["--quick", "--data", str(speech44k_dir), "--denoise-checkpoint", str(models["inpaint"])]
+    )
     captured = capsys.readouterr()
     assert code == 2 and captured.out == ""
     assert "--denoise-checkpoint" in captured.err and "inpaint" in captured.err

@@ -68,12 +68,22 @@ def test_config_defaults_and_validation():
     for mode in ("random", "soxr_hq", "decimate_nofilter"):
         c.task.sr_degradation = mode
         config_lib.validate(c)
-    bad = [("sr_degradation", "soxr_max", r"config\.task\.sr_degradation: got 'soxr_max'; use 'paper'.*soxr_hq"),
-           ("sr_cutoff", (0.5, 1.2), r"config\.task\.sr_cutoff: got \(0\.5, 1\.2\)"),
-           ("sr_iir_families", ("butter", "kaiser"), r"config\.task\.sr_iir_families: .*subset of \('butter'"),
-           ("sr_iir_order", (6, 2), r"config\.task\.sr_iir_order"),
-           ("sr_soxr_qualities", (), r"config\.task\.sr_soxr_qualities"),
-           ("sr_gain_db", (0.0, -6.0), r"config\.task\.sr_gain_db")]
+    bad = [
+        (
+            "sr_degradation",
+            "soxr_max",
+            r"config\.task\.sr_degradation: got 'soxr_max'; use 'paper'.*soxr_hq",
+        ),
+        ("sr_cutoff", (0.5, 1.2), r"config\.task\.sr_cutoff: got \(0\.5, 1\.2\)"),
+        (
+            "sr_iir_families",
+            ("butter", "kaiser"),
+            r"config\.task\.sr_iir_families: .*subset of \('butter'",
+        ),
+        ("sr_iir_order", (6, 2), r"config\.task\.sr_iir_order"),
+        ("sr_soxr_qualities", (), r"config\.task\.sr_soxr_qualities"),
+        ("sr_gain_db", (0.0, -6.0), r"config\.task\.sr_gain_db"),
+    ]
     for field, value, message in bad:
         c = config_lib.default_config()
         c.task.sr_degradation = "random"
@@ -84,7 +94,9 @@ def test_config_defaults_and_validation():
     c = config_lib.default_config()
     c.task.sr_degradation = "random"
     c.task.sr_chain_weights.update(iir=0.0, fir=0.0, soxr=0.0, causal=0.0, nofilter=0.0)
-    with pytest.raises(ValueError, match=r"config\.task\.sr_chain_weights: .*at least one weight must be positive"):
+    with pytest.raises(
+        ValueError, match=r"config\.task\.sr_chain_weights: .*at least one weight must be positive"
+    ):
         config_lib.validate(c)
 
 
@@ -119,14 +131,23 @@ def test_training_batches_draw_a_chain_per_example_from_its_generator():
     for b, batch in enumerate(batches):
         for i in range(6):
             g = b * 6 + i  # global example index
-            chain = resamplers.draw_sr_chain(records.example_rng(c.seed, g, records.DEGRADE), c.task)
+            chain = resamplers.draw_sr_chain(
+                records.example_rng(c.seed, g, records.DEGRADE), c.task
+            )
             gain = 10 ** (chain["gain_db"] / 20)
             clean = batch["y"][i, :, 0] / gain  # the target carries the chain's gain
             # Re-degrading the clean patch with that chain gives the batch's input.
-            np.testing.assert_allclose(batch["x"][i, :, 0], D.degrade_sr(clean, RATIO, chain).x, rtol=0, atol=2e-6)
-    kinds = {resamplers.draw_sr_chain(records.example_rng(c.seed, g, records.DEGRADE), c.task)["kind"] for g in range(12)}
+            np.testing.assert_allclose(
+                batch["x"][i, :, 0], D.degrade_sr(clean, RATIO, chain).x, rtol=0, atol=2e-6
+            )
+    kinds = {
+        resamplers.draw_sr_chain(records.example_rng(c.seed, g, records.DEGRADE), c.task)["kind"]
+        for g in range(12)
+    }
     assert len(kinds) >= 2  # chains vary within a run
-    with pipeline.train_loader(c, source) as it:  # reproducible: the same run gives the same batches
+    with pipeline.train_loader(
+        c, source
+    ) as it:  # reproducible: the same run gives the same batches
         np.testing.assert_array_equal(next(it)["x"], batches[0]["x"])
 
 
@@ -135,7 +156,9 @@ def test_paper_mode_batches_are_unchanged():
     source = records.records_from_clips(make_corpus("train", 4, 16000, 1.0), 16000)
     with pipeline.train_loader(c, source) as it:
         batch = next(it)
-    np.testing.assert_array_equal(batch["x"][..., 0], D.sr_baseline_batch(batch["y"][..., 0], RATIO))
+    np.testing.assert_array_equal(
+        batch["x"][..., 0], D.sr_baseline_batch(batch["y"][..., 0], RATIO)
+    )
 
 
 def test_eval_examples_random_chain_from_the_eval_generator():
@@ -146,27 +169,39 @@ def test_eval_examples_random_chain_from_the_eval_generator():
         chain = resamplers.draw_sr_chain(records.example_rng(c.seed, k, records.EVAL), c.task)
         expected = D.degrade_sr(clean, RATIO, chain)
         np.testing.assert_array_equal(examples[k]["x"], expected.x)
-        np.testing.assert_allclose(examples[k]["y"], clean * 10 ** (chain["gain_db"] / 20), rtol=1e-6)
+        np.testing.assert_allclose(
+            examples[k]["y"], clean * 10 ** (chain["gain_db"] / 20), rtol=1e-6
+        )
 
 
 # ------------------------------------------------------------------------------------- evaluate CLI
 def _evaluate(capsys, workdir, folder, *extra) -> tuple[int, dict | None, str]:
-    rc = cli.main(["--checkpoint", str(workdir), "--data", str(folder), "--json", "--quiet", *extra])
+    rc = cli.main(
+        ["--checkpoint", str(workdir), "--data", str(folder), "--json", "--quiet", *extra]
+    )
     captured = capsys.readouterr()
     return rc, (json.loads(captured.out) if captured.out else None), captured.err
 
 
 def test_evaluate_degradation_changes_the_input(workdir, folder, capsys):
     rc, default, _ = _evaluate(capsys, workdir, folder)
-    assert rc == 0 and default["degradation"] == "random"  # the checkpoint trained with random chains
+    assert (
+        rc == 0 and default["degradation"] == "random"
+    )  # the checkpoint trained with random chains
     names = ("a.wav", "b.wav", "c.wav")
-    by_hand = {"paper": lambda y: scipy.signal.decimate(y.astype(np.float64), RATIO, ftype="iir", zero_phase=True),
-               "decimate_nofilter": lambda y: y[::RATIO]}
+    by_hand = {
+        "paper": lambda y: scipy.signal.decimate(
+            y.astype(np.float64), RATIO, ftype="iir", zero_phase=True
+        ),
+        "decimate_nofilter": lambda y: y[::RATIO],
+    }
     out = {}
     for name, low in by_hand.items():
         rc, out[name], _ = _evaluate(capsys, workdir, folder, "--degradation", name)
         assert rc == 0 and out[name]["degradation"] == name and out[name]["n_files"] == 3
-        want = np.mean([metrics.snr(y, _spline(low(y), len(y))) for y in (_wav(folder, n) for n in names)])
+        want = np.mean(
+            [metrics.snr(y, _spline(low(y), len(y))) for y in (_wav(folder, n) for n in names)]
+        )
         assert out[name]["baseline"]["snr"] == pytest.approx(want, abs=1e-3), name
     # Aliasing makes a different (worse) input: the baseline differs clearly.
     assert out["paper"]["baseline"]["snr"] - out["decimate_nofilter"]["baseline"]["snr"] > 0.5
@@ -191,9 +226,22 @@ def test_evaluate_degradation_needs_an_sr_model():
 # --------------------------------------------------------------------------------------- robustness
 def test_robustness_end_to_end(workdir, folder, tmp_path, capsys):
     results = tmp_path / "RESULTS.md"
-    results.write_text(f"# Results\n\nintro\n\n{robustness.BEGIN}\nstale table\n{robustness.END}\n\n## Later section\n")
-    argv = ["--checkpoint", str(workdir), "--data", str(folder), "--held-out", "2",
-            "--resamplers", "paper,soxr_hq,decimate_nofilter", "--json", "--write-results", str(results)]
+    results.write_text(
+        f"# Results\n\nintro\n\n{robustness.BEGIN}\nstale table\n{robustness.END}\n\n## Later section\n"
+    )
+    argv = [
+        "--checkpoint",
+        str(workdir),
+        "--data",
+        str(folder),
+        "--held-out",
+        "2",
+        "--resamplers",
+        "paper,soxr_hq,decimate_nofilter",
+        "--json",
+        "--write-results",
+        str(results),
+    ]
     assert robustness.main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["files"] == ["b.wav", "c.wav"] and out["n_files"] == 2  # the files that sort last
@@ -202,19 +250,28 @@ def test_robustness_end_to_end(workdir, folder, tmp_path, capsys):
 
     model = load(workdir)
     clean = [_wav(folder, n) for n in ("b.wav", "c.wav")]
-    lows = {"paper": lambda y: scipy.signal.decimate(y.astype(np.float64), RATIO, ftype="iir", zero_phase=True),
-            "soxr_hq": lambda y: soxr.resample(y.astype(np.float64), RATE, RATE // RATIO, quality="HQ"),
-            "decimate_nofilter": lambda y: y[::RATIO].astype(np.float64)}
+    lows = {
+        "paper": lambda y: scipy.signal.decimate(
+            y.astype(np.float64), RATIO, ftype="iir", zero_phase=True
+        ),
+        "soxr_hq": lambda y: soxr.resample(y.astype(np.float64), RATE, RATE // RATIO, quality="HQ"),
+        "decimate_nofilter": lambda y: y[::RATIO].astype(np.float64),
+    }
     for row in out["rows"]:
         low = [lows[row["resampler"]](y) for y in clean]
         spline = [_spline(lo, len(y)).astype(np.float32) for lo, y in zip(low, clean)]
-        up = [soxr.resample(lo, RATE // RATIO, RATE, quality="HQ")[:len(y)] for lo, y in zip(low, clean)]
+        up = [
+            soxr.resample(lo, RATE // RATIO, RATE, quality="HQ")[: len(y)]
+            for lo, y in zip(low, clean)
+        ]
         restored = [run_model(model.variables, model.config, s) for s in spline]
         for who, est in (("spline", spline), ("soxr", up), ("model", restored)):
-            assert row[who]["snr"] == pytest.approx(np.mean([metrics.snr(y, e) for y, e in zip(clean, est)]),
-                                                    abs=2e-3), (row["resampler"], who)
-            assert row[who]["lsd"] == pytest.approx(np.mean([metrics.lsd(y, e) for y, e in zip(clean, est)]),
-                                                    abs=2e-3), (row["resampler"], who)
+            assert row[who]["snr"] == pytest.approx(
+                np.mean([metrics.snr(y, e) for y, e in zip(clean, est)]), abs=2e-3
+            ), (row["resampler"], who)
+            assert row[who]["lsd"] == pytest.approx(
+                np.mean([metrics.lsd(y, e) for y, e in zip(clean, est)]), abs=2e-3
+            ), (row["resampler"], who)
         assert row["snr_gain_db"] == pytest.approx(row["model"]["snr"] - row["spline"]["snr"])
         assert row["lsd_change"] == pytest.approx(row["model"]["lsd"] / row["spline"]["lsd"] - 1)
     gains = [r["snr_gain_db"] for r in out["rows"]]
@@ -226,7 +283,11 @@ def test_robustness_end_to_end(workdir, folder, tmp_path, capsys):
     text = results.read_text()
     assert "stale table" not in text
     assert text.startswith("# Results\n\nintro\n\n") and text.endswith("## Later section\n")
-    assert text.count(robustness.BEGIN) == 1 and "| `soxr_hq` |" in text and "python -m benchmarks.robustness" in text
+    assert (
+        text.count(robustness.BEGIN) == 1
+        and "| `soxr_hq` |" in text
+        and "python -m benchmarks.robustness" in text
+    )
     # Again, as Markdown: the section is replaced, not appended a second time.
     assert robustness.main(argv[:-3] + ["--write-results", str(results)]) == 0
     printed = capsys.readouterr().out
@@ -234,11 +295,25 @@ def test_robustness_end_to_end(workdir, folder, tmp_path, capsys):
     assert results.read_text().count(robustness.BEGIN) == 1
 
 
-def test_robustness_inverted_polarity_scores_the_negated_files_into_its_own_section(workdir, folder, tmp_path, capsys):
+def test_robustness_inverted_polarity_scores_the_negated_files_into_its_own_section(
+    workdir, folder, tmp_path, capsys
+):
     results = tmp_path / "RESULTS.md"
     results.write_text(f"# Results\n\n{robustness.BEGIN}\nas stored\n{robustness.END}\n")
-    argv = ["--checkpoint", str(workdir), "--data", str(folder), "--held-out", "2", "--resamplers", "soxr_hq",
-            "--json", "--invert-polarity", "--write-results", str(results)]
+    argv = [
+        "--checkpoint",
+        str(workdir),
+        "--data",
+        str(folder),
+        "--held-out",
+        "2",
+        "--resamplers",
+        "soxr_hq",
+        "--json",
+        "--invert-polarity",
+        "--write-results",
+        str(results),
+    ]
     assert robustness.main(argv) == 0
     (row,) = json.loads(capsys.readouterr().out)["rows"]
     model = load(workdir)
@@ -247,35 +322,76 @@ def test_robustness_inverted_polarity_scores_the_negated_files_into_its_own_sect
     spline = [_spline(lo, len(y)).astype(np.float32) for lo, y in zip(low, clean)]
     restored = [run_model(model.variables, model.config, s) for s in spline]
     for who, est in (("spline", spline), ("model", restored)):
-        assert row[who]["snr"] == pytest.approx(np.mean([metrics.snr(y, e) for y, e in zip(clean, est)]), abs=2e-3)
+        assert row[who]["snr"] == pytest.approx(
+            np.mean([metrics.snr(y, e) for y, e in zip(clean, est)]), abs=2e-3
+        )
     text = results.read_text()
     assert "\nas stored\n" in text  # the section of the files as stored is left alone
     begin = robustness.BEGIN.replace(":begin", "-inverted:begin")
-    assert text.count(begin) == 1 and "polarity inverted" in text and "each with its sign inverted" in text
+    assert (
+        text.count(begin) == 1
+        and "polarity inverted" in text
+        and "each with its sign inverted" in text
+    )
 
 
 def test_robustness_usage_errors(workdir, folder, capsys):
-    for argv, message in ((["--resamplers", "paper,soxr_max"], "unknown resampler 'soxr_max'; use names from: paper"),
-                          (["--held-out", "3"], "holding out the last 3 leaves none"),
-                          (["--checkpoint", str(folder / "nowhere")], "--checkpoint")):
-        assert robustness.main(["--data", str(folder), "--held-out", "2", "--ratio", "4", *argv]) == 2
+    for argv, message in (
+        (["--resamplers", "paper,soxr_max"], "unknown resampler 'soxr_max'; use names from: paper"),
+        (["--held-out", "3"], "holding out the last 3 leaves none"),
+        (["--checkpoint", str(folder / "nowhere")], "--checkpoint"),
+    ):
+        assert (
+            robustness.main(["--data", str(folder), "--held-out", "2", "--ratio", "4", *argv]) == 2
+        )
         captured = capsys.readouterr()
         assert captured.out == "" and message in captured.err, captured.err
 
 
 def test_robustness_runs_as_a_script_and_as_a_module(folder):
-    script = subprocess.run([sys.executable, "benchmarks/robustness.py", "--data", str(folder), "--held-out", "1",
-                             "--ratio", "4", "--sample-rate", str(RATE), "--resamplers", "butter4", "--json"],
-                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    script = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/robustness.py",
+            "--data",
+            str(folder),
+            "--held-out",
+            "1",
+            "--ratio",
+            "4",
+            "--sample-rate",
+            str(RATE),
+            "--resamplers",
+            "butter4",
+            "--json",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert script.returncode == 0, script.stderr
     out = json.loads(script.stdout)  # no model: spline and soxr rows only
     assert out["rows"][0]["model"] is None and out["goals"] is None and out["files"] == ["c.wav"]
     y = _wav(folder, "c.wav")
-    low = scipy.signal.sosfiltfilt(scipy.signal.butter(4, 1 / RATIO, output="sos"), y.astype(np.float64))[::RATIO]
-    assert out["rows"][0]["spline"]["snr"] == pytest.approx(metrics.snr(y, _spline(low, len(y))), abs=1e-3)
-    module = subprocess.run([sys.executable, "-m", "benchmarks.robustness", "--help"], cwd=REPO, capture_output=True,
-                            text=True, timeout=60)
-    assert module.returncode == 0 and "--checkpoint NAME_OR_WORKDIR" in module.stdout and "--write-results" in module.stdout
+    low = scipy.signal.sosfiltfilt(
+        scipy.signal.butter(4, 1 / RATIO, output="sos"), y.astype(np.float64)
+    )[::RATIO]
+    assert out["rows"][0]["spline"]["snr"] == pytest.approx(
+        metrics.snr(y, _spline(low, len(y))), abs=1e-3
+    )
+    module = subprocess.run(
+        [sys.executable, "-m", "benchmarks.robustness", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (
+        module.returncode == 0
+        and "--checkpoint NAME_OR_WORKDIR" in module.stdout
+        and "--write-results" in module.stdout
+    )
 
 
 # ------------------------------------------------------------------------------------------- codecs
@@ -286,7 +402,10 @@ def _g711_reference(x: np.ndarray, codec: str) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         import audioop
-    enc, dec = {"ulaw": (audioop.lin2ulaw, audioop.ulaw2lin), "alaw": (audioop.lin2alaw, audioop.alaw2lin)}[codec]
+    enc, dec = {
+        "ulaw": (audioop.lin2ulaw, audioop.ulaw2lin),
+        "alaw": (audioop.lin2alaw, audioop.alaw2lin),
+    }[codec]
     pcm = np.clip(np.round(x * 32768), -32768, 32767).astype("<i2").tobytes()
     return np.frombuffer(dec(enc(pcm, 2), 2), "<i2").astype(np.float32) / 32768
 
@@ -323,7 +442,9 @@ def test_lossy_codecs_return_aligned_audio_of_the_same_length(codec, rate):
 
 def test_codec_errors_name_the_codec_and_the_rates():
     x = np.zeros(400, np.float32)
-    with pytest.raises(ValueError, match=r"codec mp3 carries only 8, 11.025.*the low rate here is 4000 Hz"):
+    with pytest.raises(
+        ValueError, match=r"codec mp3 carries only 8, 11.025.*the low rate here is 4000 Hz"
+    ):
         resamplers.apply_codec(x, 4000, "mp3")
     with pytest.raises(ValueError, match="unknown codec 'gsm'; use one of: pcm8, ulaw"):
         resamplers.apply_codec(x, 8000, "gsm")
@@ -341,7 +462,9 @@ def test_codec_errors_name_the_codec_and_the_rates():
 
 
 def test_a_codec_acts_on_the_low_rate_signal_in_training_and_evaluation():
-    y = np.stack([make_corpus("test", 1, 16000, 0.5, base_seed=s)[0] for s in range(3)]).astype(np.float32)
+    y = np.stack([make_corpus("test", 1, 16000, 0.5, base_seed=s)[0] for s in range(3)]).astype(
+        np.float32
+    )
     chains = ["soxr_hq", "paper", {"kind": "nofilter", "gain_db": -3.0}]
     x, target = D.sr_batch(y, 2, chains, codec="ulaw", sample_rate=16000)
     for i, chain in enumerate(chains):
@@ -372,7 +495,9 @@ def test_a_codec_acts_on_the_low_rate_signal_in_training_and_evaluation():
         # Dividing out the gain moves a sample by an ulp, which can cross a mu-law decision level: compare the
         # errors, not the samples.
         assert metrics.snr(want, batch["x"][i, :, 0]) > 40
-        assert metrics.snr(D.degrade_sr(clean, RATIO, chain).x, batch["x"][i, :, 0]) < 40  # the codec acted
+        assert (
+            metrics.snr(D.degrade_sr(clean, RATIO, chain).x, batch["x"][i, :, 0]) < 40
+        )  # the codec acted
 
 
 def test_evaluate_codec_and_its_usage_errors(workdir, folder, capsys):
@@ -381,12 +506,16 @@ def test_evaluate_codec_and_its_usage_errors(workdir, folder, capsys):
     want = []
     for n in ("a.wav", "b.wav", "c.wav"):
         y = _wav(folder, n)
-        low = soxr.resample(y.astype(np.float64), RATE, RATE // RATIO, quality="HQ").astype(np.float32)
+        low = soxr.resample(y.astype(np.float64), RATE, RATE // RATIO, quality="HQ").astype(
+            np.float32
+        )
         want.append(metrics.snr(y, _spline(_g711_reference(low, "ulaw"), len(y))))
     # audioop's mu-law differs from libsndfile's at a few segment edges: a small tolerance.
     assert out["baseline"]["snr"] == pytest.approx(np.mean(want), abs=0.05)
-    for args, message in ((["--codec", "mp3"], "--codec codec mp3 carries only"),
-                          (["--codec", "gsm"], "--codec 'gsm' is not a known codec; use one of: pcm8")):
+    for args, message in (
+        (["--codec", "mp3"], "--codec codec mp3 carries only"),
+        (["--codec", "gsm"], "--codec 'gsm' is not a known codec; use one of: pcm8"),
+    ):
         rc, out, err = _evaluate(capsys, workdir, folder, *args)
         assert rc == 2 and out is None and message in err, err
     c = config_lib.default_config()
@@ -398,26 +527,70 @@ def test_evaluate_codec_and_its_usage_errors(workdir, folder, capsys):
 def test_robustness_codecs_rows_and_section(workdir, folder, tmp_path, capsys):
     results = tmp_path / "RESULTS.md"
     results.write_text(f"# Results\n\n{robustness.BEGIN}\nthe sweep\n{robustness.END}\n")
-    argv = ["--checkpoint", str(workdir), "--data", str(folder), "--held-out", "2", "--resamplers", "soxr_hq,paper",
-            "--codecs", "none,pcm8", "--json", "--write-results", str(results)]
+    argv = [
+        "--checkpoint",
+        str(workdir),
+        "--data",
+        str(folder),
+        "--held-out",
+        "2",
+        "--resamplers",
+        "soxr_hq,paper",
+        "--codecs",
+        "none,pcm8",
+        "--json",
+        "--write-results",
+        str(results),
+    ]
     assert robustness.main(argv) == 0
     out = json.loads(capsys.readouterr().out)
-    assert [(r["resampler"], r["codec"]) for r in out["rows"]] == [("soxr_hq", None), ("paper", None),
-                                                                   ("soxr_hq", "pcm8"), ("paper", "pcm8")]
+    assert [(r["resampler"], r["codec"]) for r in out["rows"]] == [
+        ("soxr_hq", None),
+        ("paper", None),
+        ("soxr_hq", "pcm8"),
+        ("paper", "pcm8"),
+    ]
     clean = [_wav(folder, n) for n in ("b.wav", "c.wav")]
     row = out["rows"][2]
-    low = [resamplers.apply_codec(soxr.resample(y.astype(np.float64), RATE, RATE // RATIO, quality="HQ").astype(np.float32),
-                         RATE // RATIO, "pcm8") for y in clean]
-    up = [soxr.resample(lo, RATE // RATIO, RATE, quality="HQ")[:len(y)] for lo, y in zip(low, clean)]
+    low = [
+        resamplers.apply_codec(
+            soxr.resample(y.astype(np.float64), RATE, RATE // RATIO, quality="HQ").astype(
+                np.float32
+            ),
+            RATE // RATIO,
+            "pcm8",
+        )
+        for y in clean
+    ]
+    up = [
+        soxr.resample(lo, RATE // RATIO, RATE, quality="HQ")[: len(y)] for lo, y in zip(low, clean)
+    ]
     spline = [_spline(lo, len(y)) for lo, y in zip(low, clean)]
-    assert row["soxr"]["snr"] == pytest.approx(np.mean([metrics.snr(y, e) for y, e in zip(clean, up)]), abs=2e-3)
-    assert row["spline"]["snr"] == pytest.approx(np.mean([metrics.snr(y, e) for y, e in zip(clean, spline)]), abs=2e-3)
+    assert row["soxr"]["snr"] == pytest.approx(
+        np.mean([metrics.snr(y, e) for y, e in zip(clean, up)]), abs=2e-3
+    )
+    assert row["spline"]["snr"] == pytest.approx(
+        np.mean([metrics.snr(y, e) for y, e in zip(clean, spline)]), abs=2e-3
+    )
     assert out["rows"][0]["spline"]["snr"] - row["spline"]["snr"] > 0.1  # 8 bits cost something
     text = results.read_text()
     assert "\nthe sweep\n" in text and text.count("<!-- robustness-codecs-x4-8k:begin -->") == 1
     assert "| `soxr_hq` → `pcm8` |" in text
-    assert robustness.main(["--checkpoint", str(workdir), "--data", str(folder), "--held-out", "2",
-                            "--codecs", "opus"]) == 2
+    assert (
+        robustness.main(
+            [
+                "--checkpoint",
+                str(workdir),
+                "--data",
+                str(folder),
+                "--held-out",
+                "2",
+                "--codecs",
+                "opus",
+            ]
+        )
+        == 2
+    )
     assert "--codecs: codec opus carries only" in capsys.readouterr().err
 
 
@@ -428,15 +601,21 @@ def test_random_codecs_are_drawn_after_the_chain_and_only_when_asked():
     assert resamplers.draw_sr_codec(rng, task, 4000) == ""  # sr_codec_prob 0: nothing drawn ...
     assert rng.random() == fresh.random()  # ... so the generator is where it was
     task.sr_codec_prob = 0.5
-    draws = [resamplers.draw_sr_codec(np.random.default_rng([3, i]), task, 4000) for i in range(4000)]
+    draws = [
+        resamplers.draw_sr_codec(np.random.default_rng([3, i]), task, 4000) for i in range(4000)
+    ]
     none = sum(d == "" for d in draws)
     assert abs(none / len(draws) - 0.5) < 0.03
     counts = {c: draws.count(c) for c in set(draws) - {""}}
     assert set(counts) == {"pcm8", "ulaw", "alaw", "vorbis"}  # MP3 and Opus cannot carry 4 kHz
     assert all(abs(n / (len(draws) - none) - 0.25) < 0.04 for n in counts.values()), counts
-    assert {resamplers.draw_sr_codec(np.random.default_rng(i), task, 16000) for i in range(300)} >= {"mp3", "opus"}
+    assert {
+        resamplers.draw_sr_codec(np.random.default_rng(i), task, 16000) for i in range(300)
+    } >= {"mp3", "opus"}
     task.sr_codec = "alaw"  # a fixed codec wins
-    assert {resamplers.draw_sr_codec(np.random.default_rng(i), task, 4000) for i in range(20)} == {"alaw"}
+    assert {resamplers.draw_sr_codec(np.random.default_rng(i), task, 4000) for i in range(20)} == {
+        "alaw"
+    }
 
 
 def test_training_batches_through_random_codecs_equal_their_rows_degraded_one_by_one():
@@ -458,7 +637,9 @@ def test_training_batches_through_random_codecs_equal_their_rows_degraded_one_by
         no_gain = {k: v for k, v in chain.items() if k != "gain_db"}
         want = D.degrade_sr(batch["y"][i, :, 0], RATIO, no_gain, codec=codec, sample_rate=16000).x
         assert metrics.snr(want, batch["x"][i, :, 0]) > 35, (chain, codec)
-    assert len(seen) >= 2 and "" not in seen  # probability 1: every row through one, and not all the same
+    assert (
+        len(seen) >= 2 and "" not in seen
+    )  # probability 1: every row through one, and not all the same
 
 
 def test_evaluate_codec_none_turns_random_codecs_off():
@@ -474,13 +655,32 @@ def test_evaluate_codec_none_turns_random_codecs_off():
 def test_between_rates_benchmark_scores_the_three_ways(workdir, folder, capsys):
     from benchmarks import between_rates
 
-    argv = ["--models", str(workdir), "--data", str(folder), "--held-out", "2", "--rates", "1000,4000,8000", "--json"]
+    argv = [
+        "--models",
+        str(workdir),
+        "--data",
+        str(folder),
+        "--held-out",
+        "2",
+        "--rates",
+        "1000,4000,8000",
+        "--json",
+    ]
     assert between_rates.main(argv) == 0
     out = json.loads(capsys.readouterr().out)
-    (row,) = out["rows"]  # the model (sr r=4 at 8 kHz) takes 2 kHz: only 4 kHz lies strictly between
+    (row,) = out[
+        "rows"
+    ]  # the model (sr r=4 at 8 kHz) takes 2 kHz: only 4 kHz lies strictly between
     assert row["rate"] == 4000 and row["kept_input_band_hz"] == pytest.approx(1900.0)
     clean = [_wav(folder, n) for n in ("b.wav", "c.wav")]
-    up = [soxr.resample(soxr.resample(y, RATE, 4000, quality="HQ"), 4000, RATE, quality="HQ")[:len(y)] for y in clean]
-    assert row["soxr"]["snr"] == pytest.approx(np.mean([metrics.snr(y, u) for y, u in zip(clean, up)]), abs=2e-3)
+    up = [
+        soxr.resample(soxr.resample(y, RATE, 4000, quality="HQ"), 4000, RATE, quality="HQ")[
+            : len(y)
+        ]
+        for y in clean
+    ]
+    assert row["soxr"]["snr"] == pytest.approx(
+        np.mean([metrics.snr(y, u) for y, u in zip(clean, up)]), abs=2e-3
+    )
     assert between_rates.main(["--models", "no-such-model", "--data", str(folder)]) == 2
     assert "--models no-such-model" in capsys.readouterr().err

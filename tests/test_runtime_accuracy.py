@@ -29,13 +29,28 @@ def _installed(*modules: str) -> bool:
 def test_two_short_files_json_and_results_section(speech44k_dir, tmp_path, capsys):
     results = tmp_path / "RESULTS.md"
     results.write_text("# Results\n\nkept\n")
-    argv = ["--data", str(speech44k_dir), "--models", MODEL, "--max-files", "2", "--seconds", "2", "--json",
-            "--write-results", str(results)]
+    argv = [
+        "--data",
+        str(speech44k_dir),
+        "--models",
+        MODEL,
+        "--max-files",
+        "2",
+        "--seconds",
+        "2",
+        "--json",
+        "--write-results",
+        str(results),
+    ]
     assert bench.main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["benchmark"] == "runtime_accuracy" and out["models"] == [MODEL]
-    assert out["n_files"] == 2 and out["files"] == [p.name for p in speech44k_split(speech44k_dir)[1][:2]]
-    assert out["seconds"] == 2 and out["command"] == "python -m benchmarks.runtime_accuracy " + " ".join(argv)
+    assert out["n_files"] == 2 and out["files"] == [
+        p.name for p in speech44k_split(speech44k_dir)[1][:2]
+    ]
+    assert out["seconds"] == 2 and out[
+        "command"
+    ] == "python -m benchmarks.runtime_accuracy " + " ".join(argv)
     assert out["machine"]["cpu_model"] and isinstance(out["machine"]["cpu_flags"], list)
     assert set(bench.PACKAGES) <= set(out["versions"]) and out["date"]
 
@@ -44,33 +59,49 @@ def test_two_short_files_json_and_results_section(speech44k_dir, tmp_path, capsy
     assert all(r["model"] == MODEL and r["condition"] == "sr x4, paper decimator" for r in rows)
     ref = rows[0]
     assert ref["status"] == "ok" and ref["met"] is None
-    assert ref["max_abs_diff"] == 0.0 and ref["d_snr"] == 0.0 and ref["d_lsd"] == 0.0  # exactly: itself
+    assert (
+        ref["max_abs_diff"] == 0.0 and ref["d_snr"] == 0.0 and ref["d_lsd"] == 0.0
+    )  # exactly: itself
     # The scores are those of the files' first 2 s (the paper decimator, the model's held-out condition).
     assert 5.0 < ref["snr"] < 30.0 and 0.5 < ref["lsd"] < 5.0 and len(ref["per_file"]) == 2
-    export_extra = {"onnxruntime": _installed("onnx", "onnxruntime"), "openvino": _installed("onnx", "openvino")}
+    export_extra = {
+        "onnxruntime": _installed("onnx", "onnxruntime"),
+        "openvino": _installed("onnx", "openvino"),
+    }
     for r in rows[1:]:
         name = f"{r['runtime']} {r['precision']}"
         if r["runtime"] in export_extra and not export_extra[r["runtime"]]:
             assert r["status"] == "not installed" and r["met"] is None, name
             continue
-        if r["runtime"] == "openvino" and r["precision"] == "bfloat16" and r["status"] == "unsupported":
+        if (
+            r["runtime"] == "openvino"
+            and r["precision"] == "bfloat16"
+            and r["status"] == "unsupported"
+        ):
             continue  # a CPU without AVX512-BF16 / AMX
         assert r["status"] == "ok", (name, r["note"])
         if r["precision"] == "float32":  # the goal, with a wide margin (measured: ~1e-7)
-            assert r["max_abs_diff"] <= 1e-5 and abs(r["d_snr"]) < 1e-3 and abs(r["d_lsd"]) < 1e-3, name
+            assert (
+                r["max_abs_diff"] <= 1e-5 and abs(r["d_snr"]) < 1e-3 and abs(r["d_lsd"]) < 1e-3
+            ), name
             assert r["met"] is True, name
         else:  # bfloat16 moves the output, a little
             assert 0.0 < r["max_abs_diff"] < 0.05 and abs(r["d_snr"]) < 0.5, name
             assert r["met"] is (abs(r["d_snr"]) <= 0.05 and abs(r["d_lsd"]) <= 0.01), name
     g = out["goals"]
     assert g["float32_max_abs_diff"]["met"] is True and g["float32_max_abs_diff"]["rows"] >= 1
-    assert g["float32_max_abs_diff"]["worst"] == max(r["max_abs_diff"] for r in rows[1:] if r["status"] == "ok"
-                                                     and r["precision"] == "float32")
+    assert g["float32_max_abs_diff"]["worst"] == max(
+        r["max_abs_diff"] for r in rows[1:] if r["status"] == "ok" and r["precision"] == "float32"
+    )
     assert g["bfloat16_scores"]["rows"] >= 1  # xla bfloat16 runs everywhere
     assert g["all_met"] == (g["float32_max_abs_diff"]["met"] and g["bfloat16_scores"]["met"])
 
     text = results.read_text()
-    assert text.startswith("# Results\n\nkept\n") and text.count(bench.BEGIN) == 1 and text.count(bench.END) == 1
+    assert (
+        text.startswith("# Results\n\nkept\n")
+        and text.count(bench.BEGIN) == 1
+        and text.count(bench.END) == 1
+    )
     assert f"## {bench.HEADING}" in text and "python -m benchmarks.runtime_accuracy" in text
     assert f"`{MODEL}`" in text and "reference" in text and out["machine"]["cpu_model"] in text
 
@@ -83,11 +114,17 @@ def test_the_reference_is_what_the_held_out_scoring_restores(speech44k_dir):
     from jaxsr import evaluation
 
     model = jaxsr.load(MODEL)
-    clips = [(cid, y[:16000]) for cid, y in read_clips(speech44k_split(speech44k_dir)[1][:1], 16000)]
-    rows = bench.score_model(MODEL, lambda rate: clips, 0, None, rows=[("xla", "float32"), ("stablehlo", "float32")])
+    clips = [
+        (cid, y[:16000]) for cid, y in read_clips(speech44k_split(speech44k_dir)[1][:1], 16000)
+    ]
+    rows = bench.score_model(
+        MODEL, lambda rate: clips, 0, None, rows=[("xla", "float32"), ("stablehlo", "float32")]
+    )
     config = ml_collections.ConfigDict(model.config.to_dict())
     config.task.sr_degradation = "paper"
-    examples = [evaluation.clip_example(y, config, k, 0, clip_id=cid) for k, (cid, y) in enumerate(clips)]
+    examples = [
+        evaluation.clip_example(y, config, k, 0, clip_id=cid) for k, (cid, y) in enumerate(clips)
+    ]
     expected = evaluation.evaluate(model.variables, config, examples)
     assert rows[0]["snr"] == pytest.approx(expected["model"]["snr"], abs=1e-9)
     assert rows[0]["lsd"] == pytest.approx(expected["model"]["lsd"], abs=1e-9)
@@ -96,23 +133,35 @@ def test_the_reference_is_what_the_held_out_scoring_restores(speech44k_dir):
 
 def test_a_missing_runtime_package_says_not_installed(speech44k_dir, monkeypatch):
     clips = [(cid, y[:8000]) for cid, y in read_clips(speech44k_split(speech44k_dir)[1][:1], 16000)]
-    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if the export extra were not installed
+    monkeypatch.setitem(
+        sys.modules, "onnxruntime", None
+    )  # as if the export extra were not installed
     monkeypatch.setitem(sys.modules, "openvino", None)
-    rows = bench.score_model(MODEL, lambda rate: clips, 0, None,
-                             rows=[("xla", "float32"), ("onnxruntime", "float32"), ("openvino", "bfloat16")])
+    rows = bench.score_model(
+        MODEL,
+        lambda rate: clips,
+        0,
+        None,
+        rows=[("xla", "float32"), ("onnxruntime", "float32"), ("openvino", "bfloat16")],
+    )
     assert [r["status"] for r in rows] == ["ok", "not installed", "not installed"]
     assert all(r["met"] is None and r["max_abs_diff"] is None for r in rows[1:])
     g = bench.goals(rows)
-    assert g["float32_max_abs_diff"]["met"] is None and g["all_met"] is None and len(g["not_run"]) == 2
+    assert (
+        g["float32_max_abs_diff"]["met"] is None and g["all_met"] is None and len(g["not_run"]) == 2
+    )
     table = bench.table(rows)
     assert table.count("not installed") == 2 and "reference" in table
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--models", "speech-sr-x5-16k"], "unknown model 'speech-sr-x5-16k'"),
-    (["--models", ","], "--models is empty"),
-    (["--data", "/nonexistent/folder"], "--data /nonexistent/folder"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--models", "speech-sr-x5-16k"], "unknown model 'speech-sr-x5-16k'"),
+        (["--models", ","], "--models is empty"),
+        (["--data", "/nonexistent/folder"], "--data /nonexistent/folder"),
+    ],
+)
 def test_usage_errors_are_one_line_exit_2(argv, message, capsys):
     assert bench.main(argv + ["--json"]) == 2
     captured = capsys.readouterr()
@@ -128,9 +177,25 @@ def test_bad_seconds_is_a_usage_error(capsys):
 
 def test_runs_as_a_script(speech44k_dir, tmp_path):
     # As a file from another folder (the script finds its package), one short file: one JSON object on stdout.
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "runtime_accuracy.py"), "--data",
-                           str(speech44k_dir), "--models", MODEL, "--max-files", "1", "--seconds", "1", "--json"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "runtime_accuracy.py"),
+            "--data",
+            str(speech44k_dir),
+            "--models",
+            MODEL,
+            "--max-files",
+            "1",
+            "--seconds",
+            "1",
+            "--json",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("\n") == 1
     out = json.loads(proc.stdout)

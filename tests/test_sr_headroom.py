@@ -21,7 +21,7 @@ def test_band_energies_sum_to_the_signal_energy(n):
     y = np.random.default_rng(n).standard_normal(n)
     bands = sr_headroom.band_energies(y, 16000, sr_headroom.octave_edges(16000, 4))
     assert len(bands) == 3  # 0-2 kHz, 2-4 kHz, 4-8 kHz
-    np.testing.assert_allclose(bands.sum(), np.sum(y ** 2), rtol=1e-9)
+    np.testing.assert_allclose(bands.sum(), np.sum(y**2), rtol=1e-9)
 
 
 def test_two_tones_split_as_worked_by_hand():
@@ -46,9 +46,26 @@ def test_the_script_writes_its_section(tmp_path):
         sf.write(data / f"f{i}.wav", 0.1 * rng.standard_normal(8000).astype(np.float32), 16000)
     results = tmp_path / "RESULTS.md"
     results.write_text("# results\n")
-    r = subprocess.run([sys.executable, "-m", "benchmarks.sr_headroom", "--data", str(data), "--held-out", "2",
-                        "--ratios", "2,4", "--json", "--write-results", str(results)],
-                       cwd=REPO, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.sr_headroom",
+            "--data",
+            str(data),
+            "--held-out",
+            "2",
+            "--ratios",
+            "2,4",
+            "--json",
+            "--write-results",
+            str(results),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     out = json.loads(r.stdout)
     assert [row["ratio"] for row in out["rows"]] == [2, 4] and out["n_files"] == 2
@@ -57,6 +74,11 @@ def test_the_script_writes_its_section(tmp_path):
         assert row["oracle_snr"] == pytest.approx(-10 * np.log10(1 - 1 / row["ratio"]), abs=0.3)
     text = results.read_text()
     assert "<!-- sr-headroom:begin -->" in text and "| 4 | 4000 Hz |" in text
-    bad = subprocess.run([sys.executable, "-m", "benchmarks.sr_headroom", "--data", str(data), "--ratios", "0"],
-                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(
+        [sys.executable, "-m", "benchmarks.sr_headroom", "--data", str(data), "--ratios", "0"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode == 2 and "--ratios" in bad.stderr

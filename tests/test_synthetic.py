@@ -9,7 +9,9 @@ import scipy.signal
 from jaxsr.data import synthetic as S
 
 
-def _clip(split: str = "train", index: int = 0, sr: int = 16000, seconds: float = 1.0) -> np.ndarray:
+def _clip(
+    split: str = "train", index: int = 0, sr: int = 16000, seconds: float = 1.0
+) -> np.ndarray:
     return S.make_clip(S.clip_rng(split, index), sr, seconds)
 
 
@@ -49,7 +51,9 @@ def test_length_dtype_range_at_each_rate(sr):
 def test_very_short_clips_render(seconds):
     # Shorter than the ~0.1 s smoothing kernels of the control tracks (this once raised inside np.interp).
     y = S.make_clip(S.clip_rng("train", 0), 8000, seconds)
-    assert y.shape == (round(seconds * 8000),) and np.all(np.isfinite(y)) and 0 < np.max(np.abs(y)) < 1
+    assert (
+        y.shape == (round(seconds * 8000),) and np.all(np.isfinite(y)) and 0 < np.max(np.abs(y)) < 1
+    )
 
 
 @pytest.mark.parametrize("index", [0, 1, 2])
@@ -57,8 +61,12 @@ def test_fricatives_put_energy_above_4khz(index):
     y = _clip("train", index, 16000, seconds=1.5)
     f, psd = scipy.signal.welch(y, 16000, nperseg=1024)
     above_db = 10 * np.log10(psd[f > 4000].sum() / psd.sum())
-    assert above_db > -45.0, f"only {above_db:.1f} dB of the energy is above 4 kHz: no high band to restore"
-    assert above_db < -3.0, f"{above_db:.1f} dB above 4 kHz: not speech-like (most energy should be low)"
+    assert above_db > -45.0, (
+        f"only {above_db:.1f} dB of the energy is above 4 kHz: no high band to restore"
+    )
+    assert above_db < -3.0, (
+        f"{above_db:.1f} dB above 4 kHz: not speech-like (most energy should be low)"
+    )
 
 
 @pytest.mark.parametrize("index", [0, 1])
@@ -72,7 +80,9 @@ def test_16k_rendering_is_the_band_limited_48k_rendering(index):
     assert y48_to_16.shape == y16.shape
     a, b = _band_limit(y16, 16000, 7000), _band_limit(y48_to_16, 16000, 7000)
     corr = np.dot(a, b) / np.sqrt(np.dot(a, a) * np.dot(b, b))
-    assert corr > 0.9, f"16 kHz and resampled 48 kHz renderings correlate only {corr:.3f} below 7 kHz"
+    assert corr > 0.9, (
+        f"16 kHz and resampled 48 kHz renderings correlate only {corr:.3f} below 7 kHz"
+    )
 
 
 def test_48k_rendering_has_content_above_8khz():
@@ -91,5 +101,7 @@ def test_bad_rate_is_a_clear_error(sr):
 def test_bad_seconds_and_split_are_clear_errors():
     with pytest.raises(ValueError, match="seconds must be positive"):
         S.make_clip(S.clip_rng("train", 0), 16000, 0.0)
-    with pytest.raises(ValueError, match=r"split must be one of \('train', 'valid', 'test'\); got 'dev'"):
+    with pytest.raises(
+        ValueError, match=r"split must be one of \('train', 'valid', 'test'\); got 'dev'"
+    ):
         S.clip_rng("dev", 0)

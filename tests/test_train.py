@@ -17,7 +17,13 @@ import pytest
 from jaxsr import checkpoints, parallel
 from jaxsr.config import default_config
 from jaxsr.models import model_from_config
-from jaxsr.train import Interrupted, create_train_state, eval_variables, make_jitted_step, train_and_evaluate
+from jaxsr.train import (
+    Interrupted,
+    create_train_state,
+    eval_variables,
+    make_jitted_step,
+    train_and_evaluate,
+)
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
@@ -26,10 +32,23 @@ def tiny_config(tmp_path, steps=6):
     c = default_config()
     c.dtype = "float32"
     c.model.update(width=0.0625, num_blocks=2)
-    c.data.update(name="synthetic", sample_rate=8000, patch_length=512, num_train_clips=6, num_eval_clips=2,
-                  clip_seconds=0.5, data_dir=str(tmp_path / "data"))
-    c.train.update(batch_size=4, num_train_steps=steps, log_every=2, eval_every=1000, checkpoint_every=2,
-                   learning_rate=1e-3)
+    c.data.update(
+        name="synthetic",
+        sample_rate=8000,
+        patch_length=512,
+        num_train_clips=6,
+        num_eval_clips=2,
+        clip_seconds=0.5,
+        data_dir=str(tmp_path / "data"),
+    )
+    c.train.update(
+        batch_size=4,
+        num_train_steps=steps,
+        log_every=2,
+        eval_every=1000,
+        checkpoint_every=2,
+        learning_rate=1e-3,
+    )
     c.eval.update(num_clips=2, save_examples=0, chunk_length=1024, batch_size=2)
     return c
 
@@ -64,7 +83,9 @@ def test_train_step_is_pure_and_learns():
     batch = parallel.shard_batch(_batch(0), mesh)
     assert batch["x"].sharding == parallel.data_sharded(mesh)
     s1, m1 = step(_copy(state), batch, jax.random.key(1))
-    s1b, m1b = step(_copy(state), batch, jax.random.key(1))  # same inputs -> same outputs: no hidden state
+    s1b, m1b = step(
+        _copy(state), batch, jax.random.key(1)
+    )  # same inputs -> same outputs: no hidden state
     assert float(m1["loss"]) == float(m1b["loss"])
     for a, b in zip(jax.tree_util.tree_leaves(s1.params), jax.tree_util.tree_leaves(s1b.params)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -79,7 +100,9 @@ def test_train_step_is_pure_and_learns():
     for _ in range(30):
         s, m = step(s, batch, jax.random.key(1))
         losses.append(float(m["loss"]))
-    assert losses[-1] < 0.5 * losses[0], f"loss did not fall on a fixed batch: {losses[0]:.3g} -> {losses[-1]:.3g}"
+    assert losses[-1] < 0.5 * losses[0], (
+        f"loss did not fall on a fixed batch: {losses[0]:.3g} -> {losses[-1]:.3g}"
+    )
     # BatchNorm statistics are updated by the train step.
     bs0 = jax.tree_util.tree_leaves(state.batch_stats)
     bs1 = jax.tree_util.tree_leaves(s.batch_stats)
@@ -99,7 +122,9 @@ def test_ema_params_are_evaluated_with_ema_batch_stats():
     ema_stats, ema_params = leaves(state.batch_stats), leaves(state.params)
     for i in range(5):
         state, _ = step(state, parallel.shard_batch(_batch(i), mesh), jax.random.key(1))
-        ema_stats = [decay * e + (1 - decay) * s for e, s in zip(ema_stats, leaves(state.batch_stats))]
+        ema_stats = [
+            decay * e + (1 - decay) * s for e, s in zip(ema_stats, leaves(state.batch_stats))
+        ]
         ema_params = [decay * e + (1 - decay) * p for e, p in zip(ema_params, leaves(state.params))]
     v = eval_variables(state)
     assert len(leaves(v["batch_stats"])) == len(ema_stats) > 0
@@ -110,7 +135,9 @@ def test_ema_params_are_evaluated_with_ema_batch_stats():
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
     # Without an EMA, the live params with the live statistics.
     live = eval_variables(state.replace(ema_params=None, ema_batch_stats=None))
-    for a, b in zip(leaves(live), leaves({"batch_stats": state.batch_stats, "params": state.params})):
+    for a, b in zip(
+        leaves(live), leaves({"batch_stats": state.batch_stats, "params": state.params})
+    ):
         np.testing.assert_array_equal(a, b)
 
 
@@ -118,10 +145,17 @@ def test_load_checkpoint_pairs_ema_params_with_ema_batch_stats(tmp_path):
     c = _step_config(ema_decay=0.9)
     checkpoints.save_config(tmp_path, c)
     tree = lambda v: {"layer": {"mean": np.full(3, v, np.float32)}}  # noqa: E731
-    model = {"params": tree(1.0), "batch_stats": tree(2.0), "ema_params": tree(3.0), "ema_batch_stats": tree(4.0)}
+    model = {
+        "params": tree(1.0),
+        "batch_stats": tree(2.0),
+        "ema_params": tree(3.0),
+        "ema_batch_stats": tree(4.0),
+    }
     ckpt = checkpoints.Checkpointer(tmp_path, async_save=False)
     ckpt.save(1, model, {"step": np.int32(1)}, {})
-    old = {k: v for k, v in model.items() if k != "ema_batch_stats"}  # as saved before EMA statistics were kept
+    old = {
+        k: v for k, v in model.items() if k != "ema_batch_stats"
+    }  # as saved before EMA statistics were kept
     ckpt.save(2, old, {"step": np.int32(2)}, {})
     ckpt.close()
     value = lambda r, k: float(np.asarray(r.variables[k]["layer"]["mean"])[0])  # noqa: E731
@@ -172,8 +206,12 @@ print(json.dumps(out))
 
 
 def test_eight_devices_match_one_device():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
-    r = subprocess.run([sys.executable, "-c", EIGHT_DEVICES], capture_output=True, text=True, env=env, timeout=300)
+    env = dict(
+        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", EIGHT_DEVICES], capture_output=True, text=True, env=env, timeout=300
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
     np.testing.assert_allclose(out["8"]["losses"], out["1"]["losses"], rtol=1e-4)
@@ -190,8 +228,16 @@ def test_two_processes_agree_on_params():
     port = _free_port()
     worker = str(REPO / "tests" / "distributed_worker.py")
     env = dict(os.environ, JAX_PLATFORMS="cpu")
-    procs = [subprocess.Popen([sys.executable, worker, str(i), str(port)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=env) for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, worker, str(i), str(port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for i in range(2)
+    ]
     outs = []
     for p in procs:
         stdout, stderr = p.communicate(timeout=300)
@@ -199,8 +245,13 @@ def test_two_processes_agree_on_params():
         outs.append(json.loads(stdout.strip().splitlines()[-1]))
     assert {o["process"] for o in outs} == {0, 1} and all(o["devices"] == 2 for o in outs)
     assert outs[0]["digest"] == outs[1]["digest"], "the two processes ended with different params"
-    ref = subprocess.run([sys.executable, worker, "0", "0", "single"], capture_output=True, text=True, env=env,
-                         timeout=300)
+    ref = subprocess.run(
+        [sys.executable, worker, "0", "0", "single"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert ref.returncode == 0, ref.stderr[-3000:]
     single = json.loads(ref.stdout.strip().splitlines()[-1])
     np.testing.assert_allclose(outs[0]["loss"], single["loss"], rtol=1e-4)
@@ -219,10 +270,16 @@ def test_run_interrupted_mid_schedule_and_resumed_is_bit_exact(tmp_path, monkeyp
 
     import jaxsr.train.loop as train_lib
 
-    if threading.current_thread() is not threading.main_thread():  # the loop only handles signals there
-        pytest.skip("signals reach only the main thread; this test sends SIGTERM to its own process")
+    if (
+        threading.current_thread() is not threading.main_thread()
+    ):  # the loop only handles signals there
+        pytest.skip(
+            "signals reach only the main thread; this test sends SIGTERM to its own process"
+        )
     c = tiny_config(tmp_path, steps=6)
-    c.train.update(schedule="cosine", warmup_steps=2, ema_decay=0.5)  # the learning rate changes every step
+    c.train.update(
+        schedule="cosine", warmup_steps=2, ema_decay=0.5
+    )  # the learning rate changes every step
     built = []
     real_step = train_lib.make_jitted_step
     monkeypatch.setattr(train_lib, "make_jitted_step", lambda *a: built.append(a) or real_step(*a))
@@ -242,14 +299,19 @@ def test_run_interrupted_mid_schedule_and_resumed_is_bit_exact(tmp_path, monkeyp
         train_and_evaluate(c, tmp_path / "resumed", quiet=True)
     monkeypatch.setattr(parallel, "shard_batch", real_shard)
     assert stopped.value.step == 3 and stopped.value.exit_code == 128 + signal.SIGTERM
-    assert checkpoints.checkpoint_steps(tmp_path / "resumed") == [2, 3]  # checkpoint_every=2, and the stop
+    assert checkpoints.checkpoint_steps(tmp_path / "resumed") == [
+        2,
+        3,
+    ]  # checkpoint_every=2, and the stop
     train_and_evaluate(c, tmp_path / "resumed", quiet=True)
     assert "resumed from" in (tmp_path / "resumed" / "log.txt").read_text()
     for use_ema in (True, False):  # the EMA (params and statistics) and the live variables alike
         full = checkpoints.load_checkpoint(tmp_path / "full", use_ema=use_ema)
         resumed = checkpoints.load_checkpoint(tmp_path / "resumed", use_ema=use_ema)
         assert full.step == resumed.step == 6
-        for a, b in zip(jax.tree_util.tree_leaves(full.variables), jax.tree_util.tree_leaves(resumed.variables)):
+        for a, b in zip(
+            jax.tree_util.tree_leaves(full.variables), jax.tree_util.tree_leaves(resumed.variables)
+        ):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     # The workdir is self-describing: config saved, best checkpoint by LSD kept, logs written.
     assert (tmp_path / "full" / "config.json").is_file()
@@ -334,16 +396,39 @@ def test_sigterm_saves_a_checkpoint_and_resume_continues(tmp_path):
     resumed with `num_train_steps` 10 steps past it (a constant schedule may be extended; the step reached
     depends on timing) continues from there to the end, exits 0, and ends with the params of an
     uninterrupted run of that length."""
-    overrides = {"data.data_dir": str(tmp_path / "data"), "data.sample_rate": 8000, "data.num_train_clips": 6,
-                 "data.num_eval_clips": 2, "data.clip_seconds": 0.5, "data.patch_length": 512, "model.width": 0.0625,
-                 "model.num_blocks": 2, "train.batch_size": 4, "train.schedule": "constant",
-                 "train.checkpoint_every": 100000, "train.eval_every": 100000, "eval.num_clips": 2,
-                 "eval.chunk_length": 1024, "eval.save_examples": 0}
+    overrides = {
+        "data.data_dir": str(tmp_path / "data"),
+        "data.sample_rate": 8000,
+        "data.num_train_clips": 6,
+        "data.num_eval_clips": 2,
+        "data.clip_seconds": 0.5,
+        "data.patch_length": 512,
+        "model.width": 0.0625,
+        "model.num_blocks": 2,
+        "train.batch_size": 4,
+        "train.schedule": "constant",
+        "train.checkpoint_every": 100000,
+        "train.eval_every": 100000,
+        "eval.num_clips": 2,
+        "eval.chunk_length": 1024,
+        "eval.save_examples": 0,
+    }
     workdir = tmp_path / "run"
-    args = [sys.executable, str(REPO / "launch" / "train.py"), "--config", str(REPO / "configs" / "quickstart.py"),
-            "--workdir", str(workdir), "--quiet"] + [f"--config.{k}={v}" for k, v in overrides.items()]
-    p = subprocess.Popen(args + ["--config.train.num_train_steps=100000"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+    args = [
+        sys.executable,
+        str(REPO / "launch" / "train.py"),
+        "--config",
+        str(REPO / "configs" / "quickstart.py"),
+        "--workdir",
+        str(workdir),
+        "--quiet",
+    ] + [f"--config.{k}={v}" for k, v in overrides.items()]
+    p = subprocess.Popen(
+        args + ["--config.train.num_train_steps=100000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     log = workdir / "log.txt"
     deadline = time.time() + 240
     while time.time() < deadline and not (log.exists() and "step 20:" in log.read_text()):
@@ -351,19 +436,33 @@ def test_sigterm_saves_a_checkpoint_and_resume_continues(tmp_path):
     assert p.poll() is None, p.communicate()[1][-3000:]
     p.send_signal(signal.SIGTERM)
     _, stderr = p.communicate(timeout=120)
-    assert p.returncode == 128 + signal.SIGTERM, stderr[-3000:]  # saved, but not finished: a scheduler can tell
+    assert p.returncode == 128 + signal.SIGTERM, stderr[
+        -3000:
+    ]  # saved, but not finished: a scheduler can tell
     assert "interrupted: stopped by SIGTERM" in stderr
     stopped, _ = _params(workdir)
     assert 20 <= stopped < 100000
     assert "stopped by signal" in log.read_text()
 
     end = stopped + 10
-    r = subprocess.run(args + [f"--config.train.num_train_steps={end}"], capture_output=True, text=True, timeout=240)
+    r = subprocess.run(
+        args + [f"--config.train.num_train_steps={end}"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
-    assert f"resumed from {workdir / 'checkpoints' / str(stopped)} at step {stopped}" in log.read_text()
+    assert (
+        f"resumed from {workdir / 'checkpoints' / str(stopped)} at step {stopped}"
+        in log.read_text()
+    )
     step, resumed = _params(workdir)
     assert step == end
-    train_and_evaluate(_quickstart({**overrides, "train.num_train_steps": end}), tmp_path / "uninterrupted", quiet=True)
+    train_and_evaluate(
+        _quickstart({**overrides, "train.num_train_steps": end}),
+        tmp_path / "uninterrupted",
+        quiet=True,
+    )
     step, uninterrupted = _params(tmp_path / "uninterrupted")
     assert step == end
     for a, b in zip(uninterrupted, resumed):
@@ -395,7 +494,9 @@ def test_overwrite_keeps_the_old_run_until_the_new_one_has_a_checkpoint(tmp_path
     old_config = (run / "config.json").read_text()
     # --overwrite with a bad data path: nothing of the finished run may be lost.
     with pytest.raises((FileNotFoundError, ValueError), match="no such folder"):
-        train_and_evaluate(_bad_data(tiny_config(tmp_path, steps=2), tmp_path), run, overwrite=True, quiet=True)
+        train_and_evaluate(
+            _bad_data(tiny_config(tmp_path, steps=2), tmp_path), run, overwrite=True, quiet=True
+        )
     assert (run / "config.json").read_text() == old_config
     assert _params(run)[0] == step and _params(run, "best")[0] == 2
     assert not list(run.glob(".previous-*"))
@@ -406,10 +507,14 @@ def test_overwrite_keeps_the_old_run_until_the_new_one_has_a_checkpoint(tmp_path
     assert checkpoints.read_config(run).task.ratio == 2
     log = (run / "log.txt").read_text()
     assert "moved the previous run to" in log and "deleted the previous run" in log
-    assert not list(run.glob(".previous-*")), "the old run should be deleted once the new one saved a checkpoint"
+    assert not list(run.glob(".previous-*")), (
+        "the old run should be deleted once the new one saved a checkpoint"
+    )
 
 
-def test_overwrite_that_fails_before_its_first_checkpoint_leaves_the_old_run_aside(tmp_path, monkeypatch):
+def test_overwrite_that_fails_before_its_first_checkpoint_leaves_the_old_run_aside(
+    tmp_path, monkeypatch
+):
     import jaxsr.train.state as train_lib
 
     run = tmp_path / "run"
@@ -433,7 +538,9 @@ def test_failed_start_does_not_block_the_corrected_rerun(tmp_path):
     run = tmp_path / "run"
     with pytest.raises((FileNotFoundError, ValueError), match="no such folder"):
         train_and_evaluate(_bad_data(tiny_config(tmp_path, steps=2), tmp_path), run, quiet=True)
-    assert not (run / "config.json").exists(), "config.json must be written only once the run really starts"
+    assert not (run / "config.json").exists(), (
+        "config.json must be written only once the run really starts"
+    )
     # Even a config.json left by a start that failed later (no checkpoint committed) does not block the
     # corrected command: there is no run in that workdir to protect or resume.
     checkpoints.save_config(run, _bad_data(tiny_config(tmp_path, steps=2), tmp_path))
@@ -447,10 +554,14 @@ def test_resume_with_other_num_train_steps_is_refused_for_cosine_only(tmp_path):
     train_and_evaluate(c, tmp_path / "run", quiet=True)
     longer = tiny_config(tmp_path, steps=4)
     longer.train.update(schedule="cosine", warmup_steps=1)
-    with pytest.raises(ValueError, match=r"config\.train\.num_train_steps: .*cosine schedule over 2 steps") as e:
+    with pytest.raises(
+        ValueError, match=r"config\.train\.num_train_steps: .*cosine schedule over 2 steps"
+    ) as e:
         train_and_evaluate(longer, tmp_path / "run", quiet=True)
     assert "\n" not in str(e.value)
-    assert checkpoints.read_config(tmp_path / "run").train.num_train_steps == 2  # nothing written over
+    assert (
+        checkpoints.read_config(tmp_path / "run").train.num_train_steps == 2
+    )  # nothing written over
     # A constant schedule does not depend on num_train_steps: extending it is a plain resume.
     train_and_evaluate(tiny_config(tmp_path, steps=2), tmp_path / "const", quiet=True)
     train_and_evaluate(tiny_config(tmp_path, steps=4), tmp_path / "const", quiet=True)
@@ -490,7 +601,9 @@ def test_non_finite_update_is_never_saved(tmp_path, monkeypatch):
     c.train.update(log_every=1, checkpoint_every=1)
     train_and_evaluate(c, tmp_path / "run", quiet=True)
     real = train_lib.model_from_config
-    monkeypatch.setattr(train_lib, "model_from_config", lambda config: _InfGradientModel(real(config)))
+    monkeypatch.setattr(
+        train_lib, "model_from_config", lambda config: _InfGradientModel(real(config))
+    )
     longer = tiny_config(tmp_path, steps=6)
     longer.train.update(log_every=1, checkpoint_every=1)
     with pytest.raises(FloatingPointError, match=r"grad_norm became (inf|nan) at step 3"):
@@ -503,10 +616,18 @@ def test_non_finite_update_is_never_saved(tmp_path, monkeypatch):
 
 
 def test_unknown_config_key_is_one_line_with_the_nearest_names(tmp_path):
-    base = [sys.executable, str(REPO / "launch" / "train.py"), "--config", str(REPO / "configs" / "quickstart.py"),
-            "--workdir", str(tmp_path / "run")]
-    for override, named, nearest in (("--config.train.bach_size=8", "config.train.bach_size", "config.train.batch_size"),
-                                     ("--config.train.bogus=1", "config.train.bogus", "config.train.")):
+    base = [
+        sys.executable,
+        str(REPO / "launch" / "train.py"),
+        "--config",
+        str(REPO / "configs" / "quickstart.py"),
+        "--workdir",
+        str(tmp_path / "run"),
+    ]
+    for override, named, nearest in (
+        ("--config.train.bach_size=8", "config.train.bach_size", "config.train.batch_size"),
+        ("--config.train.bogus=1", "config.train.bogus", "config.train."),
+    ):
         r = subprocess.run(base + [override], capture_output=True, text=True, timeout=120)
         assert r.returncode == 2, r.stderr[-2000:]
         lines = r.stderr.strip().splitlines()
@@ -521,30 +642,63 @@ def test_sigterm_to_one_of_two_processes_stops_both_after_the_same_step(tmp_path
     both then ends with the params of an uninterrupted two-process run."""
     from jaxsr.data import builders
 
-    overrides = {"data.data_dir": str(tmp_path / "data"), "data.sample_rate": 8000, "data.num_train_clips": 6,
-                 "data.num_eval_clips": 2, "data.clip_seconds": 0.5, "data.patch_length": 512, "model.width": 0.0625,
-                 "model.num_blocks": 2, "train.batch_size": 4, "train.num_train_steps": 100000,
-                 "train.log_every": 5, "train.checkpoint_every": 100000, "train.eval_every": 100000,
-                 "train.schedule": "constant",  # so that the resumed run may stop at another step count
-                 "eval.num_clips": 2, "eval.chunk_length": 1024, "eval.save_examples": 0}
+    overrides = {
+        "data.data_dir": str(tmp_path / "data"),
+        "data.sample_rate": 8000,
+        "data.num_train_clips": 6,
+        "data.num_eval_clips": 2,
+        "data.clip_seconds": 0.5,
+        "data.patch_length": 512,
+        "model.width": 0.0625,
+        "model.num_blocks": 2,
+        "train.batch_size": 4,
+        "train.num_train_steps": 100000,
+        "train.log_every": 5,
+        "train.checkpoint_every": 100000,
+        "train.eval_every": 100000,
+        "train.schedule": "constant",  # so that the resumed run may stop at another step count
+        "eval.num_clips": 2,
+        "eval.chunk_length": 1024,
+        "eval.save_examples": 0,
+    }
     config = _quickstart(overrides)
-    for split in ("train", "valid"):  # built once here: two processes must not build the same dataset at once
+    for split in (
+        "train",
+        "valid",
+    ):  # built once here: two processes must not build the same dataset at once
         builders.load_split(config.data, split, config.data.data_dir)
     workdir = tmp_path / "run"
-    args = [sys.executable, str(REPO / "launch" / "train.py"), "--config", str(REPO / "configs" / "quickstart.py"),
-            "--workdir", str(workdir), "--quiet", "--distributed"] + [f"--config.{k}={v}" for k, v in overrides.items()]
+    args = [
+        sys.executable,
+        str(REPO / "launch" / "train.py"),
+        "--config",
+        str(REPO / "configs" / "quickstart.py"),
+        "--workdir",
+        str(workdir),
+        "--quiet",
+        "--distributed",
+    ] + [f"--config.{k}={v}" for k, v in overrides.items()]
     port = _free_port()
     procs, errs = [], []
     for i in range(2):
-        env = dict(os.environ, JAX_PLATFORMS="cpu", JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}", JAX_NUM_PROCESSES="2",
-                   JAX_PROCESS_ID=str(i))
+        env = dict(
+            os.environ,
+            JAX_PLATFORMS="cpu",
+            JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}",
+            JAX_NUM_PROCESSES="2",
+            JAX_PROCESS_ID=str(i),
+        )
         errs.append(open(tmp_path / f"stderr{i}.txt", "w+"))
-        procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=errs[-1], text=True, env=env))
+        procs.append(
+            subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=errs[-1], text=True, env=env)
+        )
     try:
         log = workdir / "log.txt"
         deadline = time.time() + 240
         while time.time() < deadline and not (log.exists() and "step 10:" in log.read_text()):
-            assert all(p.poll() is None for p in procs), (tmp_path / "stderr0.txt").read_text()[-3000:]
+            assert all(p.poll() is None for p in procs), (tmp_path / "stderr0.txt").read_text()[
+                -3000:
+            ]
             time.sleep(0.5)
         procs[1].send_signal(signal.SIGTERM)
         for p in procs:
@@ -554,7 +708,9 @@ def test_sigterm_to_one_of_two_processes_stops_both_after_the_same_step(tmp_path
             if p.poll() is None:
                 p.kill()
     stderr = [(tmp_path / f"stderr{i}.txt").read_text() for i in range(2)]
-    assert [p.returncode for p in procs] == [128 + signal.SIGTERM] * 2, stderr[0][-2000:] + stderr[1][-2000:]
+    assert [p.returncode for p in procs] == [128 + signal.SIGTERM] * 2, (
+        stderr[0][-2000:] + stderr[1][-2000:]
+    )
     steps = [int(s.split("stopped by SIGTERM at step ")[1].split(";")[0]) for s in stderr]
     assert steps[0] == steps[1] >= 10, steps
     assert checkpoints.checkpoint_steps(workdir) == [steps[0]]
@@ -567,9 +723,22 @@ def test_sigterm_to_one_of_two_processes_stops_both_after_the_same_step(tmp_path
         extra = [f"--config.train.num_train_steps={end}", f"--config.train.checkpoint_every={end}"]
         argv = [a.replace(str(workdir), str(run_dir)) for a in args] + extra
         port2 = _free_port()
-        ps = [subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               env=dict(os.environ, JAX_PLATFORMS="cpu", JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port2}",
-                                        JAX_NUM_PROCESSES="2", JAX_PROCESS_ID=str(i))) for i in range(2)]
+        ps = [
+            subprocess.Popen(
+                argv,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=dict(
+                    os.environ,
+                    JAX_PLATFORMS="cpu",
+                    JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port2}",
+                    JAX_NUM_PROCESSES="2",
+                    JAX_PROCESS_ID=str(i),
+                ),
+            )
+            for i in range(2)
+        ]
         for q in ps:
             _, err = q.communicate(timeout=300)
             assert q.returncode == 0, err[-3000:]
@@ -590,22 +759,34 @@ def test_init_from_starts_params_and_statistics_from_a_trained_run(tmp_path):
     train_and_evaluate(tiny_config(tmp_path, steps=4), str(src), quiet=True)
     source = checkpoints.load_checkpoint(src).variables
     c = tiny_config(tmp_path, steps=2)
-    c.train.update(init_from=str(src), learning_rate=1e-12, checkpoint_every=1)  # lr ~ 0: params stay put
+    c.train.update(
+        init_from=str(src), learning_rate=1e-12, checkpoint_every=1
+    )  # lr ~ 0: params stay put
     dst = tmp_path / "dst"
     train_and_evaluate(c, str(dst), quiet=True)
     assert checkpoints.checkpoint_steps(dst) == [1, 2]  # the step restarted at 0
     tuned = checkpoints.load_checkpoint(dst, which=1).variables
-    for a, b in zip(jax.tree_util.tree_leaves(source["params"]), jax.tree_util.tree_leaves(tuned["params"])):
+    for a, b in zip(
+        jax.tree_util.tree_leaves(source["params"]), jax.tree_util.tree_leaves(tuned["params"])
+    ):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), atol=1e-6)
-    fresh = checkpoints.load_checkpoint(tmp_path / "src", which=2).variables  # an earlier step differs
-    assert any(not np.allclose(np.asarray(a), np.asarray(b)) for a, b in
-               zip(jax.tree_util.tree_leaves(fresh["params"]), jax.tree_util.tree_leaves(tuned["params"])))
+    fresh = checkpoints.load_checkpoint(
+        tmp_path / "src", which=2
+    ).variables  # an earlier step differs
+    assert any(
+        not np.allclose(np.asarray(a), np.asarray(b))
+        for a, b in zip(
+            jax.tree_util.tree_leaves(fresh["params"]), jax.tree_util.tree_leaves(tuned["params"])
+        )
+    )
     assert "fine-tuning" in (dst / "log.txt").read_text()
 
     wide = tiny_config(tmp_path, steps=2)
     wide.model.width = 0.125
     wide.train.init_from = str(src)
-    with pytest.raises(ValueError, match=r"config\.train\.init_from: .*model\.width=0\.0625 there, 0\.125 here"):
+    with pytest.raises(
+        ValueError, match=r"config\.train\.init_from: .*model\.width=0\.0625 there, 0\.125 here"
+    ):
         train_and_evaluate(wide, str(tmp_path / "wide"), quiet=True)
     missing = tiny_config(tmp_path, steps=2)
     missing.train.init_from = "no-such-model"
@@ -619,12 +800,28 @@ def test_sigterm_to_the_process_group_with_data_workers_exits_promptly(tmp_path)
     past a scheduler's grace period (grain waited 25 s per stuck worker): the run saves, exits 143, and leaves
     no process behind."""
     workdir = tmp_path / "run"
-    args = [sys.executable, str(REPO / "launch" / "train.py"), "--config", str(REPO / "configs" / "quickstart.py"),
-            "--workdir", str(workdir), "--quiet", "--config.data.num_workers=2", "--config.train.num_train_steps=100000",
-            "--config.train.checkpoint_every=10", f"--config.data.data_dir={tmp_path / 'data'}",
-            "--config.train.batch_size=4", "--config.data.num_train_clips=8", "--config.data.num_eval_clips=2",
-            "--config.data.clip_seconds=0.5", "--config.data.patch_length=2048", "--config.eval.num_clips=2"]
-    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    args = [
+        sys.executable,
+        str(REPO / "launch" / "train.py"),
+        "--config",
+        str(REPO / "configs" / "quickstart.py"),
+        "--workdir",
+        str(workdir),
+        "--quiet",
+        "--config.data.num_workers=2",
+        "--config.train.num_train_steps=100000",
+        "--config.train.checkpoint_every=10",
+        f"--config.data.data_dir={tmp_path / 'data'}",
+        "--config.train.batch_size=4",
+        "--config.data.num_train_clips=8",
+        "--config.data.num_eval_clips=2",
+        "--config.data.clip_seconds=0.5",
+        "--config.data.patch_length=2048",
+        "--config.eval.num_clips=2",
+    ]
+    p = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         deadline = time.time() + 300
         while time.time() < deadline and not (workdir / "checkpoints" / "20").is_dir():
@@ -641,7 +838,9 @@ def test_sigterm_to_the_process_group_with_data_workers_exits_promptly(tmp_path)
     assert "interrupted: stopped by SIGTERM" in stderr
     assert took < 20, f"took {took:.1f} s to exit after SIGTERM"
     for _ in range(50):  # the multiprocessing resource tracker leaves once its last writer has gone
-        left = subprocess.run(["pgrep", "-s", str(p.pid)], capture_output=True, text=True).stdout.split()
+        left = subprocess.run(
+            ["pgrep", "-s", str(p.pid)], capture_output=True, text=True
+        ).stdout.split()
         if not left:
             break
         time.sleep(0.2)

@@ -27,14 +27,20 @@ def _speech_like(rng: np.random.Generator, seconds: float = 1.0, rate: int = 160
     return (0.3 * scipy.signal.lfilter(b, a, x) + 0.02 * x).astype(np.float32)
 
 
-def _corpus(root: pathlib.Path, band_limited: str | None = None, also_in_test: str | None = None) -> pathlib.Path:
+def _corpus(
+    root: pathlib.Path, band_limited: str | None = None, also_in_test: str | None = None
+) -> pathlib.Path:
     """A LibriSpeech-like folder: train/ with 8 speakers (one file each), test/SPEAKER/ with 2 speakers."""
     rng = np.random.default_rng(0)
     (root / "train").mkdir(parents=True)
     for spk in range(100, 108):
         y = _speech_like(rng)
-        if str(spk) == band_limited:  # as if it had passed a 3 kHz low-pass before reaching the corpus
-            y = scipy.signal.sosfiltfilt(scipy.signal.butter(10, 3000, fs=16000, output="sos"), y).astype(np.float32)
+        if (
+            str(spk) == band_limited
+        ):  # as if it had passed a 3 kHz low-pass before reaching the corpus
+            y = scipy.signal.sosfiltfilt(
+                scipy.signal.butter(10, 3000, fs=16000, output="sos"), y
+            ).astype(np.float32)
         sf.write(root / "train" / f"{spk}-1-0000.flac", y, 16000)
     for spk in ("200", "201") + ((also_in_test,) if also_in_test else ()):
         (root / "test" / spk).mkdir(parents=True, exist_ok=True)
@@ -45,7 +51,13 @@ def _corpus(root: pathlib.Path, band_limited: str | None = None, also_in_test: s
 
 def _data(root: pathlib.Path, **fields) -> config_lib.ml_collections.ConfigDict:
     d = config_lib.default_config().data
-    d.update(name="librispeech", path=str(root), num_valid_speakers=2, data_dir=str(root.parent / "cache"), **fields)
+    d.update(
+        name="librispeech",
+        path=str(root),
+        num_valid_speakers=2,
+        data_dir=str(root.parent / "cache"),
+        **fields,
+    )
     return d
 
 
@@ -55,7 +67,10 @@ def test_librispeech_splits_by_speaker_and_never_trains_a_test_speaker(tmp_path)
     speakers = {s: {c["speaker"] for c in split[s]} for s in split}
     assert speakers["test"] == {"200", "201"}
     assert len(speakers["valid"]) == 2 and len(speakers["train"]) == 6
-    assert not (speakers["train"] & speakers["valid"]) and not (speakers["train"] | speakers["valid"]) & speakers["test"]
+    assert (
+        not (speakers["train"] & speakers["valid"])
+        and not (speakers["train"] | speakers["valid"]) & speakers["test"]
+    )
     assert len(split["test"]) == 4  # every file of the test speakers
 
 
@@ -75,10 +90,14 @@ def test_band_limited_files_are_skipped_and_reported(tmp_path):
 
 def test_a_speaker_in_train_and_test_or_in_two_lists_is_refused(tmp_path):
     root = _corpus(tmp_path / "ls", also_in_test="104")
-    with pytest.raises(ValueError, match=r"speakers \['104'\] have recordings both under a test folder"):
+    with pytest.raises(
+        ValueError, match=r"speakers \['104'\] have recordings both under a test folder"
+    ):
         builders.build(_data(root))
     with pytest.raises(ValueError, match="in both data.valid_speakers and data.test_speakers"):
-        builders.build(_data(_corpus(tmp_path / "ls2"), valid_speakers=("100",), test_speakers=("100", "101")))
+        builders.build(
+            _data(_corpus(tmp_path / "ls2"), valid_speakers=("100",), test_speakers=("100", "101"))
+        )
 
 
 def test_a_missing_or_empty_data_folder_names_the_path_and_the_data_readme(tmp_path):
@@ -93,16 +112,21 @@ def test_a_missing_or_empty_data_folder_names_the_path_and_the_data_readme(tmp_p
 def test_sinc_front_end_is_band_limited_interpolation():
     rng = np.random.default_rng(1)
     low = _speech_like(rng, 2.0, 4000)
-    low = scipy.signal.sosfiltfilt(scipy.signal.butter(12, 1800, fs=4000, output="sos"), low).astype(np.float32)
+    low = scipy.signal.sosfiltfilt(
+        scipy.signal.butter(12, 1800, fs=4000, output="sos"), low
+    ).astype(np.float32)
     ours = degrade.sinc_upsample(low, 4)
-    ref = soxr.resample(low.astype(np.float64), 4000, 16000, quality="VHQ")[:len(ours)]
+    ref = soxr.resample(low.astype(np.float64), 4000, 16000, quality="VHQ")[: len(ours)]
     inner = slice(400, -400)  # away from the ends, where each treats the outside differently
     assert metrics.band_snr(ref[inner], ours[inner], 16000, 0, 0.85 * 2000) > 40
     np.testing.assert_array_equal(ours[::4], degrade.sinc_upsample(low, 4)[::4])
+
     # Nothing above the low Nyquist: the spline leaves images there, the sinc does not.
     def above(z: np.ndarray) -> float:  # energy above 2.2 kHz against all, dB, by numpy's FFT
         spec = np.abs(np.fft.rfft(z[inner])) ** 2
-        return float(10 * np.log10(spec[np.fft.rfftfreq(len(z[inner]), 1 / 16000) > 2200].sum() / spec.sum()))
+        return float(
+            10 * np.log10(spec[np.fft.rfftfreq(len(z[inner]), 1 / 16000) > 2200].sum() / spec.sum())
+        )
 
     assert above(ours) < -50 and above(degrade.spline_upsample(low, 4)) > -40
 
@@ -154,11 +178,13 @@ def test_streaming_the_sinc_front_end_gives_the_whole_signal_result(tiny_config)
     x = _speech_like(np.random.default_rng(3), 1.0, 4000)
     whole = jaxsr.enhance(v, x, sample_rate=4000, config=c)
     s = jaxsr.Streamer(v, sample_rate=4000, config=c)
-    parts = [s.process(x[i:i + 300]) for i in range(0, len(x), 300)] + [s.flush()]
+    parts = [s.process(x[i : i + 300]) for i in range(0, len(x), 300)] + [s.flush()]
     np.testing.assert_allclose(np.concatenate(parts), whole, atol=1e-5)
 
 
-@pytest.mark.parametrize("field,value", [("sr_frontend", "lanczos"), ("sr_keep_band", 1.2), ("sr_keep_band", True)])
+@pytest.mark.parametrize(
+    "field,value", [("sr_frontend", "lanczos"), ("sr_keep_band", 1.2), ("sr_keep_band", True)]
+)
 def test_bad_front_end_fields_are_refused_by_name(field, value):
     c = config_lib.default_config()
     c.task[field] = value
@@ -180,12 +206,128 @@ def test_noise_holdout_splits_each_recording_into_disjoint_parts(tmp_path):
 def test_clean_examples_come_at_their_probability_and_cost_nothing_at_zero():
     y = _speech_like(np.random.default_rng(5), 0.2)
     opts = {"clean_prob": 0.3}
-    clean = [degrade.degrade_denoise(y, np.random.default_rng(i), (0.0, 10.0), ("white",), options=opts).info["noise"]
-             == "none" for i in range(400)]
+    clean = [
+        degrade.degrade_denoise(
+            y, np.random.default_rng(i), (0.0, 10.0), ("white",), options=opts
+        ).info["noise"]
+        == "none"
+        for i in range(400)
+    ]
     assert 0.24 < np.mean(clean) < 0.36
-    d = degrade.degrade_denoise(y, np.random.default_rng(7), (0.0, 10.0), ("white",), options={"clean_prob": 1.0})
+    d = degrade.degrade_denoise(
+        y, np.random.default_rng(7), (0.0, 10.0), ("white",), options={"clean_prob": 1.0}
+    )
     np.testing.assert_array_equal(d.x, y)
     # clean_prob 0 draws nothing: the same example as with the field absent.
-    a = degrade.degrade_denoise(y, np.random.default_rng(8), (0.0, 10.0), ("white",), options={"clean_prob": 0.0})
+    a = degrade.degrade_denoise(
+        y, np.random.default_rng(8), (0.0, 10.0), ("white",), options={"clean_prob": 0.0}
+    )
     b = degrade.degrade_denoise(y, np.random.default_rng(8), (0.0, 10.0), ("white",), options={})
     np.testing.assert_array_equal(a.x, b.x)
+
+
+# ------------------------------------------------------------- the packaged models on voices they never heard
+SR_MODELS = ("speech-sr-x4-16k", "speech-sr-x8-16k", "speech-sr-x3-48k")
+# Clean speech through the denoiser comes back at least this close (SI-SDR, dB).
+CLEAN_IN_DB = 25.0
+
+
+def _unseen_clips(
+    voices_dir: pathlib.Path, rate: int, n: int = 3, seconds: float = 3.0
+) -> list[np.ndarray]:
+    """The middle `seconds` of the first file of `n` speakers of librispeech-261/test, at `rate`."""
+    from jaxsr.audio_io import read_audio
+
+    clips = []
+    for spk in sorted(p for p in (voices_dir / "test").iterdir() if p.is_dir())[:n]:
+        y = read_audio(sorted(spk.glob("*.flac"))[0], sample_rate=rate, mono=True)[0][:, 0]
+        start = max(0, len(y) // 2 - int(seconds * rate) // 2)
+        clips.append(np.asarray(y[start : start + int(seconds * rate)], np.float32))
+    return clips
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SR_MODELS)
+def test_packaged_sr_models_keep_the_input_band_for_every_resampler(name, voices_dir):
+    import jaxsr
+    from jaxsr import pretrained, resamplers
+
+    m = pretrained.manifest(name)
+    rate, ratio, low_rate = m["sample_rate"], m["ratio"], m["input_rate"]
+    y = _unseen_clips(voices_dir, rate, n=1)[0]
+    model = jaxsr.load(name)
+    runtimes = [
+        model,
+        model.with_runtime("xla", "bfloat16"),
+        model.with_runtime("stablehlo", "float32"),
+    ]
+    for resampler in resamplers.RESAMPLERS:
+        low = resamplers.sr_lowrate(y, ratio, resampler)
+        # The reference: soxr's band-limited interpolation of the same low-rate input.
+        sinc = soxr.resample(low.astype(np.float64), low_rate, rate, quality="VHQ")[
+            : len(low) * ratio
+        ]
+        for run in runtimes:
+            out = jaxsr.enhance(run, low, sample_rate=low_rate)
+            kept = metrics.band_snr(sinc, out, rate, 0, 0.85 * low_rate / 2)
+            assert kept >= 30, (
+                f"{name} {resampler} {run.runtime} {run.precision}: kept band {kept:.1f} dB"
+            )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ("speech-sr-x4-16k", "speech-sr-x8-16k"))
+def test_packaged_sr_models_beat_both_baselines_on_unseen_speakers(name, voices_dir):
+    import jaxsr
+    from jaxsr import pretrained, resamplers
+
+    m = pretrained.manifest(name)
+    model = jaxsr.load(name)
+    for y in _unseen_clips(voices_dir, m["sample_rate"]):
+        low = resamplers.sr_lowrate(
+            y, m["ratio"], "soxr_hq"
+        )  # an ordinary resampler, not a training chain
+        out = jaxsr.enhance(model, low, sample_rate=m["input_rate"])
+        spline = degrade.spline_upsample(low, m["ratio"], len(y))
+        sinc = degrade.soxr_upsample(low, m["ratio"], len(y), quality="VHQ")
+        assert metrics.snr(y, out) >= max(metrics.snr(y, spline), metrics.snr(y, sinc))
+        assert metrics.lsd(y, out) < 0.8 * metrics.lsd(y, spline)
+
+
+@pytest.mark.slow
+def test_packaged_denoiser_gives_clean_speech_back_and_removes_real_noise(voices_dir, noise_dir):
+    import jaxsr
+
+    model = jaxsr.load("speech-denoise-16k")
+    noise = load_noise_files(str(noise_dir), 16000, 0.2, "eval")  # the part training never heard
+    for k, y in enumerate(_unseen_clips(voices_dir, 16000)):
+        out = jaxsr.enhance(model, y, sample_rate=16000)
+        assert metrics.si_sdr(y, out) >= CLEAN_IN_DB, (
+            f"clean speech of speaker {k} came back changed"
+        )
+        n = noise[k % len(noise)]
+        x = degrade.add_noise(y, np.resize(n, len(y)), 5.0)
+        assert (
+            metrics.si_sdr(y, jaxsr.enhance(model, x, sample_rate=16000))
+            > metrics.si_sdr(y, x) + 3.0
+        )
+
+
+@pytest.mark.slow
+def test_packaged_gap_filler_beats_linear_interpolation_on_unseen_speakers(voices_dir):
+    import jaxsr
+
+    model = jaxsr.load("speech-inpaint-16k")
+    for k, y in enumerate(_unseen_clips(voices_dir, 16000)):
+        mask = degrade.gap_mask(
+            np.random.default_rng(k), len(y), 16000, num_gaps=6, gap_ms=(20.0, 20.0)
+        )
+        x = np.where(mask, 0.0, y).astype(np.float32)
+        out = jaxsr.enhance(model, x, sample_rate=16000, mask=mask)
+        lin = degrade.linear_fill(x, mask)
+
+        def gap(a: np.ndarray) -> float:  # SNR inside the gaps, by hand
+            return float(10 * np.log10(np.sum(y[mask] ** 2) / np.sum((y[mask] - a[mask]) ** 2)))
+
+        assert gap(out) > gap(lin) + 1.0
+        np.testing.assert_array_equal(out[~mask], x[~mask])

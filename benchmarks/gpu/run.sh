@@ -13,8 +13,8 @@
 #   3. speed    benchmarks.speed: the full model (56 M) and the 3.5 M model, jaxsr float32 / bfloat16
 #               against the PyTorch twin eager / torch.compile / bf16 autocast, interleaved -> speed.json
 #   4. infer    benchmarks/inference.py: RTF of the full model at 16 and 48 kHz on 60 s  -> inference.json
-#   5. train    configs/speech_paper.py (the paper's network; $JAXSR_GPU_TRAIN_CONFIG picks another, e.g.
-#               configs/pretrained/speech_sr_x4_16k.py) on .gpu/speech-16k for the seconds left,
+#   5. train    configs/speech_paper.py (the paper's network; $JAXSR_GPU_TRAIN_CONFIG picks another one-folder
+#               config such as configs/speech.py) on .gpu/speech-16k for the seconds left,
 #               stopped by SIGTERM (which saves a checkpoint), then launch/evaluate.py on the 20
 #               held-out files                                                   -> train_eval.json, train_log.txt
 # Everything goes to $OUT (the device tool brings it back); run.log is the whole console output.

@@ -24,24 +24,45 @@ __all__ = ["CHECKPOINT_HELP", "COMMANDS", "add_model_args", "check_args", "main"
 
 # subcommand -> (module with main(argv, prog), one line of help)
 COMMANDS = {
-    "train": ("jaxsr.cli.train", "train a model from a config (also: jaxsr-train, python launch/train.py)"),
-    "enhance": ("jaxsr.cli.enhance", "restore audio files with a model (also: jaxsr-enhance, python launch/enhance.py)"),
-    "evaluate": ("jaxsr.cli.evaluate", "score a model against its task's baseline on audio files (also: jaxsr-evaluate, "
-                                       "python launch/evaluate.py)"),
-    "export": ("jaxsr.cli.export", "write a model as a StableHLO or ONNX artefact (also: jaxsr-export, "
-                                   "python launch/export.py)"),
-    "models": ("jaxsr.cli.models", "list the packaged pretrained models (jaxsr.pretrained.available())"),
-    "demo": ("jaxsr.demo", "a local web page to hear and see a restoration (needs the demo extra: "
-                           'pip install "jaxsr[demo]")'),
+    "train": (
+        "jaxsr.cli.train",
+        "train a model from a config (also: jaxsr-train, python launch/train.py)",
+    ),
+    "enhance": (
+        "jaxsr.cli.enhance",
+        "restore audio files with a model (also: jaxsr-enhance, python launch/enhance.py)",
+    ),
+    "evaluate": (
+        "jaxsr.cli.evaluate",
+        "score a model against its task's baseline on audio files (also: jaxsr-evaluate, "
+        "python launch/evaluate.py)",
+    ),
+    "export": (
+        "jaxsr.cli.export",
+        "write a model as a StableHLO or ONNX artefact (also: jaxsr-export, "
+        "python launch/export.py)",
+    ),
+    "models": (
+        "jaxsr.cli.models",
+        "list the packaged pretrained models (jaxsr.pretrained.available())",
+    ),
+    "demo": (
+        "jaxsr.demo",
+        "a local web page to hear and see a restoration (needs the demo extra: "
+        'pip install "jaxsr[demo]")',
+    ),
 }
 
 
 def _parser() -> argparse.ArgumentParser:
     from jaxsr import __version__
 
-    p = argparse.ArgumentParser(prog="jaxsr", description="Audio restoration with a waveform U-Net: train a model, "
-                                "restore audio files, score a model, list the packaged models.",
-                                epilog="Run `jaxsr COMMAND --help` for the flags of a command.")
+    p = argparse.ArgumentParser(
+        prog="jaxsr",
+        description="Audio restoration with a waveform U-Net: train a model, "
+        "restore audio files, score a model, list the packaged models.",
+        epilog="Run `jaxsr COMMAND --help` for the flags of a command.",
+    )
     p.add_argument("--version", action="version", version=f"jaxsr {__version__}")
     sub = p.add_subparsers(title="commands", dest="command", metavar="COMMAND", required=True)
     for name, (_, help_) in COMMANDS.items():

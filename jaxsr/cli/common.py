@@ -1,9 +1,9 @@
 """Command-line pieces that every jaxsr CLI and benchmark script shares, so their flags read the same.
 
-    p = argparse.ArgumentParser(...)
-    add_model_args(p, required=True)          # --checkpoint NAME_OR_WORKDIR, --which latest|best|STEP
-    args = p.parse_args(argv)
-    check_args(p, args, positive=("batch_size",))
+p = argparse.ArgumentParser(...)
+add_model_args(p, required=True)          # --checkpoint NAME_OR_WORKDIR, --which latest|best|STEP
+args = p.parse_args(argv)
+check_args(p, args, positive=("batch_size",))
 """
 
 from __future__ import annotations
@@ -11,17 +11,25 @@ from __future__ import annotations
 import argparse
 import os
 
-CHECKPOINT_HELP = ("a packaged model name (e.g. speech-sr-x4-16k; jaxsr.pretrained.available()) or a training "
-                   "workdir (or one of its step directories)")
+CHECKPOINT_HELP = (
+    "a packaged model name (e.g. speech-sr-x4-16k; jaxsr.pretrained.available()) or a training "
+    "workdir (or one of its step directories)"
+)
 
 
-def add_model_args(p: argparse.ArgumentParser, *, required: bool = True, help: str = CHECKPOINT_HELP) -> None:
+def add_model_args(
+    p: argparse.ArgumentParser, *, required: bool = True, help: str = CHECKPOINT_HELP
+) -> None:
     """`--checkpoint` (a packaged name or a workdir) and `--which` (latest, best or a step number)."""
     p.add_argument("--checkpoint", required=required, metavar="NAME_OR_WORKDIR", help=help)
-    p.add_argument("--which", default="latest", help="checkpoint to load: latest, best or a step number")
+    p.add_argument(
+        "--which", default="latest", help="checkpoint to load: latest, best or a step number"
+    )
 
 
-def check_args(p: argparse.ArgumentParser, args: argparse.Namespace, positive: tuple[str, ...] = ()) -> None:
+def check_args(
+    p: argparse.ArgumentParser, args: argparse.Namespace, positive: tuple[str, ...] = ()
+) -> None:
     """Turn `--which` into "latest", "best" or an int, and check that the named options are positive
     integers when given; a bad value exits with argparse's one-line usage error naming the flag."""
     if getattr(args, "which", "latest") not in ("latest", "best"):

@@ -61,8 +61,14 @@ from typing import Callable, Iterator
 import numpy as np
 
 from jaxsr.cli import common  # light: argparse helpers, no JAX
-from jaxsr.cli.conditions import (UsageError, apply_codec, apply_degradation, apply_noise,
-                                  check_degradation_name, check_task)
+from jaxsr.cli.conditions import (
+    UsageError,
+    apply_codec,
+    apply_degradation,
+    apply_noise,
+    check_degradation_name,
+    check_task,
+)
 
 log = logging.getLogger("jaxsr.evaluate_cli")
 
@@ -83,42 +89,95 @@ class Item:
 
 
 def parse_args(argv: list[str] | None, prog: str | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     common.add_model_args(p)
-    p.add_argument("--data", required=True,
-                   help="audio folder (recursive), audio file, or NAME:SPLIT of the checkpoint's dataset")
-    p.add_argument("--task", choices=("sr", "denoise", "inpaint"), help="must match the checkpoint's task")
+    p.add_argument(
+        "--data",
+        required=True,
+        help="audio folder (recursive), audio file, or NAME:SPLIT of the checkpoint's dataset",
+    )
+    p.add_argument(
+        "--task", choices=("sr", "denoise", "inpaint"), help="must match the checkpoint's task"
+    )
     p.add_argument("--ratio", type=int, help="sr ratio; must match the checkpoint's")
-    p.add_argument("--sample-rate", type=int, help="the model's rate in Hz; must match the checkpoint's (a check only: "
-                                                   "files at any rate are resampled to it)")
-    p.add_argument("--seed", type=int, help="seed of the degradations (default: the checkpoint's config.seed)")
-    p.add_argument("--degradation", metavar="NAME",
-                   help="sr only: the resampler that makes the low-rate input, a name of jaxsr.degrade.RESAMPLERS "
-                        "or random (default: the checkpoint's task.sr_degradation)")
-    p.add_argument("--codec", metavar="NAME",
-                   help="sr only: after the resampler, pass the low-rate input through this codec (pcm8, ulaw, alaw, "
-                        "mp3, vorbis, opus), as a telephone line or a compressed file would; none for no codec "
-                        "(default: the checkpoint's task.sr_codec / sr_codec_prob, usually none)")
-    p.add_argument("--noise", metavar="TYPE",
-                   help="denoise only: score this noise type alone (default: the checkpoint's task.noise_types)")
-    p.add_argument("--snr-db", type=float, metavar="DB",
-                   help="denoise only: input SNR in dB for every file (default: drawn from the checkpoint's "
-                        "task.snr_db)")
-    p.add_argument("--reverb-prob", type=float, metavar="P",
-                   help="denoise only: probability of reverberating each file first (default: the checkpoint's "
-                        "task.reverb_prob)")
-    p.add_argument("--any-rate", action="store_true",
-                   help="accept file rates outside 1-768 kHz (refused by default: such a rate is usually a damaged header)")
+    p.add_argument(
+        "--sample-rate",
+        type=int,
+        help="the model's rate in Hz; must match the checkpoint's (a check only: "
+        "files at any rate are resampled to it)",
+    )
+    p.add_argument(
+        "--seed", type=int, help="seed of the degradations (default: the checkpoint's config.seed)"
+    )
+    p.add_argument(
+        "--degradation",
+        metavar="NAME",
+        help="sr only: the resampler that makes the low-rate input, a name of jaxsr.degrade.RESAMPLERS "
+        "or random (default: the checkpoint's task.sr_degradation)",
+    )
+    p.add_argument(
+        "--codec",
+        metavar="NAME",
+        help="sr only: after the resampler, pass the low-rate input through this codec (pcm8, ulaw, alaw, "
+        "mp3, vorbis, opus), as a telephone line or a compressed file would; none for no codec "
+        "(default: the checkpoint's task.sr_codec / sr_codec_prob, usually none)",
+    )
+    p.add_argument(
+        "--noise",
+        metavar="TYPE",
+        help="denoise only: score this noise type alone (default: the checkpoint's task.noise_types)",
+    )
+    p.add_argument(
+        "--snr-db",
+        type=float,
+        metavar="DB",
+        help="denoise only: input SNR in dB for every file (default: drawn from the checkpoint's "
+        "task.snr_db)",
+    )
+    p.add_argument(
+        "--reverb-prob",
+        type=float,
+        metavar="P",
+        help="denoise only: probability of reverberating each file first (default: the checkpoint's "
+        "task.reverb_prob)",
+    )
+    p.add_argument(
+        "--any-rate",
+        action="store_true",
+        help="accept file rates outside 1-768 kHz (refused by default: such a rate is usually a damaged header)",
+    )
     p.add_argument("--max-files", type=int, help="score only the first N files (in sorted order)")
-    p.add_argument("--runtime", choices=("xla", "stablehlo", "onnxruntime", "openvino"), help="what runs the network "
-                   "(default: xla, an export folder's own; onnxruntime/openvino need `pip install -e '.[export]'` from a clone, or `pip install 'jaxsr[export]'`)")
-    p.add_argument("--precision", choices=("float32", "bfloat16"), default="float32", help="bfloat16: openvino "
-                   "(AVX512-BF16/AMX CPUs), xla or stablehlo; moves the output by ~1%% of the model's correction")
-    p.add_argument("--perceptual", action="store_true", help="also PESQ and STOI (needs the pesq / pystoi packages)")
+    p.add_argument(
+        "--runtime",
+        choices=("xla", "stablehlo", "onnxruntime", "openvino"),
+        help="what runs the network "
+        "(default: xla, an export folder's own; onnxruntime/openvino need `pip install -e '.[export]'` from a clone, or `pip install 'jaxsr[export]'`)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=("float32", "bfloat16"),
+        default="float32",
+        help="bfloat16: openvino "
+        "(AVX512-BF16/AMX CPUs), xla or stablehlo; moves the output by ~1%% of the model's correction",
+    )
+    p.add_argument(
+        "--perceptual",
+        action="store_true",
+        help="also PESQ and STOI (needs the pesq / pystoi packages)",
+    )
     p.add_argument("--per-file", metavar="CSV", help="write one CSV row of metrics per file here")
-    p.add_argument("--batch-size", type=int, help="chunks per forward pass (default: the config's eval.batch_size)")
-    p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout, nothing else")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        help="chunks per forward pass (default: the config's eval.batch_size)",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print exactly one JSON object on stdout, nothing else"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     common.check_args(p, args, positive=("max_files", "batch_size", "sample_rate"))
@@ -143,7 +202,11 @@ def list_items(data: str, config) -> list[Item]:
     try:
         files = list_audio_files(path)
     except (FileNotFoundError, ValueError) as e:
-        hint = "" if path.exists() else " (--data is neither a path nor NAME:SPLIT such as synthetic:valid)"
+        hint = (
+            ""
+            if path.exists()
+            else " (--data is neither a path nor NAME:SPLIT such as synthetic:valid)"
+        )
         raise UsageError(f"--data {data}: {e}{hint}") from None
     root = path if path.is_dir() else path.parent
 
@@ -151,6 +214,7 @@ def list_items(data: str, config) -> list[Item]:
         def load():
             x, rate = read_audio(f, mono=True)
             return x[:, 0], rate
+
         return load
 
     return [Item(i, f.relative_to(root).as_posix(), str(f), loader(f)) for i, f in enumerate(files)]
@@ -160,9 +224,11 @@ def _split_items(name: str, split: str, config) -> list[Item]:
     from jaxsr.data import builders
 
     if name != config.data.name:
-        raise UsageError(f"--data {name}:{split}: this checkpoint was trained on {config.data.name!r}; NAME:SPLIT only "
-                         f"names splits of that dataset (e.g. {config.data.name}:valid). Evaluate other audio by "
-                         "passing its folder.")
+        raise UsageError(
+            f"--data {name}:{split}: this checkpoint was trained on {config.data.name!r}; NAME:SPLIT only "
+            f"names splits of that dataset (e.g. {config.data.name}:valid). Evaluate other audio by "
+            "passing its folder."
+        )
     try:
         source = builders.load_split(config.data, split, config.data.data_dir or None)
     except (FileNotFoundError, ValueError) as e:
@@ -174,11 +240,14 @@ def _split_items(name: str, split: str, config) -> list[Item]:
     def loader(i: int):
         return lambda: (np.asarray(source[i]["audio"], np.float32), rate)
 
-    return [Item(i, str(source[i]["id"]), f"{name}:{split}[{i}]", loader(i)) for i in range(len(source))]
+    return [
+        Item(i, str(source[i]["id"]), f"{name}:{split}[{i}]", loader(i)) for i in range(len(source))
+    ]
 
 
-def load_clips(items: list[Item], sample_rate: int, min_length: int,
-               allow_any_rate: bool = False) -> tuple[list[dict], list[dict]]:
+def load_clips(
+    items: list[Item], sample_rate: int, min_length: int, allow_any_rate: bool = False
+) -> tuple[list[dict], list[dict]]:
     """Read every item at `sample_rate`. Returns (clips `{'item', 'y', 'rate', 'samples', 'padded'}`, failures).
 
     A file at an implausible rate (unless `allow_any_rate`) or one whose resampled audio would not fit in
@@ -190,19 +259,35 @@ def load_clips(items: list[Item], sample_rate: int, min_length: int,
     for item in items:
         try:
             x, rate = item.load()
-            check_plausible(float(rate), float(sample_rate), allow_any_rate,
-                             int(round(len(x) * sample_rate / rate)), 1, sample_rate)
+            check_plausible(
+                float(rate),
+                float(sample_rate),
+                allow_any_rate,
+                int(round(len(x) * sample_rate / rate)),
+                1,
+                sample_rate,
+            )
             y = resample(x, rate, sample_rate) if rate != sample_rate else np.asarray(x, np.float32)
         except Exception as e:  # one unreadable file must not stop the others
-            msg = str(e) if isinstance(e, (ValueError, FileNotFoundError, MemoryError)) else f"{type(e).__name__}: {e}"
+            msg = (
+                str(e)
+                if isinstance(e, (ValueError, FileNotFoundError, MemoryError))
+                else f"{type(e).__name__}: {e}"
+            )
             log.error("skipped %s: %s", item.origin, msg)
             failed.append({"file": item.origin, "error": msg})
             continue
         n = len(y)
         if n < min_length:
-            log.warning("warning: %s has %d samples at %d Hz, fewer than the model's minimum input of %d; zero-padded "
-                        "at the end to %d samples (its metrics include the padding).", item.origin, n, sample_rate,
-                        min_length, min_length)
+            log.warning(
+                "warning: %s has %d samples at %d Hz, fewer than the model's minimum input of %d; zero-padded "
+                "at the end to %d samples (its metrics include the padding).",
+                item.origin,
+                n,
+                sample_rate,
+                min_length,
+                min_length,
+            )
             y = np.pad(y, (0, min_length - n))
         clips.append({"item": item, "y": y, "rate": rate, "samples": n, "padded": n < min_length})
     return clips, failed
@@ -215,11 +300,15 @@ def check_babble(clips: list[dict], config) -> None:
     if len(clips) > 1:
         return
     if "babble" in types:
-        raise UsageError("babble noise is made from the other files (never the file itself), and there is only one "
-                         "readable file; give at least two, or pick another type with --noise.")
+        raise UsageError(
+            "babble noise is made from the other files (never the file itself), and there is only one "
+            "readable file; give at least two, or pick another type with --noise."
+        )
     if "babble_voices" in types:
-        log.warning("warning: babble_voices is made from the other files and synthetic voices; with one file it uses "
-                    "synthetic voices only.")
+        log.warning(
+            "warning: babble_voices is made from the other files and synthetic voices; with one file it uses "
+            "synthetic voices only."
+        )
 
 
 def degraded_examples(clips: list[dict], config, seed: int) -> Iterator[dict]:
@@ -230,21 +319,34 @@ def degraded_examples(clips: list[dict], config, seed: int) -> Iterator[dict]:
     from jaxsr.data.records import BABBLE_TYPES
     from jaxsr.evaluation import clip_example
 
-    babble = config.task.name == "denoise" and any(t in config.task.noise_types for t in BABBLE_TYPES)
+    babble = config.task.name == "denoise" and any(
+        t in config.task.noise_types for t in BABBLE_TYPES
+    )
     pool = [c["y"] for c in clips] if babble else ()
     for k, clip in enumerate(clips):
-        yield clip_example(clip["y"], config, clip["item"].index, seed, noise_pool=pool, clip_id=clip["item"].id,
-                           exclude=k if babble else None)
+        yield clip_example(
+            clip["y"],
+            config,
+            clip["item"].index,
+            seed,
+            noise_pool=pool,
+            clip_id=clip["item"].id,
+            exclude=k if babble else None,
+        )
 
 
 def restore(model, config, ex: dict, batch_size: int | None = None) -> np.ndarray:
     """`jaxsr.evaluation.restore` of `ex` (`run_model`'s chunks, then `keep_known`) by `model`'s runtime."""
     from jaxsr.inference import chunking, keep_known
 
-    y = chunking.run_planned(model.variables, config, np.asarray(ex["x"], np.float32)[:, None],
-                              chunking.chunk_plan(config, None, forward=model.forward),
-                              chunking.check_inference_batch_size(batch_size, config),
-                              model.forward)[:, 0]
+    y = chunking.run_planned(
+        model.variables,
+        config,
+        np.asarray(ex["x"], np.float32)[:, None],
+        chunking.chunk_plan(config, None, forward=model.forward),
+        chunking.check_inference_batch_size(batch_size, config),
+        model.forward,
+    )[:, 0]
     return y if ex.get("mask") is None else keep_known(y, ex["x"], ex["mask"])
 
 
@@ -267,20 +369,38 @@ def render(summary: dict, config, model, args, n_failed: int) -> str:
 
     task = config.task.name
     codec = config.task.get("sr_codec", "") if task == "sr" else ""
-    what = (f"{task} r={config.task.ratio} (inputs: {config.task.sr_degradation}" + (f", then {codec}" if codec else "")
-            + ")") if task == "sr" else task
+    what = (
+        (
+            f"{task} r={config.task.ratio} (inputs: {config.task.sr_degradation}"
+            + (f", then {codec}" if codec else "")
+            + ")"
+        )
+        if task == "sr"
+        else task
+    )
     if task == "denoise":
         lo, hi = config.task.snr_db
-        what += (f" (noise: {', '.join(config.task.noise_types)}; input SNR "
-                 + (f"{lo:g} dB" if lo == hi else f"{lo:g}-{hi:g} dB")
-                 + (f"; reverb probability {config.task.reverb_prob:g}" if config.task.reverb_prob else "") + ")")
+        what += (
+            f" (noise: {', '.join(config.task.noise_types)}; input SNR "
+            + (f"{lo:g} dB" if lo == hi else f"{lo:g}-{hi:g} dB")
+            + (
+                f"; reverb probability {config.task.reverb_prob:g}"
+                if config.task.reverb_prob
+                else ""
+            )
+            + ")"
+        )
     table = format_table(summary, config, ci=True, title="")  # our own heading below
-    lines = [f"{what} at {config.data.sample_rate} Hz: {model.path} (step {model.step}) vs "
-             f"{baseline_name(config)} on {summary['n_files']} file(s) of {args.data}"
-             + (f" ({n_failed} unreadable, skipped)" if n_failed else ""),
-             "", table, "",
-             "Mean ± 95% interval over files. lsd: log10 power; lsd_paper: the reference code's ln variant "
-             "(Kuleshov et al. 2017's tables)."]
+    lines = [
+        f"{what} at {config.data.sample_rate} Hz: {model.path} (step {model.step}) vs "
+        f"{baseline_name(config)} on {summary['n_files']} file(s) of {args.data}"
+        + (f" ({n_failed} unreadable, skipped)" if n_failed else ""),
+        "",
+        table,
+        "",
+        "Mean ± 95% interval over files. lsd: log10 power; lsd_paper: the reference code's ln variant "
+        "(Kuleshov et al. 2017's tables).",
+    ]
     return "\n".join(lines)
 
 
@@ -308,50 +428,118 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.max_files:
-        items = items[:args.max_files]
+        items = items[: args.max_files]
     seed = int(config.seed if args.seed is None else args.seed)
     rate = int(config.data.sample_rate)
-    log.info("evaluating %s (step %d, task %s; %s %s) on %d input(s) from %s at %d Hz, seed %d", model.path,
-             model.step, config.task.name, model.runtime, model.precision, len(items), args.data, rate, seed)
+    log.info(
+        "evaluating %s (step %d, task %s; %s %s) on %d input(s) from %s at %d Hz, seed %d",
+        model.path,
+        model.step,
+        config.task.name,
+        model.runtime,
+        model.precision,
+        len(items),
+        args.data,
+        rate,
+        seed,
+    )
     if config.task.name == "sr":
-        log.info("low-rate inputs made by: %s%s", config.task.sr_degradation,
-                 f", then the {config.task.sr_codec} codec" if config.task.get("sr_codec", "") else "")
+        log.info(
+            "low-rate inputs made by: %s%s",
+            config.task.sr_degradation,
+            f", then the {config.task.sr_codec} codec" if config.task.get("sr_codec", "") else "",
+        )
     if args.perceptual and (note := perceptual_note(rate)):
         log.warning("warning: --perceptual: %s; those metrics are left out.", note)
 
     with logging_redirect_tqdm():
-        clips, failed = load_clips(items, rate, length_multiple(config.model.num_blocks), args.any_rate)
+        clips, failed = load_clips(
+            items, rate, length_multiple(config.model.num_blocks), args.any_rate
+        )
         if not clips:
-            print(f"error: none of the {len(items)} input(s) could be read; see the messages above.", file=sys.stderr)
+            print(
+                f"error: none of the {len(items)} input(s) could be read; see the messages above.",
+                file=sys.stderr,
+            )
             return 1
         try:
             check_babble(clips, config)
         except UsageError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        examples = tqdm(degraded_examples(clips, config, seed), total=len(clips), desc="files", unit="file",
-                        file=sys.stderr, disable=args.quiet)
-        summary = evaluation.summarize([  # evaluation.evaluate, with the network run by the model's runtime
-            {"id": ex["id"], **{who: metrics.all_metrics(ex["y"], est, rate, ex.get("mask"), args.perceptual)
-                                for who, est in (("model", restore(model, config, ex, args.batch_size)),
-                                                 ("baseline", ex["baseline"]))}} for ex in examples])
+        examples = tqdm(
+            degraded_examples(clips, config, seed),
+            total=len(clips),
+            desc="files",
+            unit="file",
+            file=sys.stderr,
+            disable=args.quiet,
+        )
+        summary = evaluation.summarize(
+            [  # evaluation.evaluate, with the network run by the model's runtime
+                {
+                    "id": ex["id"],
+                    **{
+                        who: metrics.all_metrics(
+                            ex["y"], est, rate, ex.get("mask"), args.perceptual
+                        )
+                        for who, est in (
+                            ("model", restore(model, config, ex, args.batch_size)),
+                            ("baseline", ex["baseline"]),
+                        )
+                    },
+                }
+                for ex in examples
+            ]
+        )
     if args.per_file:
-        extra = [{"source": c["item"].origin, "input_rate": c["rate"], "samples": c["samples"],
-                  "padded": int(c["padded"])} for c in clips]
+        extra = [
+            {
+                "source": c["item"].origin,
+                "input_rate": c["rate"],
+                "samples": c["samples"],
+                "padded": int(c["padded"]),
+            }
+            for c in clips
+        ]
         evaluation.write_per_file_csv(args.per_file, summary["per_file"], extra)
         log.info("per-file metrics written to %s", args.per_file)
-    log.info("scored %d file(s) in %.1f s; %d unreadable", len(clips), time.perf_counter() - t0, len(failed))
+    log.info(
+        "scored %d file(s) in %.1f s; %d unreadable",
+        len(clips),
+        time.perf_counter() - t0,
+        len(failed),
+    )
     if args.json:
-        out = {**evaluation.json_summary(summary), "n_failed": len(failed),
-               "n_padded": sum(c["padded"] for c in clips), "checkpoint": str(model.path), "step": model.step,
-               "task": config.task.name, "ratio": config.task.ratio if config.task.name == "sr" else None,
-               "sample_rate": rate, "baseline_name": evaluation.baseline_name(config), "seed": seed,
-               "runtime": model.runtime, "precision": model.precision,
-               "degradation": config.task.sr_degradation if config.task.name == "sr" else None,
-               "codec": (config.task.get("sr_codec", "") or None) if config.task.name == "sr" else None,
-               **({"noise_types": list(config.task.noise_types), "snr_db": list(config.task.snr_db),
-                   "reverb_prob": config.task.reverb_prob} if config.task.name == "denoise" else {}),
-               "data": args.data, "failed": failed}
+        out = {
+            **evaluation.json_summary(summary),
+            "n_failed": len(failed),
+            "n_padded": sum(c["padded"] for c in clips),
+            "checkpoint": str(model.path),
+            "step": model.step,
+            "task": config.task.name,
+            "ratio": config.task.ratio if config.task.name == "sr" else None,
+            "sample_rate": rate,
+            "baseline_name": evaluation.baseline_name(config),
+            "seed": seed,
+            "runtime": model.runtime,
+            "precision": model.precision,
+            "degradation": config.task.sr_degradation if config.task.name == "sr" else None,
+            "codec": (config.task.get("sr_codec", "") or None)
+            if config.task.name == "sr"
+            else None,
+            **(
+                {
+                    "noise_types": list(config.task.noise_types),
+                    "snr_db": list(config.task.snr_db),
+                    "reverb_prob": config.task.reverb_prob,
+                }
+                if config.task.name == "denoise"
+                else {}
+            ),
+            "data": args.data,
+            "failed": failed,
+        }
         print(json.dumps(out))
     else:
         print(render(summary, config, model, args, len(failed)))

@@ -9,7 +9,9 @@ import sys
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split(": ", 1)[1])
-    p.add_argument("--json", action="store_true", help="print jaxsr.pretrained.available() as one JSON list")
+    p.add_argument(
+        "--json", action="store_true", help="print jaxsr.pretrained.available() as one JSON list"
+    )
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     from jaxsr.pretrained import available
     from jaxsr.pretrained.__main__ import table

@@ -47,7 +47,9 @@ def split_overrides(argv: list[str]) -> tuple[list[str], list[tuple[str, str | N
             continue
         key, eq, value = arg.removeprefix(PREFIX).partition("=")
         if not key or not all(key.split(".")):
-            raise OverrideError(f"{arg}: expected --config.SECTION.FIELD=VALUE, e.g. --config.train.batch_size=8")
+            raise OverrideError(
+                f"{arg}: expected --config.SECTION.FIELD=VALUE, e.g. --config.train.batch_size=8"
+            )
         if not eq:
             if i + 1 < len(argv) and not argv[i + 1].startswith("--"):
                 value = argv[i + 1]
@@ -75,11 +77,15 @@ def unknown_key_message(config, key: str) -> str:
     parent = key.rpartition(".")[0]
     siblings = [k for k in valid if k.rpartition(".")[0] == parent]
     # Close matches over every field first (a misspelt section too), else the nearest in the same section.
-    near = difflib.get_close_matches(key, valid, n=3, cutoff=0.75) or \
-        difflib.get_close_matches(key, siblings, n=3, cutoff=0.0)
+    near = difflib.get_close_matches(key, valid, n=3, cutoff=0.75) or difflib.get_close_matches(
+        key, siblings, n=3, cutoff=0.0
+    )
     hint = f"; nearest valid names: {', '.join('config.' + k for k in near)}" if near else ""
-    what = (f"config.{parent} has no field {key.rpartition('.')[2]!r}" if parent in valid
-            else f"there is no config field config.{key}")
+    what = (
+        f"config.{parent} has no field {key.rpartition('.')[2]!r}"
+        if parent in valid
+        else f"there is no config field config.{key}"
+    )
     return f"unknown config key --config.{key}: {what}{hint}."
 
 
@@ -94,16 +100,22 @@ def apply_overrides(config, overrides: list[tuple[str, str | None]]) -> None:
             raise OverrideError(unknown_key_message(config, key))
         current = node[field]
         if _is_section(current):
-            raise OverrideError(f"--config.{key} is a section, not a field; set its fields, e.g. "
-                                f"--config.{key}.{next(iter(current.keys()), 'FIELD')}=VALUE")
+            raise OverrideError(
+                f"--config.{key} is a section, not a field; set its fields, e.g. "
+                f"--config.{key}.{next(iter(current.keys()), 'FIELD')}=VALUE"
+            )
         shown = f"--config.{key}" + ("" if raw is None else f"={raw}")
         if raw is None and not isinstance(current, bool):
-            raise OverrideError(f"--config.{key} needs a value: --config.{key}=VALUE (config.{key} takes {_kind(current)})")
+            raise OverrideError(
+                f"--config.{key} needs a value: --config.{key}=VALUE (config.{key} takes {_kind(current)})"
+            )
         try:
             value = coerce(True if raw is None else raw, current)
         except ValueError as e:
             detail = f" ({e})" if str(e) else ""
-            raise OverrideError(f"{shown}: config.{key} takes {_kind(current)}{detail}; got {raw!r}") from None
+            raise OverrideError(
+                f"{shown}: config.{key} takes {_kind(current)}{detail}; got {raw!r}"
+            ) from None
         node[field] = value
 
 
@@ -187,4 +199,6 @@ def _kind(value: Any) -> str:
         return "true or false"
     if isinstance(value, (tuple, list)):
         return f"a {type(value).__name__} such as {','.join(map(str, value)) or '()'}"
-    return {int: "an integer", float: "a number", str: "text"}.get(type(value), f"a {type(value).__name__}")
+    return {int: "an integer", float: "a number", str: "text"}.get(
+        type(value), f"a {type(value).__name__}"
+    )

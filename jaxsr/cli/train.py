@@ -29,20 +29,45 @@ from jaxsr.config import validate
 
 def parser(prog: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog=prog, description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=prog,
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         usage="%(prog)s --config FILE_OR_NAME --workdir DIR [--config.SECTION.FIELD=VALUE ...] [options]",
-        epilog="\n\n".join(__doc__.split("\n\n")[1:]))
-    p.add_argument("--config", required=True, metavar="FILE_OR_NAME",
-                   help="a config file (configs/*.py) or a config name of jaxsr/configs/ (quickstart, vctk, "
-                        "pretrained/speech_sr_x4_16k, ...)")
-    p.add_argument("--workdir", required=True, metavar="DIR", help="directory for checkpoints, logs and examples")
-    p.add_argument("--overwrite", action="store_true",
-                   help="delete a previous run in --workdir whose config differs, and start again")
-    p.add_argument("--distributed", action="store_true",
-                   help="call jax.distributed.initialize() (multi-host); also JAXSR_DISTRIBUTED=1")
-    p.add_argument("--json", action="store_true", help="print the final evaluation summary as one JSON object on stdout")
-    p.add_argument("--quiet", action="store_true",
-                   help="no progress bar or console log (the workdir log is still written)")
+        epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+    )
+    p.add_argument(
+        "--config",
+        required=True,
+        metavar="FILE_OR_NAME",
+        help="a config file (configs/*.py) or a config name of jaxsr/configs/ (quickstart, vctk, "
+        "pretrained/speech_sr_x4_16k, ...)",
+    )
+    p.add_argument(
+        "--workdir",
+        required=True,
+        metavar="DIR",
+        help="directory for checkpoints, logs and examples",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete a previous run in --workdir whose config differs, and start again",
+    )
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="call jax.distributed.initialize() (multi-host); also JAXSR_DISTRIBUTED=1",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the final evaluation summary as one JSON object on stdout",
+    )
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar or console log (the workdir log is still written)",
+    )
     return p
 
 
@@ -52,21 +77,35 @@ def load_config(spec: str):
     ValueError naming the configs if neither exists; a file that fails to load is a ValueError too."""
     from jaxsr import configs
 
+    spec, _, arg = spec.partition(":") if not pathlib.Path(spec).exists() else (spec, "", "")
+    args = (arg,) if arg else ()  # FILE_OR_NAME:ARG calls get_config(ARG): a recipe's stage, say
     path = pathlib.Path(spec).expanduser()
     if path.is_file():
         try:
-            module_spec = importlib.util.spec_from_file_location(f"jaxsr_config_file_{path.stem}", path)
+            module_spec = importlib.util.spec_from_file_location(
+                f"jaxsr_config_file_{path.stem}", path
+            )
             module = importlib.util.module_from_spec(module_spec)
             module_spec.loader.exec_module(module)
-            return module.get_config()
-        except Exception as e:  # a broken config file: one line naming it, not a traceback from its import
-            hint = ("; the configs are the package jaxsr.configs now: import jaxsr.configs.NAME (`from jaxsr.configs "
-                    "import speech`)" if isinstance(e, ModuleNotFoundError) and e.name == "configs" else "")
-            raise ValueError(f"--config {spec}: cannot load it: {type(e).__name__}: {e}{hint}") from None
+            return module.get_config(*args)
+        except (
+            Exception
+        ) as e:  # a broken config file: one line naming it, not a traceback from its import
+            hint = (
+                "; the configs are the package jaxsr.configs now: import jaxsr.configs.NAME (`from jaxsr.configs "
+                "import speech`)"
+                if isinstance(e, ModuleNotFoundError) and e.name == "configs"
+                else ""
+            )
+            raise ValueError(
+                f"--config {spec}: cannot load it: {type(e).__name__}: {e}{hint}"
+            ) from None
     if configs.module_name(spec) is not None:
-        return configs.load(spec)
-    raise ValueError(f"--config {spec}: no such file, and no config of that name in jaxsr/configs/; use a file or "
-                     f"one of: {', '.join(configs.names())}")
+        return configs.load(spec, *args)
+    raise ValueError(
+        f"--config {spec}: no such file, and no config of that name in jaxsr/configs/; use a file or "
+        f"one of: {', '.join(configs.names())}"
+    )
 
 
 def parse(argv: list[str], prog: str | None = None) -> tuple[argparse.Namespace, object]:
@@ -101,8 +140,12 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
     parallel.initialize_distributed(args.distributed or None)
     try:
-        summary = train_and_evaluate(config, args.workdir, overwrite=args.overwrite, quiet=args.quiet)
-    except Interrupted as e:  # the checkpoint is saved; 128 + N tells a scheduler the run did not finish
+        summary = train_and_evaluate(
+            config, args.workdir, overwrite=args.overwrite, quiet=args.quiet
+        )
+    except (
+        Interrupted
+    ) as e:  # the checkpoint is saved; 128 + N tells a scheduler the run did not finish
         print(f"interrupted: {e}", file=sys.stderr)
         return e.exit_code
     except (ValueError, FileNotFoundError, MemoryError, FloatingPointError, NoSpaceLeft) as e:

@@ -19,8 +19,11 @@ ROOT = pathlib.Path(__file__).resolve().parent
 
 def names() -> list[str]:
     """Every config name, sorted: `quickstart`, ..., `pretrained/speech_sr_x4_16k`, ..."""
-    return sorted(p.relative_to(ROOT).with_suffix("").as_posix() for p in ROOT.rglob("*.py")
-                  if p.name != "__init__.py" and "__pycache__" not in p.parts)
+    return sorted(
+        p.relative_to(ROOT).with_suffix("").as_posix()
+        for p in ROOT.rglob("*.py")
+        if p.name != "__init__.py" and "__pycache__" not in p.parts
+    )
 
 
 def module_name(name: str) -> str | None:

@@ -9,7 +9,9 @@ def get_config():
     config.data.path = ""
     config.data.sample_rate = 16000
     config.data.patch_length = 8192
-    config.data.segment_seconds = 30.0  # whole tracks would be ~7 MB records; 30 s pieces read faster
+    config.data.segment_seconds = (
+        30.0  # whole tracks would be ~7 MB records; 30 s pieces read faster
+    )
     config.task.name = "sr"
     config.task.ratio = 4
     config.model.width = 1.0

@@ -1,6 +1,6 @@
 """Quickstart: a small AudioUNet on the embedded synthetic corpus, `sr` r=4 at 16 kHz, a few minutes on CPU.
 
-    python launch/train.py --config configs/quickstart.py --workdir runs/quickstart
+python launch/train.py --config configs/quickstart.py --workdir runs/quickstart
 """
 
 from jaxsr.config import default_config

@@ -15,7 +15,9 @@ def get_config():
     config = default_config()
     config.data.name = "audio_folder"
     config.data.path = "../shared/data/speech-44k"
-    config.data.split = "tail:20,valid:10"  # test: the last 20 files; valid: the 10 before them; train: the rest
+    config.data.split = (
+        "tail:20,valid:10"  # test: the last 20 files; valid: the 10 before them; train: the rest
+    )
     config.data.sample_rate = 16000
     config.data.patch_length = 8192
     config.task.name = "sr"

@@ -26,5 +26,7 @@ def get_config():
     config.train.eval_every = 100_000
     config.train.checkpoint_every = 1000
     config.train.keep_checkpoints = 1
-    config.data.num_workers = 8  # 56 M parameters on a GPU consume patches faster than one process decodes
+    config.data.num_workers = (
+        8  # 56 M parameters on a GPU consume patches faster than one process decodes
+    )
     return config

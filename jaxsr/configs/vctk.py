@@ -16,7 +16,9 @@ def get_config():
     config.data.path = ""
     config.data.vctk_mode = "single"  # paper: p225, the first 223 recordings train, the rest test
     config.data.vctk_mic = "mic1"
-    config.data.trim_silence = True  # ours: VCTK 0.92 recordings carry long leading/trailing silence
+    config.data.trim_silence = (
+        True  # ours: VCTK 0.92 recordings carry long leading/trailing silence
+    )
     config.data.sample_rate = 16000  # paper: 16 kHz target
     config.data.patch_length = 8192  # reference code: --dimension 8192 --stride 4096
     config.task.name = "sr"

@@ -18,7 +18,9 @@ from jaxsr.configs import speech
 
 
 def get_config():
-    config = speech.get_config()  # the 0.9 M-parameter CPU recipe: width 0.125, lr 1e-3 cosine, clipping
+    config = (
+        speech.get_config()
+    )  # the 0.9 M-parameter CPU recipe: width 0.125, lr 1e-3 cosine, clipping
     config.data.name = "librispeech"
     config.data.path = "../shared/data/librispeech-261"
     config.data.split = ""  # by speaker: data.num_valid_speakers of train/ validate, test/ tests

@@ -40,14 +40,13 @@ from absl import logging
 from etils import epath
 
 from jaxsr import audio_io, files
+
 # `_Builder._load` looks `load_file` up here, so tests can patch `builders.load_file`.
 from jaxsr.data.decode import Loaded, encode_clip, load_file, load_synthetic, split_segments
 from jaxsr.data.sources import PLANS, SPLITS, SourceItem
 
 DEFAULT_DATA_DIR = "~/.cache/jaxsr/datasets"
 VERSION = "1.0.0"
-
-
 
 
 def _jaxsr_version() -> str:
@@ -58,6 +57,7 @@ def _jaxsr_version() -> str:
         return str(version)
     try:
         from importlib.metadata import version as dist_version
+
         return dist_version("jaxsr")
     except Exception:  # not installed (run from a checkout)
         return "0+unknown"
@@ -81,14 +81,16 @@ def _ordered_map(fn: Callable, items: list, workers: int) -> Iterator:
 @dataclasses.dataclass
 class _Summary:
     """What happened to the sources of one split, logged and saved in the metadata after a build."""
+
     files: int = 0
     examples: int = 0
     seconds: float = 0.0
     downmixed: int = 0
     clipped: int = 0
     short: int = 0
-    skipped: dict = dataclasses.field(default_factory=lambda: {"corrupt": [], "empty": [], "silent": [],
-                                                               "band_limited": []})
+    skipped: dict = dataclasses.field(
+        default_factory=lambda: {"corrupt": [], "empty": [], "silent": [], "band_limited": []}
+    )
     source_rates: dict = dataclasses.field(default_factory=dict)
 
     def add(self, r: Loaded) -> None:
@@ -114,16 +116,22 @@ class _Summary:
 @dataclasses.dataclass(eq=False)
 class JaxsrConfig(tfds.core.BuilderConfig):
     """A config per option set: `options_json` is everything that changes the data."""
+
     options_json: str = "{}"
 
 
 class _Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     """Shared by all jaxsr builders: features, split generation, summary and metadata."""
+
     VERSION = tfds.core.Version(VERSION)
-    RELEASE_NOTES = {str(VERSION): "Mono clips resampled with soxr HQ, int16 or float32, array_record."}
+    RELEASE_NOTES = {
+        str(VERSION): "Mono clips resampled with soxr HQ, int16 or float32, array_record."
+    }
     DESCRIPTION = ""
 
-    def __init__(self, *, plan: dict | None = None, patch_length: int = 0, workers: int = 1, **kwargs):
+    def __init__(
+        self, *, plan: dict | None = None, patch_length: int = 0, workers: int = 1, **kwargs
+    ):
         self._plan, self._patch_length, self._workers = plan, patch_length, workers
         self._summaries: dict[str, _Summary] = {}
         super().__init__(**kwargs)
@@ -136,7 +144,9 @@ class _Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         return epath.Path(__file__)
 
     def _create_builder_config(self, builder_config, version):
-        if isinstance(builder_config, JaxsrConfig):  # always a custom config: skip TFDS's warning about it
+        if isinstance(
+            builder_config, JaxsrConfig
+        ):  # always a custom config: skip TFDS's warning about it
             return builder_config
         return super()._create_builder_config(builder_config, version)
 
@@ -149,14 +159,19 @@ class _Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         return tfds.core.DatasetInfo(
             builder=self,
             description=self.DESCRIPTION,
-            features=tfds.features.FeaturesDict({
-                "audio": tfds.features.Tensor(shape=(None,), dtype=dtype, encoding=tfds.features.Encoding.BYTES),
-                "id": tfds.features.Text(),
-                "speaker": tfds.features.Text(),
-                "source_sample_rate": tfds.features.Scalar(dtype=np.int32),
-            }),
-            metadata=tfds.core.MetadataDict(jaxsr_version=_jaxsr_version(), builder_version=VERSION,
-                                            options=self.options),
+            features=tfds.features.FeaturesDict(
+                {
+                    "audio": tfds.features.Tensor(
+                        shape=(None,), dtype=dtype, encoding=tfds.features.Encoding.BYTES
+                    ),
+                    "id": tfds.features.Text(),
+                    "speaker": tfds.features.Text(),
+                    "source_sample_rate": tfds.features.Scalar(dtype=np.int32),
+                }
+            ),
+            metadata=tfds.core.MetadataDict(
+                jaxsr_version=_jaxsr_version(), builder_version=VERSION, options=self.options
+            ),
             disable_shuffling=True,  # records in source order: ids sorted, reproducible
         )
 
@@ -173,8 +188,14 @@ class _Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         for r in _ordered_map(self._load, items, self._workers):
             summary.add(r)
             if r.skip:
-                logging.warning("%s/%s: skipped %s file %s%s", self.name, split, r.skip, r.item.name,
-                                f" ({r.error})" if r.error else "")
+                logging.warning(
+                    "%s/%s: skipped %s file %s%s",
+                    self.name,
+                    split,
+                    r.skip,
+                    r.item.name,
+                    f" ({r.error})" if r.error else "",
+                )
                 continue
             pieces = split_segments(r.audio, opts["sample_rate"], opts.get("segment_seconds", 0.0))
             for k, y in enumerate(pieces):
@@ -182,18 +203,31 @@ class _Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                 summary.examples += 1
                 summary.seconds += len(y) / opts["sample_rate"]
                 summary.short += len(y) < self._patch_length
-                yield key, {"audio": encode_clip(y, opts["store_dtype"]), "id": key, "speaker": r.item.speaker,
-                            "source_sample_rate": int(r.source_rate)}
+                yield (
+                    key,
+                    {
+                        "audio": encode_clip(y, opts["store_dtype"]),
+                        "id": key,
+                        "speaker": r.item.speaker,
+                        "source_sample_rate": int(r.source_rate),
+                    },
+                )
         if summary.examples == 0:
-            raise ValueError(f"{self.name}: split {split!r} ended empty: none of its {summary.files} files gave a "
-                             f"clip ({ {k: len(v) for k, v in summary.skipped.items()} } skipped; first: "
-                             f"{sum(summary.skipped.values(), [])[:3]})")
+            raise ValueError(
+                f"{self.name}: split {split!r} ended empty: none of its {summary.files} files gave a "
+                f"clip ({ {k: len(v) for k, v in summary.skipped.items()} } skipped; first: "
+                f"{sum(summary.skipped.values(), [])[:3]})"
+            )
 
     # TFDS prints "Downloading and preparing dataset ..." and "... downloaded and prepared" in bold: jaxsr
     # downloads nothing, so say what happens instead, through the log (which --quiet silences).
     def _log_download_bytes(self) -> None:
-        logging.info("building %s/%s from local files into %s (nothing is downloaded)", self.name,
-                     self.builder_config.name, self.data_dir)
+        logging.info(
+            "building %s/%s from local files into %s (nothing is downloaded)",
+            self.name,
+            self.builder_config.name,
+            self.data_dir,
+        )
 
     def _log_download_done(self) -> None:
         logging.info("built %s into %s", self.name, self.data_dir)
@@ -204,10 +238,21 @@ class _Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         for split, s in self._summaries.items():
             n_skip = sum(len(v) for v in s.skipped.values())
             log = logging.warning if n_skip else logging.info
-            log("%s/%s: %d clips (%.1f min) from %d files; skipped %s; downmixed %d multichannel, clipped %d, "
-                "%d shorter than data.patch_length=%d (kept); source rates %s", self.name, split, s.examples,
-                s.seconds / 60, s.files, {k: len(v) for k, v in s.skipped.items()}, s.downmixed, s.clipped,
-                s.short, self._patch_length, s.source_rates)
+            log(
+                "%s/%s: %d clips (%.1f min) from %d files; skipped %s; downmixed %d multichannel, clipped %d, "
+                "%d shorter than data.patch_length=%d (kept); source rates %s",
+                self.name,
+                split,
+                s.examples,
+                s.seconds / 60,
+                s.files,
+                {k: len(v) for k, v in s.skipped.items()},
+                s.downmixed,
+                s.clipped,
+                s.short,
+                self._patch_length,
+                s.source_rates,
+            )
 
 
 class Synthetic(_Builder, skip_registration=True):
@@ -230,7 +275,9 @@ class Musdb18(_Builder, skip_registration=True):
 
 
 class LibriSpeech(_Builder, skip_registration=True):
-    DESCRIPTION = "LibriSpeech-style read speech of many speakers, split by speaker (jaxsr.data.sources)."
+    DESCRIPTION = (
+        "LibriSpeech-style read speech of many speakers, split by speaker (jaxsr.data.sources)."
+    )
 
 
 _BUILDERS: dict[str, type[_Builder]] = {
@@ -269,7 +316,9 @@ def _is_complete(builder: _Builder) -> bool:
     if not (path / "dataset_info.json").exists():
         return False
     try:
-        return all(pathlib.Path(f).exists() for s in SPLITS for f in builder.info.splits[s].filepaths)
+        return all(
+            pathlib.Path(f).exists() for s in SPLITS for f in builder.info.splits[s].filepaths
+        )
     except KeyError:
         return False
 
@@ -278,7 +327,9 @@ def _clean_partial(builder: _Builder) -> None:
     """Remove a half-written version dir and TFDS temp dirs left by a killed build of this config."""
     path = pathlib.Path(builder.data_path)
     if path.exists():
-        logging.warning("removing incomplete dataset directory %s (no dataset_info.json or missing files)", path)
+        logging.warning(
+            "removing incomplete dataset directory %s (no dataset_info.json or missing files)", path
+        )
         shutil.rmtree(path)
     for tmp in path.parent.glob(f"incomplete.*_{path.name}"):
         logging.warning("removing leftover temporary build directory %s", tmp)
@@ -293,13 +344,21 @@ def build(data_config: Any, data_dir: str | os.PathLike | None = None) -> tfds.c
     cls = _BUILDERS[name]
     opts, plan, readable = PLANS[name](data_config)
     opts["version"] = VERSION  # a new builder version is a new cache directory
-    config = JaxsrConfig(name=_config_name(readable, opts), description=readable,
-                         options_json=json.dumps(opts, sort_keys=True))
+    config = JaxsrConfig(
+        name=_config_name(readable, opts),
+        description=readable,
+        options_json=json.dumps(opts, sort_keys=True),
+    )
     workers = int(data_config.get("build_workers", 0)) or min(8, os.cpu_count() or 1)
 
     def make() -> _Builder:
-        return cls(data_dir=os.fspath(dataset_root(data_config, data_dir)), config=config, plan=plan,
-                   patch_length=int(data_config.get("patch_length", 0)), workers=workers)
+        return cls(
+            data_dir=os.fspath(dataset_root(data_config, data_dir)),
+            config=config,
+            plan=plan,
+            patch_length=int(data_config.get("patch_length", 0)),
+            workers=workers,
+        )
 
     builder = make()
     if _is_complete(builder):
@@ -313,8 +372,10 @@ def build(data_config: Any, data_dir: str | os.PathLike | None = None) -> tfds.c
         logging.info("building %s/%s into %s", name, config.name, builder.data_path)
         # TFDS prints progress to stdout, which jaxsr keeps for machine-readable output.
         with contextlib.redirect_stdout(sys.stderr):
-            builder.download_and_prepare(file_format="array_record",
-                                         download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+            builder.download_and_prepare(
+                file_format="array_record",
+                download_config=tfds.download.DownloadConfig(try_download_gcs=False),
+            )
     return make()
 
 
@@ -322,7 +383,9 @@ class ClipSource(Sequence):
     """Random-access clips of one split: `source[i]` -> {'audio': float32 [time], 'id', 'speaker',
     'source_sample_rate'}; picklable, so grain workers can hold it."""
 
-    def __init__(self, records: Sequence, sample_rate: int, name: str, split: str, path: str, metadata: dict):
+    def __init__(
+        self, records: Sequence, sample_rate: int, name: str, split: str, path: str, metadata: dict
+    ):
         self._records, self.sample_rate, self.name, self.split = records, sample_rate, name, split
         self.path, self.metadata = path, metadata
 
@@ -334,26 +397,43 @@ class ClipSource(Sequence):
             return [self[i] for i in range(*index.indices(len(self)))]
         i, n = operator.index(index), len(self)
         if not -n <= i < n:
-            raise IndexError(f"clip index {index} out of range for {self.name}/{self.split} with {n} clips")
+            raise IndexError(
+                f"clip index {index} out of range for {self.name}/{self.split} with {n} clips"
+            )
         return self._decode(self._records[i % n])
 
     def __getitems__(self, indices: Sequence[int]) -> list[dict]:
-        return [self._decode(r) for r in self._records.__getitems__([operator.index(i) for i in indices])]
+        return [
+            self._decode(r)
+            for r in self._records.__getitems__([operator.index(i) for i in indices])
+        ]
 
     @staticmethod
     def _decode(rec: dict) -> dict:
         text = lambda v: v.decode("utf-8") if isinstance(v, bytes) else str(v)  # noqa: E731
-        return {"audio": audio_io.to_float32(rec["audio"]), "id": text(rec["id"]), "speaker": text(rec["speaker"]),
-                "source_sample_rate": int(rec["source_sample_rate"])}
+        return {
+            "audio": audio_io.to_float32(rec["audio"]),
+            "id": text(rec["id"]),
+            "speaker": text(rec["speaker"]),
+            "source_sample_rate": int(rec["source_sample_rate"]),
+        }
 
     def __repr__(self) -> str:
         return f"ClipSource({self.name}/{self.split}: {len(self)} clips at {self.sample_rate} Hz, {self.path})"
 
 
-def load_split(data_config: Any, split: str, data_dir: str | os.PathLike | None = None) -> ClipSource:
+def load_split(
+    data_config: Any, split: str, data_dir: str | os.PathLike | None = None
+) -> ClipSource:
     """The clips of `split` ("train", "valid" or "test") at data.sample_rate, building the dataset on first use."""
     if split not in SPLITS:
         raise ValueError(f"split={split!r}: use one of {SPLITS}")
     builder = build(data_config, data_dir)
-    return ClipSource(builder.as_data_source(split), int(data_config.get("sample_rate")), builder.name, split,
-                      os.fspath(builder.data_path), dict(builder.info.metadata))
+    return ClipSource(
+        builder.as_data_source(split),
+        int(data_config.get("sample_rate")),
+        builder.name,
+        split,
+        os.fspath(builder.data_path),
+        dict(builder.info.metadata),
+    )

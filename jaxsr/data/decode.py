@@ -40,16 +40,50 @@ def _read_member(item: SourceItem) -> bytes:
 
 def _decode_stem(path: str, stream: int = 0) -> tuple[np.ndarray, int]:
     """Audio stream `stream` of a .stem.mp4 (0 = the mixture) via ffmpeg -> float32 [time, channels]."""
-    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", f"a:{stream}", "-show_entries",
-                            "stream=sample_rate,channels", "-of", "json", path], capture_output=True, text=True)
+    probe = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            f"a:{stream}",
+            "-show_entries",
+            "stream=sample_rate,channels",
+            "-of",
+            "json",
+            path,
+        ],
+        capture_output=True,
+        text=True,
+    )
     streams = json.loads(probe.stdout or "{}").get("streams") if probe.returncode == 0 else None
     if not streams:
-        raise ValueError(f"ffprobe cannot read audio stream {stream} of {path}: {probe.stderr.strip()[-300:]}")
+        raise ValueError(
+            f"ffprobe cannot read audio stream {stream} of {path}: {probe.stderr.strip()[-300:]}"
+        )
     rate, channels = int(streams[0]["sample_rate"]), int(streams[0]["channels"])
-    out = subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-i", path, "-map", f"0:a:{stream}", "-f", "f32le",
-                          "-acodec", "pcm_f32le", "-"], capture_output=True)
+    out = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-nostdin",
+            "-i",
+            path,
+            "-map",
+            f"0:a:{stream}",
+            "-f",
+            "f32le",
+            "-acodec",
+            "pcm_f32le",
+            "-",
+        ],
+        capture_output=True,
+    )
     if out.returncode != 0 or not out.stdout:
-        raise ValueError(f"ffmpeg cannot decode {path}: {out.stderr.decode(errors='replace').strip()[-300:]}")
+        raise ValueError(
+            f"ffmpeg cannot decode {path}: {out.stderr.decode(errors='replace').strip()[-300:]}"
+        )
     return np.frombuffer(out.stdout, dtype="<f4").reshape(-1, channels).copy(), rate
 
 
@@ -70,6 +104,7 @@ def _read_item(item: SourceItem) -> tuple[np.ndarray, int]:
 @dataclasses.dataclass
 class Loaded:
     """One decoded item, or why it was skipped (the build summary counts both)."""
+
     item: SourceItem
     audio: np.ndarray | None = None  # float32 [time] at the target rate, or None if skipped
     skip: str = ""  # "corrupt" | "empty" | "silent" | "band_limited"
@@ -100,8 +135,11 @@ def load_file(item: SourceItem, opts: dict) -> Loaded:
     try:
         x, rate = _read_item(item)
     except (ValueError, OSError, RuntimeError, EOFError, zipfile.BadZipFile) as e:
-        return Loaded(item, skip="empty" if "no audio samples" in str(e) or "(0 bytes)" in str(e) else "corrupt",
-                       error=str(e))
+        return Loaded(
+            item,
+            skip="empty" if "no audio samples" in str(e) or "(0 bytes)" in str(e) else "corrupt",
+            error=str(e),
+        )
     out = Loaded(item, channels=x.shape[1], source_rate=rate)
     y = audio_io.resample(x.mean(axis=1), rate, opts["sample_rate"])
     if y.size == 0:
@@ -117,8 +155,11 @@ def load_file(item: SourceItem, opts: dict) -> Loaded:
             return out
     if opts.get("trim_silence"):
         import librosa  # Lazily: librosa's import is slow and only trimming needs it.
+
         frame = _trim_frame(opts["sample_rate"])
-        y, _ = librosa.effects.trim(y, top_db=opts["trim_top_db"], frame_length=frame, hop_length=frame // 4)
+        y, _ = librosa.effects.trim(
+            y, top_db=opts["trim_top_db"], frame_length=frame, hop_length=frame // 4
+        )
     out.clipped = bool(np.max(np.abs(y)) > 1.0)
     out.audio = np.clip(y, -1.0, 1.0)
     return out
@@ -132,8 +173,11 @@ def _trim_frame(rate: int) -> int:
 def load_synthetic(item: SourceItem, opts: dict) -> Loaded:
     """Render a synthetic-corpus item: `item.file.name` is its split and `item.stamp[0]` its index."""
     split, index = item.file.name, item.stamp[0]
-    y = synthetic.make_clip(synthetic.clip_rng(split, index, opts["corpus_seed"]), opts["sample_rate"],
-                            opts["clip_seconds"])
+    y = synthetic.make_clip(
+        synthetic.clip_rng(split, index, opts["corpus_seed"]),
+        opts["sample_rate"],
+        opts["clip_seconds"],
+    )
     return Loaded(item, audio=y, source_rate=opts["sample_rate"])
 
 

@@ -13,7 +13,14 @@ from typing import Sequence
 import ml_collections
 import numpy as np
 
-from jaxsr.data.records import EVAL, check_seed, check_source, example_rng, noise_inputs, record_audio
+from jaxsr.data.records import (
+    EVAL,
+    check_seed,
+    check_source,
+    example_rng,
+    noise_inputs,
+    record_audio,
+)
 from jaxsr.degrade import Degraded, degrade
 
 
@@ -25,8 +32,15 @@ class EvalExamples(collections.abc.Sequence):
     with `mask` the `[time]` bool gap mask for inpaint and None otherwise.
     """
 
-    def __init__(self, config: ml_collections.ConfigDict, source: Sequence, num_clips: int,
-                 noise_pool: Sequence, noise_files: Sequence, pool_is_source: bool = False):
+    def __init__(
+        self,
+        config: ml_collections.ConfigDict,
+        source: Sequence,
+        num_clips: int,
+        noise_pool: Sequence,
+        noise_files: Sequence,
+        pool_is_source: bool = False,
+    ):
         self._source, self._n = source, num_clips
         self._seed = check_seed(config)
         self._task = config.task.to_dict()
@@ -46,16 +60,40 @@ class EvalExamples(collections.abc.Sequence):
         i = int(i) % self._n
         record = self._source[i]
         y = record_audio(record)
-        d = degrade_clip(y, self._task, i, self._seed, self._sample_rate, self._patch_length, self._noise_pool,
-                         self._noise_files, exclude=i if self._pool_is_source else None)
+        d = degrade_clip(
+            y,
+            self._task,
+            i,
+            self._seed,
+            self._sample_rate,
+            self._patch_length,
+            self._noise_pool,
+            self._noise_files,
+            exclude=i if self._pool_is_source else None,
+        )
         rid = record.get("id", str(i)) if isinstance(record, dict) else str(i)
         rid = rid.decode() if isinstance(rid, bytes) else str(rid)
         # `d.y`: the target when the degradation changed it (the gain of an sr "random" chain).
-        return {"id": rid, "y": y if d.y is None else d.y, "x": d.x, "baseline": d.baseline, "mask": d.mask}
+        return {
+            "id": rid,
+            "y": y if d.y is None else d.y,
+            "x": d.x,
+            "baseline": d.baseline,
+            "mask": d.mask,
+        }
 
 
-def degrade_clip(y: np.ndarray, task: dict, index: int, seed: int, sample_rate: int, patch_length: int,
-                 noise_pool: Sequence = (), noise_files: Sequence = (), exclude: int | None = None) -> Degraded:
+def degrade_clip(
+    y: np.ndarray,
+    task: dict,
+    index: int,
+    seed: int,
+    sample_rate: int,
+    patch_length: int,
+    noise_pool: Sequence = (),
+    noise_files: Sequence = (),
+    exclude: int | None = None,
+) -> Degraded:
     """Degrade whole clip `index` (`y`: `[time]`) for evaluation -> `jaxsr.degrade.Degraded`.
 
     Generator `example_rng(seed, index, EVAL)`; for inpaint the gap density of training
@@ -64,20 +102,37 @@ def degrade_clip(y: np.ndarray, task: dict, index: int, seed: int, sample_rate: 
     voices uses the "test" bank of synthetic voices, which training never hears. Every evaluation
     (training's, `launch/evaluate.py`, the benchmarks) comes through here, so they all agree.
     """
-    task = dict(task, clean_prob=0.0)  # every evaluation example is degraded: a clean one has no baseline to beat
+    task = dict(
+        task, clean_prob=0.0
+    )  # every evaluation example is degraded: a clean one has no baseline to beat
     if task["name"] == "inpaint":
         task["num_gaps"] = max(1, int(round(task["num_gaps"] * len(y) / patch_length)))
-    return degrade(y, task, example_rng(seed, index, EVAL), sample_rate, noise_pool, noise_files, exclude=exclude,
-                   voices="test")
+    return degrade(
+        y,
+        task,
+        example_rng(seed, index, EVAL),
+        sample_rate,
+        noise_pool,
+        noise_files,
+        exclude=exclude,
+        voices="test",
+    )
 
 
-def eval_examples(config: ml_collections.ConfigDict, source: Sequence, num_clips: int | None = None, *,
-                  noise_pool: Sequence[np.ndarray] | None = None,
-                  noise_files: Sequence[np.ndarray] | None = None) -> EvalExamples:
+def eval_examples(
+    config: ml_collections.ConfigDict,
+    source: Sequence,
+    num_clips: int | None = None,
+    *,
+    noise_pool: Sequence[np.ndarray] | None = None,
+    noise_files: Sequence[np.ndarray] | None = None,
+) -> EvalExamples:
     """The first `num_clips` clips of `source` (0 or None: all), whole, degraded deterministically."""
     n = check_source(source)
     if num_clips is not None and (int(num_clips) != num_clips or num_clips < 0):
-        raise ValueError(f"num_clips (config.eval.num_clips) must be a non-negative integer; got {num_clips!r}")
+        raise ValueError(
+            f"num_clips (config.eval.num_clips) must be a non-negative integer; got {num_clips!r}"
+        )
     n = n if not num_clips else min(int(num_clips), n)
     pool, files, pool_is_source = noise_inputs(config, source, noise_pool, noise_files, part="eval")
     return EvalExamples(config, source, n, pool, files, pool_is_source)

@@ -52,8 +52,17 @@ import grain
 import ml_collections
 import numpy as np
 
-from jaxsr.data.records import (DEGRADE, ORDER, POLARITY, SELECT, check_seed,
-                                check_source, example_rng, noise_inputs, record_audio)
+from jaxsr.data.records import (
+    DEGRADE,
+    ORDER,
+    POLARITY,
+    SELECT,
+    check_seed,
+    check_source,
+    example_rng,
+    noise_inputs,
+    record_audio,
+)
 from jaxsr.degrade import degrade, sr_baseline_batch, sr_batch
 from jaxsr.resamplers import draw_sr_chain, draw_sr_codec
 
@@ -75,7 +84,10 @@ class _ClipOrder:
     def __call__(self, g: int) -> int:
         epoch, pos = divmod(g, self.num_clips)
         if epoch != self._epoch:  # batches walk the stream forwards, so one cached epoch suffices
-            self._epoch, self._perm = epoch, example_rng(self.seed, epoch, ORDER).permutation(self.num_clips)
+            self._epoch, self._perm = (
+                epoch,
+                example_rng(self.seed, epoch, ORDER).permutation(self.num_clips),
+            )
         return int(self._perm[pos])
 
 
@@ -84,7 +96,7 @@ def _patch(audio: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarr
     if len(audio) < length:
         return np.pad(audio, (0, length - len(audio)))
     start = int(rng.integers(len(audio) - length + 1))
-    return audio[start:start + length]
+    return audio[start : start + length]
 
 
 def _loud_starts(audio: np.ndarray, length: int, min_energy: float) -> np.ndarray:
@@ -98,8 +110,16 @@ def _loud_starts(audio: np.ndarray, length: int, min_energy: float) -> np.ndarra
 class _BatchFn:
     """Batch index -> `{'x', 'y'}` rows of this shard. Pickled into grain's worker processes."""
 
-    def __init__(self, config: ml_collections.ConfigDict, source: Sequence, shard_index: int, shard_count: int,
-                 noise_pool: Sequence, noise_files: Sequence, pool_is_source: bool = False):
+    def __init__(
+        self,
+        config: ml_collections.ConfigDict,
+        source: Sequence,
+        shard_index: int,
+        shard_count: int,
+        noise_pool: Sequence,
+        noise_files: Sequence,
+        pool_is_source: bool = False,
+    ):
         d = config.data
         self.source = source
         self.seed = check_seed(config)
@@ -109,7 +129,9 @@ class _BatchFn:
         self.length = int(d.patch_length)
         self.sample_rate = int(d.sample_rate)
         self.threshold_db = float(d.silence_threshold_db)
-        self.random_polarity = bool(d.get("random_polarity", False))  # absent from older config.json files
+        self.random_polarity = bool(
+            d.get("random_polarity", False)
+        )  # absent from older config.json files
         # Energy of a [length] patch at the threshold RMS: rms_db < t  <=>  sum(p^2) < length * 10^(t/10).
         self.min_energy = self.length * 10.0 ** (self.threshold_db / 10.0)
         self.task = config.task.to_dict()  # a plain dict: cheap to pickle and to read per example
@@ -118,9 +140,13 @@ class _BatchFn:
         self.order = _ClipOrder(len(source), self.seed)
 
     def __call__(self, batch_index: int) -> dict[str, np.ndarray]:
-        g0 = int(batch_index) * self.global_batch + self.first_row  # global index of this shard's first row
+        g0 = (
+            int(batch_index) * self.global_batch + self.first_row
+        )  # global index of this shard's first row
         examples = range(g0, g0 + self.local_batch)
-        patches = [self._loud_patch(self.order(g), example_rng(self.seed, g, SELECT)) for g in examples]
+        patches = [
+            self._loud_patch(self.order(g), example_rng(self.seed, g, SELECT)) for g in examples
+        ]
         y = np.stack([p for p, _ in patches])
         if self.random_polarity:
             y *= self.polarities(examples)[:, None]
@@ -129,11 +155,14 @@ class _BatchFn:
 
     def polarities(self, examples: range) -> np.ndarray:
         """`[rows]` float32 of +1 / -1: the sign each example's clean patch gets under `data.random_polarity`."""
-        return np.array([-1.0 if example_rng(self.seed, g, POLARITY).random() < 0.5 else 1.0 for g in examples],
-                        np.float32)
+        return np.array(
+            [-1.0 if example_rng(self.seed, g, POLARITY).random() < 0.5 else 1.0 for g in examples],
+            np.float32,
+        )
 
-    def degrade_rows(self, y: np.ndarray, examples: range,
-                     clips: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def degrade_rows(
+        self, y: np.ndarray, examples: range, clips: Sequence[int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """`[rows, length]` clean -> (degraded, target), row `i` with the DEGRADE generator of example
         `examples[i]`. The target is the clean row, times the drawn gain for sr "random", reverberated
         for denoise examples drawn with reverb. `clips[i]`: the source clip row `i` was cut from (babble
@@ -145,17 +174,37 @@ class _BatchFn:
         if self.task["name"] == "sr":
             mode, ratio = self.task.get("sr_degradation", "paper"), self.task["ratio"]
             frontend = self.task.get("sr_frontend", "spline")
-            if mode == "paper" and not self.task.get("sr_codec", "") and not self.task.get("sr_codec_prob", 0.0):
-                return sr_baseline_batch(y, ratio, frontend), y  # deterministic: no generator needed, one scipy call per batch
+            if (
+                mode == "paper"
+                and not self.task.get("sr_codec", "")
+                and not self.task.get("sr_codec_prob", 0.0)
+            ):
+                return sr_baseline_batch(
+                    y, ratio, frontend
+                ), y  # deterministic: no generator needed, one scipy call per batch
             # The same draws `degrade` makes with this generator (chain, then codec), so a batch equals its rows
             # degraded one by one.
             rngs = [example_rng(self.seed, g, DEGRADE) for g in examples]
-            chains = [draw_sr_chain(r, self.task) for r in rngs] if mode == "random" else [mode] * len(y)
+            chains = (
+                [draw_sr_chain(r, self.task) for r in rngs] if mode == "random" else [mode] * len(y)
+            )
             codecs = [draw_sr_codec(r, self.task, self.sample_rate / ratio) for r in rngs]
-            return sr_batch(y, ratio, chains, codec=codecs, sample_rate=self.sample_rate, frontend=frontend)
+            return sr_batch(
+                y, ratio, chains, codec=codecs, sample_rate=self.sample_rate, frontend=frontend
+            )
         clips = clips if clips is not None and self.pool_is_source else [None] * len(y)
-        done = [degrade(row, self.task, example_rng(self.seed, g, DEGRADE), self.sample_rate, self.noise_pool,
-                        self.noise_files, exclude=c) for row, g, c in zip(y, examples, clips)]
+        done = [
+            degrade(
+                row,
+                self.task,
+                example_rng(self.seed, g, DEGRADE),
+                self.sample_rate,
+                self.noise_pool,
+                self.noise_files,
+                exclude=c,
+            )
+            for row, g, c in zip(y, examples, clips)
+        ]
         x = np.stack([d.x for d in done])
         if all(d.y is None for d in done):
             return x, y
@@ -181,10 +230,12 @@ class _BatchFn:
                 if len(audio) < self.length:
                     return _patch(audio, self.length, rng), clip
                 start = int(starts[rng.integers(starts.size)])
-                return audio[start:start + self.length], clip
-        raise ValueError(f"no {self.length}-sample patch of the {n} source clips is louder than "
-                         f"config.data.silence_threshold_db={self.threshold_db} dBFS; lower the threshold "
-                         "or check that the audio is not silent")
+                return audio[start : start + self.length], clip
+        raise ValueError(
+            f"no {self.length}-sample patch of the {n} source clips is louder than "
+            f"config.data.silence_threshold_db={self.threshold_db} dBFS; lower the threshold "
+            "or check that the audio is not silent"
+        )
 
 
 def _ensure_absl_flags_parsed() -> None:
@@ -215,12 +266,18 @@ class PatchIterator(collections.abc.Iterator):
         if self._num_workers == 0:
             # A background thread computes ahead while the caller's train step runs.
             threads = 1 if self._prefetch > 0 else 0
-            return iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=threads, prefetch_buffer_size=self._prefetch)))
+            return iter(
+                ds.to_iter_dataset(
+                    grain.ReadOptions(num_threads=threads, prefetch_buffer_size=self._prefetch)
+                )
+            )
         _ensure_absl_flags_parsed()
         _bound_worker_shutdown()
         # In workers the map runs in the worker's own loop; threads there would only contend for its GIL.
         ids = ds.to_iter_dataset(grain.ReadOptions(num_threads=0, prefetch_buffer_size=0))
-        opts = grain.MultiprocessingOptions(num_workers=self._num_workers, per_worker_buffer_size=max(self._prefetch, 1))
+        opts = grain.MultiprocessingOptions(
+            num_workers=self._num_workers, per_worker_buffer_size=max(self._prefetch, 1)
+        )
         return iter(ids.mp_prefetch(opts, worker_init_fn=_ignore_stop_signals))
 
     def __next__(self) -> dict[str, np.ndarray]:
@@ -243,21 +300,31 @@ class PatchIterator(collections.abc.Iterator):
 
     def get_state(self) -> str:
         f = self._batch_fn
-        return json.dumps({"version": _STATE_VERSION, "next_batch": self._next_batch, "seed": f.seed,
-                           "batch_size": f.global_batch})
+        return json.dumps(
+            {
+                "version": _STATE_VERSION,
+                "next_batch": self._next_batch,
+                "seed": f.seed,
+                "batch_size": f.global_batch,
+            }
+        )
 
     def set_state(self, state: str | bytes) -> None:
         try:
             s = json.loads(state)
             next_batch = int(s["next_batch"])
         except (TypeError, ValueError, KeyError) as e:
-            raise ValueError(f"not an input-pipeline state (expected the JSON from get_iterator_state): {e}") from None
+            raise ValueError(
+                f"not an input-pipeline state (expected the JSON from get_iterator_state): {e}"
+            ) from None
         f = self._batch_fn
         for key, now in (("seed", f.seed), ("batch_size", f.global_batch)):
             if key in s and s[key] != now:
                 field = "seed" if key == "seed" else "train.batch_size"
-                raise ValueError(f"the saved input-pipeline state was made with config.{field}={s[key]}, this run "
-                                 f"has {now}; resume with the same value or start a fresh workdir")
+                raise ValueError(
+                    f"the saved input-pipeline state was made with config.{field}={s[key]}, this run "
+                    f"has {now}; resume with the same value or start a fresh workdir"
+                )
         if next_batch < 0:
             raise ValueError(f"input-pipeline state has a negative next_batch={next_batch}")
         self.close()
@@ -318,9 +385,15 @@ def _workers_deaf_to(*signums: int, enabled: bool = True) -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def train_loader(config: ml_collections.ConfigDict, source: Sequence, *, shard_index: int = 0,
-                 shard_count: int = 1, noise_pool: Sequence[np.ndarray] | None = None,
-                 noise_files: Sequence[np.ndarray] | None = None) -> PatchIterator:
+def train_loader(
+    config: ml_collections.ConfigDict,
+    source: Sequence,
+    *,
+    shard_index: int = 0,
+    shard_count: int = 1,
+    noise_pool: Sequence[np.ndarray] | None = None,
+    noise_files: Sequence[np.ndarray] | None = None,
+) -> PatchIterator:
     """Infinite training batches `{'x': degraded, 'y': clean}`, float32 `[batch // shard_count, patch_length, 1]`.
 
     `noise_pool` (babble) defaults to the clips of `source` (an example never hears its own clip in it; a
@@ -330,34 +403,49 @@ def train_loader(config: ml_collections.ConfigDict, source: Sequence, *, shard_i
     """
     check_source(source)
     if not (isinstance(shard_count, int) and shard_count >= 1):
-        raise ValueError(f"shard_count must be a positive integer (the number of processes); got {shard_count!r}")
+        raise ValueError(
+            f"shard_count must be a positive integer (the number of processes); got {shard_count!r}"
+        )
     if not (isinstance(shard_index, int) and 0 <= shard_index < shard_count):
         raise ValueError(f"shard_index must be in 0..{shard_count - 1}; got {shard_index!r}")
     batch = config.train.batch_size
     if batch < 1 or batch % shard_count:
-        raise ValueError(f"config.train.batch_size={batch} must be a positive multiple of the {shard_count} "
-                         f"processes reading data; use e.g. {max(1, batch // shard_count) * shard_count}")
+        raise ValueError(
+            f"config.train.batch_size={batch} must be a positive multiple of the {shard_count} "
+            f"processes reading data; use e.g. {max(1, batch // shard_count) * shard_count}"
+        )
     if config.data.patch_length < 1:
-        raise ValueError(f"config.data.patch_length must be positive; got {config.data.patch_length}")
+        raise ValueError(
+            f"config.data.patch_length must be positive; got {config.data.patch_length}"
+        )
     workers, prefetch = int(config.data.num_workers), int(config.data.prefetch)
     if workers < 0:
-        raise ValueError(f"config.data.num_workers must be >= 0 (0: load in this process); got {workers}")
+        raise ValueError(
+            f"config.data.num_workers must be >= 0 (0: load in this process); got {workers}"
+        )
     if prefetch < 0:
         raise ValueError(f"config.data.prefetch must be >= 0; got {prefetch}")
     pool, files, pool_is_source = noise_inputs(config, source, noise_pool, noise_files)
-    return PatchIterator(_BatchFn(config, source, shard_index, shard_count, pool, files, pool_is_source), workers,
-                         prefetch)
+    return PatchIterator(
+        _BatchFn(config, source, shard_index, shard_count, pool, files, pool_is_source),
+        workers,
+        prefetch,
+    )
 
 
 def get_iterator_state(it: PatchIterator) -> str:
     """JSON string that `set_iterator_state` restores: the same on every process."""
     if not isinstance(it, PatchIterator):
-        raise ValueError(f"get_iterator_state needs the iterator from train_loader; got {type(it).__name__}")
+        raise ValueError(
+            f"get_iterator_state needs the iterator from train_loader; got {type(it).__name__}"
+        )
     return it.get_state()
 
 
 def set_iterator_state(it: PatchIterator, state: str | bytes) -> None:
     """Make `it` continue with the batch that followed when `state` was saved."""
     if not isinstance(it, PatchIterator):
-        raise ValueError(f"set_iterator_state needs the iterator from train_loader; got {type(it).__name__}")
+        raise ValueError(
+            f"set_iterator_state needs the iterator from train_loader; got {type(it).__name__}"
+        )
     it.set_state(state)

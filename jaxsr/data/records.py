@@ -31,10 +31,19 @@ def example_rng(seed: int, index: int, stream: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(stream), int(index)])
 
 
-def records_from_clips(clips: Sequence[np.ndarray], sample_rate: int, prefix: str = "clip") -> list[dict]:
+def records_from_clips(
+    clips: Sequence[np.ndarray], sample_rate: int, prefix: str = "clip"
+) -> list[dict]:
     """An in-memory source from `[time]` arrays (e.g. `jaxsr.data.synthetic.make_corpus`)."""
-    return [{"audio": np.asarray(c, np.float32), "id": f"{prefix}/{i}", "speaker": "",
-             "source_sample_rate": int(sample_rate)} for i, c in enumerate(clips)]
+    return [
+        {
+            "audio": np.asarray(c, np.float32),
+            "id": f"{prefix}/{i}",
+            "speaker": "",
+            "source_sample_rate": int(sample_rate),
+        }
+        for i, c in enumerate(clips)
+    ]
 
 
 def record_audio(record: Any) -> np.ndarray:
@@ -42,7 +51,9 @@ def record_audio(record: Any) -> np.ndarray:
     try:
         a = record["audio"]
     except (KeyError, TypeError, IndexError):
-        raise ValueError(f"source records must be dicts with an 'audio' array; got {type(record).__name__}") from None
+        raise ValueError(
+            f"source records must be dicts with an 'audio' array; got {type(record).__name__}"
+        ) from None
     a = np.asarray(a)
     if a.ndim == 2 and a.shape[1] == 1:
         a = a[:, 0]
@@ -66,20 +77,29 @@ class AudioView(collections.abc.Sequence):
         return record_audio(self._source[int(i)])
 
 
-def load_noise_files(noise_dir: str, sample_rate: int, holdout: float = 0.0, part: str = "train") -> list[np.ndarray]:
+def load_noise_files(
+    noise_dir: str, sample_rate: int, holdout: float = 0.0, part: str = "train"
+) -> list[np.ndarray]:
     """Every audio file under `noise_dir` (recursively, sorted by relative path; hidden files skipped), each
     mono float32 `[time]` at `sample_rate`. With `holdout` > 0 each file is cut in two: `part="train"` gets
     its first `1 - holdout`, `part="eval"` its last `holdout`, so evaluation hears noise training never did."""
-    from jaxsr.audio_io import list_audio_files, read_audio  # imported here: only the "folder" noise type needs it
+    from jaxsr.audio_io import (
+        list_audio_files,
+        read_audio,
+    )  # imported here: only the "folder" noise type needs it
 
     root = pathlib.Path(noise_dir).expanduser()
     if not root.is_dir():
-        raise FileNotFoundError(f"config.task.noise_dir={noise_dir!r} is not a folder; point it at a folder "
-                                f"of noise recordings ({', '.join(NOISE_EXTENSIONS)})")
+        raise FileNotFoundError(
+            f"config.task.noise_dir={noise_dir!r} is not a folder; point it at a folder "
+            f"of noise recordings ({', '.join(NOISE_EXTENSIONS)})"
+        )
     paths = list_audio_files(root, NOISE_EXTENSIONS, allow_empty=True)
     if not paths:
-        raise FileNotFoundError(f"config.task.noise_dir={noise_dir!r} holds no audio files "
-                                f"({', '.join(NOISE_EXTENSIONS)})")
+        raise FileNotFoundError(
+            f"config.task.noise_dir={noise_dir!r} holds no audio files "
+            f"({', '.join(NOISE_EXTENSIONS)})"
+        )
     if part not in ("train", "eval"):
         raise ValueError(f"part must be 'train' or 'eval'; got {part!r}")
     if not 0.0 <= holdout < 1.0:
@@ -96,10 +116,14 @@ def check_source(source: Sequence, what: str = "source") -> int:
     try:
         n = len(source)
     except TypeError:
-        raise ValueError(f"{what} must be a random-access sequence of records (len, __getitem__); "
-                         f"got {type(source).__name__}") from None
+        raise ValueError(
+            f"{what} must be a random-access sequence of records (len, __getitem__); "
+            f"got {type(source).__name__}"
+        ) from None
     if n == 0:
-        raise ValueError(f"{what} is empty: it has no clips. Check config.data.name / data.path / data.split.")
+        raise ValueError(
+            f"{what} is empty: it has no clips. Check config.data.name / data.path / data.split."
+        )
     return n
 
 
@@ -110,8 +134,13 @@ def check_seed(config: ml_collections.ConfigDict) -> int:
     return int(config.seed)
 
 
-def noise_inputs(config: ml_collections.ConfigDict, source: Sequence, noise_pool: Sequence | None,
-                 noise_files: Sequence | None, part: str = "train") -> tuple[Sequence, Sequence, bool]:
+def noise_inputs(
+    config: ml_collections.ConfigDict,
+    source: Sequence,
+    noise_pool: Sequence | None,
+    noise_files: Sequence | None,
+    part: str = "train",
+) -> tuple[Sequence, Sequence, bool]:
     """The babble pool and recorded noise the task needs (empty when it needs none), and whether the
     pool is `source` itself: then clip i of the source is item i of the pool, and an example of clip i
     excludes it from its babble (babble must never contain the clean speech it is added to). `part`
@@ -123,7 +152,11 @@ def noise_inputs(config: ml_collections.ConfigDict, source: Sequence, noise_pool
     if any(t in task.noise_types for t in BABBLE_TYPES) and noise_pool is None:
         noise_pool, pool_is_source = AudioView(source), True  # the other clips of the same source
     if "folder" in task.noise_types and noise_files is None:
-        noise_files = load_noise_files(task.noise_dir, config.data.sample_rate,
-                                       float(task.get("noise_holdout", 0.0)), part)
-    return ((noise_pool if noise_pool is not None else ()), (noise_files if noise_files is not None else ()),
-            pool_is_source)
+        noise_files = load_noise_files(
+            task.noise_dir, config.data.sample_rate, float(task.get("noise_holdout", 0.0)), part
+        )
+    return (
+        (noise_pool if noise_pool is not None else ()),
+        (noise_files if noise_files is not None else ()),
+        pool_is_source,
+    )

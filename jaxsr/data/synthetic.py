@@ -25,13 +25,26 @@ import numpy as np
 SPLITS = {"train": 0, "valid": 1, "test": 2}
 
 # Adult male formants F1, F2, F3 in Hz (Peterson & Barney 1952, rounded); F4-F6 are added per speaker.
-_VOWELS = np.array([
-    [270, 2290, 3010], [390, 1990, 2550], [530, 1840, 2480], [660, 1720, 2410], [730, 1090, 2440],
-    [570, 840, 2410], [440, 1020, 2240], [300, 870, 2240], [640, 1190, 2390], [490, 1350, 1690],
-], dtype=np.float64)
+_VOWELS = np.array(
+    [
+        [270, 2290, 3010],
+        [390, 1990, 2550],
+        [530, 1840, 2480],
+        [660, 1720, 2410],
+        [730, 1090, 2440],
+        [570, 840, 2410],
+        [440, 1020, 2240],
+        [300, 870, 2240],
+        [640, 1190, 2390],
+        [490, 1350, 1690],
+    ],
+    dtype=np.float64,
+)
 _FORMANT_GAINS = np.array([1.0, 0.7, 0.35, 0.2, 0.12, 0.07])
 _FRICATIVES = {  # centre Hz, bandwidth Hz, level
-    "s": (6500.0, 2500.0, 0.5), "sh": (3300.0, 1500.0, 0.55), "f": (5000.0, 6000.0, 0.18),
+    "s": (6500.0, 2500.0, 0.5),
+    "sh": (3300.0, 1500.0, 0.55),
+    "f": (5000.0, 6000.0, 0.18),
     "burst": (3000.0, 5000.0, 0.6),
 }
 
@@ -57,13 +70,31 @@ def _plan(rng: np.random.Generator, seconds: float) -> list[dict]:
             elif kind == "nasal":
                 segs.append({"kind": "nasal", "dur": rng.uniform(0.05, 0.1)})
             elif kind == "vfric":
-                segs.append({"kind": "vfric", "fric": str(rng.choice(["s", "f"])), "dur": rng.uniform(0.05, 0.1)})
+                segs.append(
+                    {
+                        "kind": "vfric",
+                        "fric": str(rng.choice(["s", "f"])),
+                        "dur": rng.uniform(0.05, 0.1),
+                    }
+                )
             else:
                 segs.append({"kind": "fric", "fric": str(kind), "dur": rng.uniform(0.06, 0.16)})
-        segs.append({"kind": "vowel", "vowel": int(rng.integers(len(_VOWELS))), "dur": rng.uniform(0.08, 0.24),
-                     "accent": rng.uniform(-0.05, 0.15)})
+        segs.append(
+            {
+                "kind": "vowel",
+                "vowel": int(rng.integers(len(_VOWELS))),
+                "dur": rng.uniform(0.08, 0.24),
+                "accent": rng.uniform(-0.05, 0.15),
+            }
+        )
         if rng.random() < 0.3:
-            segs.append({"kind": "fric", "fric": str(rng.choice(["s", "sh", "f"])), "dur": rng.uniform(0.05, 0.12)})
+            segs.append(
+                {
+                    "kind": "fric",
+                    "fric": str(rng.choice(["s", "sh", "f"])),
+                    "dur": rng.uniform(0.05, 0.12),
+                }
+            )
         if rng.random() < 0.2:
             segs.append({"kind": "pause", "dur": rng.uniform(0.08, 0.35)})
         t = sum(s["dur"] for s in segs)
@@ -83,8 +114,8 @@ def _istft(spec: np.ndarray, n_fft: int, hop: int, length: int) -> np.ndarray:
     out = np.zeros(length)
     norm = np.zeros(length)
     for i, frame in enumerate(frames):  # a few hundred frames: a Python loop is fine here
-        out[i * hop:i * hop + n_fft] += frame
-        norm[i * hop:i * hop + n_fft] += window**2
+        out[i * hop : i * hop + n_fft] += frame
+        norm[i * hop : i * hop + n_fft] += window**2
     return out / np.maximum(norm, 1e-3)
 
 
@@ -92,7 +123,7 @@ def _smooth(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """`np.convolve(x, kernel, mode="same")` that keeps `len(x)` samples even when the kernel is longer
     (numpy's "same" then returns `len(kernel)` samples, which broke clips shorter than ~0.1 s)."""
     start = (len(kernel) - 1) // 2
-    return np.convolve(x, kernel, mode="full")[start:start + len(x)]
+    return np.convolve(x, kernel, mode="full")[start : start + len(x)]
 
 
 def _resonance(f: np.ndarray, fc: np.ndarray, bw: np.ndarray) -> np.ndarray:
@@ -103,10 +134,14 @@ def _resonance(f: np.ndarray, fc: np.ndarray, bw: np.ndarray) -> np.ndarray:
     return mag / peak
 
 
-def make_clip(rng: np.random.Generator, sample_rate: int = 16000, seconds: float = 2.0) -> np.ndarray:
+def make_clip(
+    rng: np.random.Generator, sample_rate: int = 16000, seconds: float = 2.0
+) -> np.ndarray:
     """Render one clip. Returns float32 `[round(seconds * sample_rate)]`, peak about 0.3-0.9."""
     if not 4000 <= sample_rate <= 48000:
-        raise ValueError(f"sample_rate must be in 4000..48000 Hz for the synthetic corpus; got {sample_rate}")
+        raise ValueError(
+            f"sample_rate must be in 4000..48000 Hz for the synthetic corpus; got {sample_rate}"
+        )
     if seconds <= 0:
         raise ValueError(f"seconds must be positive; got {seconds}")
     sr = float(sample_rate)
@@ -168,7 +203,11 @@ def make_clip(rng: np.random.Generator, sample_rate: int = 16000, seconds: float
     # f0: declination + accents + slow wander + vibrato-like jitter, at the sample rate.
     t = np.arange(n) / sr
     wander = np.interp(t, t_ctl, np.cumsum(rng.normal(0, 0.004, n_ctl)))
-    f0 = f0_base * (1.0 - 0.12 * t / max(seconds, 1e-3)) * np.exp(np.interp(t, t_ctl, accent) + wander)
+    f0 = (
+        f0_base
+        * (1.0 - 0.12 * t / max(seconds, 1e-3))
+        * np.exp(np.interp(t, t_ctl, accent) + wander)
+    )
     f0 *= 1.0 + 0.004 * np.sin(2 * np.pi * rng.uniform(4, 7) * t) + rng.normal(0, 0.002, n)
     phase = 2 * np.pi * np.cumsum(f0) / sr
     tilt = rng.uniform(0.85, 1.2)
@@ -186,7 +225,9 @@ def make_clip(rng: np.random.Generator, sample_rate: int = 16000, seconds: float
     white = rng.standard_normal(len(pad_src))
     S_v = _stft(pad_src, n_fft, hop)
     S_n = _stft(white, n_fft, hop)
-    frame_t = (np.arange(S_v.shape[0]) * hop) / sr  # frame start in padded signal = centre in original
+    frame_t = (
+        np.arange(S_v.shape[0]) * hop
+    ) / sr  # frame start in padded signal = centre in original
     freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)[None, :]
 
     def track(x):
@@ -199,10 +240,12 @@ def make_clip(rng: np.random.Generator, sample_rate: int = 16000, seconds: float
         tract += _FORMANT_GAINS[i] * _resonance(freqs, fc, bw)
     fc, bw = track(fric_fc), track(fric_bw)
     fric_shape = np.exp(-0.5 * ((freqs - fc) / bw) ** 2) + 0.05 * (freqs > 1000)
-    spec = (track(voice) * S_v * tract * 0.25
-            + track(noise) * S_n * fric_shape * 0.02
-            + track(voice) * S_n * tract * 0.0015)  # aspiration under voicing
-    y = _istft(spec, n_fft, hop, len(pad_src))[n_fft // 2:n_fft // 2 + n]
+    spec = (
+        track(voice) * S_v * tract * 0.25
+        + track(noise) * S_n * fric_shape * 0.02
+        + track(voice) * S_n * tract * 0.0015
+    )  # aspiration under voicing
+    y = _istft(spec, n_fft, hop, len(pad_src))[n_fft // 2 : n_fft // 2 + n]
 
     y += rng.normal(0, 1e-4, n)  # faint noise floor: no digital silence
     peak = np.max(np.abs(y))
@@ -210,7 +253,10 @@ def make_clip(rng: np.random.Generator, sample_rate: int = 16000, seconds: float
     return y.astype(np.float32)
 
 
-def make_corpus(split: str, num_clips: int, sample_rate: int = 16000, seconds: float = 2.0,
-                base_seed: int = 0) -> list[np.ndarray]:
+def make_corpus(
+    split: str, num_clips: int, sample_rate: int = 16000, seconds: float = 2.0, base_seed: int = 0
+) -> list[np.ndarray]:
     """`num_clips` clips of `split` ("train", "valid" or "test"); clip i is the same in any call."""
-    return [make_clip(clip_rng(split, i, base_seed), sample_rate, seconds) for i in range(num_clips)]
+    return [
+        make_clip(clip_rng(split, i, base_seed), sample_rate, seconds) for i in range(num_clips)
+    ]

@@ -20,7 +20,9 @@ DEFAULT_MODEL = "speech-sr-x4-16k"
 # of other clips needs a pool of recordings, "folder" a folder of recorded noise).
 NOISE_KINDS = ("white", "pink", "brown", "varying", "babble_voices")
 DEFAULT_RESAMPLER = "soxr_hq"  # what most people's tools use to reach a low rate
-SEED = 0  # the page's noise and gaps are the same on every press, so two models can be compared by ear
+SEED = (
+    0  # the page's noise and gaps are the same on every press, so two models can be compared by ear
+)
 # From this much audio on, the status line warns that the restoration takes a while.
 LONG_SECONDS = 60.0
 
@@ -36,7 +38,7 @@ def model_choices() -> list[str]:
 
 
 def _export_format(source: str) -> str | None:
-    """"stablehlo" / "onnx" for an export folder (`jaxsr.export`), None for anything else."""
+    """ "stablehlo" / "onnx" for an export folder (`jaxsr.export`), None for anything else."""
     from jaxsr.deploy.runtimes import export_folder, read_metadata
 
     folder = export_folder(source) if pathlib.Path(source).expanduser().exists() else None
@@ -51,8 +53,11 @@ def runtime_choices(source: str) -> list[str]:
     fmt = _export_format(source)
     if fmt == "stablehlo":
         return ["stablehlo"]
-    installed = [r for r, mod in (("onnxruntime", "onnxruntime"), ("openvino", "openvino"))
-                 if importlib.util.find_spec(mod) is not None]
+    installed = [
+        r
+        for r, mod in (("onnxruntime", "onnxruntime"), ("openvino", "openvino"))
+        if importlib.util.find_spec(mod) is not None
+    ]
     if fmt == "onnx":
         return installed or ["onnxruntime"]  # loading then says what to install
     return ["xla", "stablehlo"] + installed
@@ -66,7 +71,9 @@ def load_model(source: str, runtime: str | None = None, precision: str = "float3
 
     source = str(source).strip()
     if not source:
-        raise ValueError("no model given: pick a packaged model or type a training workdir or export folder.")
+        raise ValueError(
+            "no model given: pick a packaged model or type a training workdir or export folder."
+        )
     return jaxsr.load(source, runtime=runtime or None, precision=precision)
 
 
@@ -78,16 +85,21 @@ def describe_model(source: str) -> str:
     if pretrained.is_name(source) and not pathlib.Path(source).exists():
         m = pretrained.manifest(source)
         task = f"`{m['task']}`" + (f" x{m['ratio']}" if m.get("ratio") else "")
-        return (f"**{m['name']}** ({task}, {m['input_rate']:g} Hz in, {m['sample_rate']} Hz out, "
-                f"{m['params']:,} parameters): {m['description']}")
+        return (
+            f"**{m['name']}** ({task}, {m['input_rate']:g} Hz in, {m['sample_rate']} Hz out, "
+            f"{m['params']:,} parameters): {m['description']}"
+        )
     try:
         model = load_model(source, runtime_choices(source)[0])
     except Exception as e:  # the picker shows why, the page stays up
         return f"**Error:** {error_message(e)}"
     task = model.config.task
     kind = "export folder" if not model.variables else "checkpoint"
-    return (f"**{source}** ({kind}, step {model.step}): `{task.name}`" + (f" x{task.ratio}" if task.name == "sr" else "")
-            + f", {model.input_rate:g} Hz in, {model.sample_rate} Hz out.")
+    return (
+        f"**{source}** ({kind}, step {model.step}): `{task.name}`"
+        + (f" x{task.ratio}" if task.name == "sr" else "")
+        + f", {model.input_rate:g} Hz in, {model.sample_rate} Hz out."
+    )
 
 
 def task_of(source: str) -> str | None:
@@ -128,7 +140,9 @@ def read_input(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     except (ValueError, FileNotFoundError) as e:
         raise type(e)(str(e).replace(str(p), p.name)) from None
     if x.shape[1] > MAX_CHANNELS:
-        raise ValueError(f"{p.name} has {x.shape[1]} channels; at most {MAX_CHANNELS} are restored per file.")
+        raise ValueError(
+            f"{p.name} has {x.shape[1]} channels; at most {MAX_CHANNELS} are restored per file."
+        )
     return x, rate
 
 
@@ -158,9 +172,20 @@ def check_rate_and_memory(model: Any, n: int, channels: int, rate: float) -> Non
     check_plausible(rate, model.input_rate, False, int(round(n * target / rate)), channels, target)
 
 
-def make_input(model: Any, x: np.ndarray, rate: float, *, degrade: bool = False,
-               resampler: str = DEFAULT_RESAMPLER, noise: str = "pink", snr_db: float = 5.0,
-               num_gaps: int = 3, gap_ms: float = 30.0, zero_gap_ms: float = 5.0, seed: int = SEED) -> Prepared:
+def make_input(
+    model: Any,
+    x: np.ndarray,
+    rate: float,
+    *,
+    degrade: bool = False,
+    resampler: str = DEFAULT_RESAMPLER,
+    noise: str = "pink",
+    snr_db: float = 5.0,
+    num_gaps: int = 3,
+    gap_ms: float = 30.0,
+    zero_gap_ms: float = 5.0,
+    seed: int = SEED,
+) -> Prepared:
     """The model's input from a file `x` `[time, ch]` at `rate`.
 
     `degrade=False`: the file as it is (inpaint: its runs of exact zeros at least `zero_gap_ms` long are
@@ -180,33 +205,76 @@ def make_input(model: Any, x: np.ndarray, rate: float, *, degrade: bool = False,
     if not degrade:
         if task == "inpaint":
             mask = zero_gaps(x, rate, zero_gap_ms)
-            gaps = int(np.count_nonzero(np.diff(np.concatenate([[False], mask.any(axis=1)]).astype(np.int8)) == 1))
-            return Prepared(x, rate, mask=mask, note=f"{gaps} gap(s) found: runs of zeros of {zero_gap_ms:g} ms or more.")
+            gaps = int(
+                np.count_nonzero(
+                    np.diff(np.concatenate([[False], mask.any(axis=1)]).astype(np.int8)) == 1
+                )
+            )
+            return Prepared(
+                x,
+                rate,
+                mask=mask,
+                note=f"{gaps} gap(s) found: runs of zeros of {zero_gap_ms:g} ms or more.",
+            )
         return Prepared(x, rate)
     target = model.sample_rate
     y = resample(x, rate, target) if rate != target else x
     rng = np.random.default_rng(seed)
     if task == "sr":
         ratio = int(model.config.task.ratio)
-        y = y[: len(y) // ratio * ratio]  # whole low-rate samples: the output is exactly as long as the reference
+        y = y[
+            : len(y) // ratio * ratio
+        ]  # whole low-rate samples: the output is exactly as long as the reference
         if len(y) == 0:
-            raise ValueError(f"the file is shorter than one sample at the low rate {target / ratio:g} Hz.")
-        low = np.stack([resamplers.sr_lowrate(y[:, c], ratio, resamplers.resampler_chain(resampler)) for c in range(ch)], axis=1)
-        return Prepared(low, target / ratio, reference=y,
-                        note=f"made the {target / ratio:g} Hz input with the resampler `{resampler}` "
-                             f"({resamplers.describe_chain(resampler)}).")
+            raise ValueError(
+                f"the file is shorter than one sample at the low rate {target / ratio:g} Hz."
+            )
+        low = np.stack(
+            [
+                resamplers.sr_lowrate(y[:, c], ratio, resamplers.resampler_chain(resampler))
+                for c in range(ch)
+            ],
+            axis=1,
+        )
+        return Prepared(
+            low,
+            target / ratio,
+            reference=y,
+            note=f"made the {target / ratio:g} Hz input with the resampler `{resampler}` "
+            f"({resamplers.describe_chain(resampler)}).",
+        )
     if task == "denoise":
         # The model's own noise options (babble talkers, drift ranges), but no room and never a clean draw:
         # the page adds exactly the noise asked for.
         options = dict(model.config.task.to_dict(), reverb_prob=0.0, clean_prob=0.0)
-        noisy = np.stack([D.degrade_denoise(y[:, c], rng, float(snr_db), (noise,), sample_rate=target, voices="test",
-                                            options=options).x for c in range(ch)], axis=1)
-        return Prepared(noisy, target, reference=y, note=f"added {noise} noise at {float(snr_db):g} dB SNR.")
+        noisy = np.stack(
+            [
+                D.degrade_denoise(
+                    y[:, c],
+                    rng,
+                    float(snr_db),
+                    (noise,),
+                    sample_rate=target,
+                    voices="test",
+                    options=options,
+                ).x
+                for c in range(ch)
+            ],
+            axis=1,
+        )
+        return Prepared(
+            noisy, target, reference=y, note=f"added {noise} noise at {float(snr_db):g} dB SNR."
+        )
     if task == "inpaint":
         mask = D.gap_mask(rng, len(y), target, int(num_gaps), (float(gap_ms), float(gap_ms)))
         cut = np.where(mask[:, None], 0.0, y).astype(np.float32)
-        return Prepared(cut, target, reference=y, mask=mask,
-                        note=f"cut {int(num_gaps)} gap(s) of {float(gap_ms):g} ms ({int(mask.sum())} samples).")
+        return Prepared(
+            cut,
+            target,
+            reference=y,
+            mask=mask,
+            note=f"cut {int(num_gaps)} gap(s) of {float(gap_ms):g} ms ({int(mask.sum())} samples).",
+        )
     raise ValueError(f"unknown task {task!r}")
 
 
@@ -223,14 +291,20 @@ def baselines(model: Any, prepared: Prepared, n_out: int) -> dict[str, np.ndarra
 
     def fit(a: np.ndarray) -> np.ndarray:
         a = a[:n_out]
-        return np.concatenate([a, np.zeros((n_out - len(a),) + a.shape[1:], np.float32)]) if len(a) < n_out else a
+        return (
+            np.concatenate([a, np.zeros((n_out - len(a),) + a.shape[1:], np.float32)])
+            if len(a) < n_out
+            else a
+        )
 
     if task == "sr":
         ratio = int(model.config.task.ratio)
         want = model.input_rate
         low = resample(x, rate, want, fractional=True) if abs(rate - want) > 1e-6 * want else x
-        return {name: np.stack([f(low[:, c], ratio, n_out) for c in range(low.shape[1])], axis=1)
-                for name, f in (("cubic spline", D.spline_upsample), ("sinc", D.sinc_upsample))}
+        return {
+            name: np.stack([f(low[:, c], ratio, n_out) for c in range(low.shape[1])], axis=1)
+            for name, f in (("cubic spline", D.spline_upsample), ("sinc", D.sinc_upsample))
+        }
     target = model.sample_rate
     given = resample(x, rate, target, fractional=True) if rate != target else x
     if task == "denoise":
@@ -239,8 +313,17 @@ def baselines(model: Any, prepared: Prepared, n_out: int) -> dict[str, np.ndarra
     if mask is None:
         return {"input": fit(given)}
     mask = np.broadcast_to(mask if mask.ndim == 2 else mask[:, None], given.shape)
-    return {"linear fill": fit(np.stack([D.linear_fill(np.where(mask[:, c], 0.0, given[:, c]), mask[:, c])
-                                         for c in range(given.shape[1])], axis=1))}
+    return {
+        "linear fill": fit(
+            np.stack(
+                [
+                    D.linear_fill(np.where(mask[:, c], 0.0, given[:, c]), mask[:, c])
+                    for c in range(given.shape[1])
+                ],
+                axis=1,
+            )
+        )
+    }
 
 
 def score(reference: np.ndarray, signals: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
@@ -252,8 +335,14 @@ def score(reference: np.ndarray, signals: dict[str, np.ndarray]) -> dict[str, di
     out = {}
     for name, s in signals.items():
         n = min(len(reference), len(s))
-        per = [(metrics.snr(reference[:n, c], s[:n, c]), metrics.lsd(reference[:n, c], s[:n, c]),
-                metrics.si_sdr(reference[:n, c], s[:n, c])) for c in range(reference.shape[1])]
+        per = [
+            (
+                metrics.snr(reference[:n, c], s[:n, c]),
+                metrics.lsd(reference[:n, c], s[:n, c]),
+                metrics.si_sdr(reference[:n, c], s[:n, c]),
+            )
+            for c in range(reference.shape[1])
+        ]
         out[name] = dict(zip(("SNR", "LSD", "SI-SDR"), (float(v) for v in np.mean(per, axis=0))))
     return out
 
@@ -263,7 +352,10 @@ def metrics_table(scores: dict[str, dict[str, float]]) -> str:
     if not scores:
         return ""
     rows = ["| | SNR (dB) ↑ | LSD ↓ | SI-SDR (dB) ↑ |", "|---|---:|---:|---:|"]
-    rows += [f"| {name} | {s['SNR']:.2f} | {s['LSD']:.2f} | {s['SI-SDR']:.2f} |" for name, s in scores.items()]
+    rows += [
+        f"| {name} | {s['SNR']:.2f} | {s['LSD']:.2f} | {s['SI-SDR']:.2f} |"
+        for name, s in scores.items()
+    ]
     return "\n".join(rows)
 
 
@@ -307,10 +399,22 @@ def download_format(path: str | os.PathLike) -> tuple[str, str]:
     return ext, subtype if subtype in SUBTYPES["FLAC" if ext == ".flac" else "WAV"] else "PCM_16"
 
 
-def run_page(source: str, path: str | os.PathLike | None, *, runtime: str | None = None, precision: str = "float32",
-             degrade: bool = False, resampler: str = DEFAULT_RESAMPLER, noise: str = "pink", snr_db: float = 5.0,
-             num_gaps: int = 3, gap_ms: float = 30.0, zero_gap_ms: float = 5.0, outdir: str | os.PathLike | None = None,
-             progress: Progress | None = None) -> PageResult:
+def run_page(
+    source: str,
+    path: str | os.PathLike | None,
+    *,
+    runtime: str | None = None,
+    precision: str = "float32",
+    degrade: bool = False,
+    resampler: str = DEFAULT_RESAMPLER,
+    noise: str = "pink",
+    snr_db: float = 5.0,
+    num_gaps: int = 3,
+    gap_ms: float = 30.0,
+    zero_gap_ms: float = 5.0,
+    outdir: str | os.PathLike | None = None,
+    progress: Progress | None = None,
+) -> PageResult:
     """One press of Restore: read the file, make the input, restore it with `jaxsr.enhance`, make the
     baselines, spectrograms (`jaxsr.plots`) and metrics; write the players' files under `outdir` (a new
     temporary folder by default). Raises the library's exceptions; the page shows `error_message`."""
@@ -324,30 +428,62 @@ def run_page(source: str, path: str | os.PathLike | None, *, runtime: str | None
     model = load_model(source, runtime, precision)
     progress(0.1, "reading the file")
     x, rate = read_input(path)
-    prepared = make_input(model, x, rate, degrade=degrade, resampler=resampler, noise=noise, snr_db=snr_db,
-                          num_gaps=num_gaps, gap_ms=gap_ms, zero_gap_ms=zero_gap_ms)
+    prepared = make_input(
+        model,
+        x,
+        rate,
+        degrade=degrade,
+        resampler=resampler,
+        noise=noise,
+        snr_db=snr_db,
+        num_gaps=num_gaps,
+        gap_ms=gap_ms,
+        zero_gap_ms=zero_gap_ms,
+    )
     seconds = len(prepared.audio) / prepared.rate
-    progress(0.2, f"restoring {seconds:.1f} s of audio" + (" (a long file: this takes a while)" if seconds >= LONG_SECONDS else ""))
+    progress(
+        0.2,
+        f"restoring {seconds:.1f} s of audio"
+        + (" (a long file: this takes a while)" if seconds >= LONG_SECONDS else ""),
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        restored, info = enhance(model, prepared.audio, sample_rate=prepared.rate, mask=prepared.mask, return_info=True)
+        restored, info = enhance(
+            model, prepared.audio, sample_rate=prepared.rate, mask=prepared.mask, return_info=True
+        )
     y = restored.reshape(len(restored), -1)
     progress(0.7, "baselines and spectrograms")
     base = baselines(model, prepared, len(y))
-    out = pathlib.Path(outdir) if outdir is not None else pathlib.Path(tempfile.mkdtemp(prefix="jaxsr-demo-"))
+    out = (
+        pathlib.Path(outdir)
+        if outdir is not None
+        else pathlib.Path(tempfile.mkdtemp(prefix="jaxsr-demo-"))
+    )
     target = model.sample_rate
-    players = {f"input ({prepared.rate:g} Hz)": _float_wav(out / "input.wav", prepared.audio, prepared.rate)}
+    players = {
+        f"input ({prepared.rate:g} Hz)": _float_wav(
+            out / "input.wav", prepared.audio, prepared.rate
+        )
+    }
     if prepared.reference is not None:
         players["original"] = _float_wav(out / "original.wav", prepared.reference, target)
     for i, (name, b) in enumerate(base.items()):
         players[f"baseline: {name}"] = _float_wav(out / f"baseline{i}.wav", b, target)
     players["restored"] = _float_wav(out / "restored.wav", y, target)
     ext, subtype = download_format(path)
-    download = str(write_audio(out / f"{pathlib.Path(path).stem}-restored{ext}", restored, target, subtype=subtype))
-    spectra = ({"original": prepared.reference[:, 0]} if prepared.reference is not None else {})
+    download = str(
+        write_audio(
+            out / f"{pathlib.Path(path).stem}-restored{ext}", restored, target, subtype=subtype
+        )
+    )
+    spectra = {"original": prepared.reference[:, 0]} if prepared.reference is not None else {}
     spectra.update({name: b[:, 0] for name, b in base.items()})
     spectra["restored"] = y[:, 0]
-    png = str(save_spectrograms(out / "spectrograms.png", spectra, target, n_fft=512 if target <= 16000 else 1024))
+    png = str(
+        save_spectrograms(
+            out / "spectrograms.png", spectra, target, n_fft=512 if target <= 16000 else 1024
+        )
+    )
     progress(0.9, "metrics")
     table = ""
     if prepared.reference is not None:
@@ -355,13 +491,24 @@ def run_page(source: str, path: str | os.PathLike | None, *, runtime: str | None
     elapsed = time.perf_counter() - t0
     notes = [prepared.note] if prepared.note else []
     if info.get("resampled"):
-        notes.append(f"the input was resampled from {info['resampled_from']:g} Hz to the model's {info['resampled_to']:g} Hz.")
+        notes.append(
+            f"the input was resampled from {info['resampled_from']:g} Hz to the model's {info['resampled_to']:g} Hz."
+        )
     if info.get("kept_input_band_hz"):
         notes.append(f"the input's own band up to {info['kept_input_band_hz']:g} Hz is kept.")
     notes += [str(w.message) for w in caught]
-    status = (f"Restored {info['seconds']:.2f} s of audio ({info['channels']} channel(s), {target} Hz) in "
-              f"{elapsed:.2f} s (the model: {info['elapsed_s']:.2f} s, {info['runtime']} {info['precision']})."
-              + "".join(f" {n[0].upper()}{n[1:]}" for n in notes))
+    status = (
+        f"Restored {info['seconds']:.2f} s of audio ({info['channels']} channel(s), {target} Hz) in "
+        f"{elapsed:.2f} s (the model: {info['elapsed_s']:.2f} s, {info['runtime']} {info['precision']})."
+        + "".join(f" {n[0].upper()}{n[1:]}" for n in notes)
+    )
     progress(1.0, "done")
-    return PageResult(restored=restored, info=info, players=players, download=download, spectrogram=png,
-                      metrics=table, status=status)
+    return PageResult(
+        restored=restored,
+        info=info,
+        players=players,
+        download=download,
+        spectrogram=png,
+        metrics=table,
+        status=status,
+    )

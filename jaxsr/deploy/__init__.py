@@ -21,4 +21,13 @@ from __future__ import annotations
 from jaxsr.deploy.export import DTYPES, FORMATS, METADATA, export
 from jaxsr.deploy.runtimes import PRECISIONS, RUNTIMES, Forward, load_forward
 
-__all__ = ["DTYPES", "FORMATS", "METADATA", "PRECISIONS", "RUNTIMES", "Forward", "export", "load_forward"]
+__all__ = [
+    "DTYPES",
+    "FORMATS",
+    "METADATA",
+    "PRECISIONS",
+    "RUNTIMES",
+    "Forward",
+    "export",
+    "load_forward",
+]

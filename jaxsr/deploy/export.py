@@ -36,7 +36,7 @@ DTYPES = ("float32", "bfloat16")
 METADATA = "jaxsr-export.json"
 SUFFIX = {"stablehlo": ".stablehlo", "onnx": ".onnx"}
 PLATFORMS = ("cpu", "cuda", "rocm", "tpu")
-INSTALL_HINT = ('pip install -e ".[export]" (from a clone) or pip install "jaxsr[export]"')
+INSTALL_HINT = 'pip install -e ".[export]" (from a clone) or pip install "jaxsr[export]"'
 # Names of the symbolic dimensions, as the ONNX graph shows them (dim_param) and the metadata lists them.
 BATCH, TIME = "batch", "time"
 
@@ -44,7 +44,9 @@ BATCH, TIME = "batch", "time"
 def check_choice(option: str, value: Any, choices: Sequence[str]) -> str:
     """`value` if it is one of `choices`, else a one-line ValueError naming the option and the choices."""
     if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{option}={value!r} is not supported; choose one of {', '.join(map(repr, choices))}")
+        raise ValueError(
+            f"{option}={value!r} is not supported; choose one of {', '.join(map(repr, choices))}"
+        )
     return value
 
 
@@ -53,8 +55,9 @@ def require(module: str, package: str, what: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise ImportError(f"{what} needs the package '{package}', which is not installed: "
-                          f"{INSTALL_HINT}") from None
+        raise ImportError(
+            f"{what} needs the package '{package}', which is not installed: {INSTALL_HINT}"
+        ) from None
 
 
 def artefact_name(fmt: str, length: int | None) -> str:
@@ -70,11 +73,15 @@ def as_model(model: Any) -> Any:
         from jaxsr.inference import load
 
         return load(model)
-    raise TypeError(f"model must be a jaxsr.Model (from jaxsr.load) or a workdir / packaged model name; "
-                    f"got {type(model).__name__}")
+    raise TypeError(
+        f"model must be a jaxsr.Model (from jaxsr.load) or a workdir / packaged model name; "
+        f"got {type(model).__name__}"
+    )
 
 
-def check_chunk_lengths(chunk_lengths: Iterable[int] | None, multiple: int) -> tuple[int, ...] | None:
+def check_chunk_lengths(
+    chunk_lengths: Iterable[int] | None, multiple: int
+) -> tuple[int, ...] | None:
     """Sorted distinct fixed lengths, each a positive multiple of `multiple`; None keeps time symbolic."""
     if chunk_lengths is None:
         return None
@@ -83,11 +90,15 @@ def check_chunk_lengths(chunk_lengths: Iterable[int] | None, multiple: int) -> t
     lengths = []
     for n in chunk_lengths:
         if int(n) != n or int(n) <= 0 or int(n) % multiple:
-            raise ValueError(f"chunk_lengths: {n!r} is not a positive multiple of {multiple} (the model's "
-                             f"length multiple, 2**(num_blocks+1))")
+            raise ValueError(
+                f"chunk_lengths: {n!r} is not a positive multiple of {multiple} (the model's "
+                f"length multiple, 2**(num_blocks+1))"
+            )
         lengths.append(int(n))
     if not lengths:
-        raise ValueError("chunk_lengths is empty; pass None for a symbolic time length, or some lengths")
+        raise ValueError(
+            "chunk_lengths is empty; pass None for a symbolic time length, or some lengths"
+        )
     return tuple(sorted(set(lengths)))
 
 
@@ -148,7 +159,10 @@ def describe(model: Any) -> dict:
         "length_multiple": length_multiple(config.model.num_blocks),
         "receptive_field": list(receptive_field(config)),
         "parameters": count_params(model.variables.get("params", model.variables)),
-        "source": {"path": str(getattr(model, "path", "") or ""), "step": int(getattr(model, "step", 0))},
+        "source": {
+            "path": str(getattr(model, "path", "") or ""),
+            "step": int(getattr(model, "step", 0)),
+        },
     }
 
 
@@ -157,7 +171,9 @@ def metadata_sha256(meta: dict) -> str:
     `metadata_sha256` itself: rates, ratio, config, geometry and the files' checksums all change the
     output, so an edit to any of them is refused at load like a damaged artefact."""
     fields = {k: v for k, v in meta.items() if k != "metadata_sha256"}
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
 
 
 def _listed(folder: pathlib.Path) -> set[str]:
@@ -173,22 +189,37 @@ def check_target(out: pathlib.Path, overwrite: bool = False) -> None:
     """Refuse a target that is a file, a training workdir, or a folder holding files no export wrote
     there (unless `overwrite`): an export must never replace or mix with what it did not create."""
     if out.exists() and not out.is_dir():
-        raise ValueError(f"{out} is a file, not a folder; pass a new or empty folder to export into (-o)")
+        raise ValueError(
+            f"{out} is a file, not a folder; pass a new or empty folder to export into (-o)"
+        )
     if not out.is_dir():
         return
     if (out / "config.json").is_file() or (out / "checkpoints").is_dir() or (out / "best").is_dir():
-        raise ValueError(f"{out} is a training workdir; export into a folder of its own (e.g. {out / 'export'})")
+        raise ValueError(
+            f"{out} is a training workdir; export into a folder of its own (e.g. {out / 'export'})"
+        )
     ours = _listed(out) | ({METADATA} if (out / METADATA).is_file() else set())
     foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
     if foreign and not overwrite:
-        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-        raise ValueError(f"{out} holds files no jaxsr export wrote there ({shown}); pick a new or empty folder, or "
-                         "pass overwrite=True (--overwrite) to write into it anyway")
+        shown = ", ".join(foreign[:3]) + (
+            f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        )
+        raise ValueError(
+            f"{out} holds files no jaxsr export wrote there ({shown}); pick a new or empty folder, or "
+            "pass overwrite=True (--overwrite) to write into it anyway"
+        )
 
 
-def export(model: Any, path: str | pathlib.Path, format: str = "stablehlo", *,
-           chunk_lengths: Iterable[int] | None = None, dtype: str = "float32",
-           platforms: Sequence[str] = PLATFORMS, overwrite: bool = False) -> pathlib.Path:
+def export(
+    model: Any,
+    path: str | pathlib.Path,
+    format: str = "stablehlo",
+    *,
+    chunk_lengths: Iterable[int] | None = None,
+    dtype: str = "float32",
+    platforms: Sequence[str] = PLATFORMS,
+    overwrite: bool = False,
+) -> pathlib.Path:
     """Write `model`'s forward pass to the folder `path` (created) as `format`; returns the folder.
 
     `model`: a `jaxsr.Model` (`jaxsr.load(...)`), or a workdir / packaged model name to load.
@@ -209,8 +240,10 @@ def export(model: Any, path: str | pathlib.Path, format: str = "stablehlo", *,
     out = pathlib.Path(path).expanduser()
     check_target(out, overwrite)
     if fmt == "onnx" and dtype != "float32":
-        raise ValueError("format='onnx' is exported in float32 only (ONNX Runtime has no bfloat16 convolutions "
-                         "on CPU); run it in bfloat16 with load_forward(path, 'openvino', precision='bfloat16')")
+        raise ValueError(
+            "format='onnx' is exported in float32 only (ONNX Runtime has no bfloat16 convolutions "
+            "on CPU); run it in bfloat16 with load_forward(path, 'openvino', precision='bfloat16')"
+        )
     if fmt == "stablehlo":
         require("flatbuffers", "flatbuffers", "format='stablehlo' (jax.export serialisation)")
     else:
@@ -236,18 +269,24 @@ def export(model: Any, path: str | pathlib.Path, format: str = "stablehlo", *,
             data = _onnx_bytes(forward, spec, meta)
         name = artefact_name(fmt, length)
         write_atomic(out / name, data)
-        files[name] = {"chunk_length": length, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        files[name] = {
+            "chunk_length": length,
+            "bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
 
     time_dim = TIME if lengths is None else "chunk_length"
-    meta.update({
-        "format": fmt,
-        "dtype": dtype,
-        "jax_version": jax.__version__,
-        "chunk_lengths": list(lengths) if lengths else None,
-        "input": {"name": "x", "shape": [BATCH, time_dim, 1], "dtype": "float32"},
-        "output": {"name": "y", "shape": [BATCH, time_dim, 1], "dtype": "float32"},
-        "files": files,
-    })
+    meta.update(
+        {
+            "format": fmt,
+            "dtype": dtype,
+            "jax_version": jax.__version__,
+            "chunk_lengths": list(lengths) if lengths else None,
+            "input": {"name": "x", "shape": [BATCH, time_dim, 1], "dtype": "float32"},
+            "output": {"name": "y", "shape": [BATCH, time_dim, 1], "dtype": "float32"},
+            "files": files,
+        }
+    )
     if fmt == "stablehlo":
         meta["platforms"] = list(platforms)
     else:
@@ -272,17 +311,32 @@ def _onnx_bytes(forward: Callable, spec: Any, meta: dict) -> bytes:
         dim_names[str(time)] = TIME
     m = meta["length_multiple"]
     proto = lower_to_onnx(
-        closed, input_names=["x"], output_names=["y"], dim_names=dim_names, graph_name="jaxsr_audiounet",
-        doc=("jaxsr AudioUNet, eval mode: x [batch, time, 1] float32 -> y [batch, time, 1] float32; "
-             + (f"time = {time}" if isinstance(time, int) else f"time a multiple of {m}")),
-        metadata={"jaxsr_version": meta["jaxsr_version"], "task": meta["task"], "ratio": meta["ratio"],
-                  "input_rate": meta["input_rate"], "output_rate": meta["output_rate"], "length_multiple": m})
+        closed,
+        input_names=["x"],
+        output_names=["y"],
+        dim_names=dim_names,
+        graph_name="jaxsr_audiounet",
+        doc=(
+            "jaxsr AudioUNet, eval mode: x [batch, time, 1] float32 -> y [batch, time, 1] float32; "
+            + (f"time = {time}" if isinstance(time, int) else f"time a multiple of {m}")
+        ),
+        metadata={
+            "jaxsr_version": meta["jaxsr_version"],
+            "task": meta["task"],
+            "ratio": meta["ratio"],
+            "input_rate": meta["input_rate"],
+            "output_rate": meta["output_rate"],
+            "length_multiple": m,
+        },
+    )
     import onnx
 
     onnx.checker.check_model(proto)
     if proto.ByteSize() >= 2**31 - 1:
-        raise ValueError(f"the ONNX graph is {proto.ByteSize() / 2**30:.1f} GiB, over protobuf's 2 GiB limit; "
-                         "export a smaller model (model.width) or use format='stablehlo'")
+        raise ValueError(
+            f"the ONNX graph is {proto.ByteSize() / 2**30:.1f} GiB, over protobuf's 2 GiB limit; "
+            "export a smaller model (model.width) or use format='stablehlo'"
+        )
     return proto.SerializeToString()
 
 

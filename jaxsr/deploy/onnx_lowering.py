@@ -39,18 +39,68 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-OPSET = 17  # read by ONNX Runtime >= 1.13 and every OpenVINO since 2022; all ops used here exist in it
+OPSET = (
+    17  # read by ONNX Runtime >= 1.13 and every OpenVINO since 2022; all ops used here exist in it
+)
 IR_VERSION = 8  # the IR version that goes with opset 17, so that older runtimes read the file too
 
-_BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "max": "Max", "min": "Min", "pow": "Pow",
-           "gt": "Greater", "lt": "Less", "ge": "GreaterOrEqual", "le": "LessOrEqual", "eq": "Equal",
-           "and": "And", "or": "Or"}
-_UNARY = {"neg": "Neg", "exp": "Exp", "log": "Log", "tanh": "Tanh", "logistic": "Sigmoid", "sqrt": "Sqrt",
-          "abs": "Abs", "sign": "Sign", "floor": "Floor", "ceil": "Ceil", "erf": "Erf", "not": "Not"}
-_CALLS = ("jit", "pjit", "closed_call", "core_call", "custom_jvp_call", "custom_vjp_call",
-          "custom_vjp_call_jaxpr", "checkpoint", "remat")
-_OTHER = ("conv_general_dilated", "reshape", "squeeze", "expand_dims", "broadcast_in_dim", "concatenate",
-          "transpose", "convert_element_type", "select_n", "integer_pow", "rsqrt", "copy", "copy_p", "ne")
+_BINARY = {
+    "add": "Add",
+    "sub": "Sub",
+    "mul": "Mul",
+    "div": "Div",
+    "max": "Max",
+    "min": "Min",
+    "pow": "Pow",
+    "gt": "Greater",
+    "lt": "Less",
+    "ge": "GreaterOrEqual",
+    "le": "LessOrEqual",
+    "eq": "Equal",
+    "and": "And",
+    "or": "Or",
+}
+_UNARY = {
+    "neg": "Neg",
+    "exp": "Exp",
+    "log": "Log",
+    "tanh": "Tanh",
+    "logistic": "Sigmoid",
+    "sqrt": "Sqrt",
+    "abs": "Abs",
+    "sign": "Sign",
+    "floor": "Floor",
+    "ceil": "Ceil",
+    "erf": "Erf",
+    "not": "Not",
+}
+_CALLS = (
+    "jit",
+    "pjit",
+    "closed_call",
+    "core_call",
+    "custom_jvp_call",
+    "custom_vjp_call",
+    "custom_vjp_call_jaxpr",
+    "checkpoint",
+    "remat",
+)
+_OTHER = (
+    "conv_general_dilated",
+    "reshape",
+    "squeeze",
+    "expand_dims",
+    "broadcast_in_dim",
+    "concatenate",
+    "transpose",
+    "convert_element_type",
+    "select_n",
+    "integer_pow",
+    "rsqrt",
+    "copy",
+    "copy_p",
+    "ne",
+)
 SUPPORTED = tuple(sorted(set(_BINARY) | set(_UNARY) | set(_CALLS) | set(_OTHER)))
 
 
@@ -82,7 +132,9 @@ def _sub_jaxpr(eqn: Any) -> tuple[Any, list]:
             if hasattr(sub, "consts"):  # a ClosedJaxpr
                 return sub.jaxpr, list(sub.consts)
             return sub, []
-    raise NotImplementedError(f"ONNX export: call primitive '{eqn.primitive.name}' carries no jaxpr to inline")
+    raise NotImplementedError(
+        f"ONNX export: call primitive '{eqn.primitive.name}' carries no jaxpr to inline"
+    )
 
 
 class _Lowering:
@@ -103,7 +155,9 @@ class _Lowering:
 
     def node(self, op: str, inputs: Sequence[str], hint: str | None = None, **attrs) -> str:
         out = self.fresh(hint or op.lower())
-        self.nodes.append(helper.make_node(op, list(inputs), [out], name=self.fresh("n_" + op), **attrs))
+        self.nodes.append(
+            helper.make_node(op, list(inputs), [out], name=self.fresh("n_" + op), **attrs)
+        )
         return out
 
     def const(self, array: Any, hint: str = "c") -> str:
@@ -126,7 +180,9 @@ class _Lowering:
             return v.name
         key = (v.name, perm)
         if key not in self._transposed:
-            self._transposed[key] = self.node("Transpose", [v.name], perm=[v.perm.index(p) for p in perm])
+            self._transposed[key] = self.node(
+                "Transpose", [v.name], perm=[v.perm.index(p) for p in perm]
+            )
         return self._transposed[key]
 
     def operand(self, x: Any, perm: Sequence[int], rank: int) -> str:
@@ -137,7 +193,9 @@ class _Lowering:
         if a.ndim == rank and rank > 0:
             a = np.transpose(a, perm)
         elif a.ndim not in (0, rank):
-            raise NotImplementedError(f"ONNX export: operand of rank {a.ndim} in a rank-{rank} elementwise op")
+            raise NotImplementedError(
+                f"ONNX export: operand of rank {a.ndim} in a rank-{rank} elementwise op"
+            )
         return self.const(a)
 
     def dim_name(self, d: Any) -> str:
@@ -179,10 +237,20 @@ class _Lowering:
         """Evaluate an equation whose inputs are all constants (parameters, statistics, literals): as a
         one-equation jaxpr, through the public `jax.core.eval_jaxpr`."""
         invars = list(dict.fromkeys(v for v in eqn.invars if not isinstance(v, jex.Literal)))
-        debug = jex.DebugInfo("jaxsr ONNX constant folding", eqn.primitive.name,
-                              tuple(str(v) for v in invars), tuple(str(v) for v in eqn.outvars))
-        sub = jex.Jaxpr(constvars=[], invars=invars, outvars=list(eqn.outvars), eqns=[eqn],
-                        effects=eqn.effects, debug_info=debug)
+        debug = jex.DebugInfo(
+            "jaxsr ONNX constant folding",
+            eqn.primitive.name,
+            tuple(str(v) for v in invars),
+            tuple(str(v) for v in eqn.outvars),
+        )
+        sub = jex.Jaxpr(
+            constvars=[],
+            invars=invars,
+            outvars=list(eqn.outvars),
+            eqns=[eqn],
+            effects=eqn.effects,
+            debug_info=debug,
+        )
         values = {v: x for v, x in zip(eqn.invars, ins) if not isinstance(v, jex.Literal)}
         return [np.asarray(o) for o in jax.core.eval_jaxpr(sub, [], *[values[v] for v in invars])]
 
@@ -232,7 +300,9 @@ class _Lowering:
         if name == "select_n":
             pred, *cases = ins
             if len(cases) != 2 or np.dtype(eqn.invars[0].aval.dtype) != np.bool_:
-                raise NotImplementedError("ONNX export: select_n is supported with a boolean predicate and two cases")
+                raise NotImplementedError(
+                    "ONNX export: select_n is supported with a boolean predicate and two cases"
+                )
             perm = next(x.perm for x in ins if isinstance(x, _Value) and len(x.perm) == rank)
             p, c0, c1 = (self.operand(x, perm, rank) for x in (pred, *cases))
             return [_Value(self.node("Where", [p, c1, c0]), perm)]  # select_n picks cases[pred]
@@ -257,14 +327,19 @@ class _Lowering:
             perms = [x.perm for x in ins if isinstance(x, _Value)]
             perm = max(perms, key=lambda q: (perms.count(q), q != _identity(rank)))
             names = [self.operand(x, perm, rank) for x in ins]
-            return [_Value(self.node("Concat", names, axis=perm.index(int(eqn.params["dimension"]))), perm)]
+            return [
+                _Value(
+                    self.node("Concat", names, axis=perm.index(int(eqn.params["dimension"]))), perm
+                )
+            ]
 
         if name == "conv_general_dilated":
             return [self.conv(eqn, *ins)]
 
         raise NotImplementedError(
             f"ONNX export: JAX primitive '{name}' is not supported by jaxsr's ONNX lowering "
-            f"(it covers the AudioUNet's eval-mode forward: {', '.join(SUPPORTED)})")
+            f"(it covers the AudioUNet's eval-mode forward: {', '.join(SUPPORTED)})"
+        )
 
     # ------------------------------------------------------------------------------------ op by op
     def named_activation(self, eqn: Any, ins: list) -> _Value | None:
@@ -272,8 +347,13 @@ class _Lowering:
         fname = eqn.params.get("name")
         if fname == "relu" and len(ins) == 1 and isinstance(ins[0], _Value):
             return _Value(self.node("Relu", [ins[0].name]), ins[0].perm)
-        if (fname == "leaky_relu" and len(ins) == 2 and isinstance(ins[0], _Value)
-                and not isinstance(ins[1], _Value) and np.ndim(ins[1]) == 0):
+        if (
+            fname == "leaky_relu"
+            and len(ins) == 2
+            and isinstance(ins[0], _Value)
+            and not isinstance(ins[1], _Value)
+            and np.ndim(ins[1]) == 0
+        ):
             return _Value(self.node("LeakyRelu", [ins[0].name], alpha=float(ins[1])), ins[0].perm)
         return None
 
@@ -281,7 +361,9 @@ class _Lowering:
         """`conv(x) + b` with `b` per channel (and the conv used nowhere else): b becomes the Conv's bias."""
         for i, j in ((0, 1), (1, 0)):
             x, b = ins[i], ins[j]
-            if not (isinstance(x, _Value) and x.name in self._conv_without_bias) or isinstance(b, _Value):
+            if not (isinstance(x, _Value) and x.name in self._conv_without_bias) or isinstance(
+                b, _Value
+            ):
                 continue
             node, channel_axis, var = self._conv_without_bias[x.name]
             b = np.asarray(b)
@@ -299,24 +381,36 @@ class _Lowering:
         dn = p["dimension_numbers"]
         lhs_spec, rhs_spec, out_spec = tuple(dn.lhs_spec), tuple(dn.rhs_spec), tuple(dn.out_spec)
         if any(d != 1 for d in p["lhs_dilation"]) or p["batch_group_count"] != 1:
-            raise NotImplementedError("ONNX export: transposed (lhs-dilated) or batch-grouped convolutions")
+            raise NotImplementedError(
+                "ONNX export: transposed (lhs-dilated) or batch-grouped convolutions"
+            )
         pads = p["padding"]
         if not all(_is_static(a) and _is_static(b) for a, b in pads):
-            raise NotImplementedError("ONNX export: convolution padding depends on a symbolic length; "
-                                      "export with fixed chunk_lengths")
+            raise NotImplementedError(
+                "ONNX export: convolution padding depends on a symbolic length; "
+                "export with fixed chunk_lengths"
+            )
         if any(a < 0 or b < 0 for a, b in pads):
             raise NotImplementedError("ONNX export: negative convolution padding")
         if not isinstance(lhs, _Value):
             raise NotImplementedError("ONNX export: a convolution of a constant input")
         # ONNX wants x as [N, C, spatial...] and W as [O, I/groups, spatial...]: exactly the specs' orders.
         x = self.in_layout(lhs, lhs_spec)
-        w = self.in_layout(rhs, rhs_spec) if isinstance(rhs, _Value) else self.const(np.transpose(rhs, rhs_spec), "w")
+        w = (
+            self.in_layout(rhs, rhs_spec)
+            if isinstance(rhs, _Value)
+            else self.const(np.transpose(rhs, rhs_spec), "w")
+        )
         k = list(eqn.invars[1].aval.shape[i] for i in rhs_spec[2:])
-        out = self.node("Conv", [x, w], kernel_shape=[int(v) for v in k],
-                        strides=[int(s) for s in p["window_strides"]],
-                        dilations=[int(d) for d in p["rhs_dilation"]],
-                        pads=[int(a) for a, _ in pads] + [int(b) for _, b in pads],
-                        group=int(p["feature_group_count"]))
+        out = self.node(
+            "Conv",
+            [x, w],
+            kernel_shape=[int(v) for v in k],
+            strides=[int(s) for s in p["window_strides"]],
+            dilations=[int(d) for d in p["rhs_dilation"]],
+            pads=[int(a) for a, _ in pads] + [int(b) for _, b in pads],
+            group=int(p["feature_group_count"]),
+        )
         self._conv_without_bias[out] = (self.nodes[-1], out_spec[1], eqn.outvars[0])
         return _Value(out, out_spec)
 
@@ -332,8 +426,10 @@ class _Lowering:
                 spec.append(-1)
                 inferred += 1
         if inferred > 1:
-            raise NotImplementedError(f"ONNX export: reshape {tuple(in_shape)} -> {tuple(out_shape)} has more than "
-                                      "one new symbolic size; export with fixed chunk_lengths")
+            raise NotImplementedError(
+                f"ONNX export: reshape {tuple(in_shape)} -> {tuple(out_shape)} has more than "
+                "one new symbolic size; export with fixed chunk_lengths"
+            )
         src = self.in_layout(x, _identity(len(in_shape)))
         out = self.node("Reshape", [src, self.const(np.asarray(spec, np.int64), "shape")])
         return _Value(out, _identity(len(out_shape)))
@@ -349,14 +445,23 @@ class _Lowering:
         have = [in_shape[dims.index(i)] if i in dims else 1 for i in range(len(shape))]
         if any(not (h == s) for h, s in zip(have, shape)):
             if not all(_is_static(d) for d in shape):
-                raise NotImplementedError("ONNX export: broadcast of a run-time tensor to a symbolic shape")
+                raise NotImplementedError(
+                    "ONNX export: broadcast of a run-time tensor to a symbolic shape"
+                )
             src = self.node("Expand", [src, self.const(np.asarray(shape, np.int64), "shape")])
         return _Value(src, _identity(len(shape)))
 
 
-def lower_to_onnx(closed_jaxpr: Any, *, input_names: Sequence[str], output_names: Sequence[str],
-                  dim_names: dict | None = None, graph_name: str = "jaxsr", doc: str = "",
-                  metadata: dict | None = None) -> onnx.ModelProto:
+def lower_to_onnx(
+    closed_jaxpr: Any,
+    *,
+    input_names: Sequence[str],
+    output_names: Sequence[str],
+    dim_names: dict | None = None,
+    graph_name: str = "jaxsr",
+    doc: str = "",
+    metadata: dict | None = None,
+) -> onnx.ModelProto:
     """An ONNX model computing `closed_jaxpr` (from `jax.make_jaxpr`; constants are baked in).
 
     `dim_names` maps a symbolic dimension's expression (`str(dim)`, e.g. "b" or "8*t") to the
@@ -373,14 +478,26 @@ def lower_to_onnx(closed_jaxpr: Any, *, input_names: Sequence[str], output_names
     args = [_Value(n, _identity(len(v.aval.shape))) for n, v in zip(input_names, jaxpr.invars)]
     outs = low.run(jaxpr, closed_jaxpr.consts, args)
     for name, out, var in zip(output_names, outs, jaxpr.outvars):
-        src = low.in_layout(out, _identity(len(var.aval.shape))) if isinstance(out, _Value) else low.const(out)
+        src = (
+            low.in_layout(out, _identity(len(var.aval.shape)))
+            if isinstance(out, _Value)
+            else low.const(out)
+        )
         low.nodes.append(helper.make_node("Identity", [src], [name], name=low.fresh("n_output")))
-    graph = helper.make_graph(low.nodes, graph_name,
-                              [value_info(n, v.aval) for n, v in zip(input_names, jaxpr.invars)],
-                              [value_info(n, v.aval) for n, v in zip(output_names, jaxpr.outvars)],
-                              initializer=low.initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="jaxsr",
-                              doc_string=doc, ir_version=IR_VERSION)
+    graph = helper.make_graph(
+        low.nodes,
+        graph_name,
+        [value_info(n, v.aval) for n, v in zip(input_names, jaxpr.invars)],
+        [value_info(n, v.aval) for n, v in zip(output_names, jaxpr.outvars)],
+        initializer=low.initializers,
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="jaxsr",
+        doc_string=doc,
+        ir_version=IR_VERSION,
+    )
     for k, v in (metadata or {}).items():
         model.metadata_props.append(onnx.StringStringEntryProto(key=str(k), value=str(v)))
     return model

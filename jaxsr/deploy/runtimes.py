@@ -122,11 +122,15 @@ class Forward:
         n, length = x.shape[:2]
         m = self.length_multiple
         if length == 0 or length % m:
-            raise ValueError(f"forward: time length {length} is not a positive multiple of {m} (2**(num_blocks+1))")
+            raise ValueError(
+                f"forward: time length {length} is not a positive multiple of {m} (2**(num_blocks+1))"
+            )
         run = self.runs.get(None) or self.runs.get(length)
         if run is None:
-            raise ValueError(f"forward: this artefact was exported for chunk lengths {list(self.chunk_lengths)}; "
-                             f"got {length}")
+            raise ValueError(
+                f"forward: this artefact was exported for chunk lengths {list(self.chunk_lengths)}; "
+                f"got {length}"
+            )
         if n == 0:
             return lambda: np.zeros((0, length, 1), np.float32)
         b = _bucket(n) if self.pad_batch else n
@@ -141,7 +145,9 @@ class Forward:
         return result
 
 
-def load_forward(path_or_model: Any, runtime: str = "xla", *, precision: str = "float32") -> Forward:
+def load_forward(
+    path_or_model: Any, runtime: str = "xla", *, precision: str = "float32"
+) -> Forward:
     """A `Forward` for `path_or_model` (a `jaxsr.Model`, workdir, packaged name, or export folder).
 
     `runtime`: "xla" (the Flax model, jitted; needs a model, not an export folder), "stablehlo" (a
@@ -152,8 +158,10 @@ def load_forward(path_or_model: Any, runtime: str = "xla", *, precision: str = "
     runtime = check_choice("runtime", runtime, RUNTIMES)
     precision = check_choice("precision", precision, PRECISIONS)
     if runtime == "onnxruntime" and precision != "float32":
-        raise ValueError("runtime='onnxruntime' runs float32 only (its CPU convolutions have no bfloat16); "
-                         "use runtime='openvino' for precision='bfloat16'")
+        raise ValueError(
+            "runtime='onnxruntime' runs float32 only (its CPU convolutions have no bfloat16); "
+            "use runtime='openvino' for precision='bfloat16'"
+        )
     if runtime == "onnxruntime":  # fail before any export work
         require("onnxruntime", "onnxruntime", "runtime='onnxruntime'")
     elif runtime == "openvino":
@@ -161,8 +169,10 @@ def load_forward(path_or_model: Any, runtime: str = "xla", *, precision: str = "
     folder = export_folder(path_or_model)
     if runtime == "xla":
         if folder is not None:
-            raise ValueError(f"runtime='xla' runs the Flax model from a jaxsr.Model or workdir; {folder} is an "
-                             "exported artefact: use runtime='stablehlo', 'onnxruntime' or 'openvino'")
+            raise ValueError(
+                f"runtime='xla' runs the Flax model from a jaxsr.Model or workdir; {folder} is an "
+                "exported artefact: use runtime='stablehlo', 'onnxruntime' or 'openvino'"
+            )
         return _xla(as_model(path_or_model), precision)
     if folder is not None:
         return _load_folder(folder, runtime, precision)
@@ -184,8 +194,16 @@ def export_folder(path_or_model: Any) -> pathlib.Path | None:
 
 
 # What a runtime reads from `jaxsr-export.json`, with the type of each.
-_METADATA_FIELDS = {"config": dict, "files": dict, "format": str, "length_multiple": int, "receptive_field": list,
-                    "input_rate": (int, float), "output_rate": (int, float), "metadata_sha256": str}
+_METADATA_FIELDS = {
+    "config": dict,
+    "files": dict,
+    "format": str,
+    "length_multiple": int,
+    "receptive_field": list,
+    "input_rate": (int, float),
+    "output_rate": (int, float),
+    "metadata_sha256": str,
+}
 
 
 def read_metadata(folder: pathlib.Path) -> dict:
@@ -199,14 +217,20 @@ def read_metadata(folder: pathlib.Path) -> dict:
     except ValueError as e:
         raise ValueError(f"{path} is not valid JSON ({e}); export the model again") from None
     if not isinstance(meta, dict):
-        raise ValueError(f"{path} holds a JSON {type(meta).__name__}, not export metadata; export the model again")
+        raise ValueError(
+            f"{path} holds a JSON {type(meta).__name__}, not export metadata; export the model again"
+        )
     missing = [k for k, t in _METADATA_FIELDS.items() if not isinstance(meta.get(k), t)]
     if missing:
-        raise ValueError(f"{path} lacks {', '.join(missing)} (or has the wrong type): damaged, edited or written by "
-                         "an older jaxsr; export the model again")
+        raise ValueError(
+            f"{path} lacks {', '.join(missing)} (or has the wrong type): damaged, edited or written by "
+            "an older jaxsr; export the model again"
+        )
     if meta["metadata_sha256"] != metadata_sha256(meta):
-        raise ValueError(f"{path} was altered (its rates, ratio, config, geometry or file list no longer match its "
-                         "metadata_sha256); export the model again")
+        raise ValueError(
+            f"{path} was altered (its rates, ratio, config, geometry or file list no longer match its "
+            "metadata_sha256); export the model again"
+        )
     return meta
 
 
@@ -214,11 +238,15 @@ def _read_checked(folder: pathlib.Path, name: str, info: dict) -> bytes:
     """The file's bytes, after checking its SHA-256 against `jaxsr-export.json`."""
     path = folder / name
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: listed in {METADATA} but missing; copy the whole export folder")
+        raise FileNotFoundError(
+            f"{path}: listed in {METADATA} but missing; copy the whole export folder"
+        )
     data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != info.get("sha256"):
-        raise ValueError(f"{path}: its SHA-256 differs from the one in {METADATA} (damaged, truncated or replaced); "
-                         "export the model again")
+        raise ValueError(
+            f"{path}: its SHA-256 differs from the one in {METADATA} (damaged, truncated or replaced); "
+            "export the model again"
+        )
     return data
 
 
@@ -226,16 +254,31 @@ def _load_folder(folder: pathlib.Path, runtime: str, precision: str) -> Forward:
     meta = read_metadata(folder)
     fmt, want = meta.get("format"), _FORMAT_OF[runtime]
     if fmt != want:
-        raise ValueError(f"{folder} holds a {fmt!r} export; runtime={runtime!r} needs format={want!r} "
-                         f"(jaxsr.export(model, path, format={want!r}))")
+        raise ValueError(
+            f"{folder} holds a {fmt!r} export; runtime={runtime!r} needs format={want!r} "
+            f"(jaxsr.export(model, path, format={want!r}))"
+        )
     if runtime == "stablehlo" and meta.get("dtype") != precision:
-        raise ValueError(f"{folder} was exported with dtype={meta.get('dtype')!r}; for precision={precision!r} "
-                         f"export with dtype={precision!r}")
-    make = {"stablehlo": _stablehlo_run, "onnxruntime": _onnxruntime_run, "openvino": _openvino_run}[runtime]
-    runs = {info.get("chunk_length"): make(_read_checked(folder, name, info), precision)
-            for name, info in meta["files"].items()}
-    return Forward(runs=runs, runtime=runtime, precision=precision, metadata=meta,
-                   pad_batch=runtime == "stablehlo")
+        raise ValueError(
+            f"{folder} was exported with dtype={meta.get('dtype')!r}; for precision={precision!r} "
+            f"export with dtype={precision!r}"
+        )
+    make = {
+        "stablehlo": _stablehlo_run,
+        "onnxruntime": _onnxruntime_run,
+        "openvino": _openvino_run,
+    }[runtime]
+    runs = {
+        info.get("chunk_length"): make(_read_checked(folder, name, info), precision)
+        for name, info in meta["files"].items()
+    }
+    return Forward(
+        runs=runs,
+        runtime=runtime,
+        precision=precision,
+        metadata=meta,
+        pad_batch=runtime == "stablehlo",
+    )
 
 
 # ------------------------------------------------------------------------------------------- runtimes
@@ -253,14 +296,18 @@ def _xla(model: Any, precision: str) -> Forward:
 
     meta = describe(model)
     meta.update({"format": None, "dtype": precision})
-    return Forward(runs={None: run}, runtime="xla", precision=precision, metadata=meta, pad_batch=True)
+    return Forward(
+        runs={None: run}, runtime="xla", precision=precision, metadata=meta, pad_batch=True
+    )
 
 
 def _stablehlo_run(data: bytes, precision: str) -> Callable[[np.ndarray], Any]:
     import jax
 
     exported = jax.export.deserialize(bytearray(data))
-    return jax.jit(exported.call)  # compiled once per input shape; returns a jax.Array (asynchronous)
+    return jax.jit(
+        exported.call
+    )  # compiled once per input shape; returns a jax.Array (asynchronous)
 
 
 def _onnxruntime_run(data: bytes, precision: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -302,28 +349,50 @@ def import_openvino() -> Any:
 def _openvino_run(data: bytes, precision: str) -> Callable[[np.ndarray], np.ndarray]:
     ov = import_openvino()
     core = ov.Core()
-    if precision == "bfloat16" and "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
-        raise ValueError("precision='bfloat16': OpenVINO finds no bfloat16 support on this CPU (it needs "
-                         "AVX512-BF16 or AMX); use precision='float32'")
+    if precision == "bfloat16" and "BF16" not in core.get_property(
+        "CPU", "OPTIMIZATION_CAPABILITIES"
+    ):
+        raise ValueError(
+            "precision='bfloat16': OpenVINO finds no bfloat16 support on this CPU (it needs "
+            "AVX512-BF16 or AMX); use precision='float32'"
+        )
     with tempfile.TemporaryDirectory(prefix="jaxsr-openvino-") as tmp:
-        path = pathlib.Path(tmp) / "forward.onnx"  # read_model takes a path for ONNX; the bytes are checked
+        path = (
+            pathlib.Path(tmp) / "forward.onnx"
+        )  # read_model takes a path for ONNX; the bytes are checked
         path.write_bytes(data)
         model = core.read_model(str(path))
-    compiled = core.compile_model(model, "CPU", {
-        "INFERENCE_PRECISION_HINT": "bf16" if precision == "bfloat16" else "f32",  # explicit: see above
-        "PERFORMANCE_HINT": "LATENCY",  # one stream: the whole CPU on one request at a time
-        "INFERENCE_NUM_THREADS": num_cores(),
-    })
+    compiled = core.compile_model(
+        model,
+        "CPU",
+        {
+            "INFERENCE_PRECISION_HINT": "bf16"
+            if precision == "bfloat16"
+            else "f32",  # explicit: see above
+            "PERFORMANCE_HINT": "LATENCY",  # one stream: the whole CPU on one request at a time
+            "INFERENCE_NUM_THREADS": num_cores(),
+        },
+    )
     request = compiled.create_infer_request()
     lock = threading.Lock()  # one infer request, whose output buffer is reused: one call at a time
 
     def run(x: np.ndarray) -> np.ndarray:
         with lock:
             request.infer({0: x})
-            return request.get_output_tensor(0).data.copy()  # copy: the next call overwrites the buffer
+            return request.get_output_tensor(
+                0
+            ).data.copy()  # copy: the next call overwrites the buffer
 
     return run
 
 
-__all__ = ["Forward", "PRECISIONS", "RUNTIMES", "export_folder", "import_openvino", "load_forward", "num_cores",
-           "read_metadata"]
+__all__ = [
+    "Forward",
+    "PRECISIONS",
+    "RUNTIMES",
+    "export_folder",
+    "import_openvino",
+    "load_forward",
+    "num_cores",
+    "read_metadata",
+]

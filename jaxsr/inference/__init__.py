@@ -17,15 +17,45 @@ training-time evaluation). The package has no module named `enhance`, so `jaxsr.
 from __future__ import annotations
 
 from jaxsr.inference.api import enhance, keep_known, zero_gaps
-from jaxsr.inference.checks import (MAX_CHANNELS, PLAUSIBLE_RATES, WORKING_COPIES, count_clipped,
-                                    expected_input_rate, resolve_task)
-from jaxsr.inference.chunking import (ChunkPlan, apply_chunks, chunk_plan, default_batch_size,
-                                      receptive_field, run_model, silence_gate)
+from jaxsr.inference.checks import (
+    MAX_CHANNELS,
+    PLAUSIBLE_RATES,
+    WORKING_COPIES,
+    count_clipped,
+    expected_input_rate,
+    resolve_task,
+)
+from jaxsr.inference.chunking import (
+    ChunkPlan,
+    apply_chunks,
+    chunk_plan,
+    default_batch_size,
+    receptive_field,
+    run_model,
+    silence_gate,
+)
 from jaxsr.inference.model import Model, load
 from jaxsr.inference.streaming import SPLINE_CONTEXT, Streamer
 
 __all__ = [
-    "MAX_CHANNELS", "PLAUSIBLE_RATES", "SPLINE_CONTEXT", "WORKING_COPIES", "ChunkPlan", "Model", "Streamer",
-    "apply_chunks", "chunk_plan", "count_clipped", "default_batch_size", "enhance", "expected_input_rate",
-    "keep_known", "load", "receptive_field", "resolve_task", "run_model", "silence_gate", "zero_gaps",
+    "MAX_CHANNELS",
+    "PLAUSIBLE_RATES",
+    "SPLINE_CONTEXT",
+    "WORKING_COPIES",
+    "ChunkPlan",
+    "Model",
+    "Streamer",
+    "apply_chunks",
+    "chunk_plan",
+    "count_clipped",
+    "default_batch_size",
+    "enhance",
+    "expected_input_rate",
+    "keep_known",
+    "load",
+    "receptive_field",
+    "resolve_task",
+    "run_model",
+    "silence_gate",
+    "zero_gaps",
 ]

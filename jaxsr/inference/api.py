@@ -19,8 +19,18 @@ from numpy.typing import ArrayLike
 from jaxsr.audio_io import resample
 from jaxsr.config import task_option
 from jaxsr.degrade import linear_fill, upsample_rows
-from jaxsr.inference.checks import (check_audio_array, check_finite, check_mask, check_plausible, check_rate,
-                                    same_rate, warn_clipped, count_clipped, expected_input_rate, resolve_task)
+from jaxsr.inference.checks import (
+    check_audio_array,
+    check_finite,
+    check_mask,
+    check_plausible,
+    check_rate,
+    same_rate,
+    warn_clipped,
+    count_clipped,
+    expected_input_rate,
+    resolve_task,
+)
 from jaxsr.inference.chunking import check_inference_batch_size, run_planned, chunk_plan
 from jaxsr.inference.model import Model, resolve_model
 
@@ -47,7 +57,10 @@ def _fit_length(x: np.ndarray, n: int) -> np.ndarray:
 # counts as real content if it holds at least this share of the input's energy (-50 dB): speech holds
 # about -17 dB there, a file upsampled from the model's input rate (an empty band) -90 dB or less.
 _KEEP_BAND_MIN_SHARE = 1e-5
-_CROSSOVER = (0.85, 0.95)  # the kept band fades out over this span of the input's Nyquist (soxr's roll-off)
+_CROSSOVER = (
+    0.85,
+    0.95,
+)  # the kept band fades out over this span of the input's Nyquist (soxr's roll-off)
 
 
 def _has_band_above(x: np.ndarray, rate: float, low_hz: float) -> bool:
@@ -60,25 +73,44 @@ def _has_band_above(x: np.ndarray, rate: float, low_hz: float) -> bool:
     return bool(band > _KEEP_BAND_MIN_SHARE * max(psd.sum(), 1e-30))
 
 
-def _keep_input_band(restored: np.ndarray, known: np.ndarray, rate: float, target: float) -> np.ndarray:
+def _keep_input_band(
+    restored: np.ndarray, known: np.ndarray, rate: float, target: float
+) -> np.ndarray:
     """`restored` `[time, ch]` with its band below the input's Nyquist `rate / 2` replaced by `known`'s (the
     input resampled to `target`): a zero-phase linear-phase FIR crossover fading over `_CROSSOVER` x rate/2,
     so that below it the output is the input's own audio and above it the model's."""
     import scipy.signal
 
     nyq = rate / 2
-    numtaps, beta = scipy.signal.kaiserord(60.0, (_CROSSOVER[1] - _CROSSOVER[0]) * nyq / (target / 2))
-    taps = scipy.signal.firwin(numtaps | 1, sum(_CROSSOVER) / 2 * nyq, window=("kaiser", beta), fs=target)
-    low = scipy.signal.oaconvolve(known - restored, taps[:, None], mode="same", axes=0)  # odd taps: no delay
+    numtaps, beta = scipy.signal.kaiserord(
+        60.0, (_CROSSOVER[1] - _CROSSOVER[0]) * nyq / (target / 2)
+    )
+    taps = scipy.signal.firwin(
+        numtaps | 1, sum(_CROSSOVER) / 2 * nyq, window=("kaiser", beta), fs=target
+    )
+    low = scipy.signal.oaconvolve(
+        known - restored, taps[:, None], mode="same", axes=0
+    )  # odd taps: no delay
     return (restored + low).astype(np.float32)
 
 
-def enhance(params: Model | Mapping, audio: ArrayLike, *, sample_rate: float,
-            config: ml_collections.ConfigDict | None = None, task: str | None = None, ratio: int | None = None,
-            band_limited: bool = False, batch_size: int | None = None, return_info: bool = False,
-            mask: ArrayLike | None = None, chunk_length: int | None = None,
-            allow_any_rate: bool = False, runtime: str | None = None,
-            precision: str | None = None) -> np.ndarray | tuple[np.ndarray, dict[str, Any]]:
+def enhance(
+    params: Model | Mapping,
+    audio: ArrayLike,
+    *,
+    sample_rate: float,
+    config: ml_collections.ConfigDict | None = None,
+    task: str | None = None,
+    ratio: int | None = None,
+    band_limited: bool = False,
+    batch_size: int | None = None,
+    return_info: bool = False,
+    mask: ArrayLike | None = None,
+    chunk_length: int | None = None,
+    allow_any_rate: bool = False,
+    runtime: str | None = None,
+    precision: str | None = None,
+) -> np.ndarray | tuple[np.ndarray, dict[str, Any]]:
     """Restore `audio` with a trained model; returns float32 at the model's target rate.
 
     `params`: a `Model` (from `jaxsr.load`) or a variables / params pytree plus `config`.
@@ -119,10 +151,14 @@ def enhance(params: Model | Mapping, audio: ArrayLike, *, sample_rate: float,
     rate = check_rate(sample_rate)
     target = int(config.data.sample_rate)
     if band_limited and task_name != "sr":
-        raise ValueError(f"band_limited=True only applies to the sr task; this model does {task_name!r}.")
+        raise ValueError(
+            f"band_limited=True only applies to the sr task; this model does {task_name!r}."
+        )
     if band_limited and rate < target and not same_rate(rate, target):
-        raise ValueError(f"band_limited=True expects audio at the target rate {target} Hz (already band-limited); got "
-                         f"sample_rate={sample_rate}. For low-rate input pass band_limited=False (it is upsampled).")
+        raise ValueError(
+            f"band_limited=True expects audio at the target rate {target} Hz (already band-limited); got "
+            f"sample_rate={sample_rate}. For low-rate input pass band_limited=False (it is upsampled)."
+        )
     x, was_1d = check_audio_array(audio)
     n, ch = x.shape
     if n == 0:
@@ -135,27 +171,54 @@ def enhance(params: Model | Mapping, audio: ArrayLike, *, sample_rate: float,
     warn_clipped(n_clipped, x.size, "audio")
 
     want = expected_input_rate(config, band_limited)
-    n_out = n * int(ratio) if (task_name == "sr" and not band_limited and same_rate(rate, want)) \
+    n_out = (
+        n * int(ratio)
+        if (task_name == "sr" and not band_limited and same_rate(rate, want))
         else int(round(n * target / rate))
+    )
     resampled = not same_rate(rate, want)
     if n_out < 1:
-        raise ValueError(f"audio has {n} samples at {rate:g} Hz, less than one sample at the target rate {target} Hz.")
+        raise ValueError(
+            f"audio has {n} samples at {rate:g} Hz, less than one sample at the target rate {target} Hz."
+        )
     check_plausible(rate, want, allow_any_rate, n_out, ch, target)
     if resampled and task_name == "sr" and not band_limited and same_rate(rate, target):
-        log.warning("enhance: the audio is already at the target rate %d Hz; it is treated as full-band and reduced "
-                    "to the low rate first. If it is band-limited audio at %d Hz, pass band_limited=True.", target, target)
+        log.warning(
+            "enhance: the audio is already at the target rate %d Hz; it is treated as full-band and reduced "
+            "to the low rate first. If it is band-limited audio at %d Hz, pass band_limited=True.",
+            target,
+            target,
+        )
     # An sr input between the model's input rate and its target rate carries a band the model would otherwise
     # drop (8 kHz telephone audio given to a 4 -> 16 kHz model): it is kept, and the model restores above it.
-    keep_band = (task_name == "sr" and not band_limited and resampled and want < rate < target
-                 and not same_rate(rate, target) and _has_band_above(x, rate, want / 2))
+    keep_band = (
+        task_name == "sr"
+        and not band_limited
+        and resampled
+        and want < rate < target
+        and not same_rate(rate, target)
+        and _has_band_above(x, rate, want / 2)
+    )
     x_given = x
     if resampled:
-        log.info("enhance: resampling input from %g Hz to %g Hz (the %s model's input rate)", rate, want, task_name)
+        log.info(
+            "enhance: resampling input from %g Hz to %g Hz (the %s model's input rate)",
+            rate,
+            want,
+            task_name,
+        )
         x = resample(x, rate, want, fractional=True)
     if keep_band:
-        log.info("enhance: the %g Hz input carries audio above the model's %g Hz input band: its own band up to "
-                 "%g Hz is kept, and the model restores above it", rate, want, _CROSSOVER[1] * rate / 2)
-    if task_name == "sr" and not band_limited:  # the model's front end: the paper's spline, or windowed sinc
+        log.info(
+            "enhance: the %g Hz input carries audio above the model's %g Hz input band: its own band up to "
+            "%g Hz is kept, and the model restores above it",
+            rate,
+            want,
+            _CROSSOVER[1] * rate / 2,
+        )
+    if (
+        task_name == "sr" and not band_limited
+    ):  # the model's front end: the paper's spline, or windowed sinc
         x = upsample_rows(x.T, ratio, n_out, task_option(config.task, "sr_frontend")).T
     elif miss is not None:
         x = np.stack([linear_fill(x[:, c], miss[:, c]) for c in range(ch)], axis=1)
@@ -165,24 +228,41 @@ def enhance(params: Model | Mapping, audio: ArrayLike, *, sample_rate: float,
     plan = chunk_plan(config, chunk_length, forward=forward)
     y = run_planned(variables, config, x, plan, bs, forward)
     if not np.all(np.isfinite(y)):
-        raise FloatingPointError("the model produced NaN/inf samples: the checkpoint is probably diverged.")
+        raise FloatingPointError(
+            "the model produced NaN/inf samples: the checkpoint is probably diverged."
+        )
     if keep_band:
-        y = _keep_input_band(y, _fit_length(resample(x_given, rate, target, fractional=True), n_out), rate, target)
+        y = _keep_input_band(
+            y, _fit_length(resample(x_given, rate, target, fractional=True), n_out), rate, target
+        )
     if miss is not None:
         y = keep_known(y, x, miss)
     out = y[:, 0] if was_1d else y
     if not return_info:
         return out
     info = {
-        "task": task_name, "ratio": ratio, "band_limited": bool(band_limited),
-        "input_rate": rate, "model_input_rate": want, "output_rate": target,
-        "resampled": resampled, "resampled_from": rate if resampled else None, "resampled_to": want if resampled else None,
+        "task": task_name,
+        "ratio": ratio,
+        "band_limited": bool(band_limited),
+        "input_rate": rate,
+        "model_input_rate": want,
+        "output_rate": target,
+        "resampled": resampled,
+        "resampled_from": rate if resampled else None,
+        "resampled_to": want if resampled else None,
         "kept_input_band_hz": _CROSSOVER[1] * rate / 2 if keep_band else None,
         "runtime": "xla" if forward is None else forward.runtime,
         "precision": "float32" if forward is None else forward.precision,
-        "channels": ch, "input_samples": n, "output_samples": n_out, "seconds": n_out / target,
-        "clipped_samples": n_clipped, "output_clipped_samples": count_clipped(out), "masked_samples": int(miss.sum()) if miss is not None else 0,
-        "chunk_length": plan.length, "overlap": plan.overlap, "batch_size": bs,
+        "channels": ch,
+        "input_samples": n,
+        "output_samples": n_out,
+        "seconds": n_out / target,
+        "clipped_samples": n_clipped,
+        "output_clipped_samples": count_clipped(out),
+        "masked_samples": int(miss.sum()) if miss is not None else 0,
+        "chunk_length": plan.length,
+        "overlap": plan.overlap,
+        "batch_size": bs,
         "elapsed_s": time.perf_counter() - t0,
     }
     if isinstance(params, Model):

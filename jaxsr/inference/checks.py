@@ -30,21 +30,29 @@ WORKING_COPIES = 12
 
 
 # ------------------------------------------------------------------------------------------ the task
-def resolve_task(config: ml_collections.ConfigDict, task: str | None, ratio: int | None) -> tuple[str, int | None]:
+def resolve_task(
+    config: ml_collections.ConfigDict, task: str | None, ratio: int | None
+) -> tuple[str, int | None]:
     """`(task, ratio)` the model will run: the trained ones; a different `task` / `ratio` is a ValueError."""
     trained = config.task.name
     if task is not None and task != trained:
-        raise ValueError(f"task={task!r}: this model was trained for task {trained!r}"
-                         + (f" (ratio {config.task.ratio})" if trained == "sr" else "")
-                         + "; a model only restores the degradation it was trained on.")
+        raise ValueError(
+            f"task={task!r}: this model was trained for task {trained!r}"
+            + (f" (ratio {config.task.ratio})" if trained == "sr" else "")
+            + "; a model only restores the degradation it was trained on."
+        )
     if trained != "sr":
         if ratio is not None:
-            raise ValueError(f"ratio={ratio!r} only applies to the sr task; this model does {trained!r}.")
+            raise ValueError(
+                f"ratio={ratio!r} only applies to the sr task; this model does {trained!r}."
+            )
         return trained, None
     if ratio is not None and check_ratio(ratio) != config.task.ratio:
         # The residual learnt for one bandwidth does not transfer to another: refuse rather than guess.
-        raise ValueError(f"ratio={ratio}: this model was trained for sr with ratio {config.task.ratio}; "
-                         "train (or load) a model for the ratio you need.")
+        raise ValueError(
+            f"ratio={ratio}: this model was trained for sr with ratio {config.task.ratio}; "
+            "train (or load) a model for the ratio you need."
+        )
     return trained, int(config.task.ratio)
 
 
@@ -61,7 +69,9 @@ def check_rate(sample_rate: object) -> float:
     try:
         rate = float(sample_rate)
     except (TypeError, ValueError):
-        raise ValueError(f"sample_rate must be a positive number in Hz; got {sample_rate!r}") from None
+        raise ValueError(
+            f"sample_rate must be a positive number in Hz; got {sample_rate!r}"
+        ) from None
     if not math.isfinite(rate) or rate <= 0:
         raise ValueError(f"sample_rate must be a positive number in Hz; got {sample_rate!r}")
     return rate
@@ -74,20 +84,26 @@ def _physical_memory_bytes() -> int | None:
         return None
 
 
-def check_plausible(rate: float, want: float, allow_any_rate: bool, n_out: int, channels: int, target: int) -> None:
+def check_plausible(
+    rate: float, want: float, allow_any_rate: bool, n_out: int, channels: int, target: int
+) -> None:
     """Refuse an implausible input rate (unless `allow_any_rate`) and an output too large for memory."""
     lo, hi = PLAUSIBLE_RATES
     if not allow_any_rate and not same_rate(rate, want) and not lo <= rate <= hi:
-        raise ValueError(f"sample_rate={rate:g} Hz is outside the plausible range {lo:g}-{hi:g} Hz (a wrong argument or "
-                         f"a damaged file header?); this model expects {want:g} Hz. Pass the audio's true rate, or "
-                         "allow_any_rate=True (--any-rate) if the rate really is that.")
+        raise ValueError(
+            f"sample_rate={rate:g} Hz is outside the plausible range {lo:g}-{hi:g} Hz (a wrong argument or "
+            f"a damaged file header?); this model expects {want:g} Hz. Pass the audio's true rate, or "
+            "allow_any_rate=True (--any-rate) if the rate really is that."
+        )
     memory = _physical_memory_bytes()
     need = WORKING_COPIES * 4 * n_out * channels
     if memory is not None and need > memory // 2:
-        raise MemoryError(f"restoring this audio gives {n_out * channels} output samples ({n_out / target:.0f} s x "
-                          f"{channels} channels at {target} Hz), which needs about {need / 2**30:.1f} GiB, more than half of "
-                          f"this machine's {memory / 2**30:.1f} GiB. Restore it in pieces (or stream it with "
-                          "jaxsr.Streamer), or check its sample rate.")
+        raise MemoryError(
+            f"restoring this audio gives {n_out * channels} output samples ({n_out / target:.0f} s x "
+            f"{channels} channels at {target} Hz), which needs about {need / 2**30:.1f} GiB, more than half of "
+            f"this machine's {memory / 2**30:.1f} GiB. Restore it in pieces (or stream it with "
+            "jaxsr.Streamer), or check its sample rate."
+        )
 
 
 def same_rate(a: float, b: float) -> bool:
@@ -95,32 +111,46 @@ def same_rate(a: float, b: float) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ the audio
-def check_audio_array(audio, name: str = "audio", channels: int | None = None) -> tuple[np.ndarray, bool]:
+def check_audio_array(
+    audio, name: str = "audio", channels: int | None = None
+) -> tuple[np.ndarray, bool]:
     """-> (float32 `[time, ch]`, was_1d). Errors name `name` and say what shape is expected."""
     a = np.asarray(audio)
-    if a.dtype == bool or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
-        raise ValueError(f"{name}: dtype {a.dtype} is not audio; pass float samples in [-1, 1] or int16 PCM")
+    if a.dtype == bool or not (
+        np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)
+    ):
+        raise ValueError(
+            f"{name}: dtype {a.dtype} is not audio; pass float samples in [-1, 1] or int16 PCM"
+        )
     peak = int(np.abs(a.astype(np.int64)).max()) if a.dtype == np.int32 and a.size else 0
     if 0 < peak <= 32768:
         # int32 PCM is scaled by 2**31; 16-bit samples stored in int32 would come out 1/65536 as loud.
-        warnings.warn(f"{name}: int32 samples that all fit the int16 range (peak {peak}) "
-                      "are read as 32-bit PCM, i.e. about -90 dBFS; if they are 16-bit samples, pass "
-                      "audio.astype(np.int16) (or float audio / 32768).", stacklevel=3)
+        warnings.warn(
+            f"{name}: int32 samples that all fit the int16 range (peak {peak}) "
+            "are read as 32-bit PCM, i.e. about -90 dBFS; if they are 16-bit samples, pass "
+            "audio.astype(np.int16) (or float audio / 32768).",
+            stacklevel=3,
+        )
     try:
         a = to_float32(a)
     except ValueError as e:
         raise ValueError(f"{name}: {e}") from None
     if a.ndim == 2 and 1 < a.shape[0] < a.shape[1] <= MAX_CHANNELS:
         # e.g. (2, 8): 2 samples of 8 channels, or 2 channels of 8 samples? Audio is [time, channels].
-        warnings.warn(f"{name} has shape {a.shape}: read as {a.shape[0]} samples of {a.shape[1]} channels "
-                      "([time, channels]); if it is [channels, time], pass audio.T.", stacklevel=3)
+        warnings.warn(
+            f"{name} has shape {a.shape}: read as {a.shape[0]} samples of {a.shape[1]} channels "
+            "([time, channels]); if it is [channels, time], pass audio.T.",
+            stacklevel=3,
+        )
     if a.ndim not in (1, 2):
         raise ValueError(f"{name} must be shaped [time] or [time, channels]; got shape {a.shape}")
     was_1d = a.ndim == 1
     a = a if a.ndim == 2 else a[:, None]
     if a.shape[1] > MAX_CHANNELS:
-        raise ValueError(f"{name} has shape {a.shape}, which reads as {a.shape[1]} channels (at most {MAX_CHANNELS}); "
-                         "audio must be [time, channels] (transpose a [channels, time] array).")
+        raise ValueError(
+            f"{name} has shape {a.shape}, which reads as {a.shape[1]} channels (at most {MAX_CHANNELS}); "
+            "audio must be [time, channels] (transpose a [channels, time] array)."
+        )
     if a.shape[1] == 0:
         raise ValueError(f"{name} has no channels (shape {a.shape})")
     if channels is not None and a.shape[1] != channels:
@@ -134,8 +164,10 @@ def check_finite(a: np.ndarray, name: str, ignore: np.ndarray | None = None) -> 
         bad &= ~ignore
     if bad.any():
         t, c = np.argwhere(bad)[0]
-        raise ValueError(f"{name} has {int(bad.sum())} NaN or infinite samples (first at sample {t}, channel {c}); "
-                         "clean them first (or, for inpaint, mark them missing with mask=True).")
+        raise ValueError(
+            f"{name} has {int(bad.sum())} NaN or infinite samples (first at sample {t}, channel {c}); "
+            "clean them first (or, for inpaint, mark them missing with mask=True)."
+        )
 
 
 def count_clipped(a: np.ndarray) -> int:
@@ -146,8 +178,11 @@ def count_clipped(a: np.ndarray) -> int:
 def warn_clipped(n_clipped: int, size: int, name: str) -> None:
     # A few full-scale peaks are normal; many mean the recording clipped, which the model never saw.
     if n_clipped >= max(16, 1e-3 * size):
-        warnings.warn(f"{name}: {n_clipped} of {size} samples are at full scale (|x| >= 0.999): the input looks "
-                      "clipped; the model was not trained on clipping, so expect artefacts.", stacklevel=3)
+        warnings.warn(
+            f"{name}: {n_clipped} of {size} samples are at full scale (|x| >= 0.999): the input looks "
+            "clipped; the model was not trained on clipping, so expect artefacts.",
+            stacklevel=3,
+        )
 
 
 def check_mask(mask, x: np.ndarray, task_name: str, rate: float, target: int) -> np.ndarray | None:
@@ -157,14 +192,19 @@ def check_mask(mask, x: np.ndarray, task_name: str, rate: float, target: int) ->
     if task_name != "inpaint":
         raise ValueError(f"mask only applies to the inpaint task; this model does {task_name!r}.")
     if not same_rate(rate, target):
-        raise ValueError(f"mask: with a mask the audio must be at the model's rate {target} Hz (got {rate:g}); a mask "
-                         "cannot be resampled. Resample the audio and its mask yourself first.")
+        raise ValueError(
+            f"mask: with a mask the audio must be at the model's rate {target} Hz (got {rate:g}); a mask "
+            "cannot be resampled. Resample the audio and its mask yourself first."
+        )
     m = np.asarray(mask)
     if m.dtype != bool:
-        raise ValueError(f"mask must be a boolean array (True = missing sample); got dtype {m.dtype}")
+        raise ValueError(
+            f"mask must be a boolean array (True = missing sample); got dtype {m.dtype}"
+        )
     if m.ndim == 1:
         m = m[:, None]
     if m.ndim != 2 or m.shape[0] != x.shape[0] or m.shape[1] not in (1, x.shape[1]):
-        raise ValueError(f"mask has shape {np.shape(mask)}; it must be [time] or [time, channels] like audio {x.shape}")
+        raise ValueError(
+            f"mask has shape {np.shape(mask)}; it must be [time] or [time, channels] like audio {x.shape}"
+        )
     return np.broadcast_to(m, x.shape)
-

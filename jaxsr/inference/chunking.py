@@ -40,7 +40,15 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxsr.models import block_kernels, compute_dtype, keep_band, keep_band_taps, length_multiple, model_from_config
+from jaxsr.models import (
+    block_kernels,
+    compute_dtype,
+    keep_band,
+    keep_band_taps,
+    length_multiple,
+    model_from_config,
+)
+
 
 # ----------------------------------------------------------------------------------- chunk geometry
 def receptive_field(config: ml_collections.ConfigDict) -> tuple[int, int]:
@@ -62,11 +70,13 @@ def receptive_field(config: ml_collections.ConfigDict) -> tuple[int, int]:
         a, c = conv(k, m.dilation, 2, 2 ** (b - 1))
         lo, hi = lo + a, hi + c
         skips.append((lo, hi))
-    a, c = conv(kernels[-1], m.dilation, 2, 2 ** m.num_blocks)  # bottleneck
+    a, c = conv(kernels[-1], m.dilation, 2, 2**m.num_blocks)  # bottleneck
     lo, hi = lo + a, hi + c
-    for b in reversed(range(1, m.num_blocks + 1)):  # up blocks: stride 1 at spacing 2**(b+1), then x2
+    for b in reversed(
+        range(1, m.num_blocks + 1)
+    ):  # up blocks: stride 1 at spacing 2**(b+1), then x2
         a, c = conv(kernels[b - 1], m.dilation, 1, 2 ** (b + 1))
-        lo, hi = lo + a - 2 ** b, hi + c  # subpixel: output (2i+j) reads input i, offset in [-u/2, 0]
+        lo, hi = lo + a - 2**b, hi + c  # subpixel: output (2i+j) reads input i, offset in [-u/2, 0]
         lo, hi = min(lo, skips[b - 1][0]), max(hi, skips[b - 1][1])
     a, c = conv(m.final_kernel, 1, 1, 2)  # final conv has no dilation
     lo, hi = lo + a - 1, hi + c
@@ -105,8 +115,9 @@ class ChunkPlan:
         """The chunk length for `n <= length` samples (a short signal, or the last chunk): the smallest
         of 4 buckets L, L/2, L/4, L/8 that holds them, so that a few shapes serve every length (the fixed
         `lengths` of an export instead, when it has them)."""
-        buckets = self.lengths or sorted({max(self.multiple, _round_up(self.length >> i, self.multiple))
-                                          for i in range(4)})
+        buckets = self.lengths or sorted(
+            {max(self.multiple, _round_up(self.length >> i, self.multiple)) for i in range(4)}
+        )
         return next(b for b in buckets if b >= n)
 
     def last_length(self, n: int) -> int:
@@ -129,8 +140,9 @@ class ChunkPlan:
         return w.astype(np.float32)
 
 
-def chunk_plan(config: ml_collections.ConfigDict, chunk_length: int | None = None, *,
-               forward: Any = None) -> ChunkPlan:
+def chunk_plan(
+    config: ml_collections.ConfigDict, chunk_length: int | None = None, *, forward: Any = None
+) -> ChunkPlan:
     """The chunking used by `run_model` for `config`'s model.
 
     `chunk_length` (samples) defaults to `config.eval.chunk_length`, or 4 * `data.patch_length` when
@@ -149,41 +161,65 @@ def chunk_plan(config: ml_collections.ConfigDict, chunk_length: int | None = Non
     fixed = tuple(sorted(fixed)) if fixed else None
     if fixed is not None:
         if chunk_length is not None and chunk_length not in fixed:
-            raise ValueError(f"chunk_length={chunk_length!r}: this export takes only the chunk lengths {list(fixed)}; "
-                             f"pass one of them (or none: {fixed[-1]}).")
+            raise ValueError(
+                f"chunk_length={chunk_length!r}: this export takes only the chunk lengths {list(fixed)}; "
+                f"pass one of them (or none: {fixed[-1]})."
+            )
         length = int(chunk_length if chunk_length is not None else fixed[-1])
         if length < minimum:
-            raise ValueError(f"this export's chunk lengths {list(fixed)} are too short for its model: chunks overlap by "
-                             f"{overlap} samples, so it needs one >= {minimum}. Export again with --chunk-length "
-                             f"{_round_up(minimum, m)} (or larger), or without --chunk-length.")
-        return ChunkPlan(length=length, hop=length - overlap, left=left, fade=fade, multiple=m,
-                         lengths=tuple(n for n in fixed if n <= length))
+            raise ValueError(
+                f"this export's chunk lengths {list(fixed)} are too short for its model: chunks overlap by "
+                f"{overlap} samples, so it needs one >= {minimum}. Export again with --chunk-length "
+                f"{_round_up(minimum, m)} (or larger), or without --chunk-length."
+            )
+        return ChunkPlan(
+            length=length,
+            hop=length - overlap,
+            left=left,
+            fade=fade,
+            multiple=m,
+            lengths=tuple(n for n in fixed if n <= length),
+        )
     if chunk_length is None:
         default = int(config.eval.get("chunk_length", 0) or 4 * config.data.patch_length)
         length = max(_round_up(default, m), minimum)
     else:
         length = int(chunk_length)
         if length != chunk_length or length <= 0 or length % m:
-            raise ValueError(f"chunk_length must be a positive multiple of {m} (model.num_blocks="
-                             f"{config.model.num_blocks}) and at least {minimum}; got {chunk_length!r}. Try "
-                             f"{max(_round_up(max(length, 1), m), minimum)}.")
+            raise ValueError(
+                f"chunk_length must be a positive multiple of {m} (model.num_blocks="
+                f"{config.model.num_blocks}) and at least {minimum}; got {chunk_length!r}. Try "
+                f"{max(_round_up(max(length, 1), m), minimum)}."
+            )
         if length < minimum:
-            raise ValueError(f"chunk_length={length} is too short for this model: chunks overlap by {overlap} samples "
-                             f"(its receptive field plus a crossfade), so use chunk_length >= {minimum}.")
+            raise ValueError(
+                f"chunk_length={length} is too short for this model: chunks overlap by {overlap} samples "
+                f"(its receptive field plus a crossfade), so use chunk_length >= {minimum}."
+            )
     return ChunkPlan(length=length, hop=length - overlap, left=left, fade=fade, multiple=m)
 
 
 # ------------------------------------------------------------------- the network: the one place it runs
 def model_key(config: ml_collections.ConfigDict) -> str:
-    return json.dumps({**config.model.to_dict(), "dtype": compute_dtype(config.dtype).name,
-                       "keep_band": list(keep_band(config))}, sort_keys=True)
+    return json.dumps(
+        {
+            **config.model.to_dict(),
+            "dtype": compute_dtype(config.dtype).name,
+            "keep_band": list(keep_band(config)),
+        },
+        sort_keys=True,
+    )
 
 
 def _network_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """The part of `config` that defines the network: the model section, the dtype and, for sr, the task
     fields of the kept band (`jaxsr.models.keep_band`)."""
-    task = {k: config.task[k] for k in ("name", "ratio", "sr_keep_band") if k in config.get("task", {})}
-    return ml_collections.ConfigDict({"model": config.model.to_dict(), "dtype": config.dtype, "task": task})
+    task = {
+        k: config.task[k] for k in ("name", "ratio", "sr_keep_band") if k in config.get("task", {})
+    }
+    return ml_collections.ConfigDict(
+        {"model": config.model.to_dict(), "dtype": config.dtype, "task": task}
+    )
 
 
 @functools.lru_cache(maxsize=16)
@@ -218,8 +254,13 @@ def silence_gate(x: np.ndarray, left: int, right: int) -> np.ndarray:
     return nonzero[:, hi] == nonzero[:, lo]
 
 
-def apply_chunks(variables: Mapping, config: ml_collections.ConfigDict, chunks: np.ndarray,
-                 batch_size: int, forward: Callable | None = None) -> np.ndarray:
+def apply_chunks(
+    variables: Mapping,
+    config: ml_collections.ConfigDict,
+    chunks: np.ndarray,
+    batch_size: int,
+    forward: Callable | None = None,
+) -> np.ndarray:
     """The network (eval mode) on each row of `chunks`: `[n, time]` float32 -> `[n, time]` float32.
 
     The one place the network runs: `run_model`, `enhance` and `Streamer` all reach it, so another
@@ -242,7 +283,9 @@ def apply_chunks(variables: Mapping, config: ml_collections.ConfigDict, chunks: 
     if forward is None:
         fn = xla_apply(config)
 
-        def start(part: np.ndarray) -> Callable[[], Any]:  # dispatch now (async), read back when called
+        def start(
+            part: np.ndarray,
+        ) -> Callable[[], Any]:  # dispatch now (async), read back when called
             y = fn(variables, jnp.asarray(part))
             return lambda: y
     else:
@@ -251,7 +294,7 @@ def apply_chunks(variables: Mapping, config: ml_collections.ConfigDict, chunks: 
     out = np.empty((n, length), np.float32)
     pending: list = []
     for i in range(0, n, batch_size):
-        part = chunks[i:i + batch_size]
+        part = chunks[i : i + batch_size]
         b = _batch_bucket(len(part), batch_size)
         if b > len(part):
             part = np.concatenate([part, np.zeros((b - len(part), length), np.float32)])
@@ -259,22 +302,26 @@ def apply_chunks(variables: Mapping, config: ml_collections.ConfigDict, chunks: 
         pending.append((i, min(batch_size, n - i), start(part[:, :, None])))
         if len(pending) > 2:
             j, k, result = pending.pop(0)
-            out[j:j + k] = np.asarray(result())[:k, :, 0]
+            out[j : j + k] = np.asarray(result())[:k, :, 0]
     for j, k, result in pending:
-        out[j:j + k] = np.asarray(result())[:k, :, 0]
+        out[j : j + k] = np.asarray(result())[:k, :, 0]
     out[silence_gate(chunks, *receptive_field(config))] = 0.0
     return out
 
 
 # ------------------------------------------------------------------------- chunk, apply, overlap-add
-def add_chunk(out: np.ndarray, out_start: int, y: np.ndarray, k: int, plan: ChunkPlan, last: bool) -> None:
+def add_chunk(
+    out: np.ndarray, out_start: int, y: np.ndarray, k: int, plan: ChunkPlan, last: bool
+) -> None:
     """`out[:, p - out_start] += w_k(p) y_k(p)` for the positions p of chunk k inside `out` (`[ch, time]`)."""
     start = k * plan.hop
     lo, hi = max(start, out_start), min(start + y.shape[1], out_start + out.shape[1])
     if lo >= hi:
         return
     w = plan.window(k == 0, last)
-    out[:, lo - out_start:hi - out_start] += w[lo - start:hi - start] * y[:, lo - start:hi - start]
+    out[:, lo - out_start : hi - out_start] += (
+        w[lo - start : hi - start] * y[:, lo - start : hi - start]
+    )
 
 
 def as_device(variables: Mapping) -> Any:
@@ -286,8 +333,14 @@ def as_device(variables: Mapping) -> Any:
 _GROUP_SAMPLES = 1 << 20
 
 
-def run_planned(variables: Mapping, config: ml_collections.ConfigDict, x: np.ndarray, plan: ChunkPlan,
-                 batch_size: int, forward: Callable | None = None) -> np.ndarray:
+def run_planned(
+    variables: Mapping,
+    config: ml_collections.ConfigDict,
+    x: np.ndarray,
+    plan: ChunkPlan,
+    batch_size: int,
+    forward: Callable | None = None,
+) -> np.ndarray:
     """`x` `[time, ch]` float32 -> model output `[time, ch]`: chunk, apply, overlap-add, trim.
 
     Chunks go through the network a group at a time and are added into the output as they come back,
@@ -297,25 +350,44 @@ def run_planned(variables: Mapping, config: ml_collections.ConfigDict, x: np.nda
     last = plan.last_length(n)
     padded = np.zeros((ch, (num - 1) * plan.hop + max(last, plan.length)), np.float32)
     padded[:, :n] = x.T
-    full = np.lib.stride_tricks.sliding_window_view(padded, plan.length, axis=1)[:, : (num - 1) * plan.hop: plan.hop]
+    full = np.lib.stride_tricks.sliding_window_view(padded, plan.length, axis=1)[
+        :, : (num - 1) * plan.hop : plan.hop
+    ]
     assert full.shape[1] == num - 1, (full.shape, num)
     out = np.zeros((ch, n), np.float32)
     group = max(4 * batch_size, _GROUP_SAMPLES // plan.length)
     for c in range(ch):
         for k0 in range(0, num - 1, group):
-            y = apply_chunks(variables, config, np.ascontiguousarray(full[c, k0:k0 + group]), batch_size, forward)
+            y = apply_chunks(
+                variables,
+                config,
+                np.ascontiguousarray(full[c, k0 : k0 + group]),
+                batch_size,
+                forward,
+            )
             for j in range(len(y)):
-                add_chunk(out[c:c + 1], 0, y[j:j + 1], k0 + j, plan, last=False)
+                add_chunk(out[c : c + 1], 0, y[j : j + 1], k0 + j, plan, last=False)
     start = (num - 1) * plan.hop
-    y_last = apply_chunks(variables, config, np.ascontiguousarray(padded[:, start:start + last]), batch_size,
-                          forward)
+    y_last = apply_chunks(
+        variables,
+        config,
+        np.ascontiguousarray(padded[:, start : start + last]),
+        batch_size,
+        forward,
+    )
     del padded, full
     add_chunk(out, 0, y_last, num - 1, plan, last=True)
     return np.ascontiguousarray(out.T)
 
 
-def run_model(variables: Mapping, config: ml_collections.ConfigDict, x: np.ndarray | jax.Array, *,
-              batch_size: int | None = None, chunk_length: int | None = None) -> np.ndarray:
+def run_model(
+    variables: Mapping,
+    config: ml_collections.ConfigDict,
+    x: np.ndarray | jax.Array,
+    *,
+    batch_size: int | None = None,
+    chunk_length: int | None = None,
+) -> np.ndarray:
     """The model (eval mode) on an already-degraded signal at the target rate, in chunks.
 
     `x`: `[time]` or `[time, channels]` (each channel restored independently) -> the same shape,
@@ -325,7 +397,9 @@ def run_model(variables: Mapping, config: ml_collections.ConfigDict, x: np.ndarr
     """
     x = np.asarray(x)
     if x.ndim not in (1, 2) or x.shape[0] == 0 or (x.ndim == 2 and x.shape[1] == 0):
-        raise ValueError(f"run_model: x must be a non-empty [time] or [time, channels] signal; got shape {x.shape}")
+        raise ValueError(
+            f"run_model: x must be a non-empty [time] or [time, channels] signal; got shape {x.shape}"
+        )
     x2 = np.asarray(x, np.float32).reshape(x.shape[0], -1)
     batch_size = check_inference_batch_size(batch_size, config)
     y = run_planned(as_device(variables), config, x2, chunk_plan(config, chunk_length), batch_size)
@@ -344,4 +418,3 @@ def check_inference_batch_size(batch_size: int | None, config: ml_collections.Co
     if int(bs) != bs or int(bs) < 1:
         raise ValueError(f"batch_size must be a positive integer; got {bs!r}")
     return int(bs)
-

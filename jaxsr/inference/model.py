@@ -49,16 +49,28 @@ class Model:
         """One line, not the weights: what it does, its size, where it came from, what runs it."""
         t = self.task
         what = t.get("name", "?") + (f" x{t.get('ratio')}" if t.get("name") == "sr" else "")
-        params = sum(int(np.prod(np.shape(a))) for a in jax.tree_util.tree_leaves(self.variables.get("params", {})))
+        params = sum(
+            int(np.prod(np.shape(a)))
+            for a in jax.tree_util.tree_leaves(self.variables.get("params", {}))
+        )
         size = f", {params / 1e6:.2f} M params" if params else ""
-        return (f"Model({what}, {self.input_rate:g} -> {self.sample_rate} Hz{size}, step {self.step}, "
-                f"{self.runtime} {self.precision}{', ' + self.path if self.path else ''})")
+        return (
+            f"Model({what}, {self.input_rate:g} -> {self.sample_rate} Hz{size}, step {self.step}, "
+            f"{self.runtime} {self.precision}{', ' + self.path if self.path else ''})"
+        )
 
     @classmethod
-    def from_variables(cls, variables: Mapping, config: ml_collections.ConfigDict, step: int = 0) -> "Model":
+    def from_variables(
+        cls, variables: Mapping, config: ml_collections.ConfigDict, step: int = 0
+    ) -> "Model":
         variables = _normalise_variables(variables, config)
-        return cls(variables=variables, config=config, sample_rate=int(config.data.sample_rate),
-                   task=config.task.to_dict(), step=int(step))
+        return cls(
+            variables=variables,
+            config=config,
+            sample_rate=int(config.data.sample_rate),
+            task=config.task.to_dict(),
+            step=int(step),
+        )
 
     @property
     def input_rate(self) -> float:
@@ -67,7 +79,7 @@ class Model:
 
     @property
     def runtime(self) -> str:
-        """"xla" (the Flax model, jitted) or the runtime of `forward`."""
+        """ "xla" (the Flax model, jitted) or the runtime of `forward`."""
         return "xla" if self.forward is None else self.forward.runtime
 
     @property
@@ -90,11 +102,14 @@ class Model:
             else:
                 source = dataclasses.replace(self, forward=None)
             self._runtimes[runtime, precision] = dataclasses.replace(
-                self, forward=load_forward(source, runtime, precision=precision))
+                self, forward=load_forward(source, runtime, precision=precision)
+            )
         return self._runtimes[runtime, precision]
 
     # enhance and Streamer take a Model, so their modules import this one: import them on call.
-    def enhance(self, audio: ArrayLike, *, sample_rate: float, **kwargs: Any) -> np.ndarray | tuple[np.ndarray, dict]:
+    def enhance(
+        self, audio: ArrayLike, *, sample_rate: float, **kwargs: Any
+    ) -> np.ndarray | tuple[np.ndarray, dict]:
         """`jaxsr.enhance(self, audio, sample_rate=..., **kwargs)`."""
         from jaxsr.inference.api import enhance
 
@@ -108,8 +123,13 @@ class Model:
 
 
 # -------------------------------------------------------------------------------------------- loading
-def load(workdir_or_checkpoint: str | os.PathLike, which: str | int = "latest", *, runtime: str | None = None,
-         precision: str = "float32") -> Model:
+def load(
+    workdir_or_checkpoint: str | os.PathLike,
+    which: str | int = "latest",
+    *,
+    runtime: str | None = None,
+    precision: str = "float32",
+) -> Model:
     """Load a trained model for inference: a packaged model by name (`jaxsr.pretrained.available()`,
     e.g. "speech-sr-x4-16k"), a training workdir (or one of its step directories), or a folder
     written by `jaxsr.export` (run without the Flax model code).
@@ -126,18 +146,28 @@ def load(workdir_or_checkpoint: str | os.PathLike, which: str | int = "latest", 
     path = pathlib.Path(text).expanduser()
     if (path / "jaxsr-export.json").is_file() or path.name == "jaxsr-export.json":
         folder = path if path.is_dir() else path.parent
-        if which != "latest":  # an export holds one set of weights; "best" would silently load it anyway
-            raise ValueError(f"{folder} is an exported model with one set of weights; drop which={which!r} (--which)")
+        if (
+            which != "latest"
+        ):  # an export holds one set of weights; "best" would silently load it anyway
+            raise ValueError(
+                f"{folder} is an exported model with one set of weights; drop which={which!r} (--which)"
+            )
         if (folder / "checkpoints").is_dir() or (folder / "best").is_dir():
-            raise ValueError(f"{folder} holds both an exported model (jaxsr-export.json) and a training run's "
-                             "checkpoints; move the export into a folder of its own and export again.")
+            raise ValueError(
+                f"{folder} holds both an exported model (jaxsr-export.json) and a training run's "
+                "checkpoints; move the export into a folder of its own and export again."
+            )
         return _load_exported(folder, runtime, precision)
     named = pretrained.is_name(text)
     if named and (text.startswith(pretrained.PREFIX) or not path.exists()):
         if which not in ("latest", "best"):
-            raise ValueError(f"{text!r} is a packaged model with one set of weights; drop which={which!r}")
+            raise ValueError(
+                f"{text!r} is a packaged model with one set of weights; drop which={which!r}"
+            )
         model = pretrained.load(text)
-    elif not path.exists() and len(path.parts) == 1:  # a bare word: most likely a misspelt model name
+    elif (
+        not path.exists() and len(path.parts) == 1
+    ):  # a bare word: most likely a misspelt model name
         raise pretrained.unknown_name_error(text)
     else:
         from jaxsr.checkpoints import load_checkpoint  # orbax is only needed here
@@ -159,12 +189,16 @@ def check_not_a_workdir_lookalike(path: pathlib.Path, text: str) -> None:
         return
     artefacts = sorted(p.name for p in path.glob("forward*") if p.suffix in (".stablehlo", ".onnx"))
     if artefacts:
-        raise FileNotFoundError(f"{path} holds exported artefacts ({', '.join(artefacts[:3])}) but no "
-                                "jaxsr-export.json; copy that file back from the export, or export the model again.")
+        raise FileNotFoundError(
+            f"{path} holds exported artefacts ({', '.join(artefacts[:3])}) but no "
+            "jaxsr-export.json; copy that file back from the export, or export the model again."
+        )
     if pretrained.is_name(path.name) and not text.startswith(pretrained.PREFIX):
-        raise FileNotFoundError(f"{path} is a local folder, not a training workdir (no config.json), and its name is "
-                                f"that of a packaged model; for the packaged model pass {pretrained.PREFIX}{path.name}, "
-                                "or rename the folder.")
+        raise FileNotFoundError(
+            f"{path} is a local folder, not a training workdir (no config.json), and its name is "
+            f"that of a packaged model; for the packaged model pass {pretrained.PREFIX}{path.name}, "
+            "or rename the folder."
+        )
 
 
 def _load_exported(folder: pathlib.Path, runtime: str | None, precision: str) -> Model:
@@ -175,8 +209,15 @@ def _load_exported(folder: pathlib.Path, runtime: str | None, precision: str) ->
     runtime = runtime or {"stablehlo": "stablehlo", "onnx": "onnxruntime"}.get(fmt, "stablehlo")
     forward = load_forward(folder, runtime, precision=precision)
     config = forward.config
-    return Model(variables={}, config=config, sample_rate=int(config.data.sample_rate), task=config.task.to_dict(),
-                 step=int(forward.metadata.get("step", 0)), path=str(folder), forward=forward)
+    return Model(
+        variables={},
+        config=config,
+        sample_rate=int(config.data.sample_rate),
+        task=config.task.to_dict(),
+        step=int(forward.metadata.get("step", 0)),
+        path=str(folder),
+        forward=forward,
+    )
 
 
 # ------------------------------------------------------------------------------- checking the variables
@@ -185,48 +226,72 @@ def _expected_shapes(key: str, config_json: str) -> dict[str, tuple[int, ...]]:
     """`{path: shape}` of the variables of the model in `config_json`; cached per architecture (`key`)."""
     del key  # the cache key; config_json carries the same information
     shapes = variable_shapes(model_from_config(ml_collections.ConfigDict(json.loads(config_json))))
-    return {jax.tree_util.keystr(p): tuple(s.shape) for p, s in jax.tree_util.tree_leaves_with_path(shapes)}
+    return {
+        jax.tree_util.keystr(p): tuple(s.shape)
+        for p, s in jax.tree_util.tree_leaves_with_path(shapes)
+    }
 
 
 def _normalise_variables(params: Mapping, config: ml_collections.ConfigDict) -> dict:
     """A variables dict `{'params', ['batch_stats']}` checked against `config.model`, on the device."""
     if not isinstance(params, Mapping):
-        raise ValueError(f"params must be a jaxsr.Model, a variables dict {{'params', 'batch_stats'}} or a "
-                         f"params dict; got {type(params).__name__}")
+        raise ValueError(
+            f"params must be a jaxsr.Model, a variables dict {{'params', 'batch_stats'}} or a "
+            f"params dict; got {type(params).__name__}"
+        )
     variables = dict(params) if "params" in params else {"params": params}
     if config.model.norm == "batch" and not variables.get("batch_stats"):
-        raise ValueError("params: this model (model.norm='batch') needs its BatchNorm statistics; pass the variables "
-                         "dict {'params': ..., 'batch_stats': ...} or a Model from jaxsr.load(workdir).")
+        raise ValueError(
+            "params: this model (model.norm='batch') needs its BatchNorm statistics; pass the variables "
+            "dict {'params': ..., 'batch_stats': ...} or a Model from jaxsr.load(workdir)."
+        )
     if not variables.get("batch_stats"):
         variables.pop("batch_stats", None)
     cfg = ml_collections.ConfigDict({"model": config.model.to_dict(), "dtype": "float32"})
     want = _expected_shapes(model_key(cfg), json.dumps(cfg.to_dict(), sort_keys=True))
-    got = {jax.tree_util.keystr(p): tuple(np.shape(a)) for p, a in jax.tree_util.tree_leaves_with_path(variables)}
+    got = {
+        jax.tree_util.keystr(p): tuple(np.shape(a))
+        for p, a in jax.tree_util.tree_leaves_with_path(variables)
+    }
     if got != want:
         missing = sorted(set(want) - set(got))
         extra = sorted(set(got) - set(want))
         wrong = sorted(k for k in set(want) & set(got) if want[k] != got[k])
-        detail = (f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}" if extra
-                  else f"{wrong[0]} has shape {got[wrong[0]]}, expected {want[wrong[0]]}")
-        raise ValueError(f"params do not match config.model (num_blocks={config.model.num_blocks}, width="
-                         f"{config.model.width}): {detail}. Pass the config the params were trained with.")
+        detail = (
+            f"missing {missing[:3]}"
+            if missing
+            else f"unexpected {extra[:3]}"
+            if extra
+            else f"{wrong[0]} has shape {got[wrong[0]]}, expected {want[wrong[0]]}"
+        )
+        raise ValueError(
+            f"params do not match config.model (num_blocks={config.model.num_blocks}, width="
+            f"{config.model.width}): {detail}. Pass the config the params were trained with."
+        )
     return as_device(variables)
 
 
-def resolve_model(params: Model | Mapping, config: ml_collections.ConfigDict | None, runtime: str | None = None,
-             precision: str | None = None) -> tuple[dict, ml_collections.ConfigDict, Any]:
+def resolve_model(
+    params: Model | Mapping,
+    config: ml_collections.ConfigDict | None,
+    runtime: str | None = None,
+    precision: str | None = None,
+) -> tuple[dict, ml_collections.ConfigDict, Any]:
     """`(variables on the device, config, forward)` from what `enhance` / `Streamer` were given;
     `forward` is the runtime (None: the jitted Flax model). `runtime` / `precision` switch it."""
     if isinstance(params, Model):
         if config is not None and model_key(config) != model_key(params.config):
-            raise ValueError("config: a Model carries its own config; pass config=None (or the same model config).")
+            raise ValueError(
+                "config: a Model carries its own config; pass config=None (or the same model config)."
+            )
         model = params
     elif config is None:
-        raise ValueError("config is required when params is a variables/params pytree (it says which model they "
-                         "are); or pass a Model from jaxsr.load(workdir).")
+        raise ValueError(
+            "config is required when params is a variables/params pytree (it says which model they "
+            "are); or pass a Model from jaxsr.load(workdir)."
+        )
     else:
         model = Model.from_variables(params, config)
     if runtime is not None or precision is not None:
         model = model.with_runtime(runtime or model.runtime, precision or model.precision)
     return model.variables, model.config, model.forward
-

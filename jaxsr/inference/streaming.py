@@ -18,9 +18,24 @@ from numpy.typing import ArrayLike
 from jaxsr.config import task_option
 from jaxsr.degrade import SINC_ZEROS, sinc_rows, spline_upsample
 from jaxsr.inference.api import keep_known
-from jaxsr.inference.checks import (check_audio_array, check_finite, check_mask, check_rate, same_rate,
-                                    warn_clipped, count_clipped, expected_input_rate, resolve_task)
-from jaxsr.inference.chunking import add_chunk, check_inference_batch_size, run_planned, apply_chunks, chunk_plan
+from jaxsr.inference.checks import (
+    check_audio_array,
+    check_finite,
+    check_mask,
+    check_rate,
+    same_rate,
+    warn_clipped,
+    count_clipped,
+    expected_input_rate,
+    resolve_task,
+)
+from jaxsr.inference.chunking import (
+    add_chunk,
+    check_inference_batch_size,
+    run_planned,
+    apply_chunks,
+    chunk_plan,
+)
 from jaxsr.inference.model import Model, resolve_model
 
 # Knots of look-ahead / look-back for the streaming cubic spline. A not-a-knot spline's dependence on
@@ -58,16 +73,27 @@ class _SplineFront(_Front):
     """
 
     def __init__(self, ratio: int, channels: int):
-        self.r, self.knots, self.k0, self.n_lr, self.done = ratio, np.zeros((0, channels), np.float32), 0, 0, 0
+        self.r, self.knots, self.k0, self.n_lr, self.done = (
+            ratio,
+            np.zeros((0, channels), np.float32),
+            0,
+            0,
+            0,
+        )
         self.latency = (SPLINE_CONTEXT + 2) * ratio
 
     def _segment(self, a: int, b: int, final: bool) -> np.ndarray:
         if final and a == 0:  # the whole signal: exactly what enhance() does
-            return np.stack([spline_upsample(self.knots[:, c], self.r, b) for c in range(self.knots.shape[1])], 1)
+            return np.stack(
+                [spline_upsample(self.knots[:, c], self.r, b) for c in range(self.knots.shape[1])],
+                1,
+            )
         i0 = max(0, a // self.r - SPLINE_CONTEXT)
         i1 = self.n_lr if final else min(self.n_lr, -(-b // self.r) + SPLINE_CONTEXT + 1)
-        y = self.knots[i0 - self.k0:i1 - self.k0].astype(np.float64)
-        spline = scipy.interpolate.CubicSpline(np.arange(i0, i1) * self.r, y, axis=0, bc_type="not-a-knot")
+        y = self.knots[i0 - self.k0 : i1 - self.k0].astype(np.float64)
+        spline = scipy.interpolate.CubicSpline(
+            np.arange(i0, i1) * self.r, y, axis=0, bc_type="not-a-knot"
+        )
         return spline(np.arange(a, b)).astype(np.float32)
 
     def push(self, x: np.ndarray, miss: np.ndarray | None) -> np.ndarray:
@@ -92,13 +118,19 @@ class _SincFront(_Front):
     sample is final once the SINC_ZEROS knots after it have arrived, and equals the whole-signal result."""
 
     def __init__(self, ratio: int, channels: int):
-        self.r, self.knots, self.k0, self.n_lr, self.done = ratio, np.zeros((0, channels), np.float32), 0, 0, 0
+        self.r, self.knots, self.k0, self.n_lr, self.done = (
+            ratio,
+            np.zeros((0, channels), np.float32),
+            0,
+            0,
+            0,
+        )
         self.latency = (SINC_ZEROS + 1) * ratio
 
     def _segment(self, a: int, b: int) -> np.ndarray:
         i0 = max(0, -(-a // self.r) - SINC_ZEROS)  # the first knot whose filter reaches sample a
-        window = self.knots[i0 - self.k0:]
-        return sinc_rows(window.T, self.r, b - i0 * self.r).T[a - i0 * self.r:]
+        window = self.knots[i0 - self.k0 :]
+        return sinc_rows(window.T, self.r, b - i0 * self.r).T[a - i0 * self.r :]
 
     def push(self, x: np.ndarray, miss: np.ndarray | None) -> np.ndarray:
         self.knots = np.concatenate([self.knots, x])
@@ -127,10 +159,14 @@ class _FillFront(_Front):
     def __init__(self, channels: int):
         self.x = np.zeros((0, channels), np.float32)
         self.miss = np.zeros((0, channels), bool)
-        self.keep = np.zeros((0, channels), bool)  # per buffered sample: given with a mask and not missing
+        self.keep = np.zeros(
+            (0, channels), bool
+        )  # per buffered sample: given with a mask and not missing
         self.given = np.zeros((0, channels), np.float32)  # emitted, not yet composed
         self.kept = np.zeros((0, channels), bool)
-        self.prev: list[tuple[int, float] | None] = [None] * channels  # last known (index, value) emitted
+        self.prev: list[tuple[int, float] | None] = [
+            None
+        ] * channels  # last known (index, value) emitted
         self.x0 = 0
 
     def _fill(self, upto: int) -> np.ndarray:
@@ -150,7 +186,12 @@ class _FillFront(_Front):
                 self.prev[c] = (self.x0 + int(known[-1]), float(self.x[known[-1], c]))
         self.given = np.concatenate([self.given, out])
         self.kept = np.concatenate([self.kept, self.keep[:upto]])
-        self.x, self.miss, self.keep, self.x0 = self.x[upto:], self.miss[upto:], self.keep[upto:], self.x0 + upto
+        self.x, self.miss, self.keep, self.x0 = (
+            self.x[upto:],
+            self.miss[upto:],
+            self.keep[upto:],
+            self.x0 + upto,
+        )
         return out
 
     def compose(self, y: np.ndarray) -> np.ndarray:
@@ -167,7 +208,10 @@ class _FillFront(_Front):
         # Emit up to the last sample known in every channel: later holes still lack a right neighbour.
         upto = len(self.x)
         for c in range(self.x.shape[1]):
-            upto = min(upto, int(np.flatnonzero(~self.miss[:, c])[-1]) + 1 if (~self.miss[:, c]).any() else 0)
+            upto = min(
+                upto,
+                int(np.flatnonzero(~self.miss[:, c])[-1]) + 1 if (~self.miss[:, c]).any() else 0,
+            )
         return self._fill(upto)
 
     def flush(self) -> np.ndarray | None:
@@ -195,19 +239,35 @@ class Streamer:
     differ). The stream is not resampled: `sample_rate` must be the rate the model expects.
     """
 
-    def __init__(self, model_or_params: Model | Mapping, *, sample_rate: float,
-                 config: ml_collections.ConfigDict | None = None, band_limited: bool = False, task: str | None = None,
-                 ratio: int | None = None, batch_size: int | None = None, chunk_length: int | None = None,
-                 runtime: str | None = None, precision: str | None = None):
-        self.variables, self.config, self.forward = resolve_model(model_or_params, config, runtime, precision)
+    def __init__(
+        self,
+        model_or_params: Model | Mapping,
+        *,
+        sample_rate: float,
+        config: ml_collections.ConfigDict | None = None,
+        band_limited: bool = False,
+        task: str | None = None,
+        ratio: int | None = None,
+        batch_size: int | None = None,
+        chunk_length: int | None = None,
+        runtime: str | None = None,
+        precision: str | None = None,
+    ):
+        self.variables, self.config, self.forward = resolve_model(
+            model_or_params, config, runtime, precision
+        )
         self.task, self.ratio = resolve_task(self.config, task, ratio)
         if band_limited and self.task != "sr":
-            raise ValueError(f"band_limited=True only applies to the sr task; this model does {self.task!r}.")
+            raise ValueError(
+                f"band_limited=True only applies to the sr task; this model does {self.task!r}."
+            )
         rate, want = check_rate(sample_rate), expected_input_rate(self.config, band_limited)
         if not same_rate(rate, want):
-            raise ValueError(f"sample_rate={sample_rate}: this Streamer needs input at {want:g} Hz (task {self.task}"
-                             f"{', band-limited' if band_limited else ''}); it does not resample. Resample the stream "
-                             "first (e.g. soxr.ResampleStream) or use enhance() on whole signals.")
+            raise ValueError(
+                f"sample_rate={sample_rate}: this Streamer needs input at {want:g} Hz (task {self.task}"
+                f"{', band-limited' if band_limited else ''}); it does not resample. Resample the stream "
+                "first (e.g. soxr.ResampleStream) or use enhance() on whole signals."
+            )
         self.band_limited = band_limited
         self._sinc = self.task == "sr" and task_option(self.config.task, "sr_frontend") == "sinc"
         self.input_rate, self.output_rate = rate, int(self.config.data.sample_rate)
@@ -232,7 +292,9 @@ class Streamer:
         self._front = None
         self._x = None  # target-rate samples not yet consumed by a chunk, [time, ch]
         self._x0 = self._n = self._next = self._emitted = 0
-        self._ys: dict[int, np.ndarray] = {}  # chunk index -> model output [ch, L], until fully emitted
+        self._ys: dict[
+            int, np.ndarray
+        ] = {}  # chunk index -> model output [ch, L], until fully emitted
         self._clip_warned = False
 
     def _start(self, ch: int, was_1d: bool) -> None:
@@ -264,17 +326,23 @@ class Streamer:
     def flush(self) -> np.ndarray:
         """Finish the stream: the remaining restored samples. The streamer is reset afterwards."""
         if self._channels is None:
-            raise ValueError("flush() before any process(): the stream is empty, there is nothing to restore.")
+            raise ValueError(
+                "flush() before any process(): the stream is empty, there is nothing to restore."
+            )
         rest = self._front.flush()
         if rest is not None:
             self._push(rest, compute=False)
         n = self._n
         if self._next == 0:  # never filled one chunk: exactly the offline short-signal path
-            y = run_planned(self.variables, self.config, self._x, self.plan, self.batch_size, self.forward).T
+            y = run_planned(
+                self.variables, self.config, self._x, self.plan, self.batch_size, self.forward
+            ).T
         else:  # the offline grid: full chunks, then a last one bucketed to what is left
             p, num, last = self.plan, self.plan.num_chunks(n), self.plan.last_length(n)
             end = (num - 1) * p.hop + max(last, p.length) - self._x0
-            self._x = np.concatenate([self._x, np.zeros((end - len(self._x), self._channels), np.float32)])
+            self._x = np.concatenate(
+                [self._x, np.zeros((end - len(self._x), self._channels), np.float32)]
+            )
             self._compute(num - 1)
             if self._next == num - 1:
                 self._compute(num, length=last)
@@ -294,7 +362,9 @@ class Streamer:
         empty = np.zeros((self._channels, 0), np.float32)
         if not compute:
             return empty
-        ready = (self._n - self.plan.length) // self.plan.hop + 1 if self._n >= self.plan.length else 0
+        ready = (
+            (self._n - self.plan.length) // self.plan.hop + 1 if self._n >= self.plan.length else 0
+        )
         if ready > self._next:
             self._compute(ready)
         upto = self._n - self.plan.length  # the fixed latency; everything before it is final
@@ -310,9 +380,14 @@ class Streamer:
         if upto_chunk > self._next:
             x = self._x.T
             starts = [k * p.hop - self._x0 for k in range(self._next, upto_chunk)]
-            chunks = np.stack([x[:, s:s + length] for s in starts], axis=1)  # [ch, k, length]
-            y = apply_chunks(self.variables, self.config, chunks.reshape(-1, length), self.batch_size,
-                             self.forward)
+            chunks = np.stack([x[:, s : s + length] for s in starts], axis=1)  # [ch, k, length]
+            y = apply_chunks(
+                self.variables,
+                self.config,
+                chunks.reshape(-1, length),
+                self.batch_size,
+                self.forward,
+            )
             y = y.reshape(ch, len(starts), length)
             for i, k in enumerate(range(self._next, upto_chunk)):
                 self._ys[k] = y[:, i]
@@ -326,5 +401,7 @@ class Streamer:
         for k in sorted(self._ys):
             add_chunk(out, self._emitted, self._ys[k], k, self.plan, last=k == last)
         self._emitted = upto
-        self._ys = {k: y for k, y in self._ys.items() if k * self.plan.hop + self.plan.length > upto}
+        self._ys = {
+            k: y for k, y in self._ys.items() if k * self.plan.hop + self.plan.length > upto
+        }
         return out

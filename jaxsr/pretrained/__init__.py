@@ -27,7 +27,9 @@ from typing import Any
 import numpy as np
 
 # $JAXSR_PRETRAINED_DIR points at another folder of packaged models (e.g. your own, built with build.py).
-MODELS_DIR = pathlib.Path(os.environ.get("JAXSR_PRETRAINED_DIR") or pathlib.Path(__file__).resolve().parent / "models")
+MODELS_DIR = pathlib.Path(
+    os.environ.get("JAXSR_PRETRAINED_DIR") or pathlib.Path(__file__).resolve().parent / "models"
+)
 PREFIX = "pretrained:"  # Model.path of a packaged model
 
 
@@ -36,14 +38,18 @@ _REQUIRED = {"name": str, "file": str, "sha256": str, "config": dict}
 # The manifest fields that decide what a packaged model outputs. `config_sha256` covers them, so an edited
 # ratio, rate or config is refused like a damaged weights file instead of silently changing the output.
 OUTPUT_FIELDS = ("config", "task", "ratio", "sample_rate", "input_rate", "sha256")
-_REINSTALL = "reinstall jaxsr (pip install --force-reinstall jaxsr, or git checkout the file in a clone)"
+_REINSTALL = (
+    "reinstall jaxsr (pip install --force-reinstall jaxsr, or git checkout the file in a clone)"
+)
 
 
 def config_sha256(manifest: dict) -> str:
     """SHA-256 of the canonical JSON (sorted keys, no spaces) of `manifest`'s `OUTPUT_FIELDS`: the value
     of the manifest's `config_sha256`, which `build` writes and every load checks."""
     fields = {k: manifest.get(k) for k in OUTPUT_FIELDS}
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,12 +73,16 @@ def _scan() -> _Scan:
             unnamed.append(f"{p} is not a readable JSON manifest ({e}); {_REINSTALL}, or remove it")
             continue
         if not isinstance(meta, dict):
-            unnamed.append(f"{p} holds a JSON {type(meta).__name__}, not a manifest object; {_REINSTALL}, or remove it")
+            unnamed.append(
+                f"{p} holds a JSON {type(meta).__name__}, not a manifest object; {_REINSTALL}, or remove it"
+            )
             continue
         missing = [k for k, t in _REQUIRED.items() if not isinstance(meta.get(k), t)]
         if missing:
-            msg = (f"{p} is not a complete manifest: {', '.join(missing)} missing or of the wrong type; "
-                   f"{_REINSTALL}, or remove it")
+            msg = (
+                f"{p} is not a complete manifest: {', '.join(missing)} missing or of the wrong type; "
+                f"{_REINSTALL}, or remove it"
+            )
             if isinstance(meta.get("name"), str) and meta["name"]:
                 broken[meta["name"]] = msg
             else:
@@ -83,8 +93,10 @@ def _scan() -> _Scan:
     for name, ps in paths.items():
         if len(ps) > 1:  # which one is meant cannot be told: neither is loaded
             good.pop(name)
-            broken[name] = (f"packaged model {name!r} is claimed by {len(ps)} manifests: "
-                            f"{' and '.join(map(str, ps))}; remove the one that is not jaxsr's, or rename it inside")
+            broken[name] = (
+                f"packaged model {name!r} is claimed by {len(ps)} manifests: "
+                f"{' and '.join(map(str, ps))}; remove the one that is not jaxsr's, or rename it inside"
+            )
     return _Scan(good, {n: ps[0] for n, ps in paths.items()}, broken, unnamed)
 
 
@@ -100,8 +112,18 @@ def names() -> list[str]:
 def available() -> list[dict[str, Any]]:
     """One dict per packaged model: `name`, `task`, `ratio` (sr), `sample_rate` (output Hz),
     `input_rate` (Hz the model expects), `params`, `description`, `scores` (held-out), `storage`."""
-    keys = ("name", "task", "ratio", "sample_rate", "input_rate", "params", "description", "scores", "storage",
-            "training")
+    keys = (
+        "name",
+        "task",
+        "ratio",
+        "sample_rate",
+        "input_rate",
+        "params",
+        "description",
+        "scores",
+        "storage",
+        "training",
+    )
     return [{k: m.get(k) for k in keys} for m in _manifests().values()]
 
 
@@ -131,8 +153,11 @@ def _nearest_by_meaning(text: str, manifests: dict) -> list[str]:
     task = next((k for k in ("sr", "denoise", "inpaint") if re.search(rf"(?<![a-z]){k}", t)), None)
     scores = {}
     for name, m in manifests.items():
-        score = (3 * (task is not None and m.get("task") == task) + 2 * (ratio is not None and m.get("ratio") == ratio)
-                 + (rate is not None and abs(float(m.get("sample_rate", 0)) - rate) < 1100))
+        score = (
+            3 * (task is not None and m.get("task") == task)
+            + 2 * (ratio is not None and m.get("ratio") == ratio)
+            + (rate is not None and abs(float(m.get("sample_rate", 0)) - rate) < 1100)
+        )
         scores[name] = score
     best = max(scores.values(), default=0)
     winners = [n for n, v in scores.items() if v == best]
@@ -143,13 +168,17 @@ def unknown_name_error(text: str) -> ValueError:
     """The one-line error for a name that is neither a packaged model nor a path."""
     scan = _scan()
     known = sorted(scan.good)
-    close = _nearest_by_meaning(str(text), scan.good) or difflib.get_close_matches(str(text), known, n=1)
+    close = _nearest_by_meaning(str(text), scan.good) or difflib.get_close_matches(
+        str(text), known, n=1
+    )
     hint = f"; did you mean {close[0]!r}?" if close else "."
     bad = scan.unnamed + [scan.broken[n] for n in sorted(scan.broken)]
     unreadable = f" Unreadable manifest(s): {'; '.join(bad[:2])}." if bad else ""
-    return ValueError(f"{text!r} is neither a training workdir nor a packaged model{hint} Packaged models: "
-                      f"{', '.join(known) or 'none'} (jaxsr.pretrained.available() lists them with their scores)."
-                      + unreadable)
+    return ValueError(
+        f"{text!r} is neither a training workdir nor a packaged model{hint} Packaged models: "
+        f"{', '.join(known) or 'none'} (jaxsr.pretrained.available() lists them with their scores)."
+        + unreadable
+    )
 
 
 def manifest(name: str) -> dict:
@@ -164,8 +193,10 @@ def manifest(name: str) -> dict:
         raise unknown_name_error(name)
     # Manifests written before the field existed have none; every manifest build.py writes has it.
     if "config_sha256" in m and m["config_sha256"] != config_sha256(m):
-        raise ValueError(f"packaged model {name!r}: {scan.paths[name]} was altered (its config, task, ratio or rates "
-                         f"no longer match its config_sha256); {_REINSTALL}.")
+        raise ValueError(
+            f"packaged model {name!r}: {scan.paths[name]} was altered (its config, task, ratio or rates "
+            f"no longer match its config_sha256); {_REINSTALL}."
+        )
     return m
 
 
@@ -190,9 +221,11 @@ def read_variables(name: str) -> dict:
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     if digest != m["sha256"]:
-        raise ValueError(f"packaged model {m['name']!r}: {path} is damaged (SHA-256 {digest[:12]}... is not the "
-                         f"manifest's {m['sha256'][:12]}...); reinstall jaxsr (pip install --force-reinstall jaxsr, "
-                         "or git checkout the file in a clone).")
+        raise ValueError(
+            f"packaged model {m['name']!r}: {path} is damaged (SHA-256 {digest[:12]}... is not the "
+            f"manifest's {m['sha256'][:12]}...); reinstall jaxsr (pip install --force-reinstall jaxsr, "
+            "or git checkout the file in a clone)."
+        )
     with np.load(io.BytesIO(data), allow_pickle=False) as z:
         flat = {k: np.asarray(z[k], np.float32) for k in z.files}
     return unflatten(flat)
@@ -228,8 +261,21 @@ def load(name: str):
 
     m = manifest(name)
     config = config_from_json(json.dumps(m["config"]))
-    model = Model.from_variables(read_variables(m["name"]), config, m.get("training", {}).get("steps", 0))
+    model = Model.from_variables(
+        read_variables(m["name"]), config, m.get("training", {}).get("steps", 0)
+    )
     return dataclasses.replace(model, path=PREFIX + m["name"])
 
 
-__all__ = ["OUTPUT_FIELDS", "available", "config_sha256", "names", "problems", "load", "manifest", "is_name", "read_variables", "MODELS_DIR"]
+__all__ = [
+    "OUTPUT_FIELDS",
+    "available",
+    "config_sha256",
+    "names",
+    "problems",
+    "load",
+    "manifest",
+    "is_name",
+    "read_variables",
+    "MODELS_DIR",
+]

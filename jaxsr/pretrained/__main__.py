@@ -14,12 +14,17 @@ from jaxsr.pretrained import available
 
 
 def table() -> str:
-    lines = ["| name | task | input -> output | parameters | held-out result |", "|---|---|---|---|---|"]
+    lines = [
+        "| name | task | input -> output | parameters | held-out result |",
+        "|---|---|---|---|---|",
+    ]
     for m in available():
         task = m["task"] + (f" x{m['ratio']}" if m.get("ratio") else "")
         headline = (m.get("scores") or {}).get("headline", "see its model card")
-        lines.append(f"| `{m['name']}` | {task} | {m['input_rate'] / 1000:g} -> {m['sample_rate'] / 1000:g} kHz | "
-                     f"{m['params'] / 1e6:.2f} M | {headline} |")
+        lines.append(
+            f"| `{m['name']}` | {task} | {m['input_rate'] / 1000:g} -> {m['sample_rate'] / 1000:g} kHz | "
+            f"{m['params'] / 1e6:.2f} M | {headline} |"
+        )
     return "\n".join(lines)
 
 

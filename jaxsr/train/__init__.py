@@ -14,12 +14,31 @@ evaluation modules are imported only when a loop runs.)
 
 from jaxsr.train.loop import load_init_variables, train_and_evaluate
 from jaxsr.train.signals import Interrupted
-from jaxsr.train.state import (TrainState, create_train_state, eval_variables, learning_rate_schedule,
-                               make_jitted_step, make_optimizer, make_train_step, resolve_dtype)
+from jaxsr.train.state import (
+    TrainState,
+    create_train_state,
+    eval_variables,
+    learning_rate_schedule,
+    make_jitted_step,
+    make_optimizer,
+    make_train_step,
+    resolve_dtype,
+)
 from jaxsr.train.workdir import check_workdir, move_previous_run, workdir_lock
 
 __all__ = [
-    "Interrupted", "TrainState", "check_workdir", "create_train_state", "eval_variables", "learning_rate_schedule",
-    "load_init_variables", "make_jitted_step", "make_optimizer", "make_train_step", "move_previous_run",
-    "resolve_dtype", "train_and_evaluate", "workdir_lock",
+    "Interrupted",
+    "TrainState",
+    "check_workdir",
+    "create_train_state",
+    "eval_variables",
+    "learning_rate_schedule",
+    "load_init_variables",
+    "make_jitted_step",
+    "make_optimizer",
+    "make_train_step",
+    "move_previous_run",
+    "resolve_dtype",
+    "train_and_evaluate",
+    "workdir_lock",
 ]

@@ -25,8 +25,14 @@ from jaxsr import checkpoints, config as config_lib, parallel
 from jaxsr.config import validate
 from jaxsr.models import model_from_config
 from jaxsr.train.signals import Interrupted, StopFlag
-from jaxsr.train.state import (TrainState, create_train_state, eval_variables, make_jitted_step, make_optimizer,
-                               resolve_dtype)
+from jaxsr.train.state import (
+    TrainState,
+    create_train_state,
+    eval_variables,
+    make_jitted_step,
+    make_optimizer,
+    resolve_dtype,
+)
 from jaxsr.train.workdir import check_workdir, flat_dict, move_previous_run, workdir_lock
 
 log = logging.getLogger("jaxsr")
@@ -49,8 +55,10 @@ def _no_space(e: BaseException, workdir: pathlib.Path, step: int) -> NoSpaceLeft
     if code not in (errno.ENOSPC, errno.EDQUOT):
         return None
     kept = checkpoints.checkpoint_steps(workdir)
-    full = NoSpaceLeft(f"no space left on device while saving step {step} in {workdir}; freed space lets you resume: "
-                       f"re-run the same command (from step {kept[-1] if kept else 0})")
+    full = NoSpaceLeft(
+        f"no space left on device while saving step {step} in {workdir}; freed space lets you resume: "
+        f"re-run the same command (from step {kept[-1] if kept else 0})"
+    )
     full.errno = code  # set after: OSError(code, text) would print as "[Errno 28] text"
     return full
 
@@ -61,11 +69,17 @@ def _check_finite(metrics: dict, step: int) -> None:
         if value is not None and not np.isfinite(value):
             raise FloatingPointError(
                 f"{name} became {value} at step {step}. The run stopped without saving this state; the last good "
-                "checkpoint is kept. Try a lower config.train.learning_rate or config.train.grad_clip=1.0.")
+                "checkpoint is kept. Try a lower config.train.learning_rate or config.train.grad_clip=1.0."
+            )
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib.Path, *, overwrite: bool = False,
-                       quiet: bool = False) -> dict:
+def train_and_evaluate(
+    config: ml_collections.ConfigDict,
+    workdir: str | pathlib.Path,
+    *,
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> dict:
     """Train per `config`, writing checkpoints and logs to `workdir`; returns the final eval summary.
 
     Re-running with the same workdir resumes from its latest checkpoint. (The data and evaluation
@@ -78,7 +92,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         return _train_and_evaluate(config, workdir, overwrite, quiet, is_main)
 
 
-def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool, quiet: bool, is_main: bool) -> dict:
+def _train_and_evaluate(
+    config: ml_collections.ConfigDict,
+    workdir: pathlib.Path,
+    overwrite: bool,
+    quiet: bool,
+    is_main: bool,
+) -> dict:
     from jaxsr import evaluation, writers
     from jaxsr.data import builders, eval_clips, pipeline
 
@@ -86,7 +106,9 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path
     # failed start (a bad data.path, an empty folder, an init_from of another shape) leaves an earlier run,
     # its config and its logs as they were.
     user_config = config  # what config.json records ("auto" dtype and all)
-    config = ml_collections.ConfigDict(config.to_dict())  # a private copy: dtype "auto" is resolved below
+    config = ml_collections.ConfigDict(
+        config.to_dict()
+    )  # a private copy: dtype "auto" is resolved below
     config.dtype = resolve_dtype(config)
     resuming = not overwrite and bool(checkpoints.checkpoint_steps(workdir))
     init_variables = check_init_from(config) if config.train.init_from and not resuming else None
@@ -101,8 +123,9 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path
     data_dir = config.data.data_dir or None
     train_source = builders.load_split(config.data, "train", data_dir)
     valid_source = builders.load_split(config.data, "valid", data_dir)
-    loader = pipeline.train_loader(config, train_source, shard_index=jax.process_index(),
-                                   shard_count=jax.process_count())
+    loader = pipeline.train_loader(
+        config, train_source, shard_index=jax.process_index(), shard_count=jax.process_count()
+    )
     examples = eval_clips.eval_examples(config, valid_source, config.eval.num_clips or None)
     # A fresh run draws its first batch now, as the last check that the data really yields patches; a
     # resumed run's first batch comes from the restored iterator state instead.
@@ -123,12 +146,18 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path
         checkpoints.save_config(workdir, user_config)
     writer = writers.MetricWriter(workdir, enabled=is_main, quiet=quiet)
     if moved is not None:
-        writer.text(f"--overwrite: moved the previous run to {moved}; it is deleted once this run has saved its first "
-                    "checkpoint (should this run fail before that, move its files back to restore it)")
-    parallel.barrier("jaxsr-workdir-ready")  # other processes open the workdir's checkpoints only now
-    writer.text(f"data: {config.data.name} train={len(train_source)} clips, valid={len(valid_source)} clips; "
-                f"{jax.device_count()} device(s) [{jax.default_backend()}], global batch {config.train.batch_size}, "
-                f"compute {config.dtype}")
+        writer.text(
+            f"--overwrite: moved the previous run to {moved}; it is deleted once this run has saved its first "
+            "checkpoint (should this run fail before that, move its files back to restore it)"
+        )
+    parallel.barrier(
+        "jaxsr-workdir-ready"
+    )  # other processes open the workdir's checkpoints only now
+    writer.text(
+        f"data: {config.data.name} train={len(train_source)} clips, valid={len(valid_source)} clips; "
+        f"{jax.device_count()} device(s) [{jax.default_backend()}], global batch {config.train.batch_size}, "
+        f"compute {config.dtype}"
+    )
 
     # State, replicated over the mesh; the step is jitted once with explicit shardings.
     tx = make_optimizer(config)
@@ -141,32 +170,59 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path
     ckpt = checkpoints.Checkpointer(workdir, keep=config.train.keep_checkpoints)
     start = None
     if resuming:
-        target = jax.tree_util.tree_map(lambda a, sh: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sh),
-                                        state_shapes, state_sharding)
+        target = jax.tree_util.tree_map(
+            lambda a, sh: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sh),
+            state_shapes,
+            state_sharding,
+        )
         model_target = _model_item(target)
-        if "ema_batch_stats" in model_target and not checkpoints.latest_has_model_key(workdir, "ema_batch_stats"):
-            del model_target["ema_batch_stats"]  # an EMA run saved by an older jaxsr: restored, then started below
+        if "ema_batch_stats" in model_target and not checkpoints.latest_has_model_key(
+            workdir, "ema_batch_stats"
+        ):
+            del model_target[
+                "ema_batch_stats"
+            ]  # an EMA run saved by an older jaxsr: restored, then started below
         restored = ckpt.restore_latest(model_target, _opt_item(target))
         if restored.damaged:
             # A damaged newer step is moved out of checkpoints/ (not deleted: it may be worth a look), or
             # the resumed run would collide with it when it reaches that step again.
             for bad_step, reason in restored.damaged:
-                log.warning("checkpoint %s is damaged and was skipped (%s)", workdir / "checkpoints" / str(bad_step),
-                            reason)
+                log.warning(
+                    "checkpoint %s is damaged and was skipped (%s)",
+                    workdir / "checkpoints" / str(bad_step),
+                    reason,
+                )
             if is_main:
                 aside = checkpoints.move_damaged(workdir, [s for s, _ in restored.damaged])
-                writer.text(f"moved the damaged checkpoint(s) {[s for s, _ in restored.damaged]} to {aside}")
+                writer.text(
+                    f"moved the damaged checkpoint(s) {[s for s, _ in restored.damaged]} to {aside}"
+                )
             parallel.barrier("jaxsr-damaged-moved")
             ckpt.latest.reload()
         if restored.step is not None:
-            start, model_vars, opt, meta = restored.step, restored.model, restored.opt, restored.meta
-            state = state.replace(params=model_vars["params"], batch_stats=model_vars["batch_stats"],
-                                  ema_params=model_vars.get("ema_params"), opt_state=opt["opt_state"], step=opt["step"])
+            start, model_vars, opt, meta = (
+                restored.step,
+                restored.model,
+                restored.opt,
+                restored.meta,
+            )
+            state = state.replace(
+                params=model_vars["params"],
+                batch_stats=model_vars["batch_stats"],
+                ema_params=model_vars.get("ema_params"),
+                opt_state=opt["opt_state"],
+                step=opt["step"],
+            )
             if state.ema_params is not None and "ema_batch_stats" not in model_vars:
                 # Saved before EMA statistics were kept: they start from the live ones (a copy, for donation).
-                log.warning("%s holds no EMA of the BatchNorm statistics (saved by an older jaxsr); starting it from "
-                            "the live statistics", workdir / "checkpoints" / str(start))
-                state = state.replace(ema_batch_stats=jax.tree_util.tree_map(jnp.copy, model_vars["batch_stats"]))
+                log.warning(
+                    "%s holds no EMA of the BatchNorm statistics (saved by an older jaxsr); starting it from "
+                    "the live statistics",
+                    workdir / "checkpoints" / str(start),
+                )
+                state = state.replace(
+                    ema_batch_stats=jax.tree_util.tree_map(jnp.copy, model_vars["batch_stats"])
+                )
             elif state.ema_params is not None:
                 state = state.replace(ema_batch_stats=model_vars["ema_batch_stats"])
             pipeline.set_iterator_state(loader, meta["data_state"])
@@ -199,7 +255,9 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path
     try:
         with StopFlag() as stop, writer.progress(start, num_steps) as bar, _closing(loader, ckpt):
             while step < num_steps:
-                host_batch, first_batch = (first_batch, None) if first_batch is not None else (next(loader), None)
+                host_batch, first_batch = (
+                    (first_batch, None) if first_batch is not None else (next(loader), None)
+                )
                 if multi_process:
                     rows = len(host_batch["x"])
                     host_batch = dict(host_batch, stop=np.full((rows,), stop.signal or 0, np.int32))
@@ -211,7 +269,8 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path
                         raise MemoryError(
                             f"out of device memory with config.train.batch_size={tr.batch_size} and "
                             f"data.patch_length={config.data.patch_length}; try --config.train.batch_size="
-                            f"{max(tr.batch_size // 2, jax.device_count())}.") from e
+                            f"{max(tr.batch_size // 2, jax.device_count())}."
+                        ) from e
                     raise
                 step += 1
                 n_window += 1
@@ -228,34 +287,52 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path
                     logged = True
                     dt = time.perf_counter() - t_window
                     patches = n_window * tr.batch_size / max(dt, 1e-9)
-                    last_metrics.update(patches_per_s=patches,
-                                        audio_s_per_s=patches * config.data.patch_length / config.data.sample_rate)
+                    last_metrics.update(
+                        patches_per_s=patches,
+                        audio_s_per_s=patches * config.data.patch_length / config.data.sample_rate,
+                    )
                     writer.scalars(step, {f"train/{k}": v for k, v in last_metrics.items()})
-                    bar.set_postfix(loss=f"{last_metrics['loss']:.2e}", snr=f"{last_metrics['snr']:.1f}",
-                                    pps=f"{patches:.0f}")
+                    bar.set_postfix(
+                        loss=f"{last_metrics['loss']:.2e}",
+                        snr=f"{last_metrics['snr']:.1f}",
+                        pps=f"{patches:.0f}",
+                    )
                     t_window, n_window = time.perf_counter(), 0
                 bar.update(1)
                 eval_now = step % tr.eval_every == 0 or step == num_steps
                 if eval_now or step % tr.checkpoint_every == 0 or stopping:
-                    if not logged:  # the metrics of *this* step vouch for the state about to be saved
-                        last_metrics = {**last_metrics, **{k: float(v) for k, v in jax.device_get(m).items()}}
+                    if (
+                        not logged
+                    ):  # the metrics of *this* step vouch for the state about to be saved
+                        last_metrics = {
+                            **last_metrics,
+                            **{k: float(v) for k, v in jax.device_get(m).items()},
+                        }
                         _check_finite(last_metrics, step)
                     # Saved before evaluating, so that a failure during evaluation loses no training.
                     ckpt.save(step, _model_item(state), _opt_item(state), meta(), force=True)
-                    if overwrite and not committed:  # once, on every process: the new run now has a checkpoint
+                    if (
+                        overwrite and not committed
+                    ):  # once, on every process: the new run now has a checkpoint
                         ckpt.wait()
                         committed = True
                         if moved is not None:
                             shutil.rmtree(moved, ignore_errors=True)
-                            writer.text(f"deleted the previous run ({moved}): this run has saved step {step}")
+                            writer.text(
+                                f"deleted the previous run ({moved}): this run has saved step {step}"
+                            )
                             moved = None
                 if eval_now:
                     summary = evaluation.evaluate(eval_variables(state), config, examples)
                     writer.scalars(step, evaluation.flat_summary(summary, prefix="eval/"))
                     writer.text(f"step {step}: " + evaluation.one_line(summary))
-                    ckpt.save_best(step, _model_item(state), _opt_item(state), meta(), summary["model"]["lsd"])
+                    ckpt.save_best(
+                        step, _model_item(state), _opt_item(state), meta(), summary["model"]["lsd"]
+                    )
                 if stopping:
-                    writer.text(f"stopped by signal at step {step}; checkpoint saved. Re-run the same command to resume.")
+                    writer.text(
+                        f"stopped by signal at step {step}; checkpoint saved. Re-run the same command to resume."
+                    )
                     break
         ckpt.close()
     except Exception as e:
@@ -271,13 +348,21 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path
     if stopping:  # the last evaluation is stale: report nothing rather than an old table
         writer.close()
         raise Interrupted(stopping, step, workdir)
-    if not summary and examples:  # resumed at the end: evaluate once so there is something to report
+    if (
+        not summary and examples
+    ):  # resumed at the end: evaluate once so there is something to report
         summary = evaluation.evaluate(eval_variables(state), config, examples)
     if is_main and summary:
         writer.text(evaluation.format_table(summary, config))
         if config.eval.save_examples and examples:
-            evaluation.save_examples(workdir, eval_variables(state), config, examples[: config.eval.save_examples],
-                                     writer=writer, step=step)
+            evaluation.save_examples(
+                workdir,
+                eval_variables(state),
+                config,
+                examples[: config.eval.save_examples],
+                writer=writer,
+                step=step,
+            )
     writer.close()
     return summary
 
@@ -293,13 +378,19 @@ def load_init_variables(source: str) -> tuple[dict, ml_collections.ConfigDict]:
     path = pathlib.Path(source).expanduser()
     if pretrained.is_name(source) and (source.startswith(pretrained.PREFIX) or not path.exists()):
         m = pretrained.manifest(source)
-        return pretrained.read_variables(source), config_lib.config_from_json(json.dumps(m["config"]))
+        return pretrained.read_variables(source), config_lib.config_from_json(
+            json.dumps(m["config"])
+        )
     if not path.exists():
-        raise ValueError(f"config.train.init_from: {source!r} is neither a workdir nor a packaged model "
-                         f"(packaged: {', '.join(pretrained.names())}); pass one, or \"\" to train from scratch.")
+        raise ValueError(
+            f"config.train.init_from: {source!r} is neither a workdir nor a packaged model "
+            f'(packaged: {", ".join(pretrained.names())}); pass one, or "" to train from scratch.'
+        )
     if export_folder(path) is not None:
-        raise ValueError(f"config.train.init_from: {source} is an exported model (jaxsr-export.json), whose weights are "
-                         "baked into its graph; pass the workdir or packaged model it was exported from.")
+        raise ValueError(
+            f"config.train.init_from: {source} is an exported model (jaxsr-export.json), whose weights are "
+            "baked into its graph; pass the workdir or packaged model it was exported from."
+        )
     try:
         check_not_a_workdir_lookalike(path, source)
         restored = checkpoints.load_checkpoint(path)
@@ -322,11 +413,17 @@ def check_init_from(config: ml_collections.ConfigDict) -> dict:
     want_shapes = {k: tuple(np.shape(v)) for k, v in flat_dict(want).items()}
     got_shapes = {k: tuple(np.shape(v)) for k, v in flat_dict(got).items()}
     if want_shapes != got_shapes:
-        differ = [f"model.{f}={source_config.model[f]!r} there, {config.model[f]!r} here"
-                  for f in ("num_blocks", "width", "max_filters", "dilation", "norm", "final_kernel") if f in config.model and
-                  f in source_config.model and source_config.model[f] != config.model[f]]
-        raise ValueError(f"config.train.init_from: {source} holds a network of another shape than this config's"
-                         f" ({'; '.join(differ) or 'parameter shapes differ'}); use the same model fields.")
+        differ = [
+            f"model.{f}={source_config.model[f]!r} there, {config.model[f]!r} here"
+            for f in ("num_blocks", "width", "max_filters", "dilation", "norm", "final_kernel")
+            if f in config.model
+            and f in source_config.model
+            and source_config.model[f] != config.model[f]
+        ]
+        raise ValueError(
+            f"config.train.init_from: {source} holds a network of another shape than this config's"
+            f" ({'; '.join(differ) or 'parameter shapes differ'}); use the same model fields."
+        )
     return got
 
 
@@ -336,9 +433,16 @@ def _init_from(state: TrainState, got: dict) -> TrainState:
     put = lambda new, old: jax.device_put(jnp.asarray(new, old.dtype), old.sharding)  # noqa: E731
     params = jax.tree_util.tree_map(put, got["params"], state.params)
     stats = jax.tree_util.tree_map(put, got["batch_stats"], state.batch_stats)
-    copy = lambda tree: jax.tree_util.tree_map(jnp.copy, tree) if state.ema_params is not None else None  # noqa: E731
-    return state.replace(params=params, batch_stats=stats, ema_params=copy(params),
-                         ema_batch_stats=copy(stats) if state.ema_params is not None else state.ema_batch_stats)
+
+    def copy(tree):
+        return jax.tree_util.tree_map(jnp.copy, tree) if state.ema_params is not None else None
+
+    return state.replace(
+        params=params,
+        batch_stats=stats,
+        ema_params=copy(params),
+        ema_batch_stats=copy(stats) if state.ema_params is not None else state.ema_batch_stats,
+    )
 
 
 @contextlib.contextmanager

@@ -29,7 +29,10 @@ class StopFlag:
         if self.signal is not None:  # a second Ctrl-C: stop now
             raise KeyboardInterrupt
         self.signal = signum
-        log.warning("received %s: saving a checkpoint and stopping after this step", signal.Signals(signum).name)
+        log.warning(
+            "received %s: saving a checkpoint and stopping after this step",
+            signal.Signals(signum).name,
+        )
 
     def __exit__(self, *exc) -> bool:
         for s, h in self._old.items():
@@ -47,5 +50,7 @@ class Interrupted(Exception):
     def __init__(self, signum: int, step: int, workdir: pathlib.Path):
         self.signum, self.step, self.workdir = int(signum), int(step), workdir
         self.exit_code = 128 + self.signum
-        super().__init__(f"stopped by {signal.Signals(self.signum).name} at step {self.step}; the checkpoint of that "
-                         f"step is saved in {workdir}. Re-run the same command to resume.")
+        super().__init__(
+            f"stopped by {signal.Signals(self.signum).name} at step {self.step}; the checkpoint of that "
+            f"step is saved in {workdir}. Re-run the same command to resume."
+        )

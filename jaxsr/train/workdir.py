@@ -20,14 +20,34 @@ from jaxsr import checkpoints, files
 # Fields that may change when a run is resumed: bookkeeping, and the learning-rate schedule (lowering
 # the rate after a divergence is the usual fix). Anything that changes the model, the data, the task or
 # the optimizer state's structure makes it another experiment.
-_RESUMABLE_FIELDS = ("train.num_train_steps", "train.log_every", "train.eval_every", "train.checkpoint_every",
-                     "train.keep_checkpoints", "train.learning_rate", "train.schedule", "train.warmup_steps",
-                     "train.final_lr_fraction", "data.num_workers", "data.prefetch", "data.data_dir",
-                     "data.build_workers", "eval.")
+_RESUMABLE_FIELDS = (
+    "train.num_train_steps",
+    "train.log_every",
+    "train.eval_every",
+    "train.checkpoint_every",
+    "train.keep_checkpoints",
+    "train.learning_rate",
+    "train.schedule",
+    "train.warmup_steps",
+    "train.final_lr_fraction",
+    "data.num_workers",
+    "data.prefetch",
+    "data.data_dir",
+    "data.build_workers",
+    "eval.",
+)
 
 # What a run writes into its workdir; `--overwrite` moves exactly these aside (never the lock, nor
 # earlier `.previous-*` folders).
-_RUN_FILES = ("checkpoints", "best", "checkpoints-damaged", "tensorboard", "examples", "log.txt", checkpoints.CONFIG_FILE)
+_RUN_FILES = (
+    "checkpoints",
+    "best",
+    "checkpoints-damaged",
+    "tensorboard",
+    "examples",
+    "log.txt",
+    checkpoints.CONFIG_FILE,
+)
 
 
 def flat_dict(d: dict, prefix: str = "") -> dict:
@@ -42,7 +62,9 @@ def flat_dict(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def check_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool) -> bool:
+def check_workdir(
+    config: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool
+) -> bool:
     """Refuse to mix two different experiments in one workdir; writes nothing.
 
     Returns whether the workdir holds files of an earlier run (which `--overwrite` moves aside once the
@@ -50,26 +72,38 @@ def check_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path, over
     holds nothing to protect or resume: it is not compared, and the new run replaces its config.
     """
     previous = any((workdir / name).exists() for name in _RUN_FILES)
-    if overwrite or not checkpoints.has_checkpoint(workdir) or not (workdir / checkpoints.CONFIG_FILE).exists():
+    if (
+        overwrite
+        or not checkpoints.has_checkpoint(workdir)
+        or not (workdir / checkpoints.CONFIG_FILE).exists()
+    ):
         return previous
     old_config = checkpoints.read_config(workdir)
     old, new = flat_dict(old_config.to_dict()), flat_dict(config.to_dict())
-    diff = sorted(k for k in set(old) | set(new)
-                  if old.get(k) != new.get(k) and not k.startswith(_RESUMABLE_FIELDS))
+    diff = sorted(
+        k
+        for k in set(old) | set(new)
+        if old.get(k) != new.get(k) and not k.startswith(_RESUMABLE_FIELDS)
+    )
     if diff:
         detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:8])
         raise ValueError(
             f"{workdir} holds a run with a different config ({detail}). Use a new --workdir, "
-            "or pass --overwrite to move that run aside and start again.")
+            "or pass --overwrite to move that run aside and start again."
+        )
     # The cosine schedule is a function of num_train_steps: resuming with another value would re-stretch
     # it, and the learning rate would jump back up mid-run. A constant schedule may be extended freely.
     old_tr, new_tr = old_config.train, config.train
-    if (old_tr.schedule == new_tr.schedule == "cosine" and old_tr.num_train_steps != new_tr.num_train_steps):
+    if (
+        old_tr.schedule == new_tr.schedule == "cosine"
+        and old_tr.num_train_steps != new_tr.num_train_steps
+    ):
         raise ValueError(
             f"config.train.num_train_steps: {workdir} was trained with a cosine schedule over {old_tr.num_train_steps} "
             f"steps; resuming with {new_tr.num_train_steps} would re-stretch it (the learning rate would jump). Resume "
             f"with --config.train.num_train_steps={old_tr.num_train_steps}, or start a new run (another --workdir, or "
-            "--overwrite).")
+            "--overwrite)."
+        )
     return previous
 
 
@@ -79,7 +113,9 @@ def move_previous_run(workdir: pathlib.Path) -> pathlib.Path | None:
     Called only once the new run has validated its config and data, so a failed start leaves the old
     run where it was; the caller deletes the moved run once the new one has committed a checkpoint.
     """
-    names = [name for name in _RUN_FILES if (workdir / name).exists() or (workdir / name).is_symlink()]
+    names = [
+        name for name in _RUN_FILES if (workdir / name).exists() or (workdir / name).is_symlink()
+    ]
     if not names:
         return None
     dest = workdir / time.strftime(".previous-%Y%m%d-%H%M%S")
@@ -110,5 +146,7 @@ def workdir_lock(workdir: pathlib.Path, enabled: bool = True) -> Iterator[None]:
             yield
     except files.LockBusy:
         holder = (workdir / ".lock").read_text().strip()
-        raise ValueError(f"{workdir} is in use by another training run ({holder or 'unknown pid'}); "
-                         "wait for it to stop, or use another --workdir.") from None
+        raise ValueError(
+            f"{workdir} is in use by another training run ({holder or 'unknown pid'}); "
+            "wait for it to stop, or use another --workdir."
+        ) from None

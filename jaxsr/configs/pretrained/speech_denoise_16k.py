@@ -20,7 +20,16 @@ def get_config():
     config.data.min_top_band_db = None  # denoising needs no top band: every recording trains
     config.task.name = "denoise"
     config.task.snr_db = (-5.0, 20.0)
-    config.task.noise_types = ("white", "pink", "brown", "varying", "babble", "babble", "folder", "folder")
+    config.task.noise_types = (
+        "white",
+        "pink",
+        "brown",
+        "varying",
+        "babble",
+        "babble",
+        "folder",
+        "folder",
+    )
     config.task.noise_dir = "../shared/data/noise-real"
     config.task.noise_holdout = 0.2
     config.task.clean_prob = 0.1

@@ -10,7 +10,7 @@ from jaxsr.configs.pretrained import speech_sr_x4_16k
 
 
 def get_config():
-    config = speech_sr_x4_16k.get_config()
+    config = speech_sr_x4_16k.get_config("1")
     config.seed = 12
     config.task.ratio = 8
     config.train.init_from = "speech-sr-x8-16k"
