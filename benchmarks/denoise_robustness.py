@@ -173,12 +173,21 @@ def score_cell(
         clean_prob=0.0,
     )
     examples = []
+    everyone = [z for _, z in clips]
     for k, (cid, y) in enumerate(clips):
-        pool = [z for c, z in clips if speaker_of(c) != speaker_of(cid)] or [
-            z for j, (_, z) in enumerate(clips) if j != k
-        ]
+        others = [z for c, z in clips if speaker_of(c) != speaker_of(cid)]
+        # Babble of other speakers where the set has them; else, as `launch/evaluate.py` draws it, every other
+        # file (file k itself excluded).
+        pool, exclude = (others, None) if others else (everyone, k)
         ex = evaluation.clip_example(
-            y, config, k, seed, noise_pool=pool, noise_files=noise_files, clip_id=cid
+            y,
+            config,
+            k,
+            seed,
+            noise_pool=pool,
+            noise_files=noise_files,
+            clip_id=cid,
+            exclude=exclude,
         )
         if clean:
             ex.update(x=ex["y"].copy(), baseline=ex["y"].copy())
@@ -431,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.data in (str(VOICES_TEST), str(SPEECH_44K))
         else display_path(args.data)
     )
-    key = f"denoise-robustness-{args.held_out_set}"
+    key = f"denoise-robustness-{args.held_out_set if args.data in (str(VOICES_TEST), str(SPEECH_44K)) else 'data'}"
     return emit(
         result,
         args,

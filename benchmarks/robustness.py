@@ -453,6 +453,11 @@ def report(result: dict) -> str:
     )
 
 
+def section_suffix(args: argparse.Namespace) -> str:
+    """The held-out set a RESULTS section is for: `voices`, `speech44k`, or `data` for another `--data` folder."""
+    return args.held_out_set if args.data in (str(VOICES_TEST), str(SPEECH_44K)) else "data"
+
+
 # -------------------------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -516,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
         else display_path(args.data)
     )
     if any(codecs):  # a section per model kind, beside the resampler sweep's
-        key = f"robustness-codecs-x{ratio}-{rate // 1000}k-{args.held_out_set}"
+        key = f"robustness-codecs-x{ratio}-{rate // 1000}k-{section_suffix(args)}"
         return emit(
             result,
             args,
@@ -525,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
             (BEGIN.replace("robustness", key), END.replace("robustness", key)),
             f"Robustness to codecs: `sr` x{ratio} at {rate} Hz, {where}",
         )
-    key = f"robustness-x{ratio}-{rate // 1000}k-{args.held_out_set}"
+    key = f"robustness-x{ratio}-{rate // 1000}k-{section_suffix(args)}"
     return emit(
         result,
         args,

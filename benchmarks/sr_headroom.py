@@ -82,13 +82,14 @@ def octave_edges(sample_rate: int, ratio: int) -> list[float]:
 def file_row(y: np.ndarray, sample_rate: int, ratio: int, resamplers: list[str]) -> dict:
     """One file's figures at one ratio (see the module docstring)."""
     from jaxsr import degrade, metrics
+    from jaxsr.resamplers import sr_lowrate
 
     y = y[: len(y) // ratio * ratio]
     edges = octave_edges(sample_rate, ratio)
     bands = band_energies(y, sample_rate, edges)
     total, missing = float(bands.sum()), float(bands[1:].sum())
     spline = [
-        metrics.snr(y, degrade.spline_upsample(resamplers.sr_lowrate(y, ratio, r), ratio, len(y)))
+        metrics.snr(y, degrade.spline_upsample(sr_lowrate(y, ratio, r), ratio, len(y)))
         for r in resamplers
     ]
     err = total / 10 ** (np.mean(spline) / 10)  # the spline's error energy at its mean SNR

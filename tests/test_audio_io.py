@@ -148,10 +148,15 @@ def test_write_mono_1d_and_int16(tmp_path):
 def test_write_clips_with_warning(tmp_path, caplog):
     x = np.array([0.5, 1.5, -2.0, 0.25], np.float32)
     with caplog.at_level(logging.WARNING):
-        audio_io.write_audio(tmp_path / "c.wav", x, 8000, subtype="FLOAT")
+        audio_io.write_audio(tmp_path / "c.wav", x, 8000, subtype="PCM_24")
     assert "clipped 2 of 4" in caplog.text
     y, _ = sf.read(tmp_path / "c.wav", dtype="float32")
-    np.testing.assert_array_equal(y, [0.5, 1.0, -1.0, 0.25])
+    np.testing.assert_allclose(y, [0.5, 1.0, -1.0, 0.25], atol=2**-23)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):  # a float file holds samples past full scale as they are
+        audio_io.write_audio(tmp_path / "f.wav", x, 8000, subtype="FLOAT")
+    assert "clipped" not in caplog.text
+    np.testing.assert_array_equal(sf.read(tmp_path / "f.wav", dtype="float32")[0], x)
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         audio_io.write_audio(tmp_path / "d.wav", x / 2, 8000)

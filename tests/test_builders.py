@@ -251,8 +251,8 @@ def test_bad_inputs_are_named(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no audio files under"):
         builders.build(_data(name="audio_folder", path=str(tmp_path / "empty")), tmp_path)
-    with pytest.raises(ValueError, match="data.name='librispeech'"):
-        builders.build(_data(name="librispeech"), tmp_path)
+    with pytest.raises(ValueError, match="data.name='librivox'"):
+        builders.build(_data(name="librivox"), tmp_path)
     with pytest.raises(ValueError, match="store_dtype"):
         builders.build(_data(store_dtype="int8"), tmp_path)
     # Every file corrupt: an error naming the split, never a silently empty dataset.

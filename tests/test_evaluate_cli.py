@@ -380,12 +380,10 @@ def test_denoise_robustness_benchmark_scores_what_the_cli_scores(
         ("white", 0.0),
         ("babble_voices", 0.0),
     ]
-    assert out["goals"]["babble_voices_0db"]["gain_db"] == pytest.approx(out["cells"][1]["gain_db"])
-    assert (
-        out["goals"]["mean_gain_white_pink_babble_varying"]["met"] is None
-    )  # its cells were not run
+    assert out["goals"]["mean_gain"]["met"] is None  # its cells were not run
+    assert out["goals"]["clean_in"]["met"] is None
     text = results.read_text()
-    assert text.startswith("# Results\n\nkept\n") and bench.BEGIN in text and bench.END in text
+    assert text.startswith("# Results\n\nkept\n") and "denoise-robustness-" in text
     assert "babble_voices" in text and "python -m benchmarks.denoise_robustness" in text
 
     folder = tmp_path / "held_out"

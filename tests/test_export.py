@@ -312,7 +312,11 @@ def test_a_missing_optional_package_is_one_line_naming_it_and_the_extra(
     with pytest.raises(ImportError) as e:
         call(tiny[2], tmp_path / "out")
     text = _one_line(e)
-    assert f"'{module}'" in text and "pip install jaxsr[export]" in text
+    assert (
+        f"'{module}'" in text
+        and 'pip install -e ".[export]"' in text
+        and 'pip install "jaxsr[export]"' in text
+    )
 
 
 def test_forward_refuses_chunks_of_the_wrong_shape(tiny):

@@ -17,6 +17,7 @@ import pytest
 import scipy.interpolate
 
 from jaxsr import checkpoints, inference as E
+from jaxsr.inference import chunking
 from jaxsr.config import default_config
 from jaxsr.degrade import linear_fill, spline_upsample
 from jaxsr.models import init_variables, length_multiple, model_from_config
@@ -136,7 +137,7 @@ def test_short_signals_and_channels(setup):
 def test_nothing_recompiles_per_file(setup):
     c, v, _ = setup
     L = E.chunk_plan(c).length
-    fn = E.xla_apply(c)
+    fn = chunking.xla_apply(c)
     before = fn._cache_size()
     lengths = np.random.default_rng(0).integers(L // 2, 9 * L, size=10)
     for n in lengths:
@@ -537,7 +538,7 @@ def test_implausible_rates_and_huge_outputs_are_refused(setup, monkeypatch):
 def test_ambiguous_layout_and_int16_range_int32_warn(tiny_config):
     # (2, 8) reads as 2 samples x 8 channels, and int16-range values stored as int32 come
     # out 1/65536 as loud: both are legal, so both run, but each says what it was read as.
-    from jaxsr.inference import check_audio_array
+    from jaxsr.inference.checks import check_audio_array
 
     with pytest.warns(UserWarning, match=r"shape \(2, 8\).*2 samples of 8 channels.*audio\.T"):
         a, _ = check_audio_array(np.zeros((2, 8), np.float32))
