@@ -94,19 +94,7 @@ def parse_args(argv: list[str] | None, prog: str | None = None) -> argparse.Name
         help="chunks per forward pass (default: 1 on CPU, the config's eval.batch_size on GPU/TPU)",
     )
     p.add_argument("--chunk-length", type=int, help="samples per chunk (default: the config's)")
-    p.add_argument(
-        "--runtime",
-        choices=("xla", "stablehlo", "onnxruntime", "openvino"),
-        help="what runs the network (default: xla for a model, the artefact's own for an export folder; "
-        "onnxruntime/openvino need `pip install -e '.[export]'` from a clone, or `pip install 'jaxsr[export]'`)",
-    )
-    p.add_argument(
-        "--precision",
-        choices=("float32", "bfloat16"),
-        default="float32",
-        help="bfloat16: openvino (AVX512-BF16/AMX CPUs), xla or stablehlo; measured on the packaged models: "
-        "each output sample moves by at most 0.4e-3 to 3e-3 and SNR by at most 0.005 dB (docs/inference.md)",
-    )
+    common.add_runtime_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)

@@ -151,19 +151,7 @@ def parse_args(argv: list[str] | None, prog: str | None = None) -> argparse.Name
         help="accept file rates outside 1-768 kHz (refused by default: such a rate is usually a damaged header)",
     )
     p.add_argument("--max-files", type=int, help="score only the first N files (in sorted order)")
-    p.add_argument(
-        "--runtime",
-        choices=("xla", "stablehlo", "onnxruntime", "openvino"),
-        help="what runs the network "
-        "(default: xla, an export folder's own; onnxruntime/openvino need `pip install -e '.[export]'` from a clone, or `pip install 'jaxsr[export]'`)",
-    )
-    p.add_argument(
-        "--precision",
-        choices=("float32", "bfloat16"),
-        default="float32",
-        help="bfloat16: openvino (AVX512-BF16/AMX CPUs), xla or stablehlo; measured on the packaged models: "
-        "each output sample moves by at most 0.4e-3 to 3e-3 and SNR by at most 0.005 dB (docs/inference.md)",
-    )
+    common.add_runtime_args(p)
     p.add_argument(
         "--perceptual",
         action="store_true",
