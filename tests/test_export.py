@@ -4,7 +4,7 @@ The model is a tiny AudioUNet (B=2, width 1/16, no dropout) whose weights are ra
 init (non-zero biases, BatchNorm statistics away from 0 / 1, an O(1) residual), so that a wrongly
 folded BatchNorm, a dropped bias or a mis-ordered subpixel shuffle shows up. The reference is
 `model.apply(..., train=False)`. The StableHLO path needs only jax, so its tests always run; ONNX,
-ONNX Runtime and OpenVINO are the optional `export` extra (`pip install jaxsr[export]`), which CI does
+ONNX Runtime and OpenVINO are the optional `export` extra (`pip install -e '.[export]'` from a clone), which CI does
 not install, so their tests skip without them.
 """
 
@@ -76,7 +76,8 @@ def stablehlo_dir(tiny, tmp_path_factory):
 @pytest.fixture(scope="module")
 def onnx_dir(tiny, tmp_path_factory):
     pytest.importorskip(
-        "onnx", reason="ONNX export needs the optional 'export' extra (pip install jaxsr[export])"
+        "onnx",
+        reason="ONNX export needs the optional 'export' extra (pip install -e '.[export]' from a clone, or pip install 'jaxsr[export]')",
     )
     return export(tiny[2], tmp_path_factory.mktemp("onnx"), "onnx")
 
@@ -129,7 +130,9 @@ def _openvino():
     try:
         return import_openvino()
     except ImportError:
-        pytest.skip("OpenVINO is in the optional 'export' extra (pip install jaxsr[export])")
+        pytest.skip(
+            "OpenVINO is in the optional 'export' extra (pip install -e '.[export]' from a clone, or pip install 'jaxsr[export]')"
+        )
 
 
 # ------------------------------------------------------------------------------- StableHLO: always
@@ -368,7 +371,10 @@ def test_onnx_graph_is_dynamic_and_uses_plain_ops(onnx_dir):
 
 
 def test_onnxruntime_equals_the_model(onnx_dir, reference):
-    pytest.importorskip("onnxruntime", reason="optional 'export' extra (pip install jaxsr[export])")
+    pytest.importorskip(
+        "onnxruntime",
+        reason="optional 'export' extra (pip install -e '.[export]' from a clone, or pip install 'jaxsr[export]')",
+    )
     forward = load_forward(onnx_dir, "onnxruntime")
     assert forward.output_rate == 16000.0 and forward.metadata["format"] == "onnx"
     _assert_matches(forward, reference)
@@ -377,8 +383,14 @@ def test_onnxruntime_equals_the_model(onnx_dir, reference):
 def test_onnx_with_fixed_chunk_lengths_and_a_format_mismatch(
     tiny, reference, stablehlo_dir, tmp_path
 ):
-    pytest.importorskip("onnx", reason="optional 'export' extra (pip install jaxsr[export])")
-    pytest.importorskip("onnxruntime", reason="optional 'export' extra (pip install jaxsr[export])")
+    pytest.importorskip(
+        "onnx",
+        reason="optional 'export' extra (pip install -e '.[export]' from a clone, or pip install 'jaxsr[export]')",
+    )
+    pytest.importorskip(
+        "onnxruntime",
+        reason="optional 'export' extra (pip install -e '.[export]' from a clone, or pip install 'jaxsr[export]')",
+    )
     import onnx
 
     folder = export(tiny[2], tmp_path / "fixed", "onnx", chunk_lengths=[256])
@@ -423,8 +435,14 @@ def test_openvino_is_imported_without_its_telemetry():
     "fields", [{"norm": "none"}, {"dilation": 3, "leaky_slope": 0.1, "final_kernel": 5}]
 )
 def test_other_architectures_lower_to_onnx(fields, tmp_path):
-    pytest.importorskip("onnx", reason="optional 'export' extra (pip install jaxsr[export])")
-    pytest.importorskip("onnxruntime", reason="optional 'export' extra (pip install jaxsr[export])")
+    pytest.importorskip(
+        "onnx",
+        reason="optional 'export' extra (pip install -e '.[export]' from a clone, or pip install 'jaxsr[export]')",
+    )
+    pytest.importorskip(
+        "onnxruntime",
+        reason="optional 'export' extra (pip install -e '.[export]' from a clone, or pip install 'jaxsr[export]')",
+    )
     c = _config()
     c.model.update(**fields)
     net = model_from_config(c)
@@ -464,9 +482,13 @@ def test_the_lowering_covers_the_generic_forms_of_its_primitives():
     """What the model's fused paths skip: an inlined where/select, powers, casts, a transpose, an
     expand_dims, a concat of differently laid-out values, under a symbolic batch; and an unsupported
     primitive is a one-line NotImplementedError naming it."""
-    pytest.importorskip("onnx", reason="optional 'export' extra (pip install jaxsr[export])")
+    pytest.importorskip(
+        "onnx",
+        reason="optional 'export' extra (pip install -e '.[export]' from a clone, or pip install 'jaxsr[export]')",
+    )
     ort = pytest.importorskip(
-        "onnxruntime", reason="optional 'export' extra (pip install jaxsr[export])"
+        "onnxruntime",
+        reason="optional 'export' extra (pip install -e '.[export]' from a clone, or pip install 'jaxsr[export]')",
     )
     from jaxsr.deploy.onnx_lowering import lower_to_onnx
 

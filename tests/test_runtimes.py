@@ -25,7 +25,7 @@ from jaxsr.models import init_variables, model_from_config
 def _needs(module: str):
     return pytest.mark.skipif(
         importlib.util.find_spec(module) is None,
-        reason=f"{module} is in the optional 'export' extra (pip install jaxsr[export])",
+        reason=f"{module} is in the optional 'export' extra (pip install -e '.[export]' from a clone, or pip install 'jaxsr[export]')",
     )
 
 
