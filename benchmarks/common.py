@@ -144,10 +144,17 @@ def speaker_of(path: pathlib.Path | str) -> str:
     return pathlib.Path(path).parent.name
 
 
-def by_speaker(ids: list[str], speakers: list[str], values: dict[str, list[float]]) -> list[dict]:
+def held_out_label(args: argparse.Namespace) -> tuple[str, str]:
+    """(words for the scored files, the suffix of their RESULTS section): `--set voices` / `speech44k`, or
+    `data` and the folder for another `--data`."""
+    if args.data in (str(VOICES_TEST), str(SPEECH_44K)):
+        return SETS[args.held_out_set], args.held_out_set
+    return display_path(args.data), "data"
+
+
+def by_speaker(speakers: list[str], values: dict[str, list[float]]) -> list[dict]:
     """Per-speaker means of per-file `values` ({name: [one per file]}): `[{'speaker', 'n_files', name: mean}]`,
     speakers in first-seen order."""
-    del ids
     out: dict[str, dict] = {}
     for i, spk in enumerate(speakers):
         row = out.setdefault(spk, {"speaker": spk, "n_files": 0, **{k: [] for k in values}})

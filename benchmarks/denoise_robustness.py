@@ -64,7 +64,7 @@ from benchmarks.common import (
     polarity,
     read_clips,
 )
-from benchmarks.common import SETS, SHARED_DATA, SPEECH_44K, VOICES_TEST, speaker_table  # noqa: E402
+from benchmarks.common import SHARED_DATA, held_out_label, speaker_table  # noqa: E402
 
 NOISES = ("white", "pink", "folder", "babble", "varying", "babble_voices", "clean")
 SNRS_DB = (0.0, 5.0, 10.0)
@@ -275,7 +275,7 @@ def per_speaker(cells: list[dict]) -> list[dict]:
     clean = next((c for c in cells if c["noise"] == "clean"), None)
     if clean is not None:
         vals["clean"] = [f["model"] for f in clean["per_file"]]
-    return by_speaker(ids, [speaker_of(i) for i in ids], vals)
+    return by_speaker([speaker_of(i) for i in ids], vals)
 
 
 # ------------------------------------------------------------------------------------------ output
@@ -435,12 +435,8 @@ def main(argv: list[str] | None = None) -> int:
         "per_speaker": per_speaker(cells) if model else None,
         "elapsed_s": round(time.perf_counter() - t0, 1),
     }
-    where = (
-        SETS.get(args.held_out_set, "")
-        if args.data in (str(VOICES_TEST), str(SPEECH_44K))
-        else display_path(args.data)
-    )
-    key = f"denoise-robustness-{args.held_out_set if args.data in (str(VOICES_TEST), str(SPEECH_44K)) else 'data'}"
+    where, suffix = held_out_label(args)
+    key = f"denoise-robustness-{suffix}"
     return emit(
         result,
         args,

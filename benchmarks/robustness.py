@@ -68,7 +68,7 @@ from benchmarks.common import (
     polarity,
     read_clips,
 )
-from benchmarks.common import SETS, SPEECH_44K, VOICES_TEST  # noqa: E402
+from benchmarks.common import held_out_label  # noqa: E402
 
 # The default sweep: the paper's decimator and the resamplers people use. decimate_nofilter (aliasing),
 # bessel6 (a weak anti-aliasing filter) and butter4_causal are in the registry but not in the goals' sweep;
@@ -322,7 +322,7 @@ def per_speaker(rows: list[dict]) -> list[dict]:
         * 100
         for i in range(len(ids))
     ]
-    return by_speaker(ids, [speaker_of(i) for i in ids], vals)
+    return by_speaker([speaker_of(i) for i in ids], vals)
 
 
 # ------------------------------------------------------------------------------------------ output
@@ -453,11 +453,6 @@ def report(result: dict) -> str:
     )
 
 
-def section_suffix(args: argparse.Namespace) -> str:
-    """The held-out set a RESULTS section is for: `voices`, `speech44k`, or `data` for another `--data` folder."""
-    return args.held_out_set if args.data in (str(VOICES_TEST), str(SPEECH_44K)) else "data"
-
-
 # -------------------------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -515,13 +510,9 @@ def main(argv: list[str] | None = None) -> int:
         "per_speaker": per_speaker(rows) if model is not None else None,
         "elapsed_s": round(time.perf_counter() - t0, 1),
     }
-    where = (
-        SETS.get(args.held_out_set, "")
-        if args.data in (str(VOICES_TEST), str(SPEECH_44K))
-        else display_path(args.data)
-    )
+    where, suffix = held_out_label(args)
     if any(codecs):  # a section per model kind, beside the resampler sweep's
-        key = f"robustness-codecs-x{ratio}-{rate // 1000}k-{section_suffix(args)}"
+        key = f"robustness-codecs-x{ratio}-{rate // 1000}k-{suffix}"
         return emit(
             result,
             args,
@@ -530,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
             (BEGIN.replace("robustness", key), END.replace("robustness", key)),
             f"Robustness to codecs: `sr` x{ratio} at {rate} Hz, {where}",
         )
-    key = f"robustness-x{ratio}-{rate // 1000}k-{section_suffix(args)}"
+    key = f"robustness-x{ratio}-{rate // 1000}k-{suffix}"
     return emit(
         result,
         args,

@@ -24,6 +24,7 @@ missing above it. (`keep_band_taps` designs the filter; it is a constant, not a 
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Sequence
 
 import flax.linen as nn
@@ -50,6 +51,7 @@ def length_multiple(num_blocks: int) -> int:
     return 2 ** (num_blocks + 1)
 
 
+@functools.lru_cache(maxsize=32)
 def keep_band_taps(keep_band: tuple[float, float]) -> np.ndarray:
     """`[taps]` float32: a zero-phase (odd, symmetric) FIR high-pass that removes everything below
     `keep_band[0]` and passes everything above `keep_band[1]` (both fractions of the output's Nyquist).
@@ -71,7 +73,9 @@ def keep_band_taps(keep_band: tuple[float, float]) -> np.ndarray:
     lowpass = scipy.signal.firwin(numtaps | 1, (lo + hi) / 2, window=("kaiser", beta))
     taps = -lowpass
     taps[len(taps) // 2] += 1.0  # delta - lowpass: the complementary high-pass, same (zero) phase
-    return taps.astype(np.float32)
+    taps = taps.astype(np.float32)
+    taps.setflags(write=False)  # cached: every caller shares this array
+    return taps
 
 
 def _fir(h: jax.Array, taps: np.ndarray) -> jax.Array:
