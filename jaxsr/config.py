@@ -24,6 +24,7 @@ NOISE_TYPES = ("white", "pink", "brown", "varying", "babble", "babble_voices", "
 NORMS = ("batch", "none")
 DTYPES = ("auto", "float32", "bfloat16")
 SCHEDULES = ("constant", "cosine")
+LOSSES = ("mse", "snr")
 # sr degradation modes besides the named resamplers of `jaxsr.degrade.RESAMPLERS` (also accepted):
 # "paper" is the paper's fixed decimator, "random" a resampling chain drawn per example.
 SR_DEGRADATIONS = ("paper", "random")
@@ -221,7 +222,11 @@ def default_config() -> ml_collections.ConfigDict:
     tr.warmup_steps = 0
     tr.final_lr_fraction = 0.05
     tr.grad_clip = 0.0  # Global-norm clipping; 0 disables.
-    tr.stft_loss_weight = 0.0  # Weight of a multi-resolution STFT loss added to the MSE.
+    # The waveform loss. "mse" (the paper's) weighs each example by its error's energy, so loud errors on
+    # hard examples dominate; "snr" (negative SNR in dB, capped at 40 dB) weighs every example alike,
+    # which is what teaches a denoiser to leave clean and lightly noisy speech alone.
+    tr.loss = "mse"  # mse | snr
+    tr.stft_loss_weight = 0.0  # Weight of a multi-resolution STFT loss added to the waveform loss.
     tr.ema_decay = (
         0.0  # EMA of the params and of the BatchNorm statistics, evaluated together; 0 disables.
     )
@@ -436,6 +441,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     _expect(
         tr.schedule in SCHEDULES, "train.schedule", f"got {tr.schedule!r}; use one of {SCHEDULES}"
     )
+    _expect(tr.loss in LOSSES, "train.loss", f"got {tr.loss!r}; use one of {LOSSES}")
     _expect(
         isinstance(tr.get("init_from", ""), str),
         "train.init_from",

@@ -167,6 +167,20 @@ def snr_jnp(ref: jax.Array, est: jax.Array) -> jax.Array:
     return 10.0 * jnp.log10(num / den)
 
 
+def snr_loss(ref: jax.Array, est: jax.Array, max_snr_db: float = 40.0) -> jax.Array:
+    """Negative SNR in dB, averaged over examples: `[batch, time]` pairs -> a scalar.
+
+    Unlike the MSE it is the same for an error 20 dB under a quiet example as under a loud one, so every
+    example counts alike. The error's energy is floored at `max_snr_db` under the reference's, so an example
+    already restored that well (clean speech passed through) stops pulling and its gradient stays finite.
+    """
+    ref = ref.astype(jnp.float32)
+    est = est.astype(jnp.float32)
+    signal = jnp.sum(ref**2, axis=-1) + 1e-9
+    error = jnp.sum((ref - est) ** 2, axis=-1) + signal * 10.0 ** (-max_snr_db / 10.0)
+    return jnp.mean(10.0 * jnp.log10(error / signal))
+
+
 def _stft_jnp(x: jax.Array, n_fft: int, hop: int) -> jax.Array:
     """Magnitude STFT `[..., time] -> [..., frames, n_fft // 2 + 1]`, centred, Hann window."""
     pad = n_fft // 2

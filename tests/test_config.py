@@ -47,6 +47,7 @@ BAD_FIELDS = [
     ("dtype", "float16", "use one of ('auto', 'float32', 'bfloat16')"),
     ("model.norm", "layer", "use one of ('batch', 'none')"),
     ("train.schedule", "linear", "use one of ('constant', 'cosine')"),
+    ("train.loss", "l1", "use one of ('mse', 'snr')"),
     ("model.num_blocks", 9, "1..8"),
     ("model.width", 0.0, "positive"),
     ("model.dropout", 1.0, "[0, 1)"),

@@ -187,3 +187,21 @@ def test_multires_stft_loss_zero_for_identical_positive_otherwise():
     assert float(loss(ref, ref)) < 1e-6
     assert float(loss(ref, est)) > 0.01
     assert float(loss(ref, 0.5 * ref)) > float(loss(ref, 0.9 * ref)) > 0
+
+
+def test_snr_loss_hand_worked_and_weighs_examples_alike():
+    # ref = 1, est = 0.9 over 100 samples: signal 100, error 1, floor 100 * 1e-4 = 0.01, so
+    # 10 log10(1.01 / 100) = -19.957 dB. A quiet example with the same relative error scores the same
+    # (the MSE would weigh it 1e-4 times as much), and a perfect one sits at the 40 dB floor.
+    ref = np.ones((3, 100), np.float32)
+    ref[1] *= 0.01
+    est = ref * 0.9
+    est[2] = ref[2]
+    per_example = [10 * np.log10(1.01 / 100), 10 * np.log10(1.01e-4 / 1e-2), -40.0]
+    got = float(M.snr_loss(jnp.asarray(ref), jnp.asarray(est)))
+    np.testing.assert_allclose(got, np.mean(per_example), atol=1e-3)
+    one = float(M.snr_loss(jnp.asarray(ref[:1]), jnp.asarray(est[:1])))
+    quiet = float(M.snr_loss(jnp.asarray(ref[1:2]), jnp.asarray(est[1:2])))
+    np.testing.assert_allclose([one, quiet], [-19.957, -19.957], atol=2e-3)
+    grads = jax.grad(lambda e: M.snr_loss(jnp.asarray(ref), e))(jnp.asarray(ref))
+    assert np.all(np.isfinite(np.asarray(grads)))

@@ -93,6 +93,7 @@ def make_train_step(config: ml_collections.ConfigDict, model: AudioUNet) -> Call
     the step's dropout key is `fold_in(rng, state.step)` so a resumed run draws the same dropout masks.
     """
     stft_weight = float(config.train.stft_loss_weight)
+    snr_loss = config.train.loss == "snr"
     ema_decay = float(config.train.ema_decay)
     schedule = learning_rate_schedule(config)
 
@@ -105,7 +106,7 @@ def make_train_step(config: ml_collections.ConfigDict, model: AudioUNet) -> Call
             mutable=["batch_stats"],
         )
         mse = jnp.mean((y_hat - batch["y"]) ** 2)
-        loss = mse
+        loss = metrics_lib.snr_loss(batch["y"][..., 0], y_hat[..., 0]) if snr_loss else mse
         if stft_weight > 0:
             loss = loss + stft_weight * metrics_lib.multires_stft_loss(
                 batch["y"][..., 0], y_hat[..., 0]
