@@ -110,6 +110,11 @@ def _inpaint(r: dict) -> tuple[str, str]:
             f"| {x['gap_ms']:g} ms | {x['baseline']['snr_gap']:.2f} | {x['model']['snr_gap']:.2f} | "
             f"{gain[x['gap_ms']]:+.2f} |"
         )
+    at20 = [x for x in rows if x["gap_ms"] == 20.0 and x.get("per_speaker")]
+    if at20:
+        lines += ["", "Per speaker, 20 ms gaps (gain over linear interpolation, dB):", ""]
+        lines += ["| speaker | files | gain |", "|---|---:|---:|"]
+        lines += [f"| {s['speaker']} | {s['n_files']} | {s['gain']:+.2f} |" for s in at20[0]["per_speaker"]]
     return head, "\n".join(lines)
 
 

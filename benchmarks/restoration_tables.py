@@ -181,6 +181,15 @@ def inpaint_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _gap_gain_by_speaker(summary: dict) -> list[dict]:
+    """Per-speaker means of the model's gain over linear interpolation inside the gaps (SNR, dB)."""
+    from benchmarks.common import by_speaker, speaker_of
+
+    files = summary["per_file"]
+    gains = [f["model"]["snr_gap"] - f["baseline"]["snr_gap"] for f in files]
+    return by_speaker([speaker_of(f["id"]) for f in files], {"gain": gains})
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__)
     add_held_out_args(p)
@@ -249,7 +258,12 @@ def main(argv: list[str] | None = None) -> int:
             for _, y in clips
         )
         inpaint_rows.append(
-            {"gap_ms": gap, "gaps_per_clip": n_gaps / len(clips), "summary": summary}
+            {
+                "gap_ms": gap,
+                "gaps_per_clip": n_gaps / len(clips),
+                "summary": summary,
+                "per_speaker": _gap_gain_by_speaker(summary) if inp else [],
+            }
         )
         print(
             f"  inpaint {gap:g} ms: linear SNR in gaps {summary['baseline']['snr_gap']:.2f}",
@@ -289,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     def rows_json(rows, keys):
         return [
             {
-                **{k: r[k] for k in keys},
+                **{k: r[k] for k in keys if k in r},
                 "baseline": r["summary"]["baseline"],
                 "model": r["summary"]["model"] or None,
                 "baseline_ci95": r["summary"]["baseline_ci95"],
@@ -315,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
                 },
                 "goals": measured,
                 "denoise": rows_json(denoise_rows, ("noise", "snr_db")),
-                "inpaint": rows_json(inpaint_rows, ("gap_ms", "gaps_per_clip")),
+                "inpaint": rows_json(inpaint_rows, ("gap_ms", "gaps_per_clip", "per_speaker")),
             }
         )
     )
