@@ -2,7 +2,7 @@
 
     python -m benchmarks.robustness --checkpoint runs/x4 --json > x4.json
     python -m benchmarks.card_summary x4.json --headline   # one line: the README / `jaxsr models` table
-    python -m benchmarks.card_summary x4.json              # Markdown: the card's "Scores on unseen speakers"
+    python -m benchmarks.card_summary x4.json              # Markdown: the card's "Scores on held-out recordings"
 
 Reads the JSON of `benchmarks.robustness` (sr), `benchmarks.denoise_robustness` (denoise) or
 `benchmarks.restoration_tables` (inpaint, its last JSON line), and says what it measured on which files.
@@ -24,13 +24,21 @@ def _sr(r: dict) -> tuple[str, str]:
     vs_spline = [x["spline_gain_db"] for x in rows]
     lsd = [x["lsd_change"] for x in rows]
     kept = min(x["kept_band_db"]["min"] for x in rows)
+    one_speaker = "speech-44k" in str(r["data"])
+    who = "of one speaker (speech-44k)" if one_speaker else "of 10 unseen speakers"
     head = (
-        f"{len(rows)} resamplers, {r['n_files']} files of 10 unseen speakers: SNR {np.mean(gains):+.2f} dB over "
+        f"{len(rows)} resamplers, {r['n_files']} files {who}: SNR {np.mean(gains):+.2f} dB over "
         f"the stronger of spline and sinc (worst {min(gains):+.2f}), {np.mean(vs_spline):+.2f} dB over the "
         f"spline; LSD {100 * np.mean(lsd):+.0f}% vs spline; kept band >= {kept:.0f} dB"
     )
     lines = [
-        f"On {r['n_files']} files of the 10 unseen speakers of librispeech-261/test ({r['data']}), "
+        f"On {r['n_files']} files "
+        + (
+            "that sort last in speech-44k, its held-out files of the one speaker it has"
+            if one_speaker
+            else "of the 10 unseen speakers of librispeech-261/test"
+        )
+        + f" ({r['data']}), "
         f"each brought to the low rate by each resampler. Mean over files; SNR in dB.",
         "",
         "| resampler | SNR spline | SNR sinc | SNR model | model − stronger | LSD vs spline | kept band (dB, worst) |",
@@ -41,14 +49,18 @@ def _sr(r: dict) -> tuple[str, str]:
             f"| `{x['resampler']}` | {x['spline']['snr']:.2f} | {x['sinc']['snr']:.2f} | {x['model']['snr']:.2f} "
             f"| {x['snr_gain_db']:+.2f} | {100 * x['lsd_change']:+.0f}% | {x['kept_band_db']['min']:.1f} |"
         )
-    lines += [
-        "",
-        "Per speaker (means over its files and the resamplers):",
-        "",
-        "| speaker | files | SNR sinc | SNR model | model − stronger | LSD vs spline |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for s in r["per_speaker"]:
+    lines += (
+        []
+        if one_speaker
+        else [
+            "",
+            "Per speaker (means over its files and the resamplers):",
+            "",
+            "| speaker | files | SNR sinc | SNR model | model − stronger | LSD vs spline |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+    )
+    for s in r["per_speaker"] if not one_speaker else []:
         lines.append(
             f"| {s['speaker']} | {s['n_files']} | {s['sinc']:.2f} | {s['model']:.2f} | {s['gain']:+.2f} | "
             f"{s['lsd_change']:+.0f}% |"
@@ -114,7 +126,10 @@ def _inpaint(r: dict) -> tuple[str, str]:
     if at20:
         lines += ["", "Per speaker, 20 ms gaps (gain over linear interpolation, dB):", ""]
         lines += ["| speaker | files | gain |", "|---|---:|---:|"]
-        lines += [f"| {s['speaker']} | {s['n_files']} | {s['gain']:+.2f} |" for s in at20[0]["per_speaker"]]
+        lines += [
+            f"| {s['speaker']} | {s['n_files']} | {s['gain']:+.2f} |"
+            for s in at20[0]["per_speaker"]
+        ]
     return head, "\n".join(lines)
 
 

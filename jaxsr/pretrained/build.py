@@ -227,7 +227,7 @@ def model_card(m: dict) -> str:
         ]
     summary = m.get("scores", {}).get("summary")
     if summary:
-        lines += ["## Scores on unseen speakers", "", summary, ""]
+        lines += ["## Scores on held-out recordings", "", summary, ""]
     call = f"restored = jaxsr.enhance(model, audio, sample_rate={m['input_rate']:g})"
     cli = f"python launch/enhance.py --checkpoint {m['name']} input.wav -o restored/"
     if (
