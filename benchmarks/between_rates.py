@@ -34,6 +34,8 @@ if (
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import (
+    held_out_label,
+    section_markers,
     UsageError,
     add_held_out_args,
     add_output_args,
@@ -46,7 +48,6 @@ from benchmarks.common import (
     read_clips,
 )
 
-BEGIN, END = "<!-- between-rates:begin -->", "<!-- between-rates:end -->"
 COMMON_RATES = (4000, 8000, 11025, 12000, 16000, 22050, 24000, 32000)
 
 
@@ -190,7 +191,14 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
         "elapsed_s": round(time.perf_counter() - t0, 1),
     }
-    return emit(result, args, argv, report, (BEGIN, END), "`sr` input between the model's rates")
+    return emit(
+        result,
+        args,
+        argv,
+        report,
+        section_markers("between-rates", args),
+        f"`sr` input between the model's rates, {held_out_label(args)[0]}",
+    )
 
 
 if __name__ == "__main__":

@@ -152,6 +152,13 @@ def held_out_label(args: argparse.Namespace) -> tuple[str, str]:
     return display_path(args.data), "data"
 
 
+def section_markers(name: str, args: argparse.Namespace) -> tuple[str, str]:
+    """The RESULTS markers of benchmark `name` on the scored set: one section per held-out set, so a run on
+    the unseen speakers stands beside the one-speaker run instead of replacing it."""
+    key = f"{name}-{held_out_label(args)[1]}"
+    return f"<!-- {key}:begin -->", f"<!-- {key}:end -->"
+
+
 def by_speaker(speakers: list[str], values: dict[str, list[float]]) -> list[dict]:
     """Per-speaker means of per-file `values` ({name: [one per file]}): `[{'speaker', 'n_files', name: mean}]`,
     speakers in first-seen order."""

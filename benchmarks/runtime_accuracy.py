@@ -53,6 +53,7 @@ if (
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import (
+    section_markers,
     UsageError,
     add_held_out_args,
     add_output_args,
@@ -79,7 +80,6 @@ REFERENCE = ROWS[0]
 MAX_ABS_DIFF_F32 = 1e-4
 MAX_D_SNR_BF16_DB = 0.05
 MAX_D_LSD_BF16 = 0.01
-BEGIN, END = "<!-- runtime-accuracy:begin -->", "<!-- runtime-accuracy:end -->"
 HEADING = "Runtimes: accuracy on the held-out files"  # README links to its anchor
 PACKAGES = ("jax", "jaxlib", "numpy", "onnx", "onnxruntime", "openvino")
 
@@ -457,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         "goals": goals(rows),
         "elapsed_s": round(time.perf_counter() - t0, 1),
     }
-    return emit(result, args, argv, report, (BEGIN, END), HEADING)
+    return emit(result, args, argv, report, section_markers("runtime-accuracy", args), HEADING)
 
 
 if __name__ == "__main__":

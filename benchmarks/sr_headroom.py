@@ -40,6 +40,8 @@ if (
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import (
+    held_out_label,
+    section_markers,
     UsageError,
     add_held_out_args,
     add_output_args,
@@ -52,7 +54,6 @@ from benchmarks.common import (
     read_clips,
 )
 
-BEGIN, END = "<!-- sr-headroom:begin -->", "<!-- sr-headroom:end -->"
 GAIN_DB = 1.0
 
 
@@ -205,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         args,
         argv,
         report,
-        (BEGIN, END),
-        "Headroom: what `sr` can gain on the held-out speech",
+        section_markers("sr-headroom", args),
+        f"Headroom: what `sr` can gain, {held_out_label(args)[0]}",
     )
 
 

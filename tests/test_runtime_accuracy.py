@@ -99,8 +99,8 @@ def test_two_short_files_json_and_results_section(speech44k_dir, tmp_path, capsy
     text = results.read_text()
     assert (
         text.startswith("# Results\n\nkept\n")
-        and text.count(bench.BEGIN) == 1
-        and text.count(bench.END) == 1
+        and text.count("<!-- runtime-accuracy-voices:begin -->") == 1
+        and text.count("<!-- runtime-accuracy-voices:end -->") == 1
     )
     assert f"## {bench.HEADING}" in text and "python -m benchmarks.runtime_accuracy" in text
     assert f"`{MODEL}`" in text and "reference" in text and out["machine"]["cpu_model"] in text

@@ -73,7 +73,7 @@ def test_the_script_writes_its_section(tmp_path):
     for row in out["rows"]:
         assert row["oracle_snr"] == pytest.approx(-10 * np.log10(1 - 1 / row["ratio"]), abs=0.3)
     text = results.read_text()
-    assert "<!-- sr-headroom:begin -->" in text and "| 4 | 4000 Hz |" in text
+    assert "<!-- sr-headroom-data:begin -->" in text and "| 4 | 4000 Hz |" in text
     bad = subprocess.run(
         [sys.executable, "-m", "benchmarks.sr_headroom", "--data", str(data), "--ratios", "0"],
         cwd=REPO,
