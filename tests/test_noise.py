@@ -12,10 +12,11 @@ import pytest
 
 from jaxsr.data import records
 from jaxsr.data import eval_clips
-from jaxsr import degrade as D
-from jaxsr import noise as N
 from jaxsr.config import default_config
 from jaxsr.data import pipeline
+from jaxsr.data.synthetic import voice_bank
+from jaxsr.tasks import degrade as D
+from jaxsr.tasks import noise as N
 
 SR = 16000
 
@@ -187,7 +188,7 @@ def test_babble_with_only_the_clean_clip_is_a_clear_error_and_voices_fall_back_t
         SR,
         [tone(500, 8000)],
         exclude=0,
-        voices=N.synthetic_voices(SR),
+        voices=voice_bank(SR),
         synthetic_prob=0.0,
     )
     assert np.all(np.isfinite(out)) and energy_near(np.resize(out, SR), 500, 200) < 0.5
@@ -320,8 +321,9 @@ def test_mixture_hits_the_drawn_snr_against_the_target(kind, reverb):
         (-5.0, 20.0),
         (kind,),
         pool,
-        sample_rate=SR,
+        target_rate=SR,
         exclude=1,
+        voices=voice_bank(SR),
         options={"reverb_prob": reverb},
     )
     target = y if d.y is None else d.y
@@ -343,7 +345,15 @@ def test_new_degradations_are_reproducible_per_seed():
     pool = [speech(12000, 1), y, speech(9000, 2)]
     runs = [
         [
-            D.degrade(y, task, np.random.default_rng([seed, g]), SR, pool, exclude=1)
+            D.degrade(
+                y,
+                task,
+                np.random.default_rng([seed, g]),
+                SR,
+                pool,
+                exclude=1,
+                voices=voice_bank(SR),
+            )
             for g in range(8)
         ]
         for seed in (3, 3, 4)
