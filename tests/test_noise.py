@@ -369,6 +369,28 @@ def test_new_degradations_are_reproducible_per_seed():
     assert not any(np.array_equal(a.x, c.x) for a, c in zip(runs[0], runs[2]))
 
 
+def test_babble_of_voices_takes_its_bank_from_the_data_layer():
+    # The tasks package renders no voices: the caller passes the bank, and a missing one is an error (it
+    # would change which random numbers the example draws), not a quiet fallback to the pool alone.
+    y = speech()
+    pool = [speech(12000, 1), y, speech(9000, 2)]
+    with pytest.raises(ValueError, match=r"'babble_voices' needs the synthetic voice bank"):
+        D.degrade_denoise(y, np.random.default_rng(0), (0.0, 10.0), ("babble_voices",), pool)
+    task = dict(default_config().task.to_dict(), name="denoise", noise_types=("babble_voices",))
+    assert records.babble_voices(task, SR, "test") is voice_bank(SR, "test")
+    assert records.babble_voices(dict(task, noise_types=("white", "babble")), SR, "test") == ()
+    assert records.babble_voices(dict(task, name="sr"), SR, "train") == ()
+    # Evaluation degrades with the "test" bank (voices training never hears), training with "train".
+    task["babble_synthetic_prob"] = 1.0
+    got = eval_clips.degrade_clip(y, task, 3, 0, SR, 4096, pool, exclude=1).x
+    rng = records.example_rng(0, 3, records.EVAL)
+    want = D.degrade(y, task, rng, SR, pool, exclude=1, voices=voice_bank(SR, "test")).x
+    np.testing.assert_array_equal(got, want)
+    rng = records.example_rng(0, 3, records.EVAL)
+    other = D.degrade(y, task, rng, SR, pool, exclude=1, voices=voice_bank(SR, "train")).x
+    assert not np.allclose(got, other)
+
+
 def test_reverb_prob_zero_leaves_the_degradation_unchanged():
     # Existing configs (reverb_prob 0, the default) draw exactly what they drew before reverb existed:
     # the same generator state gives the same input, and no reverb keys appear.
