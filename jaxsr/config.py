@@ -4,8 +4,9 @@ Every file in `jaxsr/configs/` (also reached as `configs/NAME.py` in a clone) st
 `default_config()` and changes a few fields; `validate()` checks a config at start-up so that a typo
 fails with a message naming the field instead of a traceback from inside JAX. The `task` section's
 fields, their defaults and their checks belong to the degradations (`jaxsr.tasks.options`,
-`jaxsr.tasks.validation`); this module builds the tree, checks the rest and reads and writes JSON. The config used by a run is saved as JSON in its workdir (`config_to_json`), which is how
-`jaxsr.load(workdir)` rebuilds the model without the config file.
+`jaxsr.tasks.validation`); this module builds the tree, checks the rest and reads and writes JSON. The
+config used by a run is saved as JSON in its workdir (`config_to_json`), which is how `jaxsr.load(workdir)`
+rebuilds the model without the config file.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ def default_config() -> ml_collections.ConfigDict:
     d.num_workers = 0  # grain worker processes (0: in the main process).
     d.prefetch = 2
 
+    # The degradation: its fields, defaults and meanings are `jaxsr.tasks.options.default_task`.
     c.task = ml_collections.ConfigDict(default_task())
 
     c.train = tr = ml_collections.ConfigDict()

@@ -55,28 +55,18 @@ def default_task() -> dict:
     # rare: the residual phase shift, up to ~2 samples, cannot be undone by a model); nofilter: keep every
     # r-th sample (aliasing; rare).
     t["sr_chain_weights"] = dict(iir=0.5, fir=0.2, soxr=0.22, causal=0.04, nofilter=0.04)
-    t["sr_iir_families"] = (
-        IIR_FAMILIES  # sr random: IIR families, drawn uniformly (iir and causal chains).
-    )
-    t["sr_iir_order"] = (
-        2,
-        12,
-    )  # sr random: IIR order range, inclusive (cheby2 at least 6: see jaxsr/tasks/resampling.py).
-    t["sr_cutoff"] = (
-        0.7,
-        1.0,
-    )  # sr random: IIR / FIR cutoff as a fraction of the new Nyquist, uniform.
-    t["sr_fir_beta"] = (
-        4.0,
-        10.0,
-    )  # sr random: Kaiser window beta of the FIR chains (scipy default 5.0).
-    t["sr_fir_zeros"] = (
-        6,
-        16,
-    )  # sr random: FIR half-length in zero crossings (x ratio taps; scipy default 10).
-    t["sr_soxr_qualities"] = (
-        SOXR_QUALITIES  # sr random: soxr qualities, drawn uniformly (QQ has no anti-aliasing).
-    )
+    # sr random: IIR families, drawn uniformly (iir and causal chains).
+    t["sr_iir_families"] = IIR_FAMILIES
+    # sr random: IIR order range, inclusive (cheby2 at least 6: see jaxsr/tasks/resampling.py).
+    t["sr_iir_order"] = (2, 12)
+    # sr random: IIR / FIR cutoff as a fraction of the new Nyquist, uniform.
+    t["sr_cutoff"] = (0.7, 1.0)
+    # sr random: Kaiser window beta of the FIR chains (scipy default 5.0).
+    t["sr_fir_beta"] = (4.0, 10.0)
+    # sr random: FIR half-length in zero crossings (x ratio taps; scipy default 10).
+    t["sr_fir_zeros"] = (6, 16)
+    # sr random: soxr qualities, drawn uniformly (QQ has no anti-aliasing).
+    t["sr_soxr_qualities"] = SOXR_QUALITIES
     t["sr_gain_db"] = (-12.0, 0.0)  # sr random: gain on input and target alike, dB, uniform.
     # sr: a codec the low-rate signal passes through after its resampler, as a telephone line, a VoIP call or
     # a compressed file does (pcm8, ulaw, alaw: 8-bit; mp3, vorbis, opus: lossy at libsndfile's default

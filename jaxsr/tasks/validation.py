@@ -21,7 +21,6 @@ from jaxsr.tasks.options import (
     SR_RATIOS,
     TASKS,
 )
-from jaxsr.tasks.resampling import RESAMPLERS
 
 
 def _expect(cond: bool, field: str, msg: str) -> None:
@@ -104,6 +103,10 @@ def _int_pair(v, low: int, high: int) -> bool:
 def _validate_sr_degradation(t: Any) -> None:
     """The sr degradation fields; the chain fields only matter (and are only checked) for "random"."""
     mode = t.get("sr_degradation", "paper")
+    # Imported here: the resamplers load scipy.signal (about a second), which reading or writing a
+    # config (`import jaxsr.config`) should not pay; only a config of the sr task is checked against them.
+    from jaxsr.tasks.resampling import RESAMPLERS
+
     names = SR_DEGRADATIONS + tuple(n for n in RESAMPLERS if n not in SR_DEGRADATIONS)
     _expect(
         mode in names,
