@@ -7,7 +7,7 @@
     python -m benchmarks.denoise_robustness --max-files 2                             # no model: the noisy input only
 
 Every held-out file is read at the model's rate (soxr HQ), mixed with one noise type (`--noises`, names of
-`jaxsr.config.NOISE_TYPES`; default `NOISES`) at exactly each input SNR (`--snrs`, default 0, 5, 10 dB),
+`jaxsr.tasks.options.NOISE_TYPES`; default `NOISES`) at exactly each input SNR (`--snrs`, default 0, 5, 10 dB),
 and the model's output and the noisy input are scored on the whole clip (SI-SDR, `jaxsr.metrics`; the
 path `launch/evaluate.py --noise TYPE --snr-db DB` scores with, through `jaxsr.evaluation`). No
 reverberation is added: these are noise conditions. A cell is the mean over files of the SI-SDR
@@ -18,7 +18,7 @@ improvement (model minus noisy input; the same files in every cell).
   babble               4 excerpts of the *other* held-out files, unmodified (the training speaker's voice);
   babble_voices        3-8 talkers unlike the training speaker: synthetic voices of the "test" bank (never
                        heard in training) and other held-out files pitch-shifted by at least 10% and
-                       formant-shifted (`jaxsr.noise.voices_babble`). Never the clean file itself.
+                       formant-shifted (`jaxsr.tasks.noise.voices_babble`). Never the clean file itself.
 
 Data: `--data` (default ../shared/data/speech-44k), the `--held-out` files that sort last (default 20:
 the test split of configs/speech.py's `tail:20,valid:10`,
@@ -86,7 +86,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--noises",
         default=",".join(NOISES),
-        help="comma-separated noise types of jaxsr.config.NOISE_TYPES (default: %(default)s)",
+        help="comma-separated noise types of jaxsr.tasks.options.NOISE_TYPES (default: %(default)s)",
     )
     p.add_argument(
         "--snrs",
@@ -111,7 +111,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def noise_names(spec: str) -> list[str]:
     """`--noises` as a list; UsageError for an unknown type ("folder" is the recordings of `--noise-dir`)."""
-    from jaxsr.config import NOISE_TYPES
+    from jaxsr.tasks.options import NOISE_TYPES
 
     names = [n.strip() for n in spec.split(",") if n.strip()]
     usable = NOISE_TYPES + ("clean",)

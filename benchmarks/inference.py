@@ -72,7 +72,7 @@ from benchmarks.common import RESULTS_MD, log, write_section  # noqa: E402
 from benchmarks.speed import Prepared, cpu_info, time_round_robin  # noqa: E402
 from jaxsr import inference as E  # noqa: E402
 from jaxsr.config import default_config  # noqa: E402
-from jaxsr.degrade import spline_upsample  # noqa: E402
+from jaxsr.tasks.upsampling import spline_upsample  # noqa: E402
 from jaxsr.deploy.runtimes import load_forward, num_cores  # noqa: E402
 from jaxsr.models import (
     compute_dtype,

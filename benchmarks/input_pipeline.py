@@ -13,7 +13,7 @@ worker processes, reported as `startup_s`), then counts batches for `--seconds`.
 main process, with one read-ahead thread), 1 and 2 processes.
 
 The script also times the numpy degradations alone (CPU ms per 8192-sample patch, one core): `sr`
-per patch (`jaxsr.degrade.degrade_sr`) and per batch (`jaxsr.degrade.sr_baseline_batch`, what the
+per patch (`jaxsr.tasks.degrade.degrade_sr`) and per batch (`jaxsr.tasks.degrade.sr_baseline_batch`, what the
 pipeline uses: the same scipy calls on `[batch, time]`, bit-identical, with scipy's set-up paid once
 per batch instead of once per patch).
 """
@@ -28,10 +28,10 @@ import time
 
 import numpy as np
 
-from jaxsr import resamplers
 from jaxsr.data import records
 from jaxsr import config as config_lib
-from jaxsr import degrade as degrade_lib
+from jaxsr.tasks import degrade as degrade_lib
+from jaxsr.tasks import resampling
 from jaxsr.data import pipeline
 from jaxsr.data.synthetic import make_corpus
 
@@ -136,7 +136,7 @@ def time_loader(config, source, seconds: float, warmup: int) -> dict:
 
 # ------------------------------------------------------------------------------ degradations alone
 def sr_per_example(y: np.ndarray, ratio: int) -> np.ndarray:
-    """`jaxsr.degrade.degrade_sr` one row at a time. `[b, t] -> [b, t]`."""
+    """`jaxsr.tasks.degrade.degrade_sr` one row at a time. `[b, t] -> [b, t]`."""
     return np.stack([degrade_lib.degrade_sr(row, ratio).x for row in y])
 
 
@@ -172,7 +172,7 @@ def degradation_timings(patches: np.ndarray, min_seconds: float) -> dict:
 
     def sr_random(y):
         chains = [
-            resamplers.draw_sr_chain(np.random.default_rng([0, next(draws)])) for _ in range(len(y))
+            resampling.draw_sr_chain(np.random.default_rng([0, next(draws)])) for _ in range(len(y))
         ]
         return degrade_lib.sr_batch(y, 4, chains)[0]
 

@@ -17,7 +17,7 @@ Datasets (column groups):
 
 `--checkpoint-r2/-r4/-r6 [DATASET=]WORKDIR` (repeatable) gives the U-Net for that ratio, for every dataset
 or only DATASET; a ratio without one gets spline-only cells and "—" for the model. Every clip is read at
-`--sample-rate` (16 kHz, the paper's), degraded by `jaxsr.degrade` (order-8 Chebyshev lowpass, decimation,
+`--sample-rate` (16 kHz, the paper's), degraded by `jaxsr.tasks.degrade` (order-8 Chebyshev lowpass, decimation,
 cubic spline back) and scored on the whole clip; a cell is the mean over clips. Both LSD definitions are
 shown: `lsd` (log10, the usual one) and `lsd_paper` (the reference code's ln variant, which the paper's
 tables report; see jaxsr/metrics.py). Output: a Markdown table, then one JSON line (the last on stdout);

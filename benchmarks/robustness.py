@@ -8,7 +8,7 @@
 
 A model trained on one decimator can collapse on audio that another resampler brought to the low rate
 (it "restores" a band that decimator always emptied and real resamplers keep). For every resampler of
-the sweep (`--resamplers`, names of `jaxsr.degrade.RESAMPLERS`; default `SWEEP`), each held-out file is
+the sweep (`--resamplers`, names of `jaxsr.tasks.resampling.RESAMPLERS`; default `SWEEP`), each held-out file is
 read at the model's rate (soxr HQ), brought to the low rate by that resampler and scored on the whole
 clip, three ways from the same low-rate signal:
 
@@ -24,7 +24,7 @@ below the spline's SNR on any resampler; at least 35% lower LSD than the spline 
 +1.0 dB SNR over the spline on average over the sweep.
 
 `--codecs ulaw,mp3,...` passes each resampler's low-rate signal through each codec too (pcm8, ulaw, alaw,
-mp3, vorbis, opus; `jaxsr.resamplers.apply_codec`; `none` for the resampler alone): one row per resampler
+mp3, vorbis, opus; `jaxsr.tasks.codecs.apply_codec`; `none` for the resampler alone): one row per resampler
 and codec, written to a section of its own per ratio and rate (`robustness-codecs-x4-16k:begin`). The goals
 are the resampler sweep's, computed over these rows.
 
@@ -53,7 +53,8 @@ if (
 ):  # run as `python benchmarks/robustness.py`: the repository root, for `benchmarks.*`
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from jaxsr import resamplers
+from jaxsr.tasks import resampling
+from jaxsr.tasks.codecs import apply_codec
 from benchmarks.common import (
     UsageError,
     add_output_args,
@@ -100,7 +101,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--resamplers",
         default=",".join(SWEEP),
-        help="comma-separated names of jaxsr.degrade.RESAMPLERS, or 'all' (default: %(default)s)",
+        help="comma-separated names of jaxsr.tasks.resampling.RESAMPLERS, or 'all' (default: %(default)s)",
     )
     p.add_argument("--ratio", type=int, help="without --checkpoint: the sr ratio (default 4)")
     p.add_argument(
@@ -116,8 +117,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def codec_names(spec: str, sample_rate: int, ratio: int) -> list[str]:
     """`--codecs` as a list ("" for none), each checked to carry the low rate; UsageError otherwise."""
-    from jaxsr.config import SR_CODECS
-    from jaxsr.resamplers import check_codec
+    from jaxsr.tasks.codecs import check_codec
+    from jaxsr.tasks.options import SR_CODECS
 
     names = ["" if n.strip() == "none" else n.strip() for n in spec.split(",") if n.strip()] or [""]
     for n in names:
@@ -135,7 +136,7 @@ def codec_names(spec: str, sample_rate: int, ratio: int) -> list[str]:
 
 def resampler_names(spec: str) -> list[str]:
     """`--resamplers` as a list of registry names; UsageError listing the names for an unknown one."""
-    from jaxsr.resamplers import RESAMPLERS
+    from jaxsr.tasks.resampling import RESAMPLERS
 
     names = (
         list(RESAMPLERS)
@@ -162,7 +163,7 @@ def setup(args: argparse.Namespace):
         config.data.sample_rate = args.sample_rate or 16000
         config.task.update(name="sr", ratio=args.ratio or 4)
         try:
-            from jaxsr.resamplers import check_ratio
+            from jaxsr.tasks.options import check_ratio
 
             check_ratio(config.task.ratio)
         except ValueError as e:
@@ -187,7 +188,8 @@ def score_resampler(
     (then through `codec`, "" for none). Per file: SNR and LSD of each, the SNR below and above the low
     Nyquist, and the model's kept band (its output against the sinc interpolation of its input, below
     `KEPT_BAND` of the low Nyquist)."""
-    from jaxsr import degrade, evaluation, metrics
+    from jaxsr import evaluation, metrics
+    from jaxsr.tasks import upsampling
 
     config.task.sr_degradation = name
     config.task.sr_codec = codec
@@ -201,13 +203,13 @@ def score_resampler(
     for k, (cid, y) in enumerate(clips):
         # The example `launch/evaluate.py --degradation NAME` scores (its x is the model's front end's).
         ex = evaluation.clip_example(y, config, k, seed, clip_id=cid)
-        x_lr = resamplers.sr_lowrate(y, ratio, name)
+        x_lr = resampling.sr_lowrate(y, ratio, name)
         if codec:
-            x_lr = resamplers.apply_codec(x_lr, low_rate, codec)
+            x_lr = apply_codec(x_lr, low_rate, codec)
         target = ex["y"]
         outs = {
-            "spline": degrade.spline_upsample(x_lr, ratio, len(y)),
-            "sinc": degrade.soxr_upsample(x_lr, ratio, len(y), quality="VHQ"),
+            "spline": upsampling.spline_upsample(x_lr, ratio, len(y)),
+            "sinc": upsampling.soxr_upsample(x_lr, ratio, len(y), quality="VHQ"),
         }
         if model is not None:
             outs["model"] = evaluation.restore(model.variables, config, ex, batch_size)
@@ -232,7 +234,7 @@ def score_resampler(
     row = {
         "resampler": name,
         "codec": codec or None,
-        "description": resamplers.describe_chain(name),
+        "description": resampling.describe_chain(name),
         "per_file": per_file,
     }
     for who in ("spline", "sinc") + (("model",) if model is not None else ()):

@@ -82,16 +82,16 @@ def octave_edges(sample_rate: int, ratio: int) -> list[float]:
 
 def file_row(y: np.ndarray, sample_rate: int, ratio: int, resamplers: list[str]) -> dict:
     """One file's figures at one ratio (see the module docstring)."""
-    from jaxsr import degrade, metrics
-    from jaxsr.resamplers import sr_lowrate
+    from jaxsr import metrics
+    from jaxsr.tasks.resampling import sr_lowrate
+    from jaxsr.tasks.upsampling import spline_upsample
 
     y = y[: len(y) // ratio * ratio]
     edges = octave_edges(sample_rate, ratio)
     bands = band_energies(y, sample_rate, edges)
     total, missing = float(bands.sum()), float(bands[1:].sum())
     spline = [
-        metrics.snr(y, degrade.spline_upsample(sr_lowrate(y, ratio, r), ratio, len(y)))
-        for r in resamplers
+        metrics.snr(y, spline_upsample(sr_lowrate(y, ratio, r), ratio, len(y))) for r in resamplers
     ]
     err = total / 10 ** (np.mean(spline) / 10)  # the spline's error energy at its mean SNR
     return {
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     add_output_args(p, "sr-headroom", "unused (no random draw); kept for the shared flags")
     args = parse(p, argv)
     from benchmarks.robustness import SWEEP
-    from jaxsr.resamplers import check_ratio
+    from jaxsr.tasks.options import check_ratio
 
     t0 = time.perf_counter()
     try:

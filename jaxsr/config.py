@@ -1,41 +1,29 @@
 """The experiment config: one ml_collections tree that fully describes a run.
 
 Every file in `jaxsr/configs/` (also reached as `configs/NAME.py` in a clone) starts from
-`default_config()` and changes a few fields; `validate()` checks a config at start-up so that a typo fails with a message naming the field instead of a traceback from
-inside JAX. The config used by a run is saved as JSON in its workdir (`config_to_json`), which is how
-`jaxsr.load(workdir)` rebuilds the model without the config file.
+`default_config()` and changes a few fields; `validate()` checks a config at start-up so that a typo
+fails with a message naming the field instead of a traceback from inside JAX. The `task` section's
+fields, their defaults and their checks belong to the degradations (`jaxsr.tasks.options`,
+`jaxsr.tasks.validation`); this module builds the tree, checks the rest and reads and writes JSON. The
+config used by a run is saved as JSON in its workdir (`config_to_json`), which is how `jaxsr.load(workdir)`
+rebuilds the model without the config file.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from typing import Any
 
 import ml_collections
 
-TASKS = ("sr", "denoise", "inpaint")
-SR_RATIOS = (2, 3, 4, 6, 8)
-# white / pink / brown: stationary colours; varying: colour and level drifting over time; babble: other
-# clips of the source, unmodified; babble_voices: talkers unlike the source speaker (shifted other clips,
-# synthetic voices); folder: recordings in task.noise_dir (see jaxsr/noise.py).
-NOISE_TYPES = ("white", "pink", "brown", "varying", "babble", "babble_voices", "folder")
+from jaxsr.tasks.options import default_task
+from jaxsr.tasks.validation import validate_task
+
 NORMS = ("batch", "none")
 DTYPES = ("auto", "float32", "bfloat16")
 SCHEDULES = ("constant", "cosine")
 LOSSES = ("mse", "snr")
-# sr degradation modes besides the named resamplers of `jaxsr.degrade.RESAMPLERS` (also accepted):
-# "paper" is the paper's fixed decimator, "random" a resampling chain drawn per example.
-SR_DEGRADATIONS = ("paper", "random")
-# Kinds of randomly drawn sr chains (see jaxsr.degrade.draw_sr_chain) and the IIR families / soxr qualities.
-SR_CHAIN_KINDS = ("iir", "fir", "soxr", "causal", "nofilter")
-IIR_FAMILIES = ("butter", "cheby1", "cheby2", "ellip", "bessel")
-SOXR_QUALITIES = ("QQ", "LQ", "MQ", "HQ", "VHQ")
-# sr front ends: how the low-rate input is brought to the target rate before the network (task.sr_frontend).
-SR_FRONTENDS = ("spline", "sinc")
-# Codecs the sr low-rate signal can pass through after its resampler (task.sr_codec; jaxsr.resamplers.apply_codec).
-SR_CODECS = ("pcm8", "ulaw", "alaw", "mp3", "vorbis", "opus")
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -114,102 +102,8 @@ def default_config() -> ml_collections.ConfigDict:
     d.num_workers = 0  # grain worker processes (0: in the main process).
     d.prefetch = 2
 
-    c.task = t = ml_collections.ConfigDict()
-    t.name = "sr"  # sr | denoise | inpaint
-    t.ratio = 4  # sr: downsampling ratio r.
-    # sr: how the low-rate input is made. "paper": the fixed zero-phase Chebyshev I (order 8, 0.8 x new
-    # Nyquist) decimator of Kuleshov et al. (reproduces the paper). "random": per example a resampling
-    # chain drawn from the fields below, so the model also works on audio brought to the low rate by
-    # ordinary resamplers (a paper-trained model collapses on soxr / resample_poly input). A
-    # name of jaxsr.degrade.RESAMPLERS (e.g. "soxr_hq") uses that one resampler for every example.
-    t.sr_degradation = "paper"
-    # sr random: relative probability of each chain kind (normalised; 0 disables a kind). iir: zero-phase
-    # IIR low-pass then decimation; fir: polyphase FIR (scipy resample_poly, Kaiser window); soxr: soxr at
-    # a quality of sr_soxr_qualities; causal: a causal IIR advanced by its delay (impulse-response peak;
-    # rare: the residual phase shift, up to ~2 samples, cannot be undone by a model); nofilter: keep every
-    # r-th sample (aliasing; rare).
-    t.sr_chain_weights = ml_collections.ConfigDict(
-        dict(iir=0.5, fir=0.2, soxr=0.22, causal=0.04, nofilter=0.04)
-    )
-    t.sr_iir_families = (
-        IIR_FAMILIES  # sr random: IIR families, drawn uniformly (iir and causal chains).
-    )
-    t.sr_iir_order = (
-        2,
-        12,
-    )  # sr random: IIR order range, inclusive (cheby2 at least 6: see degrade.py).
-    t.sr_cutoff = (
-        0.7,
-        1.0,
-    )  # sr random: IIR / FIR cutoff as a fraction of the new Nyquist, uniform.
-    t.sr_fir_beta = (
-        4.0,
-        10.0,
-    )  # sr random: Kaiser window beta of the FIR chains (scipy default 5.0).
-    t.sr_fir_zeros = (
-        6,
-        16,
-    )  # sr random: FIR half-length in zero crossings (x ratio taps; scipy default 10).
-    t.sr_soxr_qualities = (
-        SOXR_QUALITIES  # sr random: soxr qualities, drawn uniformly (QQ has no anti-aliasing).
-    )
-    t.sr_gain_db = (-12.0, 0.0)  # sr random: gain on input and target alike, dB, uniform.
-    # sr: a codec the low-rate signal passes through after its resampler, as a telephone line, a VoIP call or
-    # a compressed file does (pcm8, ulaw, alaw: 8-bit; mp3, vorbis, opus: lossy at libsndfile's default
-    # quality); "" for none. For every example, in training and evaluation (`launch/evaluate.py --codec`).
-    t.sr_codec = ""
-    # sr: how the low-rate input reaches the target rate before the network: "spline" (the paper's cubic
-    # spline) or "sinc" (band-limited interpolation, jaxsr.degrade.sinc_upsample: the input's own band and
-    # no spectral images). Training, evaluation and inference all use the one chosen here.
-    t.sr_frontend = "spline"
-    # sr: > 0 keeps the band the input already has: the network's residual is high-passed so that below
-    # sr_keep_band x the low rate's Nyquist the output is the front end's signal (with "sinc", the input's
-    # own band) by construction, and the network restores only above (jaxsr.models.keep_band_taps). 0 is
-    # the paper's y = x + f(x). A decimator that attenuates the top of the kept band (the paper's rolls off
-    # from 0.8 of the Nyquist) is not undone there: the input is trusted below the edge.
-    t.sr_keep_band = 0.0
-    # sr: with this probability per example (when sr_codec is ""), a codec drawn uniformly from sr_random_codecs,
-    # among those that carry the low rate (MP3 and Opus carry only some rates). 0 draws nothing, so a run
-    # without random codecs draws its chains exactly as a config without the field does.
-    t.sr_codec_prob = 0.0
-    t.sr_random_codecs = SR_CODECS
-    t.snr_db = (0.0, 15.0)  # denoise: input SNR drawn uniformly from this range.
-    t.noise_types = ("white", "pink", "brown")  # denoise: drawn uniformly per example.
-    t.noise_dir = ""  # denoise: folder of real noise recordings (noise type "folder").
-    # denoise, "folder" noise: the last this fraction of every noise file is held out: training draws noise
-    # from the rest, evaluation (training's validation, `launch/evaluate.py`, benchmarks) only from it.
-    t.noise_holdout = 0.0
-    # denoise: probability that an example gets no noise at all (input = target), so the model learns to
-    # pass clean speech through unchanged. 0 draws nothing, so existing configs reproduce exactly.
-    t.clean_prob = 0.0
-    # denoise, noise type "varying" (jaxsr.noise.varying_noise): coloured noise whose PSD exponent (0 white,
-    # 1 pink, 2 brown) and level follow smooth random paths, one control point every T seconds (T uniform
-    # in varying_seconds per example), exponents uniform in varying_exponent, level swinging by up to S dB
-    # (S uniform in varying_level_db). Real noise (traffic, fans ramping, a room's chatter) is not stationary.
-    t.varying_exponent = (0.0, 2.0)
-    t.varying_level_db = (3.0, 20.0)
-    t.varying_seconds = (0.2, 2.0)
-    # denoise, noise type "babble_voices" (jaxsr.noise.voices_babble): babble_talkers talkers (inclusive
-    # range), each a synthetic voice of the embedded corpus (probability babble_synthetic_prob) or another
-    # clip of the source (never the clean clip), played babble_pitch times faster (pitch and formants move)
-    # and then formant-warped so formants move by a factor in babble_formant: voices unlike the training
-    # speaker. Pitch factors are at least babble_min_shift away from 1 (a ratio), so no talker is a
-    # source clip's speaker unmodified. (Plain "babble" keeps its 4 unmodified other clips.)
-    t.babble_talkers = (3, 8)
-    t.babble_pitch = (0.7, 1.5)
-    t.babble_formant = (0.85, 1.2)
-    t.babble_min_shift = 1.1
-    t.babble_synthetic_prob = 0.5
-    # denoise: probability of putting the clean speech through a generated room first (jaxsr.noise.
-    # room_impulse_response: direct path, then a noise tail decaying 60 dB in RT60 seconds, uniform in
-    # reverb_rt60, at a direct-to-reverberant ratio uniform in reverb_drr_db). The target is then the
-    # reverberant speech: the model learns to remove noise and keep the room (dereverberation is another
-    # task). 0 (the default) draws nothing extra, so existing configs reproduce exactly.
-    t.reverb_prob = 0.0
-    t.reverb_rt60 = (0.1, 0.6)
-    t.reverb_drr_db = (3.0, 15.0)
-    t.num_gaps = 2  # inpaint: gaps per patch (or per second for whole clips).
-    t.gap_ms = (10.0, 50.0)  # inpaint: gap length range in milliseconds.
+    # The degradation: its fields, defaults and meanings are `jaxsr.tasks.options.default_task`.
+    c.task = ml_collections.ConfigDict(default_task())
 
     c.train = tr = ml_collections.ConfigDict()
     tr.batch_size = 32  # Global batch, split over devices (the reference code trains with 64).
@@ -245,27 +139,6 @@ def default_config() -> ml_collections.ConfigDict:
     e.batch_size = 16  # Chunks per forward pass at evaluation / inference.
     e.save_examples = 1  # Before/after WAV + spectrogram PNG written at the end.
     return c
-
-
-@functools.lru_cache(maxsize=1)
-def _task_defaults() -> dict:
-    """`default_config().task` as a plain dict, built once: `task_option` reads it per example."""
-    return default_config().task.to_dict()
-
-
-def task_option(task: Any, name: str) -> Any:
-    """`task[name]` for a `config.task` ConfigDict or a plain dict (a nested ConfigDict comes back as a
-    dict); the `default_config()` value when `task` is None or lacks the field (plain dicts in callers and
-    tests, config.json files older than the sr_* and denoise option fields), so that such tasks degrade
-    exactly as they did before those fields existed."""
-    if task is not None:
-        try:
-            value = task[name]
-        except (KeyError, AttributeError):
-            pass
-        else:
-            return value.to_dict() if hasattr(value, "to_dict") else value
-    return _task_defaults()[name]
 
 
 def _expect(cond: bool, field: str, msg: str) -> None:
@@ -326,7 +199,7 @@ def _check_ranges(config: ml_collections.ConfigDict) -> None:
 
 def validate(config: ml_collections.ConfigDict) -> None:
     """Raise ValueError naming the field if `config` cannot describe a run."""
-    m, d, t, tr = config.model, config.data, config.task, config.train
+    m, d, tr = config.model, config.data, config.train
     _expect(config.dtype in DTYPES, "dtype", f"got {config.dtype!r}; use one of {DTYPES}")
     _expect(
         isinstance(m.num_blocks, int) and 1 <= m.num_blocks <= 8,
@@ -361,59 +234,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     )
     _expect(m.norm in NORMS, "model.norm", f"got {m.norm!r}; use one of {NORMS}")
     _expect(0.0 <= m.dropout < 1.0, "model.dropout", f"got {m.dropout!r}; use a rate in [0, 1)")
-    _expect(t.name in TASKS, "task.name", f"got {t.name!r}; use one of {TASKS}")
-    if t.name == "sr":
-        _expect(t.ratio in SR_RATIOS, "task.ratio", f"got {t.ratio!r}; use one of {SR_RATIOS}")
-        _validate_sr_degradation(t)
-        _validate_sr_codec(t, config.data.sample_rate / t.ratio)
-        frontend = t.get("sr_frontend", "spline")
-        _expect(
-            frontend in SR_FRONTENDS,
-            "task.sr_frontend",
-            f"got {frontend!r}; use one of {SR_FRONTENDS}",
-        )
-        keep = t.get("sr_keep_band", 0.0)
-        _expect(
-            isinstance(keep, (int, float))
-            and not isinstance(keep, bool)
-            and (keep == 0 or 0.5 <= keep < 1.0),
-            "task.sr_keep_band",
-            f"got {keep!r}; use 0 (off) or a fraction of the low Nyquist in [0.5, 1), e.g. 0.9",
-        )
-    if t.name == "denoise":
-        lo, hi = t.snr_db
-        _expect(
-            lo <= hi, "task.snr_db", f"got {tuple(t.snr_db)!r}; use (low, high) with low <= high"
-        )
-        for n in t.noise_types:
-            _expect(
-                n in NOISE_TYPES,
-                "task.noise_types",
-                f"unknown noise type {n!r}; use any of {NOISE_TYPES}",
-            )
-        _expect(len(t.noise_types) > 0, "task.noise_types", f"is empty; use any of {NOISE_TYPES}")
-        if "folder" in t.noise_types:
-            _expect(
-                bool(t.noise_dir),
-                "task.noise_dir",
-                "noise type 'folder' needs task.noise_dir set to a folder of noise files",
-            )
-        _validate_denoise_options(t)
-        for field in ("noise_holdout", "clean_prob"):
-            v = t.get(field, 0.0)
-            _expect(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= v < 1.0,
-                f"task.{field}",
-                f"got {v!r}; use a fraction in [0, 1)",
-            )
-    if t.name == "inpaint":
-        lo, hi = t.gap_ms
-        _expect(
-            0 < lo <= hi,
-            "task.gap_ms",
-            f"got {tuple(t.gap_ms)!r}; use (low, high) milliseconds with 0 < low <= high",
-        )
-        _expect(t.num_gaps >= 1, "task.num_gaps", f"got {t.num_gaps!r}; use at least 1")
+    validate_task(config)
     multiple = 2 ** (m.num_blocks + 1)
     _expect(
         d.patch_length % multiple == 0 and d.patch_length > 0,
@@ -466,164 +287,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
             f"got {value!r}; use a positive integer ({unit})",
         )
     _check_ranges(config)
-
-
-def _pair(v) -> bool:
-    return (
-        isinstance(v, (tuple, list))
-        and len(v) == 2
-        and all(isinstance(x, (int, float)) for x in v)
-        and v[0] <= v[1]
-    )
-
-
-def _int_pair(v, low: int, high: int) -> bool:
-    return _pair(v) and all(int(x) == x for x in v) and low <= v[0] and v[1] <= high
-
-
-def _validate_sr_degradation(t: ml_collections.ConfigDict) -> None:
-    """The sr degradation fields; the chain fields only matter (and are only checked) for "random"."""
-    from jaxsr.resamplers import RESAMPLERS
-
-    mode = t.get("sr_degradation", "paper")
-    names = SR_DEGRADATIONS + tuple(n for n in RESAMPLERS if n not in SR_DEGRADATIONS)
-    _expect(
-        mode in names,
-        "task.sr_degradation",
-        f"got {mode!r}; use 'paper' (the paper's decimator), 'random' "
-        f"(a resampling chain drawn per example) or a named resampler: {', '.join(names[2:])}",
-    )
-    if mode != "random":
-        return
-    w = dict(t.sr_chain_weights)
-    for k, v in w.items():
-        _expect(
-            k in SR_CHAIN_KINDS,
-            "task.sr_chain_weights",
-            f"unknown chain kind {k!r}; use any of {SR_CHAIN_KINDS}",
-        )
-        _expect(
-            isinstance(v, (int, float)) and v >= 0,
-            f"task.sr_chain_weights.{k}",
-            f"got {v!r}; use a weight >= 0",
-        )
-    _expect(
-        sum(w.values()) > 0,
-        "task.sr_chain_weights",
-        f"got {w}; at least one weight must be positive",
-    )
-    for field, allowed in (
-        ("sr_iir_families", IIR_FAMILIES),
-        ("sr_soxr_qualities", SOXR_QUALITIES),
-    ):
-        values = tuple(t[field])
-        _expect(
-            len(values) > 0 and all(v in allowed for v in values),
-            f"task.{field}",
-            f"got {values!r}; use a non-empty subset of {allowed}",
-        )
-    _expect(
-        _int_pair(t.sr_iir_order, 1, 16),
-        "task.sr_iir_order",
-        f"got {t.sr_iir_order!r}; use (low, high) integers with 1 <= low <= high <= 16",
-    )
-    _expect(
-        _pair(t.sr_cutoff) and 0 < t.sr_cutoff[0] and t.sr_cutoff[1] <= 1.0,
-        "task.sr_cutoff",
-        f"got {t.sr_cutoff!r}; use (low, high) fractions of the new Nyquist with 0 < low <= high <= 1",
-    )
-    _expect(
-        _pair(t.sr_fir_beta) and t.sr_fir_beta[0] >= 0,
-        "task.sr_fir_beta",
-        f"got {t.sr_fir_beta!r}; use (low, high) Kaiser betas with 0 <= low <= high",
-    )
-    _expect(
-        _int_pair(t.sr_fir_zeros, 1, 64),
-        "task.sr_fir_zeros",
-        f"got {t.sr_fir_zeros!r}; use (low, high) integers with 1 <= low <= high <= 64",
-    )
-    _expect(
-        _pair(t.sr_gain_db) and -60 <= t.sr_gain_db[0] and t.sr_gain_db[1] <= 20,
-        "task.sr_gain_db",
-        f"got {t.sr_gain_db!r}; use (low, high) dB with -60 <= low <= high <= 20",
-    )
-
-
-def _validate_sr_codec(t: ml_collections.ConfigDict, low_rate: float) -> None:
-    """The sr codec fields: known names, a probability, and codecs that can carry the low rate `low_rate` Hz."""
-    from jaxsr.resamplers import (
-        carried_codecs,
-        check_codec,
-    )  # lazy: jaxsr.resamplers imports this module
-
-    codec = t.get("sr_codec", "")
-    _expect(
-        codec in ("",) + SR_CODECS,
-        "task.sr_codec",
-        f"got {codec!r}; use one of {SR_CODECS} or '' (none)",
-    )
-    if codec:
-        try:
-            check_codec(codec, low_rate)
-        except ValueError as e:
-            _expect(False, "task.sr_codec", str(e))
-    prob = t.get("sr_codec_prob", 0.0)
-    _expect(
-        isinstance(prob, (int, float)) and 0.0 <= prob <= 1.0,
-        "task.sr_codec_prob",
-        f"got {prob!r}; use a probability in [0, 1]",
-    )
-    drawn = tuple(t.get("sr_random_codecs", SR_CODECS))
-    _expect(
-        all(c in SR_CODECS for c in drawn) and (drawn or not prob),
-        "task.sr_random_codecs",
-        f"got {drawn!r}; use a non-empty subset of {SR_CODECS}",
-    )
-    if prob > 0:
-        _expect(
-            bool(carried_codecs(drawn, low_rate)),
-            "task.sr_random_codecs",
-            f"none of {drawn} carries the low rate {low_rate:g} Hz; add ulaw, alaw, pcm8 or vorbis",
-        )
-
-
-def _validate_denoise_options(t: ml_collections.ConfigDict) -> None:
-    """The varying / babble_voices / reverb fields of denoise (checked whatever the noise types, so a bad
-    value fails at start-up, not when a later override adds the type)."""
-
-    def pair(
-        field: str, low: float, high: float, what: str, ints: bool = False, open_low: bool = False
-    ) -> None:
-        v = t[field]
-        ok = (
-            _int_pair(v, int(low), int(high))
-            if ints
-            else _pair(v) and (v[0] > low if open_low else v[0] >= low) and v[1] <= high
-        )
-        bound = f"{low} < low" if open_low else f"{low} <= low"
-        _expect(
-            ok, f"task.{field}", f"got {v!r}; use (low, high) {what} with {bound} <= high <= {high}"
-        )
-
-    def number(field: str, low: float, high: float, what: str) -> None:
-        v = t[field]
-        _expect(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high,
-            f"task.{field}",
-            f"got {v!r}; use {what} in [{low}, {high}]",
-        )
-
-    pair("varying_exponent", -1.0, 3.0, "PSD exponents (0 white, 1 pink, 2 brown)")
-    pair("varying_level_db", 0.0, 60.0, "level swings in dB")
-    pair("varying_seconds", 0.0, 60.0, "seconds between envelope control points", open_low=True)
-    pair("babble_talkers", 1, 32, "integer talker counts", ints=True)
-    pair("babble_pitch", 0.25, 4.0, "pitch factors")
-    pair("babble_formant", 0.5, 2.0, "formant factors")
-    number("babble_min_shift", 1.0, 2.0, "a pitch ratio (1: no minimum)")
-    number("babble_synthetic_prob", 0.0, 1.0, "a probability")
-    number("reverb_prob", 0.0, 1.0, "a probability")
-    pair("reverb_rt60", 0.0, 3.0, "RT60 seconds", open_low=True)
-    pair("reverb_drr_db", -10.0, 40.0, "direct-to-reverberant ratios in dB")
 
 
 def config_to_json(config: ml_collections.ConfigDict) -> str:

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from jaxsr import config as config_lib
+from jaxsr.tasks import options
 
 
 def test_default_config_validates():
@@ -15,10 +16,10 @@ def test_default_config_validates():
 
 def test_accepted_values_include_the_documented_ones():
     # Pin the values the docs and configs rely on (the hints below spell them out, not built from these).
-    assert set(config_lib.TASKS) == {"sr", "denoise", "inpaint"}
-    assert config_lib.SR_RATIOS == (2, 3, 4, 6, 8)
+    assert set(options.TASKS) == {"sr", "denoise", "inpaint"}
+    assert options.SR_RATIOS == (2, 3, 4, 6, 8)
     assert {"float32", "bfloat16"} <= set(config_lib.DTYPES)
-    for name in config_lib.TASKS:  # and every accepted value really validates
+    for name in options.TASKS:  # and every accepted value really validates
         c = config_lib.default_config()
         c.task.name = name
         config_lib.validate(c)

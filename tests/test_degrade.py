@@ -9,10 +9,10 @@ import scipy.interpolate
 import scipy.signal
 import soxr
 
-from jaxsr import resamplers
-from jaxsr import noise as noise_lib
-from jaxsr import degrade as D
-from jaxsr.config import IIR_FAMILIES, SR_RATIOS
+from jaxsr.tasks import degrade as D
+from jaxsr.tasks import gaps, resampling, upsampling
+from jaxsr.tasks import noise as noise_lib
+from jaxsr.tasks.options import IIR_FAMILIES, SR_RATIOS
 
 SR = 16000
 
@@ -38,7 +38,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 @pytest.mark.parametrize("ratio", [2, 3, 4, 6, 8])
 def test_decimate_matches_scipy(ratio):
     x = _noise(3001)  # not a multiple of any ratio: output length is ceil(3001 / r)
-    got = resamplers.decimate(x, ratio)
+    got = resampling.decimate(x, ratio)
     # scipy filters in the input's dtype; give it float64 (the same values) to match our float64 filtering.
     want = scipy.signal.decimate(x.astype(np.float64), ratio, ftype="iir", zero_phase=True)
     assert got.shape == want.shape == (-(-3001 // ratio),)
@@ -49,7 +49,7 @@ def test_decimate_matches_scipy(ratio):
 
 @pytest.mark.parametrize("ratio", [2, 3, 4, 6, 8])
 def test_lowpass_removes_energy_above_new_nyquist(ratio):
-    y = resamplers.lowpass(_noise(2**15, seed=1), ratio).astype(np.float64)
+    y = resampling.lowpass(_noise(2**15, seed=1), ratio).astype(np.float64)
     # A Hann window: with a rectangular one the leakage of the wrap-around discontinuity, not the filter,
     # dominates the stopband (about -35 dB at r=8); windowed, we see the filter's own ~-60..-85 dB.
     spec = np.abs(np.fft.rfft(y * np.hanning(len(y)))) ** 2
@@ -60,8 +60,8 @@ def test_lowpass_removes_energy_above_new_nyquist(ratio):
 
 @pytest.mark.parametrize("ratio", [2, 4, 8])
 def test_spline_upsample_matches_reference_splrep(ratio):
-    x_lr = resamplers.decimate(_speechlike(4096), ratio)
-    got = D.spline_upsample(x_lr, ratio)
+    x_lr = resampling.decimate(_speechlike(4096), ratio)
+    got = upsampling.spline_upsample(x_lr, ratio)
     # The reference code's `upsample`: an interpolating (s=0) cubic B-spline through the low-rate samples.
     n = len(x_lr) * ratio
     tck = scipy.interpolate.splrep(np.arange(0, n, ratio), x_lr.astype(np.float64), s=0)
@@ -71,10 +71,10 @@ def test_spline_upsample_matches_reference_splrep(ratio):
 
 
 def test_spline_upsample_to_explicit_length_matches_reference():
-    x_lr = resamplers.decimate(
+    x_lr = resampling.decimate(
         _speechlike(4099), 4
     )  # 1025 low-rate samples; target length 4099 < 1025 * 4
-    got = D.spline_upsample(x_lr, 4, 4099)
+    got = upsampling.spline_upsample(x_lr, 4, 4099)
     tck = scipy.interpolate.splrep(np.arange(len(x_lr)) * 4, x_lr.astype(np.float64), s=0)
     np.testing.assert_allclose(
         got, scipy.interpolate.splev(np.arange(4099), tck), rtol=0, atol=1e-6
@@ -84,12 +84,12 @@ def test_spline_upsample_to_explicit_length_matches_reference():
 @pytest.mark.parametrize("ratio", SR_RATIOS)
 def test_spline_upsample_is_exact_at_sample_positions(ratio):
     x_lr = _noise(300, seed=2)
-    up = D.spline_upsample(x_lr, ratio)
+    up = upsampling.spline_upsample(x_lr, ratio)
     np.testing.assert_allclose(up[::ratio], x_lr, rtol=0, atol=1e-7)
 
 
 def test_spline_upsample_short_input_is_linear():
-    up = D.spline_upsample(np.array([0.0, 1.0, 0.0], np.float32), 2, 5)
+    up = upsampling.spline_upsample(np.array([0.0, 1.0, 0.0], np.float32), 2, 5)
     np.testing.assert_allclose(up, [0.0, 0.5, 1.0, 0.5, 0.0])
 
 
@@ -113,13 +113,13 @@ def test_degrade_sr_input_is_the_spline_baseline():
 def test_sr_on_real_speech_matches_scipy(speech44k_clip):
     audio, _ = speech44k_clip
     y = audio[20000:28192]
-    x_lr = resamplers.decimate(y, 2)
+    x_lr = resampling.decimate(y, 2)
     np.testing.assert_allclose(
         x_lr, scipy.signal.decimate(y.astype(np.float64), 2, ftype="iir"), rtol=0, atol=2e-7
     )
     tck = scipy.interpolate.splrep(np.arange(len(x_lr)) * 2, x_lr.astype(np.float64), s=0)
     np.testing.assert_allclose(
-        D.spline_upsample(x_lr, 2),
+        upsampling.spline_upsample(x_lr, 2),
         scipy.interpolate.splev(np.arange(len(y)), tck),
         rtol=0,
         atol=1e-6,
@@ -201,7 +201,7 @@ def test_denoise_is_deterministic_under_a_seed():
 def test_gap_mask_has_configured_gaps_with_lengths_in_range(seed):
     # 8192 samples at 16 kHz with 3 gaps of 10-50 ms: gaps of 160-800 samples that often would overlap
     # if placed independently; each must stay a separate gap.
-    mask = D.gap_mask(np.random.default_rng(seed), 8192, SR, 3, (10.0, 50.0))
+    mask = gaps.gap_mask(np.random.default_rng(seed), 8192, SR, 3, (10.0, 50.0))
     runs = _runs(mask)
     assert len(runs) == 3, f"expected 3 gaps, got runs {runs}"
     for start, stop in runs:
@@ -244,15 +244,15 @@ def test_linear_fill_matches_reference():
     mask = np.zeros(2000, bool)
     mask[10:55] = mask[300:301] = mask[1200:1500] = True
     np.testing.assert_allclose(
-        D.linear_fill(x, mask), _linear_fill_reference(x, mask), rtol=0, atol=1e-6
+        gaps.linear_fill(x, mask), _linear_fill_reference(x, mask), rtol=0, atol=1e-6
     )
 
 
 def test_linear_fill_is_exact_on_a_ramp():
     ramp = np.linspace(-0.5, 0.7, 1000).astype(np.float32)
-    mask = D.gap_mask(np.random.default_rng(0), 1000, SR, 2, (5.0, 20.0))
+    mask = gaps.gap_mask(np.random.default_rng(0), 1000, SR, 2, (5.0, 20.0))
     holed = np.where(mask, 0.0, ramp).astype(np.float32)
-    np.testing.assert_allclose(D.linear_fill(holed, mask), ramp, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(gaps.linear_fill(holed, mask), ramp, rtol=0, atol=1e-6)
 
 
 def test_inpaint_too_short_signal_is_a_clear_error():
@@ -262,7 +262,7 @@ def test_inpaint_too_short_signal_is_a_clear_error():
 
 def test_linear_fill_rejects_mismatched_mask():
     with pytest.raises(ValueError, match="mask shape"):
-        D.linear_fill(np.zeros(10, np.float32), np.zeros(9, bool))
+        gaps.linear_fill(np.zeros(10, np.float32), np.zeros(9, bool))
 
 
 # -------------------------------------------------------------------------------------------- task
@@ -283,7 +283,7 @@ def test_unknown_task_name_lists_the_tasks():
 
 @pytest.mark.parametrize("ratio", [5, 0, 3.5, -2, 16])
 @pytest.mark.parametrize(
-    "fn", [resamplers.decimate, D.degrade_sr, D.spline_upsample, resamplers.lowpass]
+    "fn", [resampling.decimate, D.degrade_sr, upsampling.spline_upsample, resampling.lowpass]
 )
 def test_bad_ratio_names_argument_and_accepted_values(fn, ratio):
     with pytest.raises(ValueError, match=r"ratio must be one of \(2, 3, 4, 6, 8\)"):
@@ -364,7 +364,7 @@ _NAMED_REFERENCES = {
 
 
 def test_every_named_resampler_has_a_reference():
-    assert set(_NAMED_REFERENCES) == set(resamplers.RESAMPLERS)
+    assert set(_NAMED_REFERENCES) == set(resampling.RESAMPLERS)
 
 
 @pytest.mark.parametrize("ratio", SR_RATIOS)
@@ -374,7 +374,7 @@ def test_named_resampler_matches_the_library_call(name, ratio):
         4800, seed=ratio
     )  # 4800 = 2 * 3 * 4 * 6 * 8 * 25 / 24: divisible by every ratio
     want = _NAMED_REFERENCES[name](y.astype(np.float64), ratio)
-    got = resamplers.sr_lowrate(y, ratio, name)
+    got = resampling.sr_lowrate(y, ratio, name)
     assert got.shape == want.shape == (4800 // ratio,) and got.dtype == np.float32
     # float32 output of float64 filtering; the causal reference uses the (b, a) form, a few ulps apart.
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
@@ -398,7 +398,7 @@ def test_named_paper_is_the_default_sr_degradation():
 
 def test_soxr_on_a_length_not_divisible_by_the_ratio():
     y = _speechlike(4099, seed=3)
-    got = resamplers.sr_lowrate(y, 4, "soxr_hq")
+    got = resampling.sr_lowrate(y, 4, "soxr_hq")
     assert got.shape == (1025,)  # ceil(4099 / 4), one more than soxr's own round(4099 / 4)
     want = soxr.resample(y.astype(np.float64), 4, 1, quality="HQ")
     # The continuation past the end only changes the last samples (soxr's filter reach).
@@ -406,8 +406,8 @@ def test_soxr_on_a_length_not_divisible_by_the_ratio():
 
 
 def test_soxr_upsample_matches_soxr():
-    x_lr = resamplers.sr_lowrate(_speechlike(4096), 4, "resample_poly")
-    up = D.soxr_upsample(x_lr, 4, 4096)
+    x_lr = resampling.sr_lowrate(_speechlike(4096), 4, "resample_poly")
+    up = upsampling.soxr_upsample(x_lr, 4, 4096)
     np.testing.assert_allclose(
         up, soxr.resample(x_lr.astype(np.float64), 1, 4, quality="HQ"), rtol=0, atol=1e-6
     )
@@ -432,7 +432,7 @@ def _lowrate_tone_levels(chain: dict, ratio: int = 4) -> tuple[float, float]:
     y = (0.25 * np.sin(2 * np.pi * k_lo * t / n) + 0.25 * np.sin(2 * np.pi * k_hi * t / n)).astype(
         np.float32
     )
-    spec = np.abs(np.fft.rfft(resamplers.sr_lowrate(y, ratio, chain).astype(np.float64))) / (
+    spec = np.abs(np.fft.rfft(resampling.sr_lowrate(y, ratio, chain).astype(np.float64))) / (
         n_low / 2
     )
     alias = k_hi % n_low if k_hi % n_low <= n_low // 2 else n_low - k_hi % n_low
@@ -463,7 +463,7 @@ def test_random_iir_chains_are_zero_phase_lowpass_filters():
     broadband = _noise(8192, seed=8)
     seen = set()
     for _ in range(40):
-        chain = resamplers.draw_sr_chain(rng, _iir_task())
+        chain = resampling.draw_sr_chain(rng, _iir_task())
         seen.add(chain["family"])
         assert (
             chain["kind"] == "iir" and 2 <= chain["order"] <= 12 and 0.7 <= chain["cutoff"] <= 1.0
@@ -497,7 +497,7 @@ def test_causal_chains_are_delay_compensated():
     rng = np.random.default_rng(3)
     lags = []
     for _ in range(20):
-        chain = resamplers.draw_sr_chain(rng, _iir_task(sr_chain_weights={"causal": 1.0}))
+        chain = resampling.draw_sr_chain(rng, _iir_task(sr_chain_weights={"causal": 1.0}))
         assert chain["kind"] == "causal"
         lags.append(_xcorr_peak_lag(D.degrade_sr(broadband, 4, chain).x, broadband))
     assert max(abs(v) for v in lags) <= 2, lags  # what is left is the filter's phase distortion
@@ -539,7 +539,7 @@ def test_random_gain_scales_input_and_target_alike():
     np.testing.assert_allclose(
         d.x, g * D.named_degradation("resample_poly", y, 4).x, rtol=0, atol=1e-6
     )
-    gains = [resamplers.draw_sr_chain(np.random.default_rng(s))["gain_db"] for s in range(200)]
+    gains = [resampling.draw_sr_chain(np.random.default_rng(s))["gain_db"] for s in range(200)]
     assert (
         -12.0 <= min(gains) < -10.0 and -2.0 < max(gains) <= 0.0
     )  # the default task.sr_gain_db (-12, 0)
@@ -557,7 +557,7 @@ def test_chain_kinds_and_parameters_follow_the_config():
         "sr_gain_db": (-3.0, -1.0),
     }
     rng = np.random.default_rng(0)
-    chains = [resamplers.draw_sr_chain(rng, task) for _ in range(4000)]
+    chains = [resampling.draw_sr_chain(rng, task) for _ in range(4000)]
     kinds = [c["kind"] for c in chains]
     for kind, weight in task["sr_chain_weights"].items():
         # 4000 draws: the binomial standard deviation is at most 0.008; 0.03 is about four of them.
@@ -584,7 +584,7 @@ def test_chain_kinds_and_parameters_follow_the_config():
 
 def test_sr_batch_equals_row_by_row():
     y = np.stack([_speechlike(4096, seed=s) for s in range(6)])
-    chains = [resamplers.draw_sr_chain(np.random.default_rng([1, s])) for s in range(6)]
+    chains = [resampling.draw_sr_chain(np.random.default_rng([1, s])) for s in range(6)]
     chains[0], chains[1] = "soxr_hq", {"kind": "nofilter", "gain_db": -2.0}
     x, target = D.sr_batch(y, 4, chains)
     for i in range(6):

@@ -33,9 +33,9 @@ RATE = 16_000
 
 def _voice(seconds: float = 1.0, rate: int = RATE) -> np.ndarray:
     """A short voiced clip from jaxsr's embedded synthetic voices: speech-like, made here, nothing read."""
-    from jaxsr.noise import synthetic_voices
+    from jaxsr.data.synthetic import voice_bank
 
-    return synthetic_voices(rate, "test")[0][: int(seconds * rate)] * 0.8
+    return voice_bank(rate, "test")[0][: int(seconds * rate)] * 0.8
 
 
 def _wav(

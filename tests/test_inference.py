@@ -19,7 +19,8 @@ import scipy.interpolate
 from jaxsr import checkpoints, inference as E
 from jaxsr.inference import chunking
 from jaxsr.config import default_config
-from jaxsr.degrade import linear_fill, spline_upsample
+from jaxsr.tasks.gaps import linear_fill
+from jaxsr.tasks.upsampling import spline_upsample
 from jaxsr.models import init_variables, length_multiple, model_from_config
 
 

@@ -204,3 +204,60 @@ def test_private_names_stay_in_their_module_and_nothing_is_re_exported():
         ]
     assert not private, f"private names imported across modules: {private}"
     assert not reexports, f"re-exports: {reexports}"
+
+
+def _all_imports(path: pathlib.Path, name: str) -> set[str]:
+    """Every module `path` imports, at module level or inside a function (a lazy import runs too, later),
+    `from a import b` counted as both `a` and `a.b`; relative imports resolved against `name`."""
+    import ast
+
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for n in ast.walk(ast.parse(path.read_text())):
+        if isinstance(n, ast.Import):
+            found |= {a.name for a in n.names}
+        elif isinstance(n, ast.ImportFrom):
+            base = n.module or ""
+            if n.level:
+                parts = package.split(".")[: len(package.split(".")) - n.level + 1]
+                base = ".".join(parts + ([base] if base else []))
+            found |= {base} | {f"{base}.{a.name}" for a in n.names}
+    return found
+
+
+def test_tasks_package_depends_on_nothing_above_it():
+    # The degradations are the layer below the config, the data and everything else: every import in
+    # jaxsr.tasks, lazy ones included, is of jaxsr.tasks itself, the standard library or the numerical
+    # libraries; the config imports no jaxsr module but jaxsr.tasks. So no import cycle can run through
+    # the config or the tasks, not even one that only closes when a function first runs.
+    allowed = {"numpy", "scipy", "soxr", "soundfile"} | set(sys.stdlib_module_names)
+    mods = _modules()
+    tasks = {n: p for n, p in mods.items() if n == "jaxsr.tasks" or n.startswith("jaxsr.tasks.")}
+    assert {"jaxsr.tasks.options", "jaxsr.tasks.degrade"} <= set(tasks)
+    bad = {
+        n: sorted(
+            m
+            for m in _all_imports(p, n)
+            if not (m == "jaxsr.tasks" or m.startswith("jaxsr.tasks."))
+            and m.split(".")[0] not in allowed
+        )
+        for n, p in tasks.items()
+    }
+    assert not any(bad.values()), {n: b for n, b in bad.items() if b}
+    config_deps = {
+        m for m in _all_imports(mods["jaxsr.config"], "jaxsr.config") if m.startswith("jaxsr")
+    }
+    assert config_deps and all(m.startswith("jaxsr.tasks") for m in config_deps), config_deps
+    # Within the package, lazy imports counted, the modules form no cycle.
+    graph = {n: {m for m in _all_imports(p, n) if m in tasks and m != n} for n, p in tasks.items()}
+    done: set[str] = set()
+
+    def visit(n: str, trail: tuple[str, ...]) -> None:
+        assert n not in trail, " -> ".join(trail + (n,))
+        if n not in done:
+            for m in sorted(graph[n]):
+                visit(m, trail + (n,))
+            done.add(n)
+
+    for n in sorted(graph):
+        visit(n, ())

@@ -12,10 +12,11 @@ import pytest
 
 from jaxsr.data import records
 from jaxsr.data import eval_clips
-from jaxsr import degrade as D
-from jaxsr import noise as N
 from jaxsr.config import default_config
 from jaxsr.data import pipeline
+from jaxsr.data.synthetic import voice_bank
+from jaxsr.tasks import degrade as D
+from jaxsr.tasks import noise as N
 
 SR = 16000
 
@@ -187,7 +188,7 @@ def test_babble_with_only_the_clean_clip_is_a_clear_error_and_voices_fall_back_t
         SR,
         [tone(500, 8000)],
         exclude=0,
-        voices=N.synthetic_voices(SR),
+        voices=voice_bank(SR),
         synthetic_prob=0.0,
     )
     assert np.all(np.isfinite(out)) and energy_near(np.resize(out, SR), 500, 200) < 0.5
@@ -320,8 +321,9 @@ def test_mixture_hits_the_drawn_snr_against_the_target(kind, reverb):
         (-5.0, 20.0),
         (kind,),
         pool,
-        sample_rate=SR,
+        target_rate=SR,
         exclude=1,
+        voices=voice_bank(SR),
         options={"reverb_prob": reverb},
     )
     target = y if d.y is None else d.y
@@ -343,7 +345,15 @@ def test_new_degradations_are_reproducible_per_seed():
     pool = [speech(12000, 1), y, speech(9000, 2)]
     runs = [
         [
-            D.degrade(y, task, np.random.default_rng([seed, g]), SR, pool, exclude=1)
+            D.degrade(
+                y,
+                task,
+                np.random.default_rng([seed, g]),
+                SR,
+                pool,
+                exclude=1,
+                voices=voice_bank(SR),
+            )
             for g in range(8)
         ]
         for seed in (3, 3, 4)
@@ -357,6 +367,28 @@ def test_new_degradations_are_reproducible_per_seed():
     }  # the new types were exercised
     assert any("reverb" in d.info for d in runs[0]) and any("reverb" not in d.info for d in runs[0])
     assert not any(np.array_equal(a.x, c.x) for a, c in zip(runs[0], runs[2]))
+
+
+def test_babble_of_voices_takes_its_bank_from_the_data_layer():
+    # The tasks package renders no voices: the caller passes the bank, and a missing one is an error (it
+    # would change which random numbers the example draws), not a quiet fallback to the pool alone.
+    y = speech()
+    pool = [speech(12000, 1), y, speech(9000, 2)]
+    with pytest.raises(ValueError, match=r"'babble_voices' needs the synthetic voice bank"):
+        D.degrade_denoise(y, np.random.default_rng(0), (0.0, 10.0), ("babble_voices",), pool)
+    task = dict(default_config().task.to_dict(), name="denoise", noise_types=("babble_voices",))
+    assert records.babble_voices(task, SR, "test") is voice_bank(SR, "test")
+    assert records.babble_voices(dict(task, noise_types=("white", "babble")), SR, "test") == ()
+    assert records.babble_voices(dict(task, name="sr"), SR, "train") == ()
+    # Evaluation degrades with the "test" bank (voices training never hears), training with "train".
+    task["babble_synthetic_prob"] = 1.0
+    got = eval_clips.degrade_clip(y, task, 3, 0, SR, 4096, pool, exclude=1).x
+    rng = records.example_rng(0, 3, records.EVAL)
+    want = D.degrade(y, task, rng, SR, pool, exclude=1, voices=voice_bank(SR, "test")).x
+    np.testing.assert_array_equal(got, want)
+    rng = records.example_rng(0, 3, records.EVAL)
+    other = D.degrade(y, task, rng, SR, pool, exclude=1, voices=voice_bank(SR, "train")).x
+    assert not np.allclose(got, other)
 
 
 def test_reverb_prob_zero_leaves_the_degradation_unchanged():

@@ -13,7 +13,7 @@ from jaxsr.data import eval_clips
 from jaxsr import config as config_lib
 from jaxsr.data import pipeline
 from jaxsr.data.synthetic import make_corpus
-from jaxsr.degrade import degrade
+from jaxsr.tasks.degrade import degrade
 
 SR = 16000
 PATCH = 512

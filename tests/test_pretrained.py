@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from jaxsr import noise as noise_lib
+from jaxsr.tasks import noise as noise_lib
 import jaxsr
 from jaxsr import metrics, pretrained
 from jaxsr.pretrained import build as build_lib
@@ -219,7 +219,7 @@ def _held_out_clip(speech44k_dir, rate: int, seconds: float = 4.0) -> np.ndarray
 def test_shipped_model_beats_its_baseline_on_held_out_speech(name, sign, speech44k_dir):
     # `inverted`: the same recording through a microphone or preamp of the other polarity; a model trained on
     # one polarity only can fall far below its baseline there (RESULTS.md, "Polarity").
-    from jaxsr import degrade
+    from jaxsr.tasks import gaps, upsampling
 
     m = pretrained.manifest(name)
     model = jaxsr.load(name)
@@ -230,7 +230,7 @@ def test_shipped_model_beats_its_baseline_on_held_out_speech(name, sign, speech4
 
         low = soxr.resample(y, m["sample_rate"], m["input_rate"], quality="HQ").astype(np.float32)
         out = jaxsr.enhance(model, low, sample_rate=m["input_rate"])[: len(y)]
-        base = degrade.spline_upsample(low, m["ratio"], len(y))
+        base = upsampling.spline_upsample(low, m["ratio"], len(y))
         # A model trained on the files as stored only (no data.random_polarity; speech-sr-x4-16k) is documented
         # at -0.17 dB mean below the spline on inverted files (RESULTS.md, "Polarity"): allowed 0.3 dB there,
         # which still catches a collapse such as the 2.3 dB that speech-sr-x8-16k's first stage lost.
@@ -243,10 +243,10 @@ def test_shipped_model_beats_its_baseline_on_held_out_speech(name, sign, speech4
         assert metrics.lsd(y, out) < (0.8 if m["ratio"] != 3 else 1.0) * metrics.lsd(y, base)
     elif m["task"] == "inpaint":
         rng = np.random.default_rng(0)
-        mask = degrade.gap_mask(rng, len(y), m["sample_rate"], num_gaps=6, gap_ms=(20.0, 20.0))
+        mask = gaps.gap_mask(rng, len(y), m["sample_rate"], num_gaps=6, gap_ms=(20.0, 20.0))
         x = np.where(mask, 0.0, y).astype(np.float32)
         out = jaxsr.enhance(model, x, sample_rate=m["sample_rate"], mask=mask)
-        lin = degrade.linear_fill(x, mask)
+        lin = gaps.linear_fill(x, mask)
 
         def gap(a: np.ndarray) -> float:  # SNR inside the gaps, by hand
             return float(10 * np.log10(np.sum(y[mask] ** 2) / np.sum((y[mask] - a[mask]) ** 2)))
@@ -256,7 +256,7 @@ def test_shipped_model_beats_its_baseline_on_held_out_speech(name, sign, speech4
     else:  # denoise
         rng = np.random.default_rng(0)
         noise = noise_lib.colored_noise(rng, len(y), 1.0)  # pink
-        x = degrade.add_noise(y, noise, 5.0)
+        x = noise_lib.add_noise(y, noise, 5.0)
         out = jaxsr.enhance(model, x, sample_rate=m["sample_rate"])
         assert metrics.si_sdr(y, out) > metrics.si_sdr(y, x) + 3.0
 

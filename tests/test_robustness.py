@@ -21,19 +21,19 @@ import soundfile as sf
 import soxr
 from conftest import train_tiny_model
 
-from jaxsr import resamplers
 from jaxsr.data import records
 from jaxsr.data import eval_clips
 from jaxsr.cli import conditions
 
 from benchmarks import robustness
 from jaxsr import config as config_lib
-from jaxsr import degrade as D
 from jaxsr import metrics
 from jaxsr.cli import evaluate as cli  # what launch/evaluate.py runs
 from jaxsr.data import pipeline
 from jaxsr.data.synthetic import make_corpus
 from jaxsr.inference import load, run_model
+from jaxsr.tasks import codecs, resampling
+from jaxsr.tasks import degrade as D
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 # The section a run on a --data folder writes (benchmarks.robustness.section_suffix).
@@ -134,7 +134,7 @@ def test_training_batches_draw_a_chain_per_example_from_its_generator():
     for b, batch in enumerate(batches):
         for i in range(6):
             g = b * 6 + i  # global example index
-            chain = resamplers.draw_sr_chain(
+            chain = resampling.draw_sr_chain(
                 records.example_rng(c.seed, g, records.DEGRADE), c.task
             )
             gain = 10 ** (chain["gain_db"] / 20)
@@ -144,7 +144,7 @@ def test_training_batches_draw_a_chain_per_example_from_its_generator():
                 batch["x"][i, :, 0], D.degrade_sr(clean, RATIO, chain).x, rtol=0, atol=2e-6
             )
     kinds = {
-        resamplers.draw_sr_chain(records.example_rng(c.seed, g, records.DEGRADE), c.task)["kind"]
+        resampling.draw_sr_chain(records.example_rng(c.seed, g, records.DEGRADE), c.task)["kind"]
         for g in range(12)
     }
     assert len(kinds) >= 2  # chains vary within a run
@@ -169,7 +169,7 @@ def test_eval_examples_random_chain_from_the_eval_generator():
     clips = make_corpus("valid", 3, 16000, 0.5)
     examples = eval_clips.eval_examples(c, records.records_from_clips(clips, 16000))
     for k, clean in enumerate(clips):
-        chain = resamplers.draw_sr_chain(records.example_rng(c.seed, k, records.EVAL), c.task)
+        chain = resampling.draw_sr_chain(records.example_rng(c.seed, k, records.EVAL), c.task)
         expected = D.degrade_sr(clean, RATIO, chain)
         np.testing.assert_array_equal(examples[k]["x"], expected.x)
         np.testing.assert_allclose(
@@ -215,7 +215,7 @@ def test_evaluate_rejects_an_unknown_degradation(workdir, folder, capsys):
     assert rc == 2 and out is None
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "--degradation 'soxr_max'" in lines[0]
-    for name in (*resamplers.RESAMPLERS, "random"):
+    for name in (*resampling.RESAMPLERS, "random"):
         assert name in lines[0]
 
 
@@ -424,7 +424,7 @@ def _g711_reference(x: np.ndarray, codec: str) -> np.ndarray:
 @pytest.mark.parametrize("codec", ["ulaw", "alaw"])
 def test_g711_codecs_match_an_independent_implementation(codec):
     x = np.clip(0.2 * np.random.default_rng(0).standard_normal(8000), -1, 1).astype(np.float32)
-    y, ref = resamplers.apply_codec(x, 8000, codec), _g711_reference(x, codec)
+    y, ref = codecs.apply_codec(x, 8000, codec), _g711_reference(x, codec)
     assert y.shape == x.shape and y.dtype == np.float32
     # The two round float -> 16 bit differently at a few segment edges: equal almost everywhere, and never
     # more than one step of G.711's coarsest segment (512 / 32768) apart.
@@ -435,7 +435,7 @@ def test_g711_codecs_match_an_independent_implementation(codec):
 
 def test_pcm8_is_within_one_8_bit_step():
     x = np.clip(0.3 * np.random.default_rng(1).standard_normal(4000), -1, 1).astype(np.float32)
-    y = resamplers.apply_codec(x, 4000, "pcm8")
+    y = codecs.apply_codec(x, 4000, "pcm8")
     assert np.abs(y - x).max() <= 1 / 128 + 1e-6 and np.abs(y - x).max() > 1 / 1024
     assert len(np.unique(y)) <= 256
 
@@ -444,7 +444,7 @@ def test_pcm8_is_within_one_8_bit_step():
 def test_lossy_codecs_return_aligned_audio_of_the_same_length(codec, rate):
     # Speech-like, not noise: a lossy codec keeps what is audible of it.
     x = make_corpus("test", 1, rate, 1.0, base_seed=2)[0].astype(np.float32)
-    y = resamplers.apply_codec(x, rate, codec)
+    y = codecs.apply_codec(x, rate, codec)
     assert y.shape == x.shape
     lag = int(np.argmax(scipy.signal.correlate(y, x, mode="full"))) - (len(x) - 1)
     assert lag == 0, f"{codec} shifted the signal by {lag} samples"
@@ -456,9 +456,9 @@ def test_codec_errors_name_the_codec_and_the_rates():
     with pytest.raises(
         ValueError, match=r"codec mp3 carries only 8, 11.025.*the low rate here is 4000 Hz"
     ):
-        resamplers.apply_codec(x, 4000, "mp3")
+        codecs.apply_codec(x, 4000, "mp3")
     with pytest.raises(ValueError, match="unknown codec 'gsm'; use one of: pcm8, ulaw"):
-        resamplers.apply_codec(x, 8000, "gsm")
+        codecs.apply_codec(x, 8000, "gsm")
     with pytest.raises(ValueError, match="needs the sample rate"):
         D.degrade_sr(x + 0.1, 4, "soxr_hq", codec="ulaw")
     c = config_lib.default_config()
@@ -477,13 +477,13 @@ def test_a_codec_acts_on_the_low_rate_signal_in_training_and_evaluation():
         np.float32
     )
     chains = ["soxr_hq", "paper", {"kind": "nofilter", "gain_db": -3.0}]
-    x, target = D.sr_batch(y, 2, chains, codec="ulaw", sample_rate=16000)
+    x, target = D.sr_batch(y, 2, chains, codec="ulaw", target_rate=16000)
     for i, chain in enumerate(chains):
-        d = D.degrade_sr(y[i], 2, chain, codec="ulaw", sample_rate=16000)
+        d = D.degrade_sr(y[i], 2, chain, codec="ulaw", target_rate=16000)
         np.testing.assert_array_equal(x[i], d.x)
         # By hand: the resampler's low-rate signal through libsndfile's mu-law at 8 kHz, then the spline.
         t = y[i] if d.y is None else d.y
-        low = resamplers.sr_lowrate(t, 2, chain)
+        low = resampling.sr_lowrate(t, 2, chain)
         buf = __import__("io").BytesIO()
         sf.write(buf, low, 8000, format="WAV", subtype="ULAW")
         buf.seek(0)
@@ -491,7 +491,7 @@ def test_a_codec_acts_on_the_low_rate_signal_in_training_and_evaluation():
         tck = scipy.interpolate.splrep(np.arange(len(coded)) * 2, coded.astype(np.float64), s=0)
         np.testing.assert_allclose(d.x, scipy.interpolate.splev(np.arange(len(t)), tck), atol=1e-5)
         np.testing.assert_array_equal(target[i], t)
-    assert D.degrade_sr(y[0], 2, "paper", codec="ulaw", sample_rate=16000).info["codec"] == "ulaw"
+    assert D.degrade_sr(y[0], 2, "paper", codec="ulaw", target_rate=16000).info["codec"] == "ulaw"
     # The training pipeline's batches take the codec from the config: each row is its chain, then mu-law.
     c = _pipeline_config("random")
     c.task.sr_codec = "ulaw"
@@ -500,9 +500,9 @@ def test_a_codec_acts_on_the_low_rate_signal_in_training_and_evaluation():
     with pipeline.train_loader(c, source) as it:
         batch = next(it)
     for i in range(3):
-        chain = resamplers.draw_sr_chain(records.example_rng(c.seed, i, records.DEGRADE), c.task)
+        chain = resampling.draw_sr_chain(records.example_rng(c.seed, i, records.DEGRADE), c.task)
         clean = batch["y"][i, :, 0] / 10 ** (chain["gain_db"] / 20)
-        want = D.degrade_sr(clean, RATIO, chain, codec="ulaw", sample_rate=16000).x
+        want = D.degrade_sr(clean, RATIO, chain, codec="ulaw", target_rate=16000).x
         # Dividing out the gain moves a sample by an ulp, which can cross a mu-law decision level: compare the
         # errors, not the samples.
         assert metrics.snr(want, batch["x"][i, :, 0]) > 40
@@ -564,7 +564,7 @@ def test_robustness_codecs_rows_and_section(workdir, folder, tmp_path, capsys):
     clean = [_wav(folder, n) for n in ("b.wav", "c.wav")]
     row = out["rows"][2]
     low = [
-        resamplers.apply_codec(
+        codecs.apply_codec(
             soxr.resample(y.astype(np.float64), RATE, RATE // RATIO, quality="HQ").astype(
                 np.float32
             ),
@@ -611,22 +611,21 @@ def test_random_codecs_are_drawn_after_the_chain_and_only_when_asked():
     task = config_lib.default_config().task
     task.sr_degradation = "random"
     rng, fresh = np.random.default_rng(7), np.random.default_rng(7)
-    assert resamplers.draw_sr_codec(rng, task, 4000) == ""  # sr_codec_prob 0: nothing drawn ...
+    assert codecs.draw_sr_codec(rng, task, 4000) == ""  # sr_codec_prob 0: nothing drawn ...
     assert rng.random() == fresh.random()  # ... so the generator is where it was
     task.sr_codec_prob = 0.5
-    draws = [
-        resamplers.draw_sr_codec(np.random.default_rng([3, i]), task, 4000) for i in range(4000)
-    ]
+    draws = [codecs.draw_sr_codec(np.random.default_rng([3, i]), task, 4000) for i in range(4000)]
     none = sum(d == "" for d in draws)
     assert abs(none / len(draws) - 0.5) < 0.03
     counts = {c: draws.count(c) for c in set(draws) - {""}}
     assert set(counts) == {"pcm8", "ulaw", "alaw", "vorbis"}  # MP3 and Opus cannot carry 4 kHz
     assert all(abs(n / (len(draws) - none) - 0.25) < 0.04 for n in counts.values()), counts
-    assert {
-        resamplers.draw_sr_codec(np.random.default_rng(i), task, 16000) for i in range(300)
-    } >= {"mp3", "opus"}
+    assert {codecs.draw_sr_codec(np.random.default_rng(i), task, 16000) for i in range(300)} >= {
+        "mp3",
+        "opus",
+    }
     task.sr_codec = "alaw"  # a fixed codec wins
-    assert {resamplers.draw_sr_codec(np.random.default_rng(i), task, 4000) for i in range(20)} == {
+    assert {codecs.draw_sr_codec(np.random.default_rng(i), task, 4000) for i in range(20)} == {
         "alaw"
     }
 
@@ -642,13 +641,13 @@ def test_training_batches_through_random_codecs_equal_their_rows_degraded_one_by
     seen = set()
     for i in range(6):
         rng = records.example_rng(c.seed, i, records.DEGRADE)
-        chain = resamplers.draw_sr_chain(rng, c.task)
-        codec = resamplers.draw_sr_codec(rng, c.task, 16000 / RATIO)
+        chain = resampling.draw_sr_chain(rng, c.task)
+        codec = codecs.draw_sr_codec(rng, c.task, 16000 / RATIO)
         seen.add(codec)
         # The row's input equals the target's low-rate signal through that chain and codec: degrade_sr on the
         # target (which carries the gain) with the gain left out of the chain.
         no_gain = {k: v for k, v in chain.items() if k != "gain_db"}
-        want = D.degrade_sr(batch["y"][i, :, 0], RATIO, no_gain, codec=codec, sample_rate=16000).x
+        want = D.degrade_sr(batch["y"][i, :, 0], RATIO, no_gain, codec=codec, target_rate=16000).x
         assert metrics.snr(want, batch["x"][i, :, 0]) > 35, (chain, codec)
     assert (
         len(seen) >= 2 and "" not in seen

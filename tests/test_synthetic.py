@@ -105,3 +105,58 @@ def test_bad_seconds_and_split_are_clear_errors():
         ValueError, match=r"split must be one of \('train', 'valid', 'test'\); got 'dev'"
     ):
         S.clip_rng("dev", 0)
+
+
+# sha256 of the float32 bytes of clips rendered before `make_clip` was split into its steps (and of the
+# voice banks before they moved here from the noise module): the training data caches and the packaged
+# models were made from these renderings, so the code must keep producing them bit for bit. The cases
+# cover every split, short and long clips, several rates (one clip shorter than a control step) and a
+# base seed other than 0.
+PINNED_CLIPS = {
+    ("train", 0, 16000, 1.0, 0): "9496436d65137c874ee0f966fb195183249bec2cdac3142175aa3d1fe22f093e",
+    ("valid", 3, 8000, 0.5, 0): "ed04ecb0adc1534cb02fd06306a16528a65ea2e1dd01845c9cdfeb271c44b0b6",
+    ("test", 1, 48000, 0.4, 0): "2b822d8ec15e322f9e2079057454733dc15770ea3f3dee15f9073914c5157603",
+    (
+        "train",
+        5,
+        22050,
+        0.05,
+        0,
+    ): "b6414dddd7a85313087fe978f088893b3afb1f76c6315f985a56274dcdc3f192",
+    ("train", 2, 44100, 0.3, 7): "e85d5ca13fed615de5726a27f2b6b97c0518ba7ef9906e9c9672d8d30e494ae0",
+    ("test", 4, 4000, 0.7, 3): "e573ec0c2c30b9f5813181d0c6aa27f73295d348fe169ae6a993baeac00c6da3",
+    (
+        "train",
+        9,
+        16000,
+        1 / 8000,
+        0,
+    ): "2459c93247a985e5a168c30208c6c23c9fff745ca0e2062c0c8d9fee098c03ea",
+}
+PINNED_BANKS = {
+    (16000, "test"): "b26ebc4570e3822c81d0ed8307fe556691e64767392e0944f7c2fe0e5e9bb4ac",
+    (8000, "train"): "ee25bfe8484957392fd27e086e53cdfaa9a2b328de258ae492aab26fcc6e17b4",
+}
+
+
+def _sha256(x: np.ndarray) -> str:
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
+
+
+@pytest.mark.parametrize("case", list(PINNED_CLIPS))
+def test_clips_are_bit_identical_to_the_pinned_renderings(case):
+    split, index, rate, seconds, base_seed = case
+    y = S.make_clip(S.clip_rng(split, index, base_seed), rate, seconds)
+    assert y.dtype == np.float32 and y.shape == (round(seconds * rate),)
+    assert _sha256(y) == PINNED_CLIPS[case]
+
+
+@pytest.mark.parametrize("case", list(PINNED_BANKS))
+def test_voice_banks_are_bit_identical_to_the_pinned_renderings(case):
+    rate, split = case
+    bank = S.voice_bank(rate, split)
+    assert len(bank) == S.VOICE_BANK_SIZE
+    assert all(v.shape == (round(S.VOICE_BANK_SECONDS * rate),) for v in bank)
+    assert _sha256(np.stack(bank)) == PINNED_BANKS[case]

@@ -14,7 +14,9 @@ import soxr
 
 from jaxsr.data import sources
 from jaxsr import config as config_lib
-from jaxsr import degrade, metrics
+from jaxsr import metrics
+from jaxsr.tasks import degrade, gaps, resampling, upsampling
+from jaxsr.tasks import noise as noise_lib
 from jaxsr.data import builders
 from jaxsr.data.records import load_noise_files
 
@@ -115,11 +117,11 @@ def test_sinc_front_end_is_band_limited_interpolation():
     low = scipy.signal.sosfiltfilt(
         scipy.signal.butter(12, 1800, fs=4000, output="sos"), low
     ).astype(np.float32)
-    ours = degrade.sinc_upsample(low, 4)
+    ours = upsampling.sinc_upsample(low, 4)
     ref = soxr.resample(low.astype(np.float64), 4000, 16000, quality="VHQ")[: len(ours)]
     inner = slice(400, -400)  # away from the ends, where each treats the outside differently
     assert metrics.band_snr(ref[inner], ours[inner], 16000, 0, 0.85 * 2000) > 40
-    np.testing.assert_array_equal(ours[::4], degrade.sinc_upsample(low, 4)[::4])
+    np.testing.assert_array_equal(ours[::4], upsampling.sinc_upsample(low, 4)[::4])
 
     # Nothing above the low Nyquist: the spline leaves images there, the sinc does not.
     def above(z: np.ndarray) -> float:  # energy above 2.2 kHz against all, dB, by numpy's FFT
@@ -128,7 +130,7 @@ def test_sinc_front_end_is_band_limited_interpolation():
             10 * np.log10(spec[np.fft.rfftfreq(len(z[inner]), 1 / 16000) > 2200].sum() / spec.sum())
         )
 
-    assert above(ours) < -50 and above(degrade.spline_upsample(low, 4)) > -40
+    assert above(ours) < -50 and above(upsampling.spline_upsample(low, 4)) > -40
 
 
 def test_keep_band_high_pass_matches_its_design():
@@ -149,7 +151,7 @@ def test_the_network_cannot_touch_the_kept_band_whatever_its_weights():
 
     rng = np.random.default_rng(2)
     x_lr = _speech_like(rng, 1.0, 4000)
-    x = degrade.sinc_upsample(x_lr, 4, 4096)[None, :, None]
+    x = upsampling.sinc_upsample(x_lr, 4, 4096)[None, :, None]
     model = AudioUNet(num_blocks=2, width=0.0625, keep_band=(0.9 / 4, 1.0 / 4))
     v = init_variables(model, jax.random.key(0), 4096)
     plain_model = AudioUNet(num_blocks=2, width=0.0625)
@@ -250,7 +252,7 @@ def _unseen_clips(
 @pytest.mark.parametrize("name", SR_MODELS)
 def test_packaged_sr_models_keep_the_input_band_for_every_resampler(name, voices_dir):
     import jaxsr
-    from jaxsr import pretrained, resamplers
+    from jaxsr import pretrained
 
     m = pretrained.manifest(name)
     rate, ratio, low_rate = m["sample_rate"], m["ratio"], m["input_rate"]
@@ -261,8 +263,8 @@ def test_packaged_sr_models_keep_the_input_band_for_every_resampler(name, voices
         model.with_runtime("xla", "bfloat16"),
         model.with_runtime("stablehlo", "float32"),
     ]
-    for resampler in resamplers.RESAMPLERS:
-        low = resamplers.sr_lowrate(y, ratio, resampler)
+    for resampler in resampling.RESAMPLERS:
+        low = resampling.sr_lowrate(y, ratio, resampler)
         # The reference: soxr's band-limited interpolation of the same low-rate input.
         sinc = soxr.resample(low.astype(np.float64), low_rate, rate, quality="VHQ")[
             : len(low) * ratio
@@ -279,7 +281,7 @@ def test_packaged_sr_models_keep_the_input_band_for_every_resampler(name, voices
 @pytest.mark.parametrize("name", ("speech-sr-x4-16k", "speech-sr-x8-16k"))
 def test_packaged_sr_models_beat_both_baselines_on_unseen_speakers(name, voices_dir):
     import jaxsr
-    from jaxsr import pretrained, resamplers
+    from jaxsr import pretrained
 
     m = pretrained.manifest(name)
     model = jaxsr.load(name)
@@ -287,11 +289,11 @@ def test_packaged_sr_models_beat_both_baselines_on_unseen_speakers(name, voices_
     lsd: dict[str, list[float]] = {"model": [], "spline": []}
     for y in _unseen_clips(voices_dir, m["sample_rate"], n=5):
         # An ordinary resampler (not one of the training chains) makes the low-rate input.
-        low = resamplers.sr_lowrate(y, m["ratio"], "soxr_hq")
+        low = resampling.sr_lowrate(y, m["ratio"], "soxr_hq")
         outs = {
             "model": jaxsr.enhance(model, low, sample_rate=m["input_rate"]),
-            "spline": degrade.spline_upsample(low, m["ratio"], len(y)),
-            "sinc": degrade.soxr_upsample(low, m["ratio"], len(y), quality="VHQ"),
+            "spline": upsampling.spline_upsample(low, m["ratio"], len(y)),
+            "sinc": upsampling.soxr_upsample(low, m["ratio"], len(y), quality="VHQ"),
         }
         for who, out in outs.items():
             snr[who].append(metrics.snr(y, out))
@@ -311,7 +313,7 @@ def test_packaged_denoiser_gives_clean_speech_back_and_removes_real_noise(voices
     clean, gain = [], []
     for k, y in enumerate(_unseen_clips(voices_dir, 16000, n=5)):
         clean.append(metrics.si_sdr(y, jaxsr.enhance(model, y, sample_rate=16000)))
-        x = degrade.add_noise(y, np.resize(noise[k % len(noise)], len(y)), 5.0)
+        x = noise_lib.add_noise(y, np.resize(noise[k % len(noise)], len(y)), 5.0)
         gain.append(
             metrics.si_sdr(y, jaxsr.enhance(model, x, sample_rate=16000)) - metrics.si_sdr(y, x)
         )
@@ -327,7 +329,7 @@ def test_packaged_gap_filler_beats_linear_interpolation_on_unseen_speakers(voice
     model = jaxsr.load("speech-inpaint-16k")
     energy = err_model = err_linear = 0.0
     for k, y in enumerate(_unseen_clips(voices_dir, 16000, n=5)):
-        mask = degrade.gap_mask(
+        mask = gaps.gap_mask(
             np.random.default_rng(k), len(y), 16000, num_gaps=6, gap_ms=(20.0, 20.0)
         )
         x = np.where(mask, 0.0, y).astype(np.float32)
@@ -335,6 +337,6 @@ def test_packaged_gap_filler_beats_linear_interpolation_on_unseen_speakers(voice
         np.testing.assert_array_equal(out[~mask], x[~mask])
         energy += np.sum(y[mask] ** 2)
         err_model += np.sum((y[mask] - out[mask]) ** 2)
-        err_linear += np.sum((y[mask] - degrade.linear_fill(x, mask)[mask]) ** 2)
+        err_linear += np.sum((y[mask] - gaps.linear_fill(x, mask)[mask]) ** 2)
     # SNR inside all 30 gaps together, by hand: one 20 ms gap alone says little.
     assert 10 * np.log10(energy / err_model) > 10 * np.log10(energy / err_linear) + 1.0

@@ -30,7 +30,7 @@ def check_task(config, task: str | None, ratio: int | None, sample_rate: int | N
 
 def degradation_names() -> tuple[str, ...]:
     """What `--degradation` accepts: the named resamplers and "random"."""
-    from jaxsr.resamplers import RESAMPLERS
+    from jaxsr.tasks.resampling import RESAMPLERS
 
     return tuple(RESAMPLERS) + ("random",)
 
@@ -59,8 +59,8 @@ def apply_degradation(config, name: str | None) -> None:
 def apply_codec(config, codec: str | None) -> None:
     """Make an sr `config` pass its low-rate inputs through `codec` (`--codec`); UsageError for an unknown codec,
     one that cannot carry the model's low rate, or a model of another task."""
-    from jaxsr.config import SR_CODECS
-    from jaxsr.resamplers import check_codec
+    from jaxsr.tasks.codecs import check_codec
+    from jaxsr.tasks.options import SR_CODECS
 
     if codec is None:
         return
@@ -86,7 +86,7 @@ def apply_codec(config, codec: str | None) -> None:
 def apply_noise(config, noise: str | None, snr_db: float | None, reverb_prob: float | None) -> None:
     """Make a denoise `config` degrade with one noise type / input SNR / reverb probability (the flags);
     UsageError for an unknown type or for a model of another task."""
-    from jaxsr.config import NOISE_TYPES
+    from jaxsr.tasks.options import NOISE_TYPES
 
     given = [
         f

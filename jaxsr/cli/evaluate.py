@@ -17,13 +17,13 @@ Each file is read, mixed down to mono, resampled (soxr HQ) to the model's rate a
 way training's evaluation degrades a clip: file k (in sorted order, counting from 0) uses the random
 generator of (`--seed`, k), so results are deterministic and independent of which other files fail.
 For sr, `--degradation NAME` picks how the low-rate input is made: a named resampler of
-`jaxsr.degrade.RESAMPLERS` (paper, soxr_hq, ...) or `random` (a chain drawn per file from the checkpoint's
+`jaxsr.tasks.resampling.RESAMPLERS` (paper, soxr_hq, ...) or `random` (a chain drawn per file from the checkpoint's
 `task.sr_*` fields); the default is what the checkpoint trained with
 (`task.sr_degradation`, "paper" for the paper's decimator). A model should be judged on resamplers it
 did not train on too: benchmarks/robustness.py sweeps them. `--codec NAME` then passes the low-rate input
 through a codec (pcm8, ulaw, alaw: 8-bit telephony; mp3, vorbis, opus: lossy), as a phone line or a
 compressed file does (`task.sr_codec`; `benchmarks/robustness.py --codecs` sweeps them).
-For denoise, `--noise TYPE` scores one noise condition (a type of `jaxsr.config.NOISE_TYPES`: white, pink,
+For denoise, `--noise TYPE` scores one noise condition (a type of `jaxsr.tasks.options.NOISE_TYPES`: white, pink,
 brown, varying, babble, babble_voices, folder), `--snr-db DB` a fixed input SNR, and `--reverb-prob P`
 the share of clips put through a generated room first; each defaults to the checkpoint's
 `task.noise_types` / `task.snr_db` / `task.reverb_prob`. benchmarks/denoise_robustness.py sweeps them.
@@ -116,7 +116,7 @@ def parse_args(argv: list[str] | None, prog: str | None = None) -> argparse.Name
     p.add_argument(
         "--degradation",
         metavar="NAME",
-        help="sr only: the resampler that makes the low-rate input, a name of jaxsr.degrade.RESAMPLERS "
+        help="sr only: the resampler that makes the low-rate input, a name of jaxsr.tasks.resampling.RESAMPLERS "
         "or random (default: the checkpoint's task.sr_degradation)",
     )
     p.add_argument(

@@ -15,13 +15,14 @@ import numpy as np
 
 from jaxsr.data.records import (
     EVAL,
+    babble_voices,
     check_seed,
     check_source,
     example_rng,
     noise_inputs,
     record_audio,
 )
-from jaxsr.degrade import Degraded, degrade
+from jaxsr.tasks.degrade import Degraded, degrade
 
 
 class EvalExamples(collections.abc.Sequence):
@@ -94,7 +95,7 @@ def degrade_clip(
     noise_files: Sequence = (),
     exclude: int | None = None,
 ) -> Degraded:
-    """Degrade whole clip `index` (`y`: `[time]`) for evaluation -> `jaxsr.degrade.Degraded`.
+    """Degrade whole clip `index` (`y`: `[time]`) for evaluation -> `jaxsr.tasks.degrade.Degraded`.
 
     Generator `example_rng(seed, index, EVAL)`; for inpaint the gap density of training
     (`task['num_gaps']` per `patch_length` samples, at least one gap). denoise: `exclude` is the index of
@@ -115,7 +116,7 @@ def degrade_clip(
         noise_pool,
         noise_files,
         exclude=exclude,
-        voices="test",
+        voices=babble_voices(task, sample_rate, "test"),
     )
 
 

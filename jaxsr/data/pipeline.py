@@ -14,7 +14,7 @@ examples; global example `g` is
   train, and digital silence after an utterance is what the model meets in real files too;
 * with `data.random_polarity`, negated when `example_rng(seed, g, POLARITY)` draws heads (its own
   stream, so the patches and degradations drawn are the same as without it);
-* degraded by `jaxsr.degrade.degrade` with `example_rng(seed, g, DEGRADE)`. For denoise, babble made
+* degraded by `jaxsr.tasks.degrade.degrade` with `example_rng(seed, g, DEGRADE)`. For denoise, babble made
   from the source itself never uses the clip the patch was cut from.
 
 Global batch `b` holds examples `b * B ... b * B + B - 1` (`B = train.batch_size`). Process `k` of `n`
@@ -57,14 +57,16 @@ from jaxsr.data.records import (
     ORDER,
     POLARITY,
     SELECT,
+    babble_voices,
     check_seed,
     check_source,
     example_rng,
     noise_inputs,
     record_audio,
 )
-from jaxsr.degrade import degrade, sr_baseline_batch, sr_batch
-from jaxsr.resamplers import draw_sr_chain, draw_sr_codec
+from jaxsr.tasks.codecs import draw_sr_codec
+from jaxsr.tasks.degrade import degrade, sr_baseline_batch, sr_batch
+from jaxsr.tasks.resampling import draw_sr_chain
 
 __all__ = ["PatchIterator", "get_iterator_state", "set_iterator_state", "train_loader"]
 
@@ -190,9 +192,10 @@ class _BatchFn:
             )
             codecs = [draw_sr_codec(r, self.task, self.sample_rate / ratio) for r in rngs]
             return sr_batch(
-                y, ratio, chains, codec=codecs, sample_rate=self.sample_rate, frontend=frontend
+                y, ratio, chains, codec=codecs, target_rate=self.sample_rate, frontend=frontend
             )
         clips = clips if clips is not None and self.pool_is_source else [None] * len(y)
+        voices = babble_voices(self.task, self.sample_rate, "train")  # rendered once per worker
         done = [
             degrade(
                 row,
@@ -202,6 +205,7 @@ class _BatchFn:
                 self.noise_pool,
                 self.noise_files,
                 exclude=c,
+                voices=voices,
             )
             for row, g, c in zip(y, examples, clips)
         ]

@@ -6,7 +6,8 @@ A *source* is any random-access sequence (`len`, `__getitem__`) of records
 
 Both `jaxsr.data.pipeline` (training batches) and `jaxsr.data.eval_clips` (whole-clip evaluation) read
 sources through here: `record_audio` decodes a record, `check_source` / `check_seed` reject what a user
-can get wrong, `noise_inputs` gathers the babble pool and recorded noise a denoise task adds, and
+can get wrong, `noise_inputs` gathers the babble pool and recorded noise a denoise task adds (`babble_voices` its
+synthetic talkers), and
 `example_rng` is the one place a seed turns into a generator, so a given `(seed, index, stream)` draws
 the same numbers wherever it is used.
 """
@@ -19,6 +20,9 @@ from typing import Any, Sequence
 
 import ml_collections
 import numpy as np
+
+from jaxsr.data.synthetic import voice_bank
+from jaxsr.tasks.options import task_option
 
 # Streams of `example_rng`: independent generators for the different random choices of one example.
 SELECT, DEGRADE, EVAL, ORDER, POLARITY = 0, 1, 2, 3, 4
@@ -160,3 +164,14 @@ def noise_inputs(
         (noise_files if noise_files is not None else ()),
         pool_is_source,
     )
+
+
+def babble_voices(task: Any, sample_rate: int, split: str) -> tuple[np.ndarray, ...]:
+    """The synthetic voice bank (`jaxsr.data.synthetic.voice_bank`, `split` "train" for training or "test"
+    for evaluation) that `task` (a `config.task` ConfigDict or dict) draws babble of voices from; () when
+    it never draws that noise type, so other tasks render nothing. Each `[time]` float32 at `sample_rate`."""
+    if task_option(task, "name") != "denoise" or "babble_voices" not in task_option(
+        task, "noise_types"
+    ):
+        return ()
+    return voice_bank(int(sample_rate), split)

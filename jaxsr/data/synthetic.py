@@ -11,6 +11,9 @@ pauses) rendered at any rate up to 48 kHz:
   plus aspiration noise under the voiced parts;
 * syllable amplitude envelopes, pauses, and a faint noise floor.
 
+`make_clip` renders one clip, `make_corpus` a split; `voice_bank` is the set of synthetic talkers that
+the denoise task's babble of voices draws from (`jaxsr.tasks.noise.voices_babble`).
+
 Deterministic by `(base_seed, split, index)`; the train, valid and test splits draw from disjoint
 seed streams. Spectral shapes are in Hz and do not depend on the sample rate, so renderings of one seed at
 16 and 48 kHz share their phone plan, formants and pitch contour; they are not sample-for-sample the
@@ -19,6 +22,10 @@ rate and so shifts the later draws (noise, tilt, gain).
 """
 
 from __future__ import annotations
+
+import dataclasses
+import functools
+import math
 
 import numpy as np
 
@@ -134,35 +141,37 @@ def _resonance(f: np.ndarray, fc: np.ndarray, bw: np.ndarray) -> np.ndarray:
     return mag / peak
 
 
-def make_clip(
-    rng: np.random.Generator, sample_rate: int = 16000, seconds: float = 2.0
-) -> np.ndarray:
-    """Render one clip. Returns float32 `[round(seconds * sample_rate)]`, peak about 0.3-0.9."""
-    if not 4000 <= sample_rate <= 48000:
-        raise ValueError(
-            f"sample_rate must be in 4000..48000 Hz for the synthetic corpus; got {sample_rate}"
-        )
-    if seconds <= 0:
-        raise ValueError(f"seconds must be positive; got {seconds}")
-    sr = float(sample_rate)
-    n = int(round(seconds * sr))
-    nyq = sr / 2.0
+@dataclasses.dataclass(frozen=True)
+class _Tracks:
+    """What the phone plan asks of the voice, at a 5 ms control rate (`[n_ctl]` each unless noted):
+    voicing and frication levels, the fricative noise's centre and bandwidth (Hz), the pitch accent, and
+    the six formants and their bandwidths (`[n_ctl, 6]`, Hz)."""
 
-    # Speaker: vocal-tract scale and pitch range.
-    scale = rng.uniform(0.88, 1.18)
-    f0_base = rng.uniform(85.0, 220.0)
-    segs = _plan(rng, seconds)
+    t: np.ndarray  # control times, seconds
+    voice: np.ndarray
+    noise: np.ndarray
+    fric_fc: np.ndarray
+    fric_bw: np.ndarray
+    accent: np.ndarray
+    formants: np.ndarray
+    bandwidths: np.ndarray
 
-    # Parameter tracks at a 5 ms control rate.
-    ctl_hop = 0.005
-    n_ctl = int(np.ceil(seconds / ctl_hop)) + 2
-    t_ctl = np.arange(n_ctl) * ctl_hop
+
+_CTL_HOP = 0.005  # seconds between control points
+
+
+def _control_tracks(
+    rng: np.random.Generator, segs: list[dict], seconds: float, scale: float
+) -> _Tracks:
+    """The parameter tracks of the phone plan `segs` for a speaker of vocal-tract `scale`; formant targets
+    sit at segment centres and are interpolated, so formants glide between phones."""
+    n_ctl = int(np.ceil(seconds / _CTL_HOP)) + 2
+    t_ctl = np.arange(n_ctl) * _CTL_HOP
     voice = np.zeros(n_ctl)
     noise = np.zeros(n_ctl)
     fric_fc = np.full(n_ctl, 5000.0)
     fric_bw = np.full(n_ctl, 3000.0)
     accent = np.zeros(n_ctl)
-    # Formant targets at segment centres, interpolated so formants glide between phones.
     centres, targets = [], []
     start = 0.0
     for s in segs:
@@ -191,34 +200,52 @@ def make_clip(
     formants = np.stack([np.interp(t_ctl, centres, targets[:, i]) for i in range(3)], axis=1)
     higher = np.array([3300.0, 4400.0, 5500.0]) * scale * rng.uniform(0.97, 1.03, 3)
     formants = np.concatenate([formants, np.broadcast_to(higher, (n_ctl, 3))], axis=1)  # [n_ctl, 6]
-    bandwidths = 50.0 + 0.06 * formants
 
     # Smooth amplitude tracks (~20 ms) so onsets are not clicks.
     kernel = np.hanning(7)
     kernel /= kernel.sum()
-    voice = _smooth(voice, kernel)
-    noise = _smooth(noise, kernel)
-    accent = _smooth(accent, np.hanning(21) / np.hanning(21).sum())
+    return _Tracks(
+        t=t_ctl,
+        voice=_smooth(voice, kernel),
+        noise=_smooth(noise, kernel),
+        fric_fc=fric_fc,
+        fric_bw=fric_bw,
+        accent=_smooth(accent, np.hanning(21) / np.hanning(21).sum()),
+        formants=formants,
+        bandwidths=50.0 + 0.06 * formants,
+    )
 
-    # f0: declination + accents + slow wander + vibrato-like jitter, at the sample rate.
-    t = np.arange(n) / sr
-    wander = np.interp(t, t_ctl, np.cumsum(rng.normal(0, 0.004, n_ctl)))
+
+def _voiced_source(
+    rng: np.random.Generator, tracks: _Tracks, f0_base: float, seconds: float, rate: float, n: int
+) -> np.ndarray:
+    """The glottal source `[n]` at `rate`: a band-limited harmonic series of an f0 that follows
+    declination, the accents, a slow wander and vibrato-like jitter, with a random spectral tilt."""
+    t = np.arange(n) / rate
+    wander = np.interp(t, tracks.t, np.cumsum(rng.normal(0, 0.004, len(tracks.t))))
     f0 = (
         f0_base
         * (1.0 - 0.12 * t / max(seconds, 1e-3))
-        * np.exp(np.interp(t, t_ctl, accent) + wander)
+        * np.exp(np.interp(t, tracks.t, tracks.accent) + wander)
     )
     f0 *= 1.0 + 0.004 * np.sin(2 * np.pi * rng.uniform(4, 7) * t) + rng.normal(0, 0.002, n)
-    phase = 2 * np.pi * np.cumsum(f0) / sr
+    phase = 2 * np.pi * np.cumsum(f0) / rate
     tilt = rng.uniform(0.85, 1.2)
+    nyq = rate / 2.0
     src = np.zeros(n)
     for k in range(1, int(nyq / f0.min()) + 1):
         # Band-limited: a harmonic fades out as it approaches Nyquist instead of aliasing.
         fade = np.clip((0.98 * nyq - k * f0) / (0.02 * nyq), 0.0, 1.0)
         src += fade * np.cos(k * phase + 0.3 * k) / k**tilt
+    return src
 
-    # Filter in the STFT domain with frame-wise envelopes.
-    n_fft = int(2 ** np.ceil(np.log2(0.032 * sr)))
+
+def _vocal_tract(
+    rng: np.random.Generator, src: np.ndarray, tracks: _Tracks, rate: float, n: int
+) -> np.ndarray:
+    """`src` `[n]` through the moving vocal tract, plus frication and aspiration noise: filtered in the
+    STFT domain with frame-wise envelopes. Returns `[n]` float64."""
+    n_fft = int(2 ** np.ceil(np.log2(0.032 * rate)))
     hop = n_fft // 4
     padded = n + n_fft
     pad_src = np.pad(src, (n_fft // 2, padded - n - n_fft // 2 + n_fft))
@@ -227,26 +254,50 @@ def make_clip(
     S_n = _stft(white, n_fft, hop)
     frame_t = (
         np.arange(S_v.shape[0]) * hop
-    ) / sr  # frame start in padded signal = centre in original
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)[None, :]
+    ) / rate  # frame start in padded signal = centre in original
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / rate)[None, :]
 
     def track(x):
-        return np.interp(frame_t, t_ctl, x)[:, None]
+        return np.interp(frame_t, tracks.t, x)[:, None]
 
     tract = np.zeros((len(frame_t), freqs.shape[1]))
     for i in range(6):
-        fc = np.interp(frame_t, t_ctl, formants[:, i])[:, None]
-        bw = np.interp(frame_t, t_ctl, bandwidths[:, i])[:, None]
+        fc = np.interp(frame_t, tracks.t, tracks.formants[:, i])[:, None]
+        bw = np.interp(frame_t, tracks.t, tracks.bandwidths[:, i])[:, None]
         tract += _FORMANT_GAINS[i] * _resonance(freqs, fc, bw)
-    fc, bw = track(fric_fc), track(fric_bw)
+    fc, bw = track(tracks.fric_fc), track(tracks.fric_bw)
     fric_shape = np.exp(-0.5 * ((freqs - fc) / bw) ** 2) + 0.05 * (freqs > 1000)
     spec = (
-        track(voice) * S_v * tract * 0.25
-        + track(noise) * S_n * fric_shape * 0.02
-        + track(voice) * S_n * tract * 0.0015
+        track(tracks.voice) * S_v * tract * 0.25
+        + track(tracks.noise) * S_n * fric_shape * 0.02
+        + track(tracks.voice) * S_n * tract * 0.0015
     )  # aspiration under voicing
-    y = _istft(spec, n_fft, hop, len(pad_src))[n_fft // 2 : n_fft // 2 + n]
+    return _istft(spec, n_fft, hop, len(pad_src))[n_fft // 2 : n_fft // 2 + n]
 
+
+def make_clip(
+    rng: np.random.Generator, sample_rate: int = 16000, seconds: float = 2.0
+) -> np.ndarray:
+    """Render one clip. Returns float32 `[round(seconds * sample_rate)]`, peak about 0.3-0.9.
+
+    In steps, each drawing from `rng` in turn: a speaker (vocal-tract scale, pitch), a phone plan
+    (`_plan`), its parameter tracks (`_control_tracks`), the glottal source (`_voiced_source`), the
+    vocal tract and noise sources (`_vocal_tract`), then a faint noise floor and the clip's level.
+    """
+    if not 4000 <= sample_rate <= 48000:
+        raise ValueError(
+            f"sample_rate must be in 4000..48000 Hz for the synthetic corpus; got {sample_rate}"
+        )
+    if seconds <= 0:
+        raise ValueError(f"seconds must be positive; got {seconds}")
+    rate = float(sample_rate)
+    n = int(round(seconds * rate))
+    scale = rng.uniform(0.88, 1.18)  # the speaker: vocal-tract scale and pitch range
+    f0_base = rng.uniform(85.0, 220.0)
+    segs = _plan(rng, seconds)
+    tracks = _control_tracks(rng, segs, seconds, scale)
+    src = _voiced_source(rng, tracks, f0_base, seconds, rate, n)
+    y = _vocal_tract(rng, src, tracks, rate, n)
     y += rng.normal(0, 1e-4, n)  # faint noise floor: no digital silence
     peak = np.max(np.abs(y))
     y *= rng.uniform(0.3, 0.9) / max(peak, 1e-9)
@@ -260,3 +311,33 @@ def make_corpus(
     return [
         make_clip(clip_rng(split, i, base_seed), sample_rate, seconds) for i in range(num_clips)
     ]
+
+
+# Base seed of the synthetic voice banks: far from the synthetic corpus's default `data.corpus_seed` (0),
+# so a model trained on the synthetic corpus never hears its own training clips as babble.
+VOICE_BANK_SEED = 7_919
+VOICE_BANK_SIZE = (
+    24  # voices per bank: each is shifted anew per draw, so a few dozen base voices suffice
+)
+VOICE_BANK_SECONDS = 3.0
+
+
+@functools.lru_cache(maxsize=8)
+def voice_bank(sample_rate: int, split: str = "train") -> tuple[np.ndarray, ...]:
+    """The synthetic talkers of denoise's babble of voices (`jaxsr.tasks.noise.voices_babble`):
+    `VOICE_BANK_SIZE` clips `[VOICE_BANK_SECONDS * sample_rate]` float32 at `sample_rate`.
+
+    From this corpus (random speaker scale and pitch per clip) with its own base seed. Training draws
+    from the "train" bank, evaluation from the "test" bank, so evaluation babble has voices that training
+    never heard. Rendered once per process (about 1-2 s at 16 kHz); above 48 kHz rendered at 48 kHz and
+    resampled."""
+    render_rate = min(int(sample_rate), 48_000)  # the corpus renders up to 48 kHz
+    clips = make_corpus(
+        split, VOICE_BANK_SIZE, render_rate, VOICE_BANK_SECONDS, base_seed=VOICE_BANK_SEED
+    )
+    if render_rate != sample_rate:
+        import scipy.signal
+
+        g = math.gcd(int(sample_rate), render_rate)
+        clips = [scipy.signal.resample_poly(c, sample_rate // g, render_rate // g) for c in clips]
+    return tuple(np.asarray(c, np.float32) for c in clips)

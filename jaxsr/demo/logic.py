@@ -191,13 +191,16 @@ def make_input(
     `degrade=False`: the file as it is (inpaint: its runs of exact zeros at least `zero_gap_ms` long are
     the gaps, `jaxsr.inference.zero_gaps`). `degrade=True`: `x` is a clean file, brought to the model's
     output rate (soxr) and degraded as the task's training does, with the library's functions: sr, the
-    low-rate signal of the named `resampler` (`jaxsr.resamplers.sr_lowrate`); denoise, noise of kind
-    `noise` at `snr_db` (`jaxsr.degrade.degrade_denoise`, without a room); inpaint, `num_gaps` gaps of
-    `gap_ms` zeroed (`jaxsr.degrade.gap_mask`). The clean file is then the `reference`.
+    low-rate signal of the named `resampler` (`jaxsr.tasks.resampling.sr_lowrate`); denoise, noise of
+    kind `noise` at `snr_db` (`jaxsr.tasks.degrade.degrade_denoise`, without a room); inpaint, `num_gaps`
+    gaps of `gap_ms` zeroed (`jaxsr.tasks.gaps.gap_mask`). The clean file is then the `reference`.
     """
-    from jaxsr import degrade as D, resamplers
     from jaxsr.audio_io import resample
+    from jaxsr.data.synthetic import voice_bank
     from jaxsr.inference import zero_gaps
+    from jaxsr.tasks import resampling
+    from jaxsr.tasks.degrade import degrade_denoise
+    from jaxsr.tasks.gaps import gap_mask
 
     task = model.config.task.name
     n, ch = x.shape
@@ -231,7 +234,7 @@ def make_input(
             )
         low = np.stack(
             [
-                resamplers.sr_lowrate(y[:, c], ratio, resamplers.resampler_chain(resampler))
+                resampling.sr_lowrate(y[:, c], ratio, resampling.resampler_chain(resampler))
                 for c in range(ch)
             ],
             axis=1,
@@ -241,21 +244,22 @@ def make_input(
             target / ratio,
             reference=y,
             note=f"made the {target / ratio:g} Hz input with the resampler `{resampler}` "
-            f"({resamplers.describe_chain(resampler)}).",
+            f"({resampling.describe_chain(resampler)}).",
         )
     if task == "denoise":
         # The model's own noise options (babble talkers, drift ranges), but no room and never a clean draw:
         # the page adds exactly the noise asked for.
         options = dict(model.config.task.to_dict(), reverb_prob=0.0, clean_prob=0.0)
+        voices = voice_bank(int(target), "test") if noise == "babble_voices" else ()
         noisy = np.stack(
             [
-                D.degrade_denoise(
+                degrade_denoise(
                     y[:, c],
                     rng,
                     float(snr_db),
                     (noise,),
-                    sample_rate=target,
-                    voices="test",
+                    target_rate=target,
+                    voices=voices,
                     options=options,
                 ).x
                 for c in range(ch)
@@ -266,7 +270,7 @@ def make_input(
             noisy, target, reference=y, note=f"added {noise} noise at {float(snr_db):g} dB SNR."
         )
     if task == "inpaint":
-        mask = D.gap_mask(rng, len(y), target, int(num_gaps), (float(gap_ms), float(gap_ms)))
+        mask = gap_mask(rng, len(y), target, int(num_gaps), (float(gap_ms), float(gap_ms)))
         cut = np.where(mask[:, None], 0.0, y).astype(np.float32)
         return Prepared(
             cut,
@@ -281,10 +285,11 @@ def make_input(
 # ---------------------------------------------------------------------------- baselines and metrics
 def baselines(model: Any, prepared: Prepared, n_out: int) -> dict[str, np.ndarray]:
     """The classical methods the model is heard against, each `[n_out, ch]` at the model's output rate:
-    sr, the cubic spline (the paper's) and windowed sinc (`jaxsr.degrade.spline_upsample` /
+    sr, the cubic spline (the paper's) and windowed sinc (`jaxsr.tasks.upsampling.spline_upsample` /
     `sinc_upsample`) from the model's input rate; denoise, the noisy input; inpaint, the linear fill."""
-    from jaxsr import degrade as D
     from jaxsr.audio_io import resample
+    from jaxsr.tasks.gaps import linear_fill
+    from jaxsr.tasks.upsampling import sinc_upsample, spline_upsample
 
     task = model.config.task.name
     x, rate = prepared.audio, prepared.rate
@@ -303,7 +308,7 @@ def baselines(model: Any, prepared: Prepared, n_out: int) -> dict[str, np.ndarra
         low = resample(x, rate, want, fractional=True) if abs(rate - want) > 1e-6 * want else x
         return {
             name: np.stack([f(low[:, c], ratio, n_out) for c in range(low.shape[1])], axis=1)
-            for name, f in (("cubic spline", D.spline_upsample), ("sinc", D.sinc_upsample))
+            for name, f in (("cubic spline", spline_upsample), ("sinc", sinc_upsample))
         }
     target = model.sample_rate
     given = resample(x, rate, target, fractional=True) if rate != target else x
@@ -317,7 +322,7 @@ def baselines(model: Any, prepared: Prepared, n_out: int) -> dict[str, np.ndarra
         "linear fill": fit(
             np.stack(
                 [
-                    D.linear_fill(np.where(mask[:, c], 0.0, given[:, c]), mask[:, c])
+                    linear_fill(np.where(mask[:, c], 0.0, given[:, c]), mask[:, c])
                     for c in range(given.shape[1])
                 ],
                 axis=1,

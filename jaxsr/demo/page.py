@@ -63,7 +63,7 @@ def _slot_values(players: dict[str, str]) -> list[tuple[str, str | None]]:
 def build_page(default_model: str = DEFAULT_MODEL) -> Any:
     """The Gradio page (a `gradio.Blocks`); the work is `run_page`'s."""
     gr = import_gradio()
-    from jaxsr.resamplers import RESAMPLERS
+    from jaxsr.tasks.resampling import RESAMPLERS
 
     def controls_for(source: str) -> list[Any]:
         task = task_of(source)

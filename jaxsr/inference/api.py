@@ -17,8 +17,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from jaxsr.audio_io import resample
-from jaxsr.config import task_option
-from jaxsr.degrade import linear_fill, upsample_rows
+from jaxsr.tasks.options import task_option
+from jaxsr.tasks.gaps import linear_fill
+from jaxsr.tasks.upsampling import upsample_rows
 from jaxsr.inference.checks import (
     check_audio_array,
     check_finite,

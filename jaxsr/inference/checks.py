@@ -15,7 +15,7 @@ import ml_collections
 import numpy as np
 
 from jaxsr.audio_io import to_float32
-from jaxsr.resamplers import check_ratio
+from jaxsr.tasks.options import check_ratio
 
 MAX_CHANNELS = 8
 # Input rates `enhance` accepts without `allow_any_rate=True` (besides the model's own input rate). Outside

@@ -15,8 +15,8 @@ import numpy as np
 import scipy.interpolate
 from numpy.typing import ArrayLike
 
-from jaxsr.config import task_option
-from jaxsr.degrade import SINC_ZEROS, sinc_rows, spline_upsample
+from jaxsr.tasks.options import task_option
+from jaxsr.tasks.upsampling import SINC_ZEROS, sinc_rows, spline_upsample
 from jaxsr.inference.api import keep_known
 from jaxsr.inference.checks import (
     check_audio_array,
@@ -114,7 +114,7 @@ class _SplineFront(_Front):
 
 
 class _SincFront(_Front):
-    """Streaming windowed-sinc upsampling (`jaxsr.degrade.sinc_upsample`): a plain FIR, so each output
+    """Streaming windowed-sinc upsampling (`jaxsr.tasks.upsampling.sinc_upsample`), a plain FIR: each output
     sample is final once the SINC_ZEROS knots after it have arrived, and equals the whole-signal result."""
 
     def __init__(self, ratio: int, channels: int):

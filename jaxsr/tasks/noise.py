@@ -2,7 +2,10 @@
 
 Every function is numpy, runs inside the input pipeline's workers and draws each random choice from the
 `np.random.Generator` it is given (the example's generator), so an example is a function of
-`(seed, example index)` whatever the worker count. Signals are float32 `[time]`.
+`(seed, example index)` whatever the worker count. Signals are float32 `[time]` at `target_rate`, the
+rate of the clean speech the noise is added to. The synthetic voices of babble come in from the caller
+(`voices`: the data layer renders them, `jaxsr.data.synthetic.voice_bank`), so this module needs numpy
+and scipy only.
 
 | function                | makes                                                                          |
 |-------------------------|--------------------------------------------------------------------------------|
@@ -13,6 +16,7 @@ Every function is numpy, runs inside the input pipeline's workers and draws each
 |                         | pitch- and formant-shifted (`shift_voice`, `warp_formants`)                    |
 | `room_impulse_response` | a direct path followed by an exponentially decaying noise tail of a given RT60  |
 | `reverberate`           | speech convolved with such a response, at the dry speech's RMS                 |
+| `add_noise`             | speech plus noise scaled to an exact SNR                                       |
 
 Why: a denoiser trained on stationary white/pink/brown noise and babble of its own speaker
 gains +5.8 dB SI-SDR on its own test mixes but +0.5 dB on real babble of other people. Real noise
@@ -21,30 +25,15 @@ changes colour and level over time, real babble is other voices, and real speech
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Sequence
 
 import numpy as np
 
-# Base seed of the synthetic voice banks: far from the synthetic corpus's default `data.corpus_seed` (0),
-# so a model trained on the synthetic corpus never hears its own training clips as babble.
-VOICE_BANK_SEED = 7_919
-VOICE_BANK_SIZE = (
-    24  # voices per bank: each is shifted anew per draw, so a few dozen base voices suffice
-)
-VOICE_BANK_SECONDS = 3.0
+from jaxsr.tasks.options import check_signal, draw_uniform
 
 
-# ------------------------------------------------------------------------------ shared draw helpers
-def draw_uniform(rng: np.random.Generator, lo_hi: Sequence[float]) -> float:
-    """A float uniform in `[lo, hi]` (`lo_hi`); a fixed setting (hi <= lo) is `lo` and draws no random
-    number. The one range draw of every degradation (here, `jaxsr.degrade`, `jaxsr.resamplers`), so a
-    range means the same thing, and draws the same numbers, wherever it is configured."""
-    lo, hi = (float(v) for v in lo_hi)
-    return float(rng.uniform(lo, hi)) if hi > lo else lo
-
-
+# ------------------------------------------------------------------------------------------ helpers
 def _unit_rms(x: np.ndarray) -> np.ndarray:
     """`x` scaled to unit RMS, as float32 (all-zero input stays zero)."""
     rms = np.sqrt(np.mean(x**2))
@@ -70,9 +59,9 @@ def colored_noise(rng: np.random.Generator, n: int, exponent: float) -> np.ndarr
 
 
 # ----------------------------------------------------------------------------- non-stationary noise
-def _frame_hop(sample_rate: int) -> int:
+def _frame_hop(target_rate: int) -> int:
     """A power-of-two hop near 16 ms: frames of about 32 ms, short against the 0.2-2 s envelopes."""
-    return int(2 ** round(math.log2(0.016 * sample_rate)))
+    return int(2 ** round(math.log2(0.016 * target_rate)))
 
 
 def _smooth_path(
@@ -93,7 +82,7 @@ def _smooth_path(
 def varying_noise(
     rng: np.random.Generator,
     n: int,
-    sample_rate: int,
+    target_rate: int,
     exponent: tuple[float, float] = (0.0, 2.0),
     level_db: tuple[float, float] = (3.0, 20.0),
     seconds: tuple[float, float] = (0.2, 2.0),
@@ -108,11 +97,11 @@ def varying_noise(
     each shaped to its frame's exponent at unit expected power; the level is applied per sample.
     Costs about two FFTs of the signal's length.
     """
-    hop = _frame_hop(sample_rate)
+    hop = _frame_hop(target_rate)
     size = 2 * hop
     t_step = draw_uniform(rng, seconds)
     swing = draw_uniform(rng, level_db)
-    step = max(t_step * sample_rate, 1.0)
+    step = max(t_step * target_rate, 1.0)
     n_frames = n // hop + 2  # frame k covers output samples (k - 1) * hop ... (k + 1) * hop - 1
     tilt = _smooth_path(
         rng, np.arange(n_frames) * float(hop), step, *exponent
@@ -231,7 +220,7 @@ def _envelope_at(coarse: np.ndarray, block: int, positions: np.ndarray) -> np.nd
     return coarse[:, lo] * (1.0 - frac) + coarse[:, hi] * frac
 
 
-def warp_formants(x: np.ndarray, ratios: np.ndarray, sample_rate: int) -> np.ndarray:
+def warp_formants(x: np.ndarray, ratios: np.ndarray, target_rate: int) -> np.ndarray:
     """Move the spectral envelope of each row of `x` (`[talkers, time]`) up by `ratios[k]` (`[talkers]`)
     while keeping its harmonics (pitch) where they are. Returns float32 `[talkers, time]`.
 
@@ -246,7 +235,7 @@ def warp_formants(x: np.ndarray, ratios: np.ndarray, sample_rate: int) -> np.nda
 
     x = np.asarray(x, np.float32)
     k, n = x.shape
-    hop = _frame_hop(sample_rate)
+    hop = _frame_hop(target_rate)
     size = 2 * hop
     n_frames = n // hop + 2
     padded = np.zeros((k, (n_frames + 1) * hop), np.float32)
@@ -255,7 +244,7 @@ def warp_formants(x: np.ndarray, ratios: np.ndarray, sample_rate: int) -> np.nda
     window = np.sin(np.pi * (np.arange(size) + 0.5) / size).astype(np.float32)
     spec = scipy.fft.rfft(padded[:, idx] * window, axis=-1)  # [talkers, frames, bins], complex64
     bins = spec.shape[-1]
-    block = max(1, int(round(400.0 * size / sample_rate)))
+    block = max(1, int(round(400.0 * size / target_rate)))
     n_blocks = -(-bins // block)
     power = spec.real**2 + spec.imag**2
     power = np.concatenate([power, np.repeat(power[..., -1:], n_blocks * block - bins, -1)], -1)
@@ -276,27 +265,6 @@ def warp_formants(x: np.ndarray, ratios: np.ndarray, sample_rate: int) -> np.nda
     return out.reshape(k, -1)[:, :n]
 
 
-@functools.lru_cache(maxsize=8)
-def synthetic_voices(sample_rate: int, split: str = "train") -> tuple[np.ndarray, ...]:
-    """A bank of `VOICE_BANK_SIZE` synthetic talkers, `VOICE_BANK_SECONDS` each, at `sample_rate`.
-
-    From the embedded corpus (`jaxsr.data.synthetic`: random speaker scale and pitch per clip) with its
-    own base seed. Training draws from the "train" bank, evaluation from the "test" bank, so evaluation
-    babble has voices that training never heard. Rendered once per process (about 1-2 s at 16 kHz)."""
-    from jaxsr.data.synthetic import make_corpus  # lazy: only babble of voices needs it
-
-    render_rate = min(int(sample_rate), 48_000)  # the corpus renders up to 48 kHz
-    clips = make_corpus(
-        split, VOICE_BANK_SIZE, render_rate, VOICE_BANK_SECONDS, base_seed=VOICE_BANK_SEED
-    )
-    if render_rate != sample_rate:
-        import scipy.signal
-
-        g = math.gcd(int(sample_rate), render_rate)
-        clips = [scipy.signal.resample_poly(c, sample_rate // g, render_rate // g) for c in clips]
-    return tuple(np.asarray(c, np.float32) for c in clips)
-
-
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float, min_shift: float = 1.0) -> float:
     """A factor log-uniform in [lo, hi] outside (1/min_shift, min_shift) where that leaves any room."""
     a, b = math.log(lo), math.log(hi)
@@ -314,7 +282,7 @@ def _log_uniform(rng: np.random.Generator, lo: float, hi: float, min_shift: floa
 def voices_babble(
     rng: np.random.Generator,
     n: int,
-    sample_rate: int,
+    target_rate: int,
     pool: Sequence[np.ndarray] = (),
     exclude: int | None = None,
     voices: Sequence[np.ndarray] = (),
@@ -329,7 +297,7 @@ def voices_babble(
 
     The number of talkers is uniform in `talkers` (inclusive). Each is, with probability
     `synthetic_prob` (always when `pool` has no clip but the clean one), an excerpt of a synthetic voice
-    from `voices`, else of a clip of `pool` other than `exclude` (the clean clip's index: never used).
+    from `voices` (`[time]` clips at `target_rate`), else of a clip of `pool` other than `exclude` (the clean clip's index: never used).
     Each talker gets a pitch factor p, log-uniform in `pitch` but at least `min_shift` away from 1 (so
     no talker is a clip's speaker unmodified), and a formant factor q, log-uniform in `formant`: the
     excerpt is played p times faster (`shift_voice`: pitch and formants x p), then its envelope is
@@ -358,7 +326,7 @@ def voices_babble(
         need = int(math.ceil(n * p)) + 1
         rows[t] = shift_voice(_excerpt(rng, source, need), p, n)
         ratios[t] = q / p
-    rows = warp_formants(rows, ratios, sample_rate).astype(np.float64)
+    rows = warp_formants(rows, ratios, target_rate).astype(np.float64)
     gains = 10.0 ** (rng.uniform(-level_db, 0.0, count) / 20.0) if level_db > 0 else np.ones(count)
     rms = np.sqrt(np.mean(rows**2, axis=1))
     out = (gains / np.maximum(rms, 1e-8)) @ rows
@@ -367,9 +335,9 @@ def voices_babble(
 
 # ---------------------------------------------------------------------------------------- the room
 def room_impulse_response(
-    rng: np.random.Generator, sample_rate: int, rt60: float, drr_db: float = 8.0
+    rng: np.random.Generator, target_rate: int, rt60: float, drr_db: float = 8.0
 ) -> np.ndarray:
-    """A room impulse response `[round(rt60 * sample_rate)]`: the direct path (1.0 at sample 0) then,
+    """A room impulse response `[round(rt60 * target_rate)]`: the direct path (1.0 at sample 0) then,
     after a 1-5 ms gap, Gaussian noise whose energy decays by 60 dB in `rt60` seconds (amplitude
     10**(-3 t / rt60)), scaled so the direct path holds `drr_db` dB more energy than the tail.
 
@@ -378,10 +346,10 @@ def room_impulse_response(
     """
     if not rt60 > 0:
         raise ValueError(f"rt60 must be positive seconds; got {rt60!r}")
-    m = max(int(round(rt60 * sample_rate)), 2)
-    t = np.arange(m) / sample_rate
+    m = max(int(round(rt60 * target_rate)), 2)
+    t = np.arange(m) / target_rate
     tail = rng.standard_normal(m) * 10.0 ** (-3.0 * t / rt60)
-    gap = 1 + int(rng.uniform(0.001, 0.005) * sample_rate)  # before the first reflection arrives
+    gap = 1 + int(rng.uniform(0.001, 0.005) * target_rate)  # before the first reflection arrives
     tail[:gap] = 0.0
     energy = float(np.sum(tail**2))
     if energy > 0:
@@ -410,3 +378,16 @@ def reverberate(y: np.ndarray, rir: np.ndarray) -> np.ndarray:
     if wet_rms > 0:
         wet *= dry_rms / wet_rms
     return wet.astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------ mixing
+def add_noise(y: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """`y + g * noise` with `g` chosen so that 10 log10(|y|^2 / |g noise|^2) = snr_db exactly.
+    `y`, `noise`: `[time]` -> `[time]` float32."""
+    y = check_signal(y)
+    p_sig = float(np.mean(y.astype(np.float64) ** 2))
+    p_noise = float(np.mean(noise.astype(np.float64) ** 2))
+    if p_noise == 0.0:
+        raise ValueError("noise is all zeros; cannot scale it to an SNR.")
+    g = np.sqrt(p_sig / (p_noise * 10.0 ** (snr_db / 10.0)))
+    return (y + g * noise).astype(np.float32)

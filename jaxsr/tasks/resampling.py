@@ -3,7 +3,8 @@
 Why: a model trained on one decimator (the paper's, which empties the band just below the new Nyquist)
 collapses on audio brought to the low rate by other resamplers, which keep that band. So
 training can draw, per example, a chain like the ones people use (`draw_sr_chain`), and evaluation can
-name one (`RESAMPLERS`). `jaxsr.degrade` turns the low-rate signal into the task's example.
+name one (`RESAMPLERS`). `jaxsr.tasks.degrade` turns the low-rate signal into the task's example;
+`jaxsr.tasks.codecs` may first pass it through a codec.
 
 A chain is a small JSON-able dict, `{"kind": ...}` plus its parameters; `sr_lowrate` applies it:
   paper     the paper's decimator (`decimate`)
@@ -29,37 +30,18 @@ cubic spline brings every chain back to the target length.
 from __future__ import annotations
 
 import functools
-from typing import Any
-
 import numpy as np
 import scipy.signal
 
-from jaxsr.config import IIR_FAMILIES, SR_CHAIN_KINDS, SR_CODECS, SR_RATIOS, task_option
-from jaxsr.noise import draw_uniform
-
-# A task's options: a `config.task` ConfigDict or a plain dict (fields it lacks take the config defaults).
-TaskOptions = Any
-
-
-def check_signal(y: np.ndarray, name: str = "y") -> np.ndarray:
-    """`y` as float32 `[time]`, or a ValueError naming `name` (every degradation checks its input here)."""
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(
-            f"{name} must be a 1-D signal [time]; got shape {y.shape}. Degrade each channel separately."
-        )
-    if y.size == 0:
-        raise ValueError(f"{name} is empty; pass at least one sample.")
-    if not np.all(np.isfinite(y)):
-        raise ValueError(f"{name} has NaN or infinite samples; clean or drop them first.")
-    return y.astype(np.float32, copy=False)
-
-
-def check_ratio(ratio: int) -> int:
-    """`ratio` as an int, or a ValueError unless it is one of the supported `SR_RATIOS`."""
-    if int(ratio) != ratio or int(ratio) not in SR_RATIOS:
-        raise ValueError(f"ratio must be one of {SR_RATIOS}; got {ratio!r}.")
-    return int(ratio)
+from jaxsr.tasks.options import (
+    IIR_FAMILIES,
+    SR_CHAIN_KINDS,
+    TaskOptions,
+    check_ratio,
+    check_signal,
+    draw_uniform,
+    task_option,
+)
 
 
 # ------------------------------------------------------------------------ the paper's decimator
@@ -160,7 +142,7 @@ def describe_chain(chain: str | dict) -> str:
 
 def draw_sr_chain(rng: np.random.Generator, task: TaskOptions | None = None) -> dict:
     """A random resampling chain (a dict, see above) drawn with `rng` from the `sr_*` fields of `task`
-    (a `config.task` ConfigDict or dict; missing fields take the config defaults)."""
+    (a `config.task` ConfigDict or dict; missing fields take `default_task()`)."""
 
     def get(key: str):
         return task_option(task, key)
@@ -313,98 +295,6 @@ def _lowrate(y: np.ndarray, ratio: int, chain: dict) -> np.ndarray:
         raise ValueError(f"unknown chain kind {kind!r}; use one of {('paper',) + SR_CHAIN_KINDS}")
     assert len(out) >= n_low, (kind, len(out), n_low)
     return np.asarray(out[:n_low], np.float32)
-
-
-# --------------------------------------------------------------------------------------- codecs
-# task.sr_codec -> (libsndfile format, subtype, the sample rates it carries or None for any). libsndfile trims
-# the codecs' encoder delay and padding on reading: the decoded signal is aligned with the input, sample for
-# sample, and as long (checked in tests/test_robustness.py), so a codec adds only its own distortion.
-_CODEC_FORMATS = {
-    "pcm8": ("WAV", "PCM_U8", None),
-    "ulaw": ("WAV", "ULAW", None),  # G.711 mu-law: North American and Japanese telephony
-    "alaw": ("WAV", "ALAW", None),  # G.711 A-law: European telephony
-    "mp3": (
-        "MP3",
-        "MPEG_LAYER_III",
-        (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000),
-    ),
-    "vorbis": ("OGG", "VORBIS", None),
-    "opus": ("OGG", "OPUS", (8000, 12000, 16000, 24000, 48000)),
-}
-assert tuple(_CODEC_FORMATS) == SR_CODECS
-
-
-def _carries(codec: str, sample_rate: float) -> bool:
-    rates = _CODEC_FORMATS[codec][2]
-    return rates is None or sample_rate in rates
-
-
-def check_codec(codec: str, sample_rate: float) -> None:
-    """ValueError unless `codec` (a name of `SR_CODECS`) can carry audio at `sample_rate` Hz."""
-    if codec not in _CODEC_FORMATS:
-        raise ValueError(f"unknown codec {codec!r}; use one of: {', '.join(SR_CODECS)}")
-    if not _carries(codec, sample_rate):
-        rates = _CODEC_FORMATS[codec][2]
-        raise ValueError(
-            f"codec {codec} carries only {', '.join(f'{r / 1000:g}' for r in rates)} kHz audio; the "
-            f"low rate here is {sample_rate:g} Hz. Pick another codec (e.g. ulaw, vorbis) for this ratio."
-        )
-
-
-def carried_codecs(codecs, sample_rate: float) -> tuple[str, ...]:
-    """The names of `codecs` that can carry audio at `sample_rate` Hz, in order."""
-    return tuple(c for c in codecs if _carries(c, sample_rate))
-
-
-def draw_sr_codec(rng: np.random.Generator, task: TaskOptions, low_rate: float) -> str:
-    """The codec of one example ("" for none): `task.sr_codec` when set; otherwise, with probability
-    `task.sr_codec_prob`, one of `task.sr_random_codecs` that carries `low_rate`, uniformly. Draws from `rng`
-    only when `sr_codec_prob` > 0, after the example's chain, so runs without random codecs are unchanged."""
-    fixed, prob = task_option(task, "sr_codec"), float(task_option(task, "sr_codec_prob"))
-    if fixed or prob <= 0.0:
-        return fixed
-    options = carried_codecs(task_option(task, "sr_random_codecs"), low_rate)
-    if rng.random() >= prob or not options:
-        return ""
-    return options[int(rng.integers(len(options)))]
-
-
-@functools.lru_cache(maxsize=None)
-def _libsndfile_writes(fmt: str, subtype: str) -> bool:
-    """Asked once per codec: `apply_codec` runs per training example."""
-    import soundfile as sf
-
-    return subtype in sf.available_subtypes(fmt)
-
-
-def apply_codec(x: np.ndarray, sample_rate: float, codec: str) -> np.ndarray:
-    """`x` `[time]` at `sample_rate` encoded with `codec` and decoded again (in memory, libsndfile): float32
-    `[time]`, aligned with `x`. Samples beyond [-1, 1] are clipped first, as a fixed-point codec must."""
-    import io
-
-    import soundfile as sf
-
-    check_codec(codec, sample_rate)
-    fmt, subtype, _ = _CODEC_FORMATS[codec]
-    if not _libsndfile_writes(fmt, subtype):
-        raise ValueError(
-            f"codec {codec}: this libsndfile ({sf.__libsndfile_version__}) cannot write {fmt}/{subtype}; "
-            "install a newer soundfile (pip install -U soundfile) or pick another codec"
-        )
-    buf = io.BytesIO()
-    sf.write(
-        buf,
-        np.clip(np.asarray(x, np.float32), -1.0, 1.0),
-        int(sample_rate),
-        format=fmt,
-        subtype=subtype,
-    )
-    buf.seek(0)
-    out, _ = sf.read(buf, dtype="float32")
-    out = out[
-        : len(x)
-    ]  # libsndfile returns the input's length; cut or pad defensively all the same
-    return np.pad(out, (0, len(x) - len(out))) if len(out) < len(x) else out
 
 
 def _odd_extension(y: np.ndarray, k: int) -> np.ndarray:

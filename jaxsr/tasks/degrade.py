@@ -16,42 +16,42 @@ pipeline's workers) and are deterministic given a `np.random.Generator`.
 | `inpaint` | zero out gaps of random length and position              | linear interpolation across gaps  |
 
 In every task the model input is the baseline itself, so the network learns a residual on top of the
-classical method (`y = x + f(x)`). The sr resamplers (the paper's decimator, `RESAMPLERS`, random chains)
-and codecs (`apply_codec`, `draw_sr_codec`) are `jaxsr.resamplers`, the denoise noises `jaxsr.noise`.
+classical method (`y = x + f(x)`). This module is the per-task entry points (`degrade`, `degrade_sr`,
+`sr_batch`, `degrade_denoise`, `degrade_inpaint`); the parts are the package's other modules: resamplers
+and chains `jaxsr.tasks.resampling`, codecs `jaxsr.tasks.codecs`, front ends `jaxsr.tasks.upsampling`,
+noises `jaxsr.tasks.noise`, gaps `jaxsr.tasks.gaps`, options `jaxsr.tasks.options`. Rates: `target_rate`
+is the rate of `y` (and of `x`, the model's input and output), `low_rate` the sr low-rate signal's.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Sequence
 
 import numpy as np
-import scipy.interpolate
 
-from jaxsr.config import NOISE_TYPES, TASKS, task_option
-from jaxsr.noise import (
-    draw_uniform,
+from jaxsr.tasks.codecs import apply_codec, check_codec, draw_sr_codec
+from jaxsr.tasks.gaps import gap_mask, linear_fill
+from jaxsr.tasks.noise import (
+    add_noise,
     babble_noise,
     colored_noise,
     reverberate,
     room_impulse_response,
-    synthetic_voices,
     varying_noise,
     voices_babble,
 )
-from jaxsr.resamplers import (
+from jaxsr.tasks.options import (
+    NOISE_TYPES,
+    TASKS,
     TaskOptions,
-    check_signal,
-    gain_and_lowrate,
-    lowpass_rows,
-    apply_codec,
-    check_codec,
     check_ratio,
-    draw_sr_chain,
-    draw_sr_codec,
-    resampler_chain,
+    check_signal,
+    draw_uniform,
+    task_option,
 )
+from jaxsr.tasks.resampling import draw_sr_chain, gain_and_lowrate, lowpass_rows, resampler_chain
+from jaxsr.tasks.upsampling import upsample_rows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,108 +69,6 @@ class Degraded:
 
 
 # ---------------------------------------------------------------------------------------------- sr
-def _spline_rows(x_lr: np.ndarray, ratio: int, length: int) -> np.ndarray:
-    """`[..., time_lr] -> [..., length]`: not-a-knot cubic spline through samples at 0, r, 2r, ..."""
-    knots = np.arange(x_lr.shape[-1]) * ratio
-    if len(knots) < 4:
-        # Too few points for a not-a-knot cubic; fall back to linear so short inputs still work.
-        return np.apply_along_axis(
-            lambda row: np.interp(np.arange(length), knots, row), -1, x_lr
-        ).astype(np.float32)
-    spline = scipy.interpolate.CubicSpline(
-        knots, x_lr.astype(np.float64), axis=-1, bc_type="not-a-knot"
-    )
-    return spline(np.arange(length)).astype(np.float32)
-
-
-# The windowed-sinc interpolator of the "sinc" front end: each output sample reads SINC_ZEROS low-rate
-# samples on either side through a Kaiser-windowed sinc (beta 8.6: about 86 dB of stop band), flat to about
-# 0.91 of the low Nyquist and closed by 1.09 of it. A plain FIR, so streaming it is exact with SINC_ZEROS
-# samples of look-ahead (`jaxsr.inference.streaming`).
-SINC_ZEROS = 32
-SINC_BETA = 8.6
-
-
-@functools.lru_cache(maxsize=16)
-def sinc_taps(ratio: int) -> np.ndarray:
-    """`[2 * SINC_ZEROS * ratio + 1]` float64: the interpolation filter of `sinc_upsample` (gain `ratio`)."""
-    import scipy.signal
-
-    return ratio * scipy.signal.firwin(
-        2 * SINC_ZEROS * ratio + 1, 1.0 / ratio, window=("kaiser", SINC_BETA)
-    )
-
-
-def sinc_rows(x_lr: np.ndarray, ratio: int, length: int) -> np.ndarray:
-    """`[..., time_lr] -> [..., length]`: windowed-sinc interpolation, sample i at position i * ratio."""
-    import scipy.signal
-
-    up = scipy.signal.upfirdn(sinc_taps(ratio), x_lr.astype(np.float64), up=ratio, axis=-1)
-    delay = SINC_ZEROS * ratio  # the filter's centre: output p of the zero-phase interpolation
-    up = up[..., delay : delay + length]
-    if (
-        up.shape[-1] < length
-    ):  # past the last sample the interpolation decays to zero, as zero padding does
-        up = np.concatenate([up, np.zeros(up.shape[:-1] + (length - up.shape[-1],))], axis=-1)
-    return up.astype(np.float32)
-
-
-def sinc_upsample(x_lr: np.ndarray, ratio: int, length: int | None = None) -> np.ndarray:
-    """Band-limited (windowed-sinc) interpolation of low-rate samples back to the high rate: below about
-    0.9 of the low rate's Nyquist the result is the input's own band, with no images above it.
-
-    Sample `i` of `x_lr` sits at high-rate position `i * ratio`; the signal is taken as zero outside
-    the given samples. `[time_lr] -> [length]` (default `len(x_lr) * ratio`).
-    """
-    x_lr = check_signal(x_lr, "x_lr")
-    ratio = check_ratio(ratio)
-    return sinc_rows(x_lr, ratio, len(x_lr) * ratio if length is None else int(length))
-
-
-def upsample_rows(
-    x_lr: np.ndarray, ratio: int, length: int, frontend: str = "spline"
-) -> np.ndarray:
-    """`[..., time_lr] -> [..., length]` by the sr front end `frontend` ("spline": the paper's cubic
-    spline; "sinc": `sinc_upsample`)."""
-    if frontend == "sinc":
-        return sinc_rows(x_lr, ratio, length)
-    if frontend != "spline":
-        raise ValueError(f"sr front end must be 'spline' or 'sinc'; got {frontend!r}")
-    return _spline_rows(x_lr, ratio, length)
-
-
-def spline_upsample(x_lr: np.ndarray, ratio: int, length: int | None = None) -> np.ndarray:
-    """Cubic-spline interpolation of low-rate samples back to the high rate.
-
-    Sample `i` of `x_lr` sits at high-rate position `i * ratio`; the result has `length` samples
-    (default `len(x_lr) * ratio`); positions past the last low-rate sample are extrapolated by the
-    spline's last piece. `[time_lr] -> [length]`.
-    """
-    x_lr = check_signal(x_lr, "x_lr")
-    ratio = check_ratio(ratio)
-    return _spline_rows(x_lr, ratio, len(x_lr) * ratio if length is None else int(length))
-
-
-def soxr_upsample(
-    x_lr: np.ndarray, ratio: int, length: int | None = None, quality: str = "HQ"
-) -> np.ndarray:
-    """Another classical baseline: soxr (default HQ) from the low rate back to the high rate.
-
-    Sample `i` of `x_lr` sits at high-rate position `i * ratio`, as for `spline_upsample` (soxr compensates
-    its filter delay); the result is cut (or edge-padded) to `length` samples (default `len(x_lr) * ratio`).
-    `[time_lr] -> [length]`.
-    """
-    import soxr
-
-    x_lr = check_signal(x_lr, "x_lr")
-    ratio = check_ratio(ratio)
-    length = len(x_lr) * ratio if length is None else int(length)
-    up = soxr.resample(x_lr.astype(np.float64), 1, ratio, quality=quality)
-    if len(up) < length:
-        up = np.pad(up, (0, length - len(up)), mode="edge")
-    return np.asarray(up[:length], np.float32)
-
-
 def sr_baseline_batch(y: np.ndarray, ratio: int, frontend: str = "spline") -> np.ndarray:
     """`degrade_sr(..., frontend=frontend).x` for every row of `y` at once: `[batch, time] -> [batch, time]`.
 
@@ -186,10 +84,10 @@ def sr_baseline_batch(y: np.ndarray, ratio: int, frontend: str = "spline") -> np
     return upsample_rows(lowpass_rows(y, ratio)[..., ::ratio], ratio, y.shape[-1], frontend)
 
 
-def _low_rate(sample_rate: float | None, ratio: int, codec: str) -> float:
-    if sample_rate is None:
-        raise ValueError(f"codec {codec!r} needs the sample rate of the signal (sample_rate=...)")
-    low = sample_rate / ratio
+def _low_rate(target_rate: float | None, ratio: int, codec: str) -> float:
+    if target_rate is None:
+        raise ValueError(f"codec {codec!r} needs the sample rate of the signal (target_rate=...)")
+    low = target_rate / ratio
     check_codec(codec, low)
     return low
 
@@ -200,16 +98,16 @@ def degrade_sr(
     chain: str | dict | None = None,
     *,
     codec: str = "",
-    sample_rate: float | None = None,
+    target_rate: float | None = None,
     frontend: str = "spline",
 ) -> Degraded:
     """Low-rate version of `y` (`[time]`) made by `chain`, brought back by the front end (`frontend`: the
-    cubic spline, or "sinc": `sinc_upsample`): `x == baseline`, `[time]`.
+    cubic spline, or "sinc": `jaxsr.tasks.upsampling.sinc_upsample`): `x == baseline`, `[time]`.
 
-    `chain`: None or "paper" (the paper's decimator, `decimate`), a name of `RESAMPLERS`, or a chain dict
-    from `draw_sr_chain`. A chain's `gain_db` scales input and target alike (the scaled target is `.y`).
+    `chain`: None or "paper" (the paper's decimator, `jaxsr.tasks.resampling.decimate`), a name of
+    `RESAMPLERS`, or a chain dict from `draw_sr_chain`. A chain's `gain_db` scales input and target alike (the scaled target is `.y`).
     `codec` (a name of `SR_CODECS`, "" for none): the low-rate signal is encoded and decoded with it
-    (`apply_codec`) before the spline; it needs `sample_rate`, the rate of `y`.
+    (`apply_codec`) before the spline; it needs `target_rate`, the rate of `y`.
     """
     y = check_signal(y)
     ratio = check_ratio(ratio)
@@ -220,7 +118,7 @@ def degrade_sr(
     target, x_lr = gain_and_lowrate(y, ratio, chain)
     info = {"task": "sr", "ratio": ratio, "chain": dict(chain)}
     if codec:
-        x_lr = apply_codec(x_lr, _low_rate(sample_rate, ratio, codec), codec)
+        x_lr = apply_codec(x_lr, _low_rate(target_rate, ratio, codec), codec)
         info["codec"] = codec
     x = upsample_rows(x_lr, ratio, len(y), frontend)
     return Degraded(x=x, baseline=x, info=info, y=None if target is y else target)
@@ -237,7 +135,7 @@ def sr_batch(
     chains: Sequence[str | dict],
     *,
     codec: str | Sequence[str] = "",
-    sample_rate: float | None = None,
+    target_rate: float | None = None,
     frontend: str = "spline",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Row i of `y` degraded by `chains[i]` (then `codec`, or `codec[i]` given one per row; see `degrade_sr`):
@@ -264,12 +162,12 @@ def sr_batch(
             row, ratio, resampler_chain(chain) if isinstance(chain, str) else chain
         )
         if c:
-            low[i] = apply_codec(low[i], _low_rate(sample_rate, ratio, c), c)
+            low[i] = apply_codec(low[i], _low_rate(target_rate, ratio, c), c)
     return upsample_rows(low, ratio, y.shape[1], frontend), targets
 
 
 # ----------------------------------------------------------------------------------------- denoise
-# The noise generators live in jaxsr.noise (one job: making noise).
+# The noise generators live in jaxsr.tasks.noise (one job: making noise).
 #
 # Noise types (task.noise_types, drawn uniformly per example): white / pink / brown (stationary colours),
 # varying (colour and level drifting over time), babble (other clips of the source, unmodified),
@@ -281,17 +179,6 @@ def sr_batch(
 # teach it that a room's tail is noise to be removed, which it then strips from ordinary recordings.
 
 
-def add_noise(y: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
-    """`y + g * noise` with `g` chosen so that 10 log10(|y|^2 / |g noise|^2) = snr_db exactly."""
-    y = check_signal(y)
-    p_sig = float(np.mean(y.astype(np.float64) ** 2))
-    p_noise = float(np.mean(noise.astype(np.float64) ** 2))
-    if p_noise == 0.0:
-        raise ValueError("noise is all zeros; cannot scale it to an SNR.")
-    g = np.sqrt(p_sig / (p_noise * 10.0 ** (snr_db / 10.0)))
-    return (y + g * noise).astype(np.float32)
-
-
 def degrade_denoise(
     y: np.ndarray,
     rng: np.random.Generator,
@@ -300,17 +187,18 @@ def degrade_denoise(
     noise_pool: Sequence[np.ndarray] = (),
     noise_files: Sequence[np.ndarray] = (),
     *,
-    sample_rate: int = 16000,
+    target_rate: int = 16000,
     exclude: int | None = None,
-    voices: str = "train",
+    voices: Sequence[np.ndarray] = (),
     options: TaskOptions | None = None,
 ) -> Degraded:
     """Add noise of a random type from `noise_types` at an SNR drawn uniformly from `snr_db`; `y` is `[time]`.
 
     `noise_pool`: clean clips for babble (`exclude`: the index in it of `y`'s own clip, never used).
     `noise_files`: recorded noise signals for "folder". `voices`: the synthetic voice bank of babble_voices
-    ("train" for training, "test" for evaluation: `jaxsr.noise.synthetic_voices`). `options`: the task's
-    denoise fields (`babble_*`, `varying_*`, `reverb_*`; missing ones take the config defaults).
+    (`[time]` clips at `target_rate`; the data layer's `jaxsr.data.synthetic.voice_bank`, its "train" bank
+    for training, "test" for evaluation), needed when "babble_voices" is drawn. `options`: the task's
+    denoise fields (`babble_*`, `varying_*`, `reverb_*`; missing ones take the defaults).
     With probability `reverb_prob` the speech is reverberated first; the noisy input is then the
     reverberant speech plus noise at the drawn SNR, and `.y` is the reverberant speech (the target).
     With `reverb_prob` 0 no extra random numbers are drawn: configs without the field degrade exactly as with it at 0.
@@ -340,7 +228,7 @@ def degrade_denoise(
     if reverb_prob > 0 and rng.random() < reverb_prob:
         rt60 = draw_uniform(rng, task_option(options, "reverb_rt60"))
         drr = draw_uniform(rng, task_option(options, "reverb_drr_db"))
-        target = reverberate(y, room_impulse_response(rng, sample_rate, rt60, drr))
+        target = reverberate(y, room_impulse_response(rng, target_rate, rt60, drr))
         info["reverb"] = {"rt60": rt60, "drr_db": drr}
     if kind in ("white", "pink", "brown"):
         noise = colored_noise(rng, n, {"white": 0.0, "pink": 1.0, "brown": 2.0}[kind])
@@ -348,7 +236,7 @@ def degrade_denoise(
         noise = varying_noise(
             rng,
             n,
-            sample_rate,
+            target_rate,
             tuple(task_option(options, "varying_exponent")),
             tuple(task_option(options, "varying_level_db")),
             tuple(task_option(options, "varying_seconds")),
@@ -356,13 +244,20 @@ def degrade_denoise(
     elif kind == "babble":
         noise = babble_noise(rng, n, noise_pool, exclude=exclude)
     elif kind == "babble_voices":
+        if not len(voices):
+            # The bank decides which random numbers are drawn (a talker's source is drawn only when there
+            # is a choice), so leaving it out would silently change every later draw of the example.
+            raise ValueError(
+                "noise type 'babble_voices' needs the synthetic voice bank: pass "
+                "voices=jaxsr.data.synthetic.voice_bank(rate, split)."
+            )
         noise = voices_babble(
             rng,
             n,
-            sample_rate,
+            target_rate,
             noise_pool,
             exclude,
-            synthetic_voices(int(sample_rate), voices),
+            voices,
             talkers=tuple(task_option(options, "babble_talkers")),
             pitch=tuple(task_option(options, "babble_pitch")),
             formant=tuple(task_option(options, "babble_formant")),
@@ -380,64 +275,17 @@ def degrade_denoise(
 
 
 # ----------------------------------------------------------------------------------------- inpaint
-def gap_mask(
-    rng: np.random.Generator,
-    length: int,
-    sample_rate: int,
-    num_gaps: int,
-    gap_ms: tuple[float, float],
-) -> np.ndarray:
-    """Boolean `[length]` mask, True inside `num_gaps` gaps of uniform random length in `gap_ms`.
-
-    Gaps never touch the first or last sample, so linear interpolation always has both neighbours.
-    Gaps are kept apart by at least one known sample (a start that would overlap or touch an earlier gap
-    is redrawn), so the mask has `num_gaps` separate gaps, each within `gap_ms`, unless they cannot fit.
-    """
-    if length < 3:
-        raise ValueError(
-            f"inpainting needs a signal of at least 3 samples (a gap between two known ones); got {length}."
-        )
-    mask = np.zeros(length, bool)
-    lo, hi = gap_ms
-    for _ in range(int(num_gaps)):
-        g = int(round(rng.uniform(lo, hi) * sample_rate / 1000.0))
-        g = max(1, min(g, length - 2))
-        for _attempt in range(100):  # rejection sampling; only redraws when gaps would merge
-            start = int(rng.integers(1, length - g))  # in [1, length - g - 1]
-            if not mask[start - 1 : start + g + 1].any():
-                break
-        mask[start : start + g] = True
-    return mask
-
-
-def linear_fill(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Replace samples where `mask` is True by linear interpolation between the known neighbours.
-    `x`, `mask`: `[time]` -> `[time]` float32 (all zeros when nothing is known)."""
-    x = np.asarray(x, np.float32)
-    if mask.shape != x.shape:
-        raise ValueError(f"mask shape {mask.shape} does not match signal shape {x.shape}")
-    if not mask.any():
-        return x.copy()
-    known = np.flatnonzero(~mask)
-    if known.size == 0:
-        return np.zeros_like(x)
-    out = x.copy()
-    holes = np.flatnonzero(mask)
-    out[holes] = np.interp(holes, known, x[known])
-    return out
-
-
 def degrade_inpaint(
     y: np.ndarray,
     rng: np.random.Generator,
-    sample_rate: int,
+    target_rate: int,
     num_gaps: int = 2,
     gap_ms: tuple[float, float] = (10.0, 50.0),
 ) -> Degraded:
     """Zero `num_gaps` random gaps of `gap_ms` (`gap_mask`) in `y` (`[time]`) and fill them linearly:
     `x == baseline` `[time]`, `.mask` `[time]` True in the gaps."""
     y = check_signal(y)
-    mask = gap_mask(rng, len(y), sample_rate, num_gaps, gap_ms)
+    mask = gap_mask(rng, len(y), target_rate, num_gaps, gap_ms)
     zeroed = np.where(mask, 0.0, y).astype(np.float32)
     x = linear_fill(zeroed, mask)
     return Degraded(
@@ -450,17 +298,17 @@ def degrade(
     y: np.ndarray,
     task: TaskOptions,
     rng: np.random.Generator,
-    sample_rate: int,
+    target_rate: int,
     noise_pool: Sequence[np.ndarray] = (),
     noise_files: Sequence[np.ndarray] = (),
     *,
     exclude: int | None = None,
-    voices: str = "train",
+    voices: Sequence[np.ndarray] = (),
 ) -> Degraded:
-    """Degrade `y` (`[time]`) as `task` (a `config.task` ConfigDict or mapping) says.
+    """Degrade `y` (`[time]` at `target_rate`) as `task` (a `config.task` ConfigDict or mapping) says.
 
     denoise: `noise_pool` is the babble pool and `exclude` the index in it of `y`'s own clip (None when
-    the pool does not hold it); `voices` the synthetic voice bank ("train" or "test")."""
+    the pool does not hold it); `voices` the synthetic voice bank of babble_voices (`degrade_denoise`)."""
     name = task["name"] if isinstance(task, dict) else task.name
     get = (lambda k: task[k]) if isinstance(task, dict) else (lambda k: getattr(task, k))
     if name == "sr":
@@ -469,14 +317,14 @@ def degrade(
             draw_sr_chain(rng, task) if mode == "random" else mode
         )  # "paper" or a named resampler
         codec = draw_sr_codec(
-            rng, task, sample_rate / get("ratio")
-        )  # after the chain: older runs draw the same
+            rng, task, target_rate / get("ratio")
+        )  # after the chain: random codecs leave every example's chain as it was
         return degrade_sr(
             y,
             get("ratio"),
             chain,
             codec=codec,
-            sample_rate=sample_rate,
+            target_rate=target_rate,
             frontend=task_option(task, "sr_frontend"),
         )
     if name == "denoise":
@@ -487,11 +335,11 @@ def degrade(
             tuple(get("noise_types")),
             noise_pool,
             noise_files,
-            sample_rate=sample_rate,
+            target_rate=target_rate,
             exclude=exclude,
             voices=voices,
             options=task,
         )
     if name == "inpaint":
-        return degrade_inpaint(y, rng, sample_rate, get("num_gaps"), tuple(get("gap_ms")))
+        return degrade_inpaint(y, rng, target_rate, get("num_gaps"), tuple(get("gap_ms")))
     raise ValueError(f"task name must be one of {TASKS}; got {name!r}.")
