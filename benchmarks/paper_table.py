@@ -1,14 +1,16 @@
 """Kuleshov et al. 2017's Table 1 for the data at hand: SNR and LSD of the cubic spline and the U-Net, r = 2, 4, 6.
 
     python -m benchmarks.paper_table --quick            # smoke run: 2 held-out speech files, spline rows
-    python -m benchmarks.paper_table                    # the 20 held-out speech-44k files
+    python -m benchmarks.paper_table                    # the 10 unseen speakers (--set speech44k: speech-44k)
     python -m benchmarks.paper_table --plot quality.png # ... plus a figure of SNR and LSD against r
     python -m benchmarks.paper_table --checkpoint-r4 runs/speech \\
         --vctk /data/VCTK-Corpus-0.92.zip --checkpoint-r4 vctk_single=runs/vctk_r4
 
 Datasets (column groups):
-  speech44k    `--data` (or `--speech44k`; default ../shared/data/speech-44k), its `--held-out` 20 files
-               that sort last (the test split of configs/speech.py; benchmarks/common.py); always run.
+  voices       the held-out set, always run: by default (`--set voices`) the 10 unseen speakers of
+               ../shared/data/librispeech-261/test; `--set speech44k` (key speech44k) the 20 files of
+               speech-44k that sort last (the test split of configs/speech.py); `--data DIR` (key data)
+               another folder's `--held-out` files (benchmarks/common.py).
   vctk_single  with `--vctk PATH`: VCTK p225, the paper's test recordings (configs/vctk.py); the paper's
                "single speaker" column.
   vctk_multi   with `--vctk PATH`: the paper's held-out speakers (configs/vctk_multi.py); "multi-speaker".
@@ -38,11 +40,20 @@ if (
 ):  # run as `python benchmarks/paper_table.py`: the repository root, for `benchmarks.*`
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import UsageError, add_held_out_args, held_out_files, parser, read_clips  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    UsageError,
+    add_held_out_args,
+    held_out_files,
+    held_out_label,
+    parser,
+    read_clips,
+)
 
 RATIOS = (2, 4, 6)
-DATASETS = ("speech44k", "vctk_single", "vctk_multi", "musdb")
+DATASETS = ("voices", "speech44k", "data", "vctk_single", "vctk_multi", "musdb")
 TITLES = {
+    "voices": "unseen speakers",
+    "data": "held-out files",
     "speech44k": "speech-44k",
     "vctk_single": "VCTK single",
     "vctk_multi": "VCTK multi",
@@ -64,7 +75,7 @@ PAPER_COLUMNS = (("single", "single speaker"), ("multi", "multi-speaker"), ("pia
 def dataset_clips(
     name: str, path: str, sample_rate: int, data_dir: str | None, limit: int | None
 ) -> list[tuple[str, np.ndarray]]:
-    """The test clips of dataset `name` (`DATASETS` but speech44k, whose files are `held_out_files`) at
+    """The test clips of dataset `name` (`DATASETS` but the held-out set, whose files are `held_out_files`) at
     `sample_rate`; `limit` keeps the first few."""
     from jaxsr.configs import musdb, vctk, vctk_multi
     from jaxsr.data import builders
@@ -201,8 +212,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--plot", metavar="PNG", help="also write SNR and LSD against r to this PNG")
     args = p.parse_args(argv)
 
+    try:  # the held-out set (`--set`, `--data`) is always scored; its key names it
+        held_out = held_out_files(args)[1]
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    held_key = held_out_label(args)[1]
     sources = {
-        "speech44k": args.data,
+        held_key: args.data,
         "vctk_single": args.vctk,
         "vctk_multi": args.vctk,
         "musdb": args.musdb,
@@ -220,8 +237,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             limit = 2 if args.quick else None
             clips = (
-                read_clips(held_out_files(args)[1][:limit], args.sample_rate)
-                if name == "speech44k"
+                read_clips(held_out[:limit], args.sample_rate)
+                if name == held_key
                 else dataset_clips(name, path, args.sample_rate, args.data_dir, limit)
             )
             print(f"{TITLES[name]}: {len(clips)} clips at {args.sample_rate} Hz", file=sys.stderr)
