@@ -14,6 +14,8 @@ import json
 import os
 import pathlib
 import shutil
+import subprocess
+import sys
 import tracemalloc
 
 import jax
@@ -497,6 +499,138 @@ def test_a_full_disk_while_saving_is_one_line_and_resumable(tmp_path, monkeypatc
         "no space left on device while saving step 1"
     ) and "resume" in str(e.value)
     assert "\n" not in str(e.value)
+
+
+# A disk that fills up: every write(2) / writev(2) into files under $FULL_DISK_DIR fails with ENOSPC
+# once $FULL_DISK_BYTES have been written there, as on a small partition. Preloaded into a training
+# process, it fails TensorStore's own writes inside Orbax's background threads, where a real full disk does.
+_FULL_DISK_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static long long used;
+
+static int full(int fd, long long n) {
+  const char *dir = getenv("FULL_DISK_DIR"), *bytes = getenv("FULL_DISK_BYTES");
+  char link[64], path[4096];
+  if (!dir || !bytes) return 0;
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t k = readlink(link, path, sizeof path - 1);
+  if (k <= 0) return 0;
+  path[k] = 0;
+  if (strncmp(path, dir, strlen(dir)) != 0) return 0;
+  if (__atomic_add_fetch(&used, n, __ATOMIC_SEQ_CST) <= atoll(bytes)) return 0;
+  errno = ENOSPC;
+  return 1;
+}
+
+ssize_t write(int fd, const void *buf, size_t n) {
+  static ssize_t (*real)(int, const void *, size_t);
+  if (!real) real = dlsym(RTLD_NEXT, "write");
+  return full(fd, (long long)n) ? -1 : real(fd, buf, n);
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int count) {
+  static ssize_t (*real)(int, const struct iovec *, int);
+  long long n = 0;
+  if (!real) real = dlsym(RTLD_NEXT, "writev");
+  for (int i = 0; i < count; i++) n += (long long)iov[i].iov_len;
+  return full(fd, n) ? -1 : real(fd, iov, count);
+}
+"""
+
+
+def _full_disk_library(folder: pathlib.Path) -> pathlib.Path:
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if not sys.platform.startswith("linux") or compiler is None:
+        pytest.skip("the full-disk simulation needs Linux (/proc/self/fd) and a C compiler (cc)")
+    (folder / "full.c").write_text(_FULL_DISK_C)
+    subprocess.run(
+        [compiler, "-shared", "-fPIC", "-o", "full.so", "full.c", "-ldl"], cwd=folder, check=True
+    )
+    return folder / "full.so"
+
+
+def _train(workdir: pathlib.Path, data: pathlib.Path, env: dict | None = None):
+    """`jaxsr train --quiet` of a tiny sr model for 3 steps, a checkpoint after each, in a fresh process."""
+    overrides = {
+        "dtype": "float32",
+        "model.num_blocks": 2,
+        "model.width": 0.0625,
+        "model.dropout": 0.0,
+        "data.name": "synthetic",
+        "data.sample_rate": 8000,
+        "data.patch_length": 512,
+        "data.num_train_clips": 2,
+        "data.num_eval_clips": 1,
+        "data.clip_seconds": 0.2,
+        "data.data_dir": data,
+        "train.batch_size": 2,
+        "train.num_train_steps": 3,
+        "train.log_every": 1,
+        "train.checkpoint_every": 1,
+        "train.eval_every": 1000,
+        "eval.num_clips": 1,
+        "eval.batch_size": 2,
+        "eval.save_examples": 0,
+    }
+    argv = ["train", "--config", "quickstart", "--workdir", str(workdir), "--quiet"]
+    argv += [f"--config.{k}={v}" for k, v in overrides.items()]
+    return subprocess.run(
+        [sys.executable, "-m", "jaxsr.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.mark.slow
+def test_a_disk_filling_up_during_training_is_one_line_and_resumes_exactly(tmp_path):
+    from jaxsr import checkpoints
+
+    shim = _full_disk_library(tmp_path)
+    data = tmp_path / "data"
+    reference = _train(tmp_path / "reference", data)  # also builds the data set, before any limit
+    assert reference.returncode == 0, reference.stderr[-2000:]
+    one_checkpoint = sum(
+        f.stat().st_size for f in (tmp_path / "reference" / "checkpoints" / "1").rglob("*")
+    )
+    # Room for the first checkpoint and half of the second: step 2's save fails in Orbax's background.
+    run = tmp_path / "run"
+    full = _train(
+        run,
+        data,
+        {
+            "LD_PRELOAD": str(shim),
+            "FULL_DISK_DIR": str(run / "checkpoints"),
+            "FULL_DISK_BYTES": str(int(1.5 * one_checkpoint)),
+        },
+    )
+    lines = full.stderr.strip().splitlines()
+    assert full.returncode == 1 and len(lines) <= 3, full.stderr[-3000:]
+    assert "Traceback" not in full.stderr
+    (line,) = [x for x in lines if "no space left on device" in x]
+    assert line.startswith("error: no space left on device while saving step 2 in ")
+    assert "freed space lets you resume" in line and "(from step 1)" in line
+    assert checkpoints.checkpoint_steps(run) == [1]
+
+    resumed = _train(run, data)  # the space is free again: the same command goes on from step 1
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resumed from" in (run / "log.txt").read_text()
+    a = checkpoints.load_checkpoint(tmp_path / "reference")
+    b = checkpoints.load_checkpoint(run)
+    assert a.step == b.step == 3
+    for x, y in zip(
+        jax.tree_util.tree_leaves(a.variables), jax.tree_util.tree_leaves(b.variables), strict=True
+    ):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
 # ----------------------------------------------------------------------------------------- messages
