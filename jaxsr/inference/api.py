@@ -151,7 +151,9 @@ class EnhancePlan:
     channels: int
     input_samples: int
     output_samples: int
-    keep_band: bool  # sr audio above the model's input rate: its own band is kept (`_keep_input_band`)
+    keep_band: (
+        bool  # sr audio above the model's input rate: its own band is kept (`_keep_input_band`)
+    )
     chunks: ChunkPlan
     batch_size: int
 
