@@ -1,5 +1,6 @@
-"""Whole-signal restoration: `enhance` (input checks, task front end, the chunked model, the output),
-plus the inpainting helpers `zero_gaps` (find a gap mask) and `keep_known` (restore only the gaps).
+"""Whole-signal restoration: `enhance` (input checks, then a plan of rates, lengths and chunks,
+`EnhancePlan`, then the run: task front end, the chunked model, the output), plus the inpainting
+helpers `zero_gaps` (find a gap mask) and `keep_known` (restore only the gaps).
 
     audio [time, ch] at any rate ──checks──> resample to the model's input rate (soxr, if needed)
         ──front end: sr: cubic spline or sinc to the target rate | inpaint: linear fill of the masked gaps──>
@@ -151,9 +152,8 @@ class EnhancePlan:
     channels: int
     input_samples: int
     output_samples: int
-    keep_band: (
-        bool  # sr audio above the model's input rate: its own band is kept (`_keep_input_band`)
-    )
+    # sr audio with content above the model's input rate: that band is kept (`_keep_input_band`).
+    keep_band: bool
     chunks: ChunkPlan
     batch_size: int
 
