@@ -102,7 +102,7 @@ class MetricWriter:
                 # so that neither it nor its exit hook fails again (with a traceback) while Python exits.
                 for w in (tb.all_writers or {}).values():
                     events = getattr(w, "event_writer", None)
-                    if getattr(events, "_worker", None) is not None and not events._closed:
+                    if getattr(events, "_worker", None) and not getattr(events, "_closed", True):
                         events._worker.stop()
                         events._closed = True
                 raise
