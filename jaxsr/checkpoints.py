@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import gc
 import json
+import logging
 import os
 import pathlib
 import sys
+import threading
 import time
 import warnings
 from typing import Any
@@ -35,7 +38,7 @@ import ml_collections
 import orbax.checkpoint as ocp
 
 from jaxsr.config import config_from_json, config_to_json
-from jaxsr.files import write_atomic
+from jaxsr.files import os_errno, write_atomic
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
@@ -75,33 +78,85 @@ def _one_line(e: BaseException, limit: int = 240) -> str:
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
-def _is_failed_read_noise(exc: BaseException | None) -> bool:
+def _is_failed_io_noise(exc: BaseException | None) -> bool:
     return (
         isinstance(exc, RuntimeError) and str(exc) == "Event loop is closed"
     ) or "Encountered error while reading array index" in str(exc)
 
 
-@contextlib.contextmanager
-def _quiet_failed_read():
-    """Silence what a failed Orbax read leaves behind. It reads arrays concurrently; when one fails, the
-    others' coroutines are dropped and late TensorStore callbacks find their event loop closed, each
-    printing "Exception ignored ... Event loop is closed" (dozens of lines, some after the read has
-    returned, none about the damage). A filter on sys.unraisablehook drops exactly those messages and
+def _drop_failed_io_noise() -> None:
+    """Silence what a failed Orbax read or write leaves behind. It reads and writes arrays concurrently;
+    when one fails, the others' coroutines are dropped and late TensorStore callbacks find their event
+    loop closed, each printing "Event loop is closed" with a traceback (dozens, some after the call has
+    returned, none about the failure). A filter on sys.unraisablehook drops exactly those messages and
     passes every other unraisable exception on; it stays installed, as the stragglers come late."""
-    if not getattr(sys.unraisablehook, "_jaxsr_drops_failed_reads", False):
+    if not getattr(sys.unraisablehook, "_jaxsr_drops_failed_io", False):
         previous = sys.unraisablehook
 
         def hook(unraisable) -> None:
-            if not _is_failed_read_noise(unraisable.exc_value):
+            if not _is_failed_io_noise(unraisable.exc_value):
                 previous(unraisable)
 
-        hook._jaxsr_drops_failed_reads = True
+        hook._jaxsr_drops_failed_io = True
         sys.unraisablehook = hook
+
+
+@contextlib.contextmanager
+def _quiet_failed_read():
+    """A read whose failure leaves no noise behind (`_drop_failed_io_noise`)."""
+    _drop_failed_io_noise()
     try:
         yield
     except Exception:
         gc.collect()  # finalise the dropped coroutines now, while the filter is surely in place
         raise
+
+
+def is_full_disk(e: BaseException | None) -> bool:
+    """Whether `e` (or what it was raised from) is a full disk or an exhausted quota."""
+    return os_errno(e) in (errno.ENOSPC, errno.EDQUOT)
+
+
+class _DropFullDiskReports(logging.Filter):
+    """On a full disk every Orbax thread of the failed save logs the error with its traceback, and asyncio
+    each of its failed write tasks ("Task exception was never retrieved"): hundreds of lines, before the
+    training loop sees the error once, from `CheckpointManager.save` or `wait_until_finished`, and reports
+    it in one line. This filter, on absl's logger (which Orbax logs through) and asyncio's, drops exactly
+    those reports; every other record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (is_full_disk(exc) or "No space left on device" in record.getMessage())
+
+
+def _drop_orbax_full_disk_reports() -> None:
+    for logger in map(logging.getLogger, ("absl", "asyncio")):
+        if not any(isinstance(f, _DropFullDiskReports) for f in logger.filters):
+            logger.addFilter(_DropFullDiskReports())
+
+
+def quiet_full_disk_aftermath() -> None:
+    """Once a full disk has been reported, drop the same news from whatever still writes in the background:
+    TensorBoard's event writer flushing at exit ("Exception ignored in atexit callback"), its worker thread,
+    an Orbax thread finishing late. Other exceptions reach the hooks that were installed before."""
+    if not getattr(sys.unraisablehook, "_jaxsr_drops_full_disk", False):
+        previous_unraisable = sys.unraisablehook
+
+        def unraisable(u) -> None:
+            if not is_full_disk(u.exc_value):
+                previous_unraisable(u)
+
+        unraisable._jaxsr_drops_full_disk = True
+        sys.unraisablehook = unraisable
+    if not getattr(threading.excepthook, "_jaxsr_drops_full_disk", False):
+        previous_thread = threading.excepthook
+
+        def thread(args) -> None:
+            if not is_full_disk(args.exc_value):
+                previous_thread(args)
+
+        thread._jaxsr_drops_full_disk = True
+        threading.excepthook = thread
 
 
 def checkpoint_steps(workdir: str | os.PathLike, which: str = "checkpoints") -> list[int]:
@@ -160,6 +215,11 @@ class Checkpointer:
 
     def __init__(self, workdir: str | os.PathLike, keep: int = 3, async_save: bool = True):
         workdir = pathlib.Path(workdir).absolute()
+        _drop_orbax_full_disk_reports()
+        _drop_failed_io_noise()
+        # The step of the newest save handed to Orbax. Saves run in the background, so a failure surfaces
+        # in the next `save` or `wait`, and belongs to this step, not to the one being saved then.
+        self.writing: int | None = None
         opts = dict(enable_async_checkpointing=async_save, cleanup_tmp_directories=True)
         self.latest = ocp.CheckpointManager(
             workdir / "checkpoints", options=ocp.CheckpointManagerOptions(max_to_keep=keep, **opts)
@@ -182,11 +242,15 @@ class Checkpointer:
     def save(self, step: int, model: dict, opt: Any, meta: dict, force: bool = False) -> None:
         """A training checkpoint into `checkpoints/` (the last `keep` are kept)."""
         meta = dict(meta, format_version=FORMAT_VERSION, step=int(step))
+        self.wait()  # a failure of the previous save is raised here, while `writing` still names its step
+        self.writing = int(step)
         self.latest.save(step, args=self._args(model, opt, meta), force=force)
 
     def save_best(self, step: int, model: dict, opt: Any, meta: dict, eval_lsd: float) -> None:
         """The same checkpoint into `best/`, kept only while its validation LSD is the lowest so far."""
         meta = dict(meta, format_version=FORMAT_VERSION, step=int(step))
+        self.wait()
+        self.writing = int(step)
         self.best.save(
             step, args=self._args(model, opt, meta), metrics={"lsd": float(eval_lsd)}, force=True
         )
@@ -235,6 +299,16 @@ class Checkpointer:
     def close(self) -> None:
         self.latest.close()
         self.best.close()
+
+    def abandon(self, timeout: float = 10.0) -> None:
+        """After a failed save: wait up to `timeout` seconds for Orbax's background threads to end, so that
+        none is still writing (and failing, with a traceback) while the interpreter shuts down. Their error
+        was raised once already; nothing here raises."""
+        deadline = time.monotonic() + timeout
+        for t in threading.enumerate():
+            if t is not threading.current_thread() and type(t).__module__.startswith("orbax."):
+                with contextlib.suppress(Exception):  # Orbax's threads re-raise their error on join
+                    t.join(max(0.0, deadline - time.monotonic()))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -38,12 +38,13 @@ class MetricWriter:
             self._tb = SummaryWriter(str(workdir / "tensorboard"))
             self._log_file = open(workdir / "log.txt", "a", buffering=1)
 
-    def text(self, message: str) -> None:
+    def text(self, message: str, echo: bool = True) -> None:
+        """`message` into log.txt, and on stderr unless quiet (`echo=False`: the caller reports it there)."""
         if not self.enabled:
             return
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         self._log_file.write(f"[{stamp}] {message}\n")
-        if not self.quiet:
+        if echo and not self.quiet:
             print(message, file=sys.stderr, flush=True)
 
     def scalars(self, step: int, values: dict) -> None:
@@ -91,7 +92,19 @@ class MetricWriter:
             bar.close()
 
     def close(self) -> None:
+        """Flush and close; on a full disk (OSError) the pending events are dropped and the error raised."""
         if self._tb is not None:
-            self._tb.close()
+            tb, self._tb = self._tb, None
+            try:
+                tb.close()
+            except OSError:
+                # The events could not be written. Stop TensorBoard's writer thread without another flush,
+                # so that neither it nor its exit hook fails again (with a traceback) while Python exits.
+                for w in (tb.all_writers or {}).values():
+                    events = getattr(w, "event_writer", None)
+                    if getattr(events, "_worker", None) and not getattr(events, "_closed", True):
+                        events._worker.stop()
+                        events._closed = True
+                raise
         if self._log_file is not None:
             self._log_file.close()

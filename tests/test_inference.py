@@ -532,7 +532,7 @@ def test_implausible_rates_and_huge_outputs_are_refused(setup, monkeypatch):
     with pytest.raises(
         MemoryError, match=r"needs about .* GiB, more than half of this machine's 0.1 GiB"
     ):
-        E.enhance(model, np.zeros(300_000, np.float32), sample_rate=4000)
+        E.enhance(model, np.zeros(600_000, np.float32), sample_rate=4000)
     E.enhance(model, x[:1000], sample_rate=4000)  # small outputs still run
 
 

@@ -22,11 +22,12 @@ MAX_CHANNELS = 8
 # them a rate is almost surely a wrong argument or a damaged header: `sample_rate=4` for 16 kHz audio, or a
 # WAV claiming 7 Hz, would be "resampled" into an output thousands of times longer (minutes, gigabytes).
 PLAUSIBLE_RATES = (1000.0, 768_000.0)
-# `enhance` holds at most about this many float32 copies of its output at once: the sr front end's cubic
-# spline peaks near 10 (scipy works in float64), the chunked model about 3 beyond its input and output
-# (measured with tracemalloc in tests/test_hostile_inputs.py). An output whose working set exceeds half of
-# this machine's memory is refused up front instead of swapping for minutes.
-WORKING_COPIES = 12
+# `enhance` holds at most about this many float32 copies of its output at once, besides a float32 copy
+# of its input: the model's input and output, the chunked model's padded copy, and the float64 work of the
+# front end and the kept band, which run a piece at a time (about 4.3 at most on a minute of audio,
+# measured with tracemalloc in tests/test_hostile_inputs.py; less on longer files). An output whose
+# working set exceeds half of this machine's memory is refused up front instead of swapping for minutes.
+WORKING_COPIES = 6
 
 
 # ------------------------------------------------------------------------------------------ the task
@@ -85,9 +86,17 @@ def _physical_memory_bytes() -> int | None:
 
 
 def check_plausible(
-    rate: float, want: float, allow_any_rate: bool, n_out: int, channels: int, target: int
+    rate: float,
+    want: float,
+    allow_any_rate: bool,
+    n_out: int,
+    channels: int,
+    target: int,
+    *,
+    input_samples: int = 0,
 ) -> None:
-    """Refuse an implausible input rate (unless `allow_any_rate`) and an output too large for memory."""
+    """Refuse an implausible input rate (unless `allow_any_rate`) and an output too large for memory: its
+    `WORKING_COPIES` float32 copies, plus the input's (`input_samples` per channel) as float32."""
     lo, hi = PLAUSIBLE_RATES
     if not allow_any_rate and not same_rate(rate, want) and not lo <= rate <= hi:
         raise ValueError(
@@ -96,7 +105,7 @@ def check_plausible(
             "allow_any_rate=True (--any-rate) if the rate really is that."
         )
     memory = _physical_memory_bytes()
-    need = WORKING_COPIES * 4 * n_out * channels
+    need = 4 * channels * (WORKING_COPIES * n_out + input_samples)
     if memory is not None and need > memory // 2:
         raise MemoryError(
             f"restoring this audio gives {n_out * channels} output samples ({n_out / target:.0f} s x "

@@ -83,13 +83,33 @@ def sinc_upsample(x_lr: np.ndarray, ratio: int, length: int | None = None) -> np
 def upsample_rows(
     x_lr: np.ndarray, ratio: int, length: int, frontend: str = "spline"
 ) -> np.ndarray:
-    """`[..., time_lr] -> [..., length]` by the sr front end `frontend` ("spline": the paper's cubic
-    spline; "sinc": `sinc_upsample`)."""
-    if frontend == "sinc":
-        return sinc_rows(x_lr, ratio, length)
-    if frontend != "spline":
+    """`[..., time_lr] -> [..., length]` float32 by the sr front end `frontend` ("spline": the paper's
+    cubic spline; "sinc": `sinc_upsample`).
+
+    Both work in float64, and the spline holds several copies of the output at once (its coefficients, the
+    positions, the values), so a long signal (a file, not a training patch) is upsampled a piece of about
+    2**18 output samples at a time, straight into the float32 output. Each piece is computed from its
+    low-rate samples plus 64 on either side: past 64 samples a sample's weight in the not-a-knot spline has
+    decayed by (2 - sqrt(3))**64 ~ 1e-37, far below float64 rounding, and the sinc reads only SINC_ZEROS =
+    32. A piece that holds the last low-rate sample ends the way the whole signal does, extrapolation
+    included, so the pieces give the whole signal's result to float rounding.
+    """
+    if frontend not in ("spline", "sinc"):
         raise ValueError(f"sr front end must be 'spline' or 'sinc'; got {frontend!r}")
-    return _spline_rows(x_lr, ratio, length)
+    rows = sinc_rows if frontend == "sinc" else _spline_rows
+    n_lr, context = x_lr.shape[-1], 64
+    piece = max(4 * context, (1 << 18) // ratio)  # low-rate samples per piece
+    if n_lr <= 2 * piece:
+        return rows(x_lr, ratio, length)
+    out = np.empty(x_lr.shape[:-1] + (length,), np.float32)
+    for start in range(0, length, piece * ratio):  # output samples [start, stop)
+        stop = min(start + piece * ratio, length)
+        lo = max(0, min(start // ratio, n_lr - 1) - context)
+        hi = min(n_lr, -(-stop // ratio) + context)
+        out[..., start:stop] = rows(x_lr[..., lo:hi], ratio, stop - lo * ratio)[
+            ..., start - lo * ratio :
+        ]
+    return out
 
 
 def spline_upsample(x_lr: np.ndarray, ratio: int, length: int | None = None) -> np.ndarray:

@@ -336,9 +336,15 @@ def _train_and_evaluate(
                     break
         ckpt.close()
     except Exception as e:
-        if (full := _no_space(e, workdir, step)) is not None:
+        if (full := _no_space(e, workdir, ckpt.writing or step)) is not None:
+            # One line says it all: Orbax's threads end first, and what still writes at exit (TensorBoard's
+            # events) fails on the same full disk without a traceback.
+            ckpt.abandon()
+            checkpoints.quiet_full_disk_aftermath()
             with contextlib.suppress(OSError):  # the log is on the same full disk
-                writer.text(str(full))
+                writer.text(str(full), echo=False)  # the exception carries it to the console
+            with contextlib.suppress(OSError):
+                writer.close()
             raise full from None
         raise
 
