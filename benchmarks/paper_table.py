@@ -117,16 +117,30 @@ def load_model(workdir: str, ratio: int, sample_rate: int, which: str):
 
 
 def score(clips: list[tuple[str, np.ndarray]], ratio: int, sample_rate: int, model=None) -> dict:
-    """Summary (`jaxsr.evaluation.summarize`) of spline (baseline) and, given a model, the U-Net."""
+    """Summary (`jaxsr.evaluation.summarize`) of the spline (baseline) and, given a model, the U-Net.
+
+    Both see the paper's decimator. The baseline is the paper's cubic spline whatever the model; the model
+    gets its own front end (a model trained with the windowed-sinc one reads that), on the same low-rate
+    input: the decimator draws nothing, so both rows restore the same samples."""
+    import copy
+
     from jaxsr import evaluation
 
-    config = model.config if model is not None else sr_config(sample_rate, ratio)
-    examples = [
-        evaluation.clip_example(y, config, k, clip_id=cid) for k, (cid, y) in enumerate(clips)
-    ]
-    if model is None:
+    def summary(config, with_model):
+        examples = [
+            evaluation.clip_example(y, config, k, clip_id=cid) for k, (cid, y) in enumerate(clips)
+        ]
+        if with_model:
+            return evaluation.evaluate(model.variables, config, examples)
         return evaluation.evaluate_baseline(config, examples)
-    return evaluation.evaluate(model.variables, config, examples)
+
+    spline = summary(sr_config(sample_rate, ratio), False)
+    if model is None:
+        return spline
+    config = copy.deepcopy(model.config)
+    config.task.sr_degradation = "paper"
+    unet = summary(config, True)
+    return {**spline, "model": unet["model"], "model_ci95": unet["model_ci95"]}
 
 
 # ----------------------------------------------------------------------------------------- table

@@ -189,3 +189,31 @@ def test_speed_plot_keeps_stdout_json_only(tmp_path, capsys):
     assert f"wrote {png}" in captured.err
     assert np.isfinite(result["rows"][0]["seconds"])
     _assert_png(png, min_width=400)
+
+
+def test_paper_table_spline_column_is_the_papers_spline_whatever_the_model(tiny_config):
+    """A model trained with the sinc front end and random chains still gets the paper's decimator, and the
+    baseline column stays the paper's cubic spline (checked against scipy's decimate + CubicSpline)."""
+    import jax
+    import scipy.interpolate
+    import scipy.signal
+
+    from benchmarks import paper_table
+    from jaxsr import metrics
+    from jaxsr.inference import Model
+    from jaxsr.models import init_variables, model_from_config
+
+    c = tiny_config
+    c.task.update(name="sr", ratio=4, sr_frontend="sinc", sr_degradation="random")
+    model = Model.from_variables(init_variables(model_from_config(c), jax.random.key(0)), c)
+    t = np.arange(4096) / 16000
+    y = (0.3 * np.sin(2 * np.pi * 440 * t) + 0.1 * np.sin(2 * np.pi * 3000 * t)).astype(np.float32)
+    out = paper_table.score([("a/x.wav", y)], 4, 16000, model)
+    # The paper's low-pass: order-8 Chebyshev type I IIR, zero phase (scipy.signal.decimate's default).
+    low = scipy.signal.decimate(y.astype(np.float64), 4)
+    knots = np.arange(len(low)) * 4
+    spline = scipy.interpolate.CubicSpline(knots, low, bc_type="not-a-knot")(np.arange(len(y)))
+    assert out["baseline"]["snr"] == pytest.approx(
+        metrics.snr(y, spline.astype(np.float32)), abs=1e-3
+    )
+    assert out["model"] and np.isfinite(out["model"]["snr"])
