@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import logging
 import pathlib
 import shutil
@@ -21,7 +20,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxsr import checkpoints, config as config_lib, parallel
+from jaxsr import checkpoints, parallel
 from jaxsr.config import validate
 from jaxsr.models import model_from_config
 from jaxsr.train.signals import Interrupted, StopFlag
@@ -372,15 +371,13 @@ def load_init_variables(source: str) -> tuple[dict, ml_collections.ConfigDict]:
     when a local folder has that name), a workdir or a step directory (its EMA params when it kept them,
     as inference uses them). ValueError naming the field for anything else."""
     from jaxsr import pretrained
-    from jaxsr.deploy.runtimes import export_folder
+    from jaxsr.deploy.folder import export_folder
     from jaxsr.inference.model import check_not_a_workdir_lookalike
 
     path = pathlib.Path(source).expanduser()
     if pretrained.is_name(source) and (source.startswith(pretrained.PREFIX) or not path.exists()):
-        m = pretrained.manifest(source)
-        return pretrained.read_variables(source), config_lib.config_from_json(
-            json.dumps(m["config"])
-        )
+        packaged = pretrained.read(source)
+        return packaged.variables, packaged.config
     if not path.exists():
         raise ValueError(
             f"config.train.init_from: {source!r} is neither a workdir nor a packaged model "
