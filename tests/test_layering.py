@@ -260,3 +260,44 @@ def test_private_names_stay_in_their_module_and_nothing_is_re_exported():
         ]
     assert not private, f"private names imported across modules: {private}"
     assert not reexports, f"re-exports: {reexports}"
+
+
+def test_benchmarks_use_the_library_not_the_cli_nor_private_names():
+    # The benchmarks are clients of the library: what they need from `jaxsr evaluate` or `jaxsr
+    # enhance` lives in a library module (jaxsr.evaluation, jaxsr.inference), and they reach no
+    # underscore name of jaxsr, by import or as an attribute of a jaxsr module they imported.
+    import ast
+
+    problems = []
+    for path in sorted((ROOT / "benchmarks").glob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        tree = ast.parse(path.read_text())
+        bound = set()  # local names of jaxsr modules and objects
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name.split(".")[0] == "jaxsr":
+                        bound.add(a.asname or a.name.split(".")[0])
+                        if a.name.startswith("jaxsr.cli"):
+                            problems.append(f"{rel}:{node.lineno}: import {a.name}")
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "jaxsr":
+                module = node.module or ""
+                for a in node.names:
+                    bound.add(a.asname or a.name)
+                    full = f"{module}.{a.name}"
+                    if full.startswith("jaxsr.cli"):
+                        problems.append(f"{rel}:{node.lineno}: from {module} import {a.name}")
+                    if a.name.startswith("_") and not a.name.startswith("__"):
+                        problems.append(f"{rel}:{node.lineno}: {full}")
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
+                base = node.value
+                while isinstance(base, ast.Attribute):
+                    base = base.value
+                if isinstance(base, ast.Name) and base.id in bound:
+                    problems.append(f"{rel}:{node.lineno}: {ast.unparse(node)}")
+    assert not problems, problems
