@@ -27,7 +27,6 @@ from typing import Callable
 
 import numpy as np
 
-from jaxsr.cli import common as cli_common
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SHARED_DATA = pathlib.Path(os.environ.get("JAXSR_SHARED_DATA") or REPO.parent / "shared" / "data")
@@ -219,8 +218,13 @@ def polarity_section(
 # ---------------------------------------------------------------------------------------- the model
 def add_model_args(p: argparse.ArgumentParser, what: str, without: str) -> None:
     """`--checkpoint` (optional: `without` says what runs without one), `--which`, and `--sample-rate`."""
-    cli_common.add_model_args(
-        p, required=False, help=f"{what}: a packaged name or a training workdir (omit: {without})"
+    p.add_argument(
+        "--checkpoint",
+        metavar="NAME_OR_WORKDIR",
+        help=f"{what}: a packaged name or a training workdir (omit: {without})",
+    )
+    p.add_argument(
+        "--which", default="latest", help="checkpoint to load: latest, best or a step number"
     )
     p.add_argument(
         "--sample-rate",
@@ -261,13 +265,15 @@ def add_output_args(p: argparse.ArgumentParser, section: str, seed_help: str) ->
 def parse(p: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
     """`p.parse_args(argv)`, with `--which` turned into latest/best/int and the counts checked positive."""
     args = p.parse_args(argv)
-    cli_common.check_args(
-        p,
-        args,
-        positive=tuple(
-            k for k in ("held_out", "max_files", "batch_size", "sample_rate") if hasattr(args, k)
-        ),
-    )
+    if getattr(args, "which", "latest") not in ("latest", "best"):  # what jaxsr.load takes
+        try:
+            args.which = int(args.which)
+        except ValueError:
+            p.error(f"--which must be latest, best or a step number; got {args.which!r}")
+    for name in ("held_out", "max_files", "batch_size", "sample_rate"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            p.error(f"--{name.replace('_', '-')} must be a positive integer; got {value}")
     return args
 
 

@@ -13,7 +13,7 @@ the model's own held-out condition, degraded exactly as its held-out scores were
   inpaint  gaps of exactly 20 ms at the training gap density (benchmarks/restoration_tables.py's row);
 
 each file k seeded by (`--seed`, k) through `jaxsr.evaluation.clip_example`, and restored through the
-chunked path `jaxsr evaluate` scores with (`jaxsr.cli.evaluate.restore`) by each runtime in turn:
+chunked path `jaxsr evaluate` scores with (`jaxsr.evaluation.restore`) by each runtime in turn:
 
   xla float32 (the reference: jaxsr's output), stablehlo float32 (a `jax.export` artefact), onnxruntime
   float32 and openvino float32 (an ONNX export), openvino bfloat16 (its CPU plugin's bf16 inference, on
@@ -159,9 +159,9 @@ def score_runtime(
     """One row for `model` (already switched to its runtime): its outputs, the largest |y - y_ref| over
     them (0 without `reference`: this is the reference), mean SNR and LSD. Returns (row, outputs)."""
     from jaxsr import metrics
-    from jaxsr.cli.evaluate import restore
+    from jaxsr.evaluation import restore
 
-    outputs = [restore(model, config, ex, batch_size) for ex in examples]
+    outputs = [restore(model.variables, config, ex, batch_size, model.forward) for ex in examples]
     snr = [metrics.snr(ex["y"], y) for ex, y in zip(examples, outputs)]
     lsd = [metrics.lsd(ex["y"], y) for ex, y in zip(examples, outputs)]
     ref = outputs if reference is None else reference

@@ -14,6 +14,8 @@ loads no model, inference or training code, and `import jaxsr` itself does not i
 from __future__ import annotations
 
 import importlib
+import os
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -29,9 +31,24 @@ _API = {
     "load": ("jaxsr.inference", "load"),
     "run_model": ("jaxsr.inference", "run_model"),
     "train_and_evaluate": ("jaxsr.train", "train_and_evaluate"),
-    "export": ("jaxsr.deploy", "export"),
 }
 _SUBMODULES = ("metrics", "pretrained")
+
+
+def export(model: Any, path: str | os.PathLike, format: str = "stablehlo", **options: Any) -> Any:
+    """Write `model`'s forward pass to the folder `path` as `format` ("stablehlo" or "onnx"); returns
+    the folder (a `pathlib.Path`).
+
+    `model`: a `jaxsr.Model`, or a workdir / packaged model name, loaded with `jaxsr.load` first (the
+    one place a name becomes a model for export). `options`: those of `jaxsr.deploy.export`
+    (`chunk_lengths`, `dtype`, `platforms`, `overwrite`).
+    """
+    from jaxsr.deploy import export as write
+    from jaxsr.inference import load
+
+    if isinstance(model, (str, os.PathLike)):
+        model = load(model)
+    return write(model, path, format, **options)
 
 
 def __getattr__(name: str):

@@ -169,22 +169,6 @@ def has_checkpoint(workdir: str | os.PathLike) -> bool:
     return bool(checkpoint_steps(workdir) or checkpoint_steps(workdir, "best"))
 
 
-def latest_has_model_key(workdir: str | os.PathLike, key: str) -> bool:
-    """Whether the newest step under `workdir/checkpoints` saved `key` in its model item (True when that
-    cannot be read: a damaged step is reported by the restore itself)."""
-    steps = checkpoint_steps(workdir)
-    if not steps:
-        return True
-    try:
-        return key in dict(
-            ocp.StandardCheckpointHandler().metadata(
-                pathlib.Path(workdir) / "checkpoints" / str(steps[-1]) / "model"
-            )
-        )
-    except Exception:  # orbax raises many types for a damaged directory
-        return True
-
-
 def move_damaged(workdir: str | os.PathLike, steps: list[int]) -> pathlib.Path:
     """Move damaged step directories out of `checkpoints/` into `checkpoints-damaged/<step>-<time>`."""
     workdir = pathlib.Path(workdir)

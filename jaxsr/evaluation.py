@@ -1,20 +1,34 @@
 """Evaluation on whole clips: the model against the task's classical baseline.
 
-Used by the training loop (every `train.eval_every` steps), by `launch/evaluate.py` and by the
-benchmarks. An example is a dict from `jaxsr.data.eval_clips.eval_examples`:
-`{'id', 'y': clean [time], 'x': degraded model input [time], 'baseline': [time], 'mask': [time] | None}`.
+Used by the training loop (every `train.eval_every` steps), by `jaxsr evaluate` (which adds only its
+flags and output) and by the benchmarks. An example is a dict from `jaxsr.data.eval_clips.eval_examples`
+or `clip_example`: `{'id', 'y': clean [time], 'x': degraded model input [time], 'baseline': [time],
+'mask': [time] | None}`.
+
+    restore, evaluate      the model's output on an example (any runtime), and the scores of a set
+    summarize ... tables   means, 95% intervals, Markdown tables, JSON, CSV
+    save_examples          audio and spectrograms of a few examples
+    clip_example           an example from any clean clip, degraded as training's evaluation does
+    list_clips, load_clips, degraded_examples
+                           audio files, a folder or a dataset split -> clips at the model's rate ->
+                           examples, one generator per (seed, file)
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
 import pathlib
-from typing import Iterable, Sequence
+import re
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import ml_collections
 import numpy as np
 
 from jaxsr import metrics as metrics_lib
+
+log = logging.getLogger(__name__)
 
 BASELINE_NAMES = {"sr": "spline", "denoise": "noisy input", "inpaint": "linear interp."}
 
@@ -34,24 +48,42 @@ DIRECTION = {"snr": 1, "lsd": -1, "lsd_paper": -1, "si_sdr": 1, "snr_gap": 1, "p
 
 
 def restore(
-    variables: dict, config: ml_collections.ConfigDict, ex: dict, batch_size: int | None = None
+    variables: dict,
+    config: ml_collections.ConfigDict,
+    ex: dict,
+    batch_size: int | None = None,
+    forward: Any = None,
 ) -> np.ndarray:
-    """The model's output `[time]` for example `ex`, as `jaxsr.enhance` gives it: for inpaint (a `mask`)
-    only the gaps are replaced, the known samples are kept."""
-    from jaxsr.inference import keep_known, run_model  # the chunked, jitted inference path
+    """The model's output `[time]` for example `ex` (`ex['x']`: `[time]`), as `jaxsr.enhance` gives it:
+    for inpaint (a `mask`) only the gaps are replaced, the known samples are kept.
 
-    y_hat = run_model(variables, config, ex["x"], batch_size=batch_size)
+    `forward`: what runs the network (a `jaxsr.Model`'s `forward`: ONNX Runtime, OpenVINO, a StableHLO
+    artefact); None runs `variables` through the jitted Flax model. The chunking (`run_model`'s) is the
+    same either way, so runtimes differ only by their arithmetic.
+    """
+    from jaxsr.inference import chunking, keep_known  # the chunked inference path
+
+    x = np.asarray(ex["x"], np.float32)
+    y_hat = chunking.run_planned(
+        chunking.as_device(variables),
+        config,
+        x[:, None],
+        chunking.chunk_plan(config, None, forward=forward),
+        chunking.check_inference_batch_size(batch_size, config),
+        forward,
+    )[:, 0]
     return y_hat if ex.get("mask") is None else keep_known(y_hat, ex["x"], ex["mask"])
 
 
 def evaluate(
     variables: dict,
     config: ml_collections.ConfigDict,
-    examples: Sequence[dict],
+    examples: Iterable[dict],
     perceptual: bool = False,
     batch_size: int | None = None,
+    forward: Any = None,
 ) -> dict:
-    """Metrics of the model and the baseline on every example.
+    """Metrics of the model and the baseline on every example (`forward`: as in `restore`).
 
     Returns `{'n_files', 'model': {metric: mean}, 'baseline': {...}, 'model_ci95': {...},
     'baseline_ci95': {...}, 'per_file': [{'id', 'model': {...}, 'baseline': {...}}]}`.
@@ -59,7 +91,7 @@ def evaluate(
     sr = config.data.sample_rate
     per_file = []
     for ex in examples:
-        y_hat = restore(variables, config, ex, batch_size)
+        y_hat = restore(variables, config, ex, batch_size, forward)
         per_file.append(
             {
                 "id": ex["id"],
@@ -280,3 +312,173 @@ def write_per_file_csv(
                     *(f[who].get(k, "") for who in ("model", "baseline") for k in metrics),
                 ]
             )
+
+
+# ------------------------------------------------------------- clips from audio files or a split
+# `NAME:SPLIT`: a split of the dataset a model trained on (e.g. synthetic:valid).
+SPLIT_SPEC = re.compile(r"^(?P<name>[A-Za-z0-9_]+):(?P<split>train|valid|test)$")
+
+
+@dataclasses.dataclass
+class ClipSource:
+    """One input to score: its index (which fixes its degradation), id, where it comes from, and how
+    to read it: `load() -> (mono audio [time] at its own rate, that rate)`."""
+
+    index: int
+    id: str
+    origin: str
+    load: Callable[[], tuple[np.ndarray, int]]
+
+
+def list_clips(data: str, config: ml_collections.ConfigDict) -> list[ClipSource]:
+    """The inputs `data` names, in a fixed order: an audio file, a folder of them (searched
+    recursively, hidden files skipped), or `NAME:SPLIT` of the dataset `config` trained on.
+
+    Raises ValueError starting with `data` when there are none or `data` names nothing.
+    """
+    from jaxsr.audio_io import list_audio_files, read_audio
+
+    path = pathlib.Path(data).expanduser()
+    spec = SPLIT_SPEC.match(data)
+    if not path.exists() and spec:
+        return _split_clips(spec["name"], spec["split"], config)
+    try:
+        files = list_audio_files(path)
+    except (FileNotFoundError, ValueError) as e:
+        hint = "" if path.exists() else " (neither a path nor NAME:SPLIT such as synthetic:valid)"
+        raise ValueError(f"{data}: {e}{hint}") from None
+    root = path if path.is_dir() else path.parent
+
+    def loader(f: pathlib.Path) -> Callable[[], tuple[np.ndarray, int]]:
+        def load() -> tuple[np.ndarray, int]:
+            x, rate = read_audio(f, mono=True)
+            return x[:, 0], rate
+
+        return load
+
+    return [
+        ClipSource(i, f.relative_to(root).as_posix(), str(f), loader(f))
+        for i, f in enumerate(files)
+    ]
+
+
+def _split_clips(name: str, split: str, config: ml_collections.ConfigDict) -> list[ClipSource]:
+    from jaxsr.data import builders
+
+    if name != config.data.name:
+        raise ValueError(
+            f"{name}:{split}: this checkpoint was trained on {config.data.name!r}; NAME:SPLIT only "
+            f"names splits of that dataset (e.g. {config.data.name}:valid). Evaluate other audio by "
+            "passing its folder."
+        )
+    try:
+        source = builders.load_split(config.data, split, config.data.data_dir or None)
+    except (FileNotFoundError, ValueError) as e:
+        raise ValueError(f"{name}:{split}: {e}") from None
+    if len(source) == 0:
+        raise ValueError(f"{name}:{split}: the split holds no clips.")
+    rate = int(config.data.sample_rate)
+
+    def loader(i: int) -> Callable[[], tuple[np.ndarray, int]]:
+        return lambda: (np.asarray(source[i]["audio"], np.float32), rate)
+
+    return [
+        ClipSource(i, str(source[i]["id"]), f"{name}:{split}[{i}]", loader(i))
+        for i in range(len(source))
+    ]
+
+
+def load_clips(
+    sources: Sequence[ClipSource], sample_rate: int, min_length: int, allow_any_rate: bool = False
+) -> tuple[list[dict], list[dict]]:
+    """Read every source at `sample_rate` (soxr HQ). Returns `(clips, failures)`: clips
+    `{'item': ClipSource, 'y': [time] float32, 'rate': its own rate, 'samples': length before
+    padding, 'padded': bool}`, failures `{'file', 'error'}`, each logged.
+
+    A clip shorter than `min_length` is zero-padded at the end (with a warning). A file at an
+    implausible rate (unless `allow_any_rate`), or one whose resampled audio would not fit in memory,
+    is a failure, found before resampling it (`enhance`'s checks); so is any file that cannot be read.
+    """
+    from jaxsr.audio_io import resample
+    from jaxsr.inference.checks import check_plausible
+
+    clips, failed = [], []
+    for item in sources:
+        try:
+            x, rate = item.load()
+            check_plausible(
+                float(rate),
+                float(sample_rate),
+                allow_any_rate,
+                int(round(len(x) * sample_rate / rate)),
+                1,
+                sample_rate,
+            )
+            y = resample(x, rate, sample_rate) if rate != sample_rate else np.asarray(x, np.float32)
+        except Exception as e:  # one unreadable file must not stop the others
+            msg = (
+                str(e)
+                if isinstance(e, (ValueError, FileNotFoundError, MemoryError))
+                else f"{type(e).__name__}: {e}"
+            )
+            log.error("skipped %s: %s", item.origin, msg)
+            failed.append({"file": item.origin, "error": msg})
+            continue
+        n = len(y)
+        if n < min_length:
+            log.warning(
+                "warning: %s has %d samples at %d Hz, fewer than the model's minimum input of %d; zero-padded "
+                "at the end to %d samples (its metrics include the padding).",
+                item.origin,
+                n,
+                sample_rate,
+                min_length,
+                min_length,
+            )
+            y = np.pad(y, (0, min_length - n))
+        clips.append({"item": item, "y": y, "rate": rate, "samples": n, "padded": n < min_length})
+    return clips, failed
+
+
+def check_babble(clips: Sequence[dict], config: ml_collections.ConfigDict) -> None:
+    """ValueError when babble must be made from other clips and there is only one; a warning for
+    babble_voices, which then uses synthetic voices alone."""
+    types = config.task.noise_types if config.task.name == "denoise" else ()
+    if len(clips) > 1:
+        return
+    if "babble" in types:
+        raise ValueError(
+            "babble noise is made from the other files (never the file itself), and there is only one "
+            "readable file; give at least two, or pick another type with --noise."
+        )
+    if "babble_voices" in types:
+        log.warning(
+            "warning: babble_voices is made from the other files and synthetic voices; with one file it uses "
+            "synthetic voices only."
+        )
+
+
+def degraded_examples(
+    clips: Sequence[dict], config: ml_collections.ConfigDict, seed: int
+) -> Iterator[dict]:
+    """Clip k of `clips` (from `load_clips`) degraded with the generator of (seed, its source's index),
+    as `clip_example` does: `{'id', 'y', 'x', 'baseline', 'mask'}`, each `[time]`.
+
+    Babble pool: every clip, with clip k itself excluded, the way training's evaluation draws from its
+    split (`jaxsr.data.eval_clips.eval_examples`), so a split's clips give its examples exactly."""
+    from jaxsr.data.records import BABBLE_TYPES
+
+    babble = config.task.name == "denoise" and any(
+        t in config.task.noise_types for t in BABBLE_TYPES
+    )
+    pool = [c["y"] for c in clips] if babble else ()
+    for k, clip in enumerate(clips):
+        yield clip_example(
+            clip["y"],
+            config,
+            clip["item"].index,
+            seed,
+            noise_pool=pool,
+            clip_id=clip["item"].id,
+            exclude=k if babble else None,
+        )

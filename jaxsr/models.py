@@ -255,6 +255,39 @@ def keep_band(config: ml_collections.ConfigDict) -> tuple:
     return (k / t.ratio, 1.0 / t.ratio)
 
 
+def receptive_field(config: ml_collections.ConfigDict) -> tuple[int, int]:
+    """`(left, right)`: output sample p depends on input samples `[p - left, p + right]` only.
+
+    Derived layer by layer from the AudioUNet's convolutions (SAME padding, as `jax.lax` pads) and
+    subpixel shuffles; exact for the architecture in this module, checked in tests/test_inference.py.
+    """
+    m = config.model
+    kernels = block_kernels(m.num_blocks)
+
+    def conv(k: int, dilation: int, stride: int, spacing: int) -> tuple[int, int]:
+        eff = (k - 1) * dilation + 1
+        pad_lo = max(eff - stride, 0) // 2
+        return -pad_lo * spacing, (eff - 1 - pad_lo) * spacing
+
+    lo, hi, skips = 0, 0, []
+    for b, k in enumerate(kernels, start=1):  # down blocks: stride 2 at spacing 2**(b-1)
+        a, c = conv(k, m.dilation, 2, 2 ** (b - 1))
+        lo, hi = lo + a, hi + c
+        skips.append((lo, hi))
+    a, c = conv(kernels[-1], m.dilation, 2, 2**m.num_blocks)  # bottleneck
+    lo, hi = lo + a, hi + c
+    for b in reversed(
+        range(1, m.num_blocks + 1)
+    ):  # up blocks: stride 1 at spacing 2**(b+1), then x2
+        a, c = conv(kernels[b - 1], m.dilation, 1, 2 ** (b + 1))
+        lo, hi = lo + a - 2**b, hi + c  # subpixel: output (2i+j) reads input i, offset in [-u/2, 0]
+        lo, hi = min(lo, skips[b - 1][0]), max(hi, skips[b - 1][1])
+    a, c = conv(m.final_kernel, 1, 1, 2)  # final conv has no dilation
+    lo, hi = lo + a - 1, hi + c
+    half = len(keep_band_taps(keep_band(config))) // 2  # the kept band's high-pass on the residual
+    return -min(lo, 0) + half, max(hi, 0) + half
+
+
 def compute_dtype(name: str) -> jnp.dtype:
     """`config.dtype` as a jnp dtype; "auto" is bfloat16 on GPU/TPU and float32 on CPU."""
     if name == "auto":

@@ -283,7 +283,7 @@ def test_cli_degrades_like_training_evaluation(task):
     expected = eval_clips.eval_examples(c, records.records_from_clips(clips, RATE))
     loaded = [
         {
-            "item": cli.Item(k, f"f{k}.wav", f"f{k}.wav", None),
+            "item": evaluation.ClipSource(k, f"f{k}.wav", f"f{k}.wav", None),
             "y": y,
             "rate": RATE,
             "samples": len(y),
@@ -291,7 +291,7 @@ def test_cli_degrades_like_training_evaluation(task):
         }
         for k, y in enumerate(clips)
     ]
-    got = list(cli.degraded_examples(loaded, c, c.seed))
+    got = list(evaluation.degraded_examples(loaded, c, c.seed))
     assert len(got) == len(expected) == len(clips)
     for k in range(len(clips)):
         for key in ("x", "baseline", "y"):  # "y": the target, reverberant when the clip drew reverb
@@ -301,20 +301,24 @@ def test_cli_degrades_like_training_evaluation(task):
             assert got[k]["mask"].sum() > 0
         else:
             assert not np.array_equal(got[k]["x"], got[k]["y"])  # noise was added
-    other = list(cli.degraded_examples(loaded, c, seed=4))  # another seed: another degradation
+    other = list(
+        evaluation.degraded_examples(loaded, c, seed=4)
+    )  # another seed: another degradation
     assert not np.array_equal(other[0]["x"], expected[0]["x"])
 
 
 def test_cli_babble_from_a_single_file_is_refused_and_noise_flags_set_the_condition():
     c = default_config()
     c.task.update(name="denoise", noise_types=("white", "babble"))
-    one = [{"item": cli.Item(0, "a.wav", "a.wav", None), "y": np.ones(100, np.float32)}]
-    with pytest.raises(conditions.UsageError, match="at least two"):
-        cli.check_babble(one, c)
+    one = [
+        {"item": evaluation.ClipSource(0, "a.wav", "a.wav", None), "y": np.ones(100, np.float32)}
+    ]
+    with pytest.raises(ValueError, match="at least two"):
+        evaluation.check_babble(one, c)
     conditions.apply_noise(c, "varying", 5.0, 0.25)
     assert tuple(c.task.noise_types) == ("varying",) and tuple(c.task.snr_db) == (5.0, 5.0)
     assert c.task.reverb_prob == 0.25
-    cli.check_babble(one, c)  # no babble now: fine
+    evaluation.check_babble(one, c)  # no babble now: fine
     with pytest.raises(conditions.UsageError, match="not a noise type"):
         conditions.apply_noise(c, "purple", None, None)
 
@@ -460,13 +464,14 @@ def test_runtime_stablehlo_scores_like_xla_and_is_recorded(workdir, folder, tmp_
 
 
 def test_runtime_restore_matches_run_model(workdir, folder):
-    # cli.restore through a runtime is run_model's chunked path with another network: outputs within 1e-5.
+    # evaluation.restore through a runtime is run_model's chunked path with another network: outputs within 1e-5.
     model = load(workdir)
-    clips, _ = cli.load_clips(cli.list_items(str(folder), model.config), RATE, 8)
-    ex = next(cli.degraded_examples(clips, model.config, 0))
+    clips, _ = evaluation.load_clips(evaluation.list_clips(str(folder), model.config), RATE, 8)
+    ex = next(evaluation.degraded_examples(clips, model.config, 0))
     ref = run_model(model.variables, model.config, ex["x"])
-    np.testing.assert_array_equal(cli.restore(model, model.config, ex), ref)
-    y = cli.restore(model.with_runtime("stablehlo"), model.config, ex)
+    np.testing.assert_array_equal(evaluation.restore(model.variables, model.config, ex), ref)
+    stablehlo = model.with_runtime("stablehlo")
+    y = evaluation.restore(stablehlo.variables, model.config, ex, forward=stablehlo.forward)
     assert y.shape == ref.shape and np.max(np.abs(y - ref)) < 1e-5
 
 

@@ -23,7 +23,7 @@ import pytest
 
 from jaxsr.config import default_config
 from jaxsr.deploy import export, load_forward
-from jaxsr.deploy.export import METADATA
+from jaxsr.deploy.folder import METADATA
 from jaxsr.inference import Model
 from jaxsr.models import init_variables, model_from_config
 
@@ -459,11 +459,20 @@ def test_other_architectures_lower_to_onnx(fields, tmp_path):
     )
 
 
-def test_a_packaged_model_exports_by_name(tmp_path):
+def test_a_packaged_model_exports_by_name_through_jaxsr_export_only(tmp_path):
     import jaxsr
 
+    # Names and paths are resolved by jaxsr.load, in the public entry; deployment takes a Model.
+    for call in (
+        lambda: export("speech-sr-x4-16k", tmp_path / "by-name", "stablehlo"),
+        lambda: load_forward("speech-sr-x4-16k", "stablehlo"),
+    ):
+        with pytest.raises(TypeError, match=r"jaxsr.load\('speech-sr-x4-16k'\)") as e:
+            call()
+        _one_line(e)
+    assert not (tmp_path / "by-name").exists()
     model = jaxsr.load("speech-sr-x4-16k")
-    folder = export("speech-sr-x4-16k", tmp_path, "stablehlo")
+    folder = jaxsr.export("speech-sr-x4-16k", tmp_path, "stablehlo")
     meta = json.loads((folder / METADATA).read_text())
     assert meta["source"]["path"] == model.path and (meta["input_rate"], meta["output_rate"]) == (
         4000.0,

@@ -49,16 +49,12 @@ Exit status: 0 every file scored; 1 some (or all) files could not be read, the r
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
-import pathlib
-import re
 import sys
 import time
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING
 
-import numpy as np
 
 from jaxsr.cli import common  # light: argparse helpers, no JAX
 from jaxsr.cli.conditions import (
@@ -70,22 +66,14 @@ from jaxsr.cli.conditions import (
     check_task,
 )
 
+if TYPE_CHECKING:
+    from jaxsr.evaluation import ClipSource
+
 log = logging.getLogger("jaxsr.evaluate_cli")
 
 # Input SNRs --snr-db accepts: beyond them the noise is either inaudible or all there is, and the
 # gain 10**(snr/20) overflows long before float range ends.
 SNR_DB_RANGE = (-50.0, 100.0)
-_SPLIT_SPEC = re.compile(r"^(?P<name>[A-Za-z0-9_]+):(?P<split>train|valid|test)$")
-
-
-@dataclasses.dataclass
-class Item:
-    """One input to score: its id, where it comes from, and how to get its `[time]` audio at the model rate."""
-
-    index: int
-    id: str
-    origin: str
-    load: Callable[[], tuple[np.ndarray, int]]  # -> (mono audio [time] at its own rate, that rate)
 
 
 def parse_args(argv: list[str] | None, prog: str | None = None) -> argparse.Namespace:
@@ -179,166 +167,17 @@ def parse_args(argv: list[str] | None, prog: str | None = None) -> argparse.Name
     return args
 
 
-def list_items(data: str, config) -> list[Item]:
-    """The inputs `--data` names, in a fixed order. Raises UsageError if there are none."""
-    from jaxsr.audio_io import list_audio_files, read_audio
-
-    path = pathlib.Path(data).expanduser()
-    spec = _SPLIT_SPEC.match(data)
-    if not path.exists() and spec:
-        return _split_items(spec["name"], spec["split"], config)
-    try:
-        files = list_audio_files(path)
-    except (FileNotFoundError, ValueError) as e:
-        hint = (
-            ""
-            if path.exists()
-            else " (--data is neither a path nor NAME:SPLIT such as synthetic:valid)"
-        )
-        raise UsageError(f"--data {data}: {e}{hint}") from None
-    root = path if path.is_dir() else path.parent
-
-    def loader(f: pathlib.Path):
-        def load():
-            x, rate = read_audio(f, mono=True)
-            return x[:, 0], rate
-
-        return load
-
-    return [Item(i, f.relative_to(root).as_posix(), str(f), loader(f)) for i, f in enumerate(files)]
-
-
-def _split_items(name: str, split: str, config) -> list[Item]:
-    from jaxsr.data import builders
-
-    if name != config.data.name:
-        raise UsageError(
-            f"--data {name}:{split}: this checkpoint was trained on {config.data.name!r}; NAME:SPLIT only "
-            f"names splits of that dataset (e.g. {config.data.name}:valid). Evaluate other audio by "
-            "passing its folder."
-        )
-    try:
-        source = builders.load_split(config.data, split, config.data.data_dir or None)
-    except (FileNotFoundError, ValueError) as e:
-        raise UsageError(f"--data {name}:{split}: {e}") from None
-    if len(source) == 0:
-        raise UsageError(f"--data {name}:{split}: the split holds no clips.")
-    rate = int(config.data.sample_rate)
-
-    def loader(i: int):
-        return lambda: (np.asarray(source[i]["audio"], np.float32), rate)
-
-    return [
-        Item(i, str(source[i]["id"]), f"{name}:{split}[{i}]", loader(i)) for i in range(len(source))
-    ]
-
-
-def load_clips(
-    items: list[Item], sample_rate: int, min_length: int, allow_any_rate: bool = False
-) -> tuple[list[dict], list[dict]]:
-    """Read every item at `sample_rate`. Returns (clips `{'item', 'y', 'rate', 'samples', 'padded'}`, failures).
-
-    A file at an implausible rate (unless `allow_any_rate`) or one whose resampled audio would not fit in
-    memory is a failure, checked before resampling it (`enhance`'s checks)."""
-    from jaxsr.audio_io import resample
-    from jaxsr.inference.checks import check_plausible
-
-    clips, failed = [], []
-    for item in items:
-        try:
-            x, rate = item.load()
-            check_plausible(
-                float(rate),
-                float(sample_rate),
-                allow_any_rate,
-                int(round(len(x) * sample_rate / rate)),
-                1,
-                sample_rate,
-            )
-            y = resample(x, rate, sample_rate) if rate != sample_rate else np.asarray(x, np.float32)
-        except Exception as e:  # one unreadable file must not stop the others
-            msg = (
-                str(e)
-                if isinstance(e, (ValueError, FileNotFoundError, MemoryError))
-                else f"{type(e).__name__}: {e}"
-            )
-            log.error("skipped %s: %s", item.origin, msg)
-            failed.append({"file": item.origin, "error": msg})
-            continue
-        n = len(y)
-        if n < min_length:
-            log.warning(
-                "warning: %s has %d samples at %d Hz, fewer than the model's minimum input of %d; zero-padded "
-                "at the end to %d samples (its metrics include the padding).",
-                item.origin,
-                n,
-                sample_rate,
-                min_length,
-                min_length,
-            )
-            y = np.pad(y, (0, min_length - n))
-        clips.append({"item": item, "y": y, "rate": rate, "samples": n, "padded": n < min_length})
-    return clips, failed
-
-
-def check_babble(clips: list[dict], config) -> None:
-    """UsageError when babble must be made from other files and there is only one; a warning for
-    babble_voices, which then uses synthetic voices alone."""
-    types = config.task.noise_types if config.task.name == "denoise" else ()
-    if len(clips) > 1:
-        return
-    if "babble" in types:
-        raise UsageError(
-            "babble noise is made from the other files (never the file itself), and there is only one "
-            "readable file; give at least two, or pick another type with --noise."
-        )
-    if "babble_voices" in types:
-        log.warning(
-            "warning: babble_voices is made from the other files and synthetic voices; with one file it uses "
-            "synthetic voices only."
-        )
-
-
-def degraded_examples(clips: list[dict], config, seed: int) -> Iterator[dict]:
-    """Clip k of `clips` degraded with the generator of (seed, its file index).
-
-    Babble pool: every clip, with clip k itself excluded, the way training's evaluation draws from its
-    split (`jaxsr.data.pipeline.eval_examples`), so `--data NAME:valid` reproduces it exactly."""
-    from jaxsr.data.records import BABBLE_TYPES
-    from jaxsr.evaluation import clip_example
-
-    babble = config.task.name == "denoise" and any(
-        t in config.task.noise_types for t in BABBLE_TYPES
-    )
-    pool = [c["y"] for c in clips] if babble else ()
-    for k, clip in enumerate(clips):
-        yield clip_example(
-            clip["y"],
-            config,
-            clip["item"].index,
-            seed,
-            noise_pool=pool,
-            clip_id=clip["item"].id,
-            exclude=k if babble else None,
-        )
-
-
-def restore(model, config, ex: dict, batch_size: int | None = None) -> np.ndarray:
-    """`jaxsr.evaluation.restore` of `ex` (`run_model`'s chunks, then `keep_known`) by `model`'s runtime."""
-    from jaxsr.inference import chunking, keep_known
-
-    y = chunking.run_planned(
-        model.variables,
-        config,
-        np.asarray(ex["x"], np.float32)[:, None],
-        chunking.chunk_plan(config, None, forward=model.forward),
-        chunking.check_inference_batch_size(batch_size, config),
-        model.forward,
-    )[:, 0]
-    return y if ex.get("mask") is None else keep_known(y, ex["x"], ex["mask"])
-
-
 # ------------------------------------------------------------------------------------------ main
+def list_items(data: str, config) -> list[ClipSource]:
+    """`jaxsr.evaluation.list_clips` of `--data`; UsageError naming the flag when it names nothing."""
+    from jaxsr.evaluation import list_clips
+
+    try:
+        return list_clips(data, config)
+    except ValueError as e:
+        raise UsageError(f"--data {e}") from None
+
+
 def perceptual_note(sample_rate: int) -> str | None:
     """Why PESQ/STOI will be missing, or None if both can be computed."""
     import importlib.util
@@ -399,7 +238,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     from jaxsr import inference as E
-    from jaxsr import evaluation, metrics
+    from jaxsr import evaluation
     from jaxsr.models import length_multiple
 
     t0 = time.perf_counter()
@@ -441,7 +280,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         log.warning("warning: --perceptual: %s; those metrics are left out.", note)
 
     with logging_redirect_tqdm():
-        clips, failed = load_clips(
+        clips, failed = evaluation.load_clips(
             items, rate, length_multiple(config.model.num_blocks), args.any_rate
         )
         if not clips:
@@ -451,34 +290,20 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             )
             return 1
         try:
-            check_babble(clips, config)
-        except UsageError as e:
+            evaluation.check_babble(clips, config)
+        except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
         examples = tqdm(
-            degraded_examples(clips, config, seed),
+            evaluation.degraded_examples(clips, config, seed),
             total=len(clips),
             desc="files",
             unit="file",
             file=sys.stderr,
             disable=args.quiet,
         )
-        summary = evaluation.summarize(
-            [  # evaluation.evaluate, with the network run by the model's runtime
-                {
-                    "id": ex["id"],
-                    **{
-                        who: metrics.all_metrics(
-                            ex["y"], est, rate, ex.get("mask"), args.perceptual
-                        )
-                        for who, est in (
-                            ("model", restore(model, config, ex, args.batch_size)),
-                            ("baseline", ex["baseline"]),
-                        )
-                    },
-                }
-                for ex in examples
-            ]
+        summary = evaluation.evaluate(
+            model.variables, config, examples, args.perceptual, args.batch_size, model.forward
         )
     if args.per_file:
         extra = [

@@ -66,12 +66,10 @@ def parse_args(argv: list[str] | None, prog: str | None = None) -> argparse.Name
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     args = parse_args(argv, prog)
     common.setup_logging()
-    from jaxsr.deploy import export
-    from jaxsr.deploy.export import METADATA
-    from jaxsr.inference import load
-
-    from jaxsr.deploy.export import check_target
+    from jaxsr.deploy.export import check_target, export
+    from jaxsr.deploy.folder import METADATA
     from jaxsr.files import describe_os_error
+    from jaxsr.inference import load
 
     out = pathlib.Path(args.output).expanduser()
     try:

@@ -39,7 +39,7 @@ def model_choices() -> list[str]:
 
 def _export_format(source: str) -> str | None:
     """ "stablehlo" / "onnx" for an export folder (`jaxsr.export`), None for anything else."""
-    from jaxsr.deploy.runtimes import export_folder, read_metadata
+    from jaxsr.deploy.folder import export_folder, read_metadata
 
     folder = export_folder(source) if pathlib.Path(source).expanduser().exists() else None
     return read_metadata(folder).get("format") if folder is not None else None

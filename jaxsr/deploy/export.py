@@ -15,7 +15,11 @@ host; `jaxsr-export.json` carries what it needs (rates, task, `receptive_field`,
 
 Loading needs neither Flax nor jaxsr's model code: a StableHLO artefact is
 `jax.export.deserialize(bytearray(open(path, "rb").read())).call(x)`, an ONNX one any ONNX runtime;
-`jaxsr.deploy.load_forward` wraps both, checking the checksums.
+`jaxsr.deploy.load_forward` wraps both, checking the checksums. The folder's names and metadata are
+`jaxsr.deploy.folder`'s.
+
+`export` takes a `jaxsr.Model`; `jaxsr.export` also takes a workdir or packaged model name, which it
+loads with `jaxsr.load` first.
 
 The StableHLO artefact is lowered for CPU, CUDA, ROCm and TPU at once (the same constants serve all
 four, so the file barely grows) and runs on whichever of them it is called on.
@@ -31,23 +35,21 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-FORMATS = ("stablehlo", "onnx")
-DTYPES = ("float32", "bfloat16")
-METADATA = "jaxsr-export.json"
-SUFFIX = {"stablehlo": ".stablehlo", "onnx": ".onnx"}
+from jaxsr.deploy.folder import (
+    BATCH,
+    DTYPES,
+    FORMATS,
+    METADATA,
+    TIME,
+    Exportable,
+    artefact_name,
+    check_choice,
+    describe,
+    metadata_sha256,
+)
+
 PLATFORMS = ("cpu", "cuda", "rocm", "tpu")
 INSTALL_HINT = 'pip install -e ".[export]" (from a clone) or pip install "jaxsr[export]"'
-# Names of the symbolic dimensions, as the ONNX graph shows them (dim_param) and the metadata lists them.
-BATCH, TIME = "batch", "time"
-
-
-def check_choice(option: str, value: Any, choices: Sequence[str]) -> str:
-    """`value` if it is one of `choices`, else a one-line ValueError naming the option and the choices."""
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(
-            f"{option}={value!r} is not supported; choose one of {', '.join(map(repr, choices))}"
-        )
-    return value
 
 
 def require(module: str, package: str, what: str) -> Any:
@@ -58,25 +60,6 @@ def require(module: str, package: str, what: str) -> Any:
         raise ImportError(
             f"{what} needs the package '{package}', which is not installed: {INSTALL_HINT}"
         ) from None
-
-
-def artefact_name(fmt: str, length: int | None) -> str:
-    """`forward.onnx` for a symbolic time length, `forward-8192.onnx` for a fixed one."""
-    return f"forward{'' if length is None else f'-{length}'}{SUFFIX[fmt]}"
-
-
-def as_model(model: Any) -> Any:
-    """A `jaxsr.Model`; a path or packaged name is loaded with `jaxsr.load`."""
-    if hasattr(model, "variables") and hasattr(model, "config"):
-        return model
-    if isinstance(model, (str, pathlib.PurePath)):
-        from jaxsr.inference import load
-
-        return load(model)
-    raise TypeError(
-        f"model must be a jaxsr.Model (from jaxsr.load) or a workdir / packaged model name; "
-        f"got {type(model).__name__}"
-    )
 
 
 def check_chunk_lengths(
@@ -102,7 +85,27 @@ def check_chunk_lengths(
     return tuple(sorted(set(lengths)))
 
 
-def network(model: Any, dtype: str = "float32") -> Any:
+def check_model(model: Any) -> Exportable:
+    """`model` if it is a `jaxsr.Model` that holds its weights; a one-line TypeError / ValueError
+    saying what to pass otherwise."""
+    if isinstance(model, (str, pathlib.PurePath)):
+        raise TypeError(
+            f"{str(model)!r} is a path or name, not a jaxsr.Model nor an export folder (no "
+            f"{METADATA}); pass jaxsr.load({str(model)!r}) (jaxsr.export loads names itself)"
+        )
+    if not (hasattr(model, "variables") and hasattr(model, "config")):
+        raise TypeError(
+            f"model must be a jaxsr.Model (from jaxsr.load); got {type(model).__name__}"
+        )
+    if not model.variables:
+        raise ValueError(
+            f"{model.path or 'this model'} is an exported model without its Flax weights; copy its "
+            "folder instead, or export the workdir or packaged model it came from"
+        )
+    return model
+
+
+def network(model: Exportable, dtype: str = "float32") -> Any:
     """The model's `AudioUNet` computing in `dtype` (its parameters stay float32, as in training)."""
     import jax.numpy as jnp
 
@@ -111,7 +114,7 @@ def network(model: Any, dtype: str = "float32") -> Any:
     return model_from_config(model.config).clone(dtype=jnp.dtype(dtype))
 
 
-def forward_function(model: Any, dtype: str = "float32") -> Callable:
+def forward_function(model: Exportable, dtype: str = "float32") -> Callable:
     """The eval-mode network with its variables closed over: `x [batch, time, 1] f32 -> [batch, time, 1] f32`.
 
     The variables are numpy arrays, so tracing bakes them in as constants; `dtype` is the compute dtype
@@ -138,42 +141,6 @@ def input_spec(multiple: int, length: int | None) -> Any:
     else:
         (batch,), time = jax.export.symbolic_shape(BATCH), length
     return jax.ShapeDtypeStruct((batch, time, 1), jnp.float32)
-
-
-def describe(model: Any) -> dict:
-    """What a runtime needs to know about the model besides the graph: config, rates, task, geometry."""
-    from jaxsr import __version__
-    from jaxsr.config import config_to_json
-    from jaxsr.inference import receptive_field
-    from jaxsr.models import count_params, length_multiple
-
-    config = model.config
-    task = dict(model.task) if getattr(model, "task", None) else config.task.to_dict()
-    return {
-        "jaxsr_version": __version__,
-        "config": json.loads(config_to_json(config)),
-        "task": task.get("name"),
-        "ratio": int(task["ratio"]) if task.get("name") == "sr" else None,
-        "output_rate": float(model.sample_rate),
-        "input_rate": float(model.input_rate),
-        "length_multiple": length_multiple(config.model.num_blocks),
-        "receptive_field": list(receptive_field(config)),
-        "parameters": count_params(model.variables.get("params", model.variables)),
-        "source": {
-            "path": str(getattr(model, "path", "") or ""),
-            "step": int(getattr(model, "step", 0)),
-        },
-    }
-
-
-def metadata_sha256(meta: dict) -> str:
-    """SHA-256 of the canonical JSON (sorted keys, no spaces) of `jaxsr-export.json`'s fields but
-    `metadata_sha256` itself: rates, ratio, config, geometry and the files' checksums all change the
-    output, so an edit to any of them is refused at load like a damaged artefact."""
-    fields = {k: v for k, v in meta.items() if k != "metadata_sha256"}
-    return hashlib.sha256(
-        json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
-    ).hexdigest()
 
 
 def _listed(folder: pathlib.Path) -> set[str]:
@@ -211,7 +178,7 @@ def check_target(out: pathlib.Path, overwrite: bool = False) -> None:
 
 
 def export(
-    model: Any,
+    model: Exportable,
     path: str | pathlib.Path,
     format: str = "stablehlo",
     *,
@@ -222,7 +189,7 @@ def export(
 ) -> pathlib.Path:
     """Write `model`'s forward pass to the folder `path` (created) as `format`; returns the folder.
 
-    `model`: a `jaxsr.Model` (`jaxsr.load(...)`), or a workdir / packaged model name to load.
+    `model`: a `jaxsr.Model` (`jaxsr.load(...)`; `jaxsr.export` also takes a workdir or packaged name).
     `format`: "stablehlo" (needs only jax and flatbuffers) or "onnx" (needs `onnx`; `pip install
     jaxsr[export]`). `chunk_lengths`: None exports one artefact with a symbolic time length (any
     multiple of `2**(num_blocks+1)`); a list of lengths exports one artefact per length instead, for
@@ -235,6 +202,7 @@ def export(
     removed, so the folder never mixes two exports. A folder holding other files is refused (ValueError
     naming them) unless `overwrite`, and so are a file and a training workdir.
     """
+    model = check_model(model)
     fmt = check_choice("format", format, FORMATS)
     dtype = check_choice("dtype", dtype, DTYPES)
     out = pathlib.Path(path).expanduser()
@@ -248,7 +216,6 @@ def export(
         require("flatbuffers", "flatbuffers", "format='stablehlo' (jax.export serialisation)")
     else:
         require("onnx", "onnx", "format='onnx'")
-    model = as_model(model)
 
     import jax
 

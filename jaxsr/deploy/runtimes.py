@@ -1,15 +1,16 @@
 """Run the network through one of four runtimes behind one callable: `chunks [n, time, 1] -> [n, time, 1]`.
 
-    forward = load_forward("runs/speech", "xla")                 # the Flax model, jitted (jaxsr's default)
+    forward = load_forward(jaxsr.load("runs/speech"), "xla")     # the Flax model, jitted (jaxsr's default)
     forward = load_forward("exported/", "stablehlo")             # a jax.export artefact: no Flax needed
     forward = load_forward("exported-onnx/", "onnxruntime")      # ONNX Runtime, all cores
     forward = load_forward("exported-onnx/", "openvino", precision="bfloat16")
     y = forward(chunks)                                          # float32 np.ndarray [n, time, 1]
     forward.metadata["output_rate"], forward.config.task.name
 
-`path_or_model` is a `jaxsr.Model`, a workdir or packaged model name (as `jaxsr.load` takes), or a
-folder written by `jaxsr.deploy.export`. A model given to "stablehlo", "onnxruntime" or "openvino" is
-exported to a temporary folder first, so the runtime runs exactly what an exported file would.
+`model_or_folder` is a `jaxsr.Model` or a folder written by `jaxsr.deploy.export` (a workdir or
+packaged model name is `jaxsr.load`'s to resolve). A model given to "stablehlo", "onnxruntime" or
+"openvino" is exported to a temporary folder first, so the runtime runs exactly what an exported file
+would. `jaxsr.Model.with_runtime` (and `runtime=` in `jaxsr.load` / `jaxsr.enhance`) call this.
 
 The callable is the network only, with the same contract as inference's `apply_chunks` core: rows
 are independent (eval-mode BatchNorm, no dropout), so any batch composition gives each row the same
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
 import os
 import pathlib
@@ -40,10 +40,18 @@ from typing import Any, Callable
 
 import numpy as np
 
-from jaxsr.deploy.export import METADATA, as_model, check_choice, describe, export, network, require
+from jaxsr.deploy.export import check_model, export, network, require
+from jaxsr.deploy.folder import (
+    PRECISIONS,
+    Exportable,
+    check_choice,
+    describe,
+    export_folder,
+    read_artefact,
+    read_metadata,
+)
 
 RUNTIMES = ("xla", "stablehlo", "onnxruntime", "openvino")
-PRECISIONS = ("float32", "bfloat16")
 _FORMAT_OF = {"stablehlo": "stablehlo", "onnxruntime": "onnx", "openvino": "onnx"}
 
 
@@ -146,9 +154,12 @@ class Forward:
 
 
 def load_forward(
-    path_or_model: Any, runtime: str = "xla", *, precision: str = "float32"
+    model_or_folder: Exportable | str | pathlib.Path,
+    runtime: str = "xla",
+    *,
+    precision: str = "float32",
 ) -> Forward:
-    """A `Forward` for `path_or_model` (a `jaxsr.Model`, workdir, packaged name, or export folder).
+    """A `Forward` for `model_or_folder` (a `jaxsr.Model`, or a folder written by `export`).
 
     `runtime`: "xla" (the Flax model, jitted; needs a model, not an export folder), "stablehlo" (a
     `jax.export` artefact, no Flax), "onnxruntime" or "openvino" (an ONNX artefact; `pip install
@@ -166,88 +177,21 @@ def load_forward(
         require("onnxruntime", "onnxruntime", "runtime='onnxruntime'")
     elif runtime == "openvino":
         import_openvino()
-    folder = export_folder(path_or_model)
+    folder = export_folder(model_or_folder)
     if runtime == "xla":
         if folder is not None:
             raise ValueError(
                 f"runtime='xla' runs the Flax model from a jaxsr.Model or workdir; {folder} is an "
                 "exported artefact: use runtime='stablehlo', 'onnxruntime' or 'openvino'"
             )
-        return _xla(as_model(path_or_model), precision)
+        return _xla(check_model(model_or_folder), precision)
     if folder is not None:
         return _load_folder(folder, runtime, precision)
-    model = as_model(path_or_model)
+    model = check_model(model_or_folder)
     with tempfile.TemporaryDirectory(prefix="jaxsr-export-") as tmp:
         fmt = _FORMAT_OF[runtime]
         export(model, tmp, fmt, dtype=precision if fmt == "stablehlo" else "float32")
         return _load_folder(pathlib.Path(tmp), runtime, precision)
-
-
-def export_folder(path_or_model: Any) -> pathlib.Path | None:
-    """The folder if `path_or_model` is an export folder (or its `jaxsr-export.json`), else None."""
-    if not isinstance(path_or_model, (str, os.PathLike)):
-        return None
-    p = pathlib.Path(path_or_model).expanduser()
-    if p.name == METADATA and p.is_file():
-        return p.parent
-    return p if (p / METADATA).is_file() else None
-
-
-# What a runtime reads from `jaxsr-export.json`, with the type of each.
-_METADATA_FIELDS = {
-    "config": dict,
-    "files": dict,
-    "format": str,
-    "length_multiple": int,
-    "receptive_field": list,
-    "input_rate": (int, float),
-    "output_rate": (int, float),
-    "metadata_sha256": str,
-}
-
-
-def read_metadata(folder: pathlib.Path) -> dict:
-    """`jaxsr-export.json` of `folder`, checked: a JSON object with every field a runtime reads, whose
-    `metadata_sha256` matches its content. ValueError naming the file otherwise."""
-    from jaxsr.deploy.export import metadata_sha256
-
-    path = folder / METADATA
-    try:
-        meta = json.loads(path.read_text())
-    except ValueError as e:
-        raise ValueError(f"{path} is not valid JSON ({e}); export the model again") from None
-    if not isinstance(meta, dict):
-        raise ValueError(
-            f"{path} holds a JSON {type(meta).__name__}, not export metadata; export the model again"
-        )
-    missing = [k for k, t in _METADATA_FIELDS.items() if not isinstance(meta.get(k), t)]
-    if missing:
-        raise ValueError(
-            f"{path} lacks {', '.join(missing)} (or has the wrong type): damaged, edited or written by "
-            "an older jaxsr; export the model again"
-        )
-    if meta["metadata_sha256"] != metadata_sha256(meta):
-        raise ValueError(
-            f"{path} was altered (its rates, ratio, config, geometry or file list no longer match its "
-            "metadata_sha256); export the model again"
-        )
-    return meta
-
-
-def _read_checked(folder: pathlib.Path, name: str, info: dict) -> bytes:
-    """The file's bytes, after checking its SHA-256 against `jaxsr-export.json`."""
-    path = folder / name
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: listed in {METADATA} but missing; copy the whole export folder"
-        )
-    data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != info.get("sha256"):
-        raise ValueError(
-            f"{path}: its SHA-256 differs from the one in {METADATA} (damaged, truncated or replaced); "
-            "export the model again"
-        )
-    return data
 
 
 def _load_folder(folder: pathlib.Path, runtime: str, precision: str) -> Forward:
@@ -269,7 +213,7 @@ def _load_folder(folder: pathlib.Path, runtime: str, precision: str) -> Forward:
         "openvino": _openvino_run,
     }[runtime]
     runs = {
-        info.get("chunk_length"): make(_read_checked(folder, name, info), precision)
+        info.get("chunk_length"): make(read_artefact(folder, name, info), precision)
         for name, info in meta["files"].items()
     }
     return Forward(
@@ -282,7 +226,7 @@ def _load_folder(folder: pathlib.Path, runtime: str, precision: str) -> Forward:
 
 
 # ------------------------------------------------------------------------------------------- runtimes
-def _xla(model: Any, precision: str) -> Forward:
+def _xla(model: Exportable, precision: str) -> Forward:
     import jax
 
     net = network(model, precision)
@@ -390,9 +334,7 @@ __all__ = [
     "Forward",
     "PRECISIONS",
     "RUNTIMES",
-    "export_folder",
     "import_openvino",
     "load_forward",
     "num_cores",
-    "read_metadata",
 ]

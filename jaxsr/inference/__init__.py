@@ -1,8 +1,10 @@
 """Inference: restore whole signals (`enhance`), streams (`Streamer`), and the chunked core (`run_model`).
 
-    chunking.py   chunk geometry (receptive field, ChunkPlan), `apply_chunks` (the one place the
-                  network runs), overlap-add, `run_model` for a signal already at the target rate
-    model.py      `Model`, `load` (a workdir or a packaged name), variables checked against the config
+    chunking.py   chunk geometry (ChunkPlan, from the network's receptive field in `jaxsr.models`),
+                  `apply_chunks` (the one place the network runs), overlap-add, `run_model` for a
+                  signal already at the target rate
+    model.py      `Model`, `load` (a workdir, a packaged name or an export folder), variables checked
+                  against the config; a Model runs through a `jaxsr.deploy` runtime when asked
     checks.py     input checks: audio, rates, masks, task, memory; clipping warnings
     api.py        `enhance` (checks -> resample -> sr spline / inpaint fill -> chunks), `zero_gaps`,
                   `keep_known`
@@ -30,12 +32,12 @@ from jaxsr.inference.chunking import (
     apply_chunks,
     chunk_plan,
     default_batch_size,
-    receptive_field,
     run_model,
     silence_gate,
 )
 from jaxsr.inference.model import Model, load
 from jaxsr.inference.streaming import SPLINE_CONTEXT, Streamer
+from jaxsr.models import receptive_field
 
 __all__ = [
     "MAX_CHANNELS",

@@ -2,7 +2,9 @@
 that variables fit their config.
 
 A `Model` holds `{'params', ['batch_stats']}` on the default device, already checked against
-`config.model`, so `enhance` and `Streamer` can run it without looking again.
+`config.model`, so `enhance` and `Streamer` can run it without looking again. What runs the network is
+XLA (the Flax model, jitted) or a `jaxsr.deploy` runtime (`with_runtime`); a folder written by
+`jaxsr.export` loads as a Model whose network is that runtime.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import ml_collections
 import numpy as np
 from numpy.typing import ArrayLike
 
+from jaxsr import pretrained
+from jaxsr.deploy.folder import export_folder, read_metadata
+from jaxsr.deploy.runtimes import Forward, load_forward
 from jaxsr.inference.checks import expected_input_rate
 from jaxsr.inference.chunking import as_device, model_key
 from jaxsr.models import model_from_config, variable_shapes
@@ -41,8 +46,8 @@ class Model:
     task: dict
     step: int = 0
     path: str = ""
-    # The runtime that runs the network (a `jaxsr.deploy.Forward`); None: the jitted Flax model (XLA).
-    forward: Any = None
+    # The runtime that runs the network; None: the jitted Flax model (XLA).
+    forward: Forward | None = None
     _runtimes: dict = dataclasses.field(default_factory=dict, init=False, repr=False)
 
     def __repr__(self) -> str:
@@ -95,8 +100,6 @@ class Model:
         if (runtime, precision) == ("xla", "float32") and self.variables:
             return dataclasses.replace(self, forward=None)
         if (runtime, precision) not in self._runtimes:
-            from jaxsr.deploy.runtimes import load_forward
-
             if not self.variables:  # an exported model: its folder is the source
                 source = self.path
             else:
@@ -140,12 +143,10 @@ def load(
     `jaxsr.deploy.runtimes`). Raises FileNotFoundError / ValueError naming the path for a missing,
     half-written or other-version checkpoint (see `jaxsr.checkpoints.load_checkpoint`).
     """
-    from jaxsr import pretrained
-
     text = os.fspath(workdir_or_checkpoint)
     path = pathlib.Path(text).expanduser()
-    if (path / "jaxsr-export.json").is_file() or path.name == "jaxsr-export.json":
-        folder = path if path.is_dir() else path.parent
+    folder = export_folder(path)
+    if folder is not None:
         if (
             which != "latest"
         ):  # an export holds one set of weights; "best" would silently load it anyway
@@ -164,7 +165,9 @@ def load(
             raise ValueError(
                 f"{text!r} is a packaged model with one set of weights; drop which={which!r}"
             )
-        model = pretrained.load(text)
+        packaged = pretrained.read(text)
+        model = Model.from_variables(packaged.variables, packaged.config, packaged.step)
+        model = dataclasses.replace(model, path=packaged.path)
     elif (
         not path.exists() and len(path.parts) == 1
     ):  # a bare word: most likely a misspelt model name
@@ -183,8 +186,6 @@ def check_not_a_workdir_lookalike(path: pathlib.Path, text: str) -> None:
     """FileNotFoundError saying what `path` is when it is a folder that is neither a workdir nor a step
     directory but looks like something else: an export folder that lost its `jaxsr-export.json`, or a
     local folder named like a packaged model (which the folder shadows)."""
-    from jaxsr import pretrained
-
     if not path.is_dir() or (path / "config.json").is_file() or (path / "model").is_dir():
         return
     artefacts = sorted(p.name for p in path.glob("forward*") if p.suffix in (".stablehlo", ".onnx"))
@@ -203,8 +204,6 @@ def check_not_a_workdir_lookalike(path: pathlib.Path, text: str) -> None:
 
 def _load_exported(folder: pathlib.Path, runtime: str | None, precision: str) -> Model:
     """A Model with no Flax variables whose network is the exported artefact in `folder`."""
-    from jaxsr.deploy.runtimes import load_forward, read_metadata
-
     fmt = read_metadata(folder).get("format")
     runtime = runtime or {"stablehlo": "stablehlo", "onnx": "onnxruntime"}.get(fmt, "stablehlo")
     forward = load_forward(folder, runtime, precision=precision)

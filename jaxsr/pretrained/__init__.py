@@ -22,7 +22,7 @@ import json
 import os
 import pathlib
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -254,17 +254,23 @@ def unflatten(flat: dict[str, np.ndarray]) -> dict:
     return out
 
 
-def load(name: str):
-    """Packaged model `name` as a `jaxsr.Model` (what `jaxsr.load(name)` returns); checksum checked."""
+class Packaged(NamedTuple):
+    """A packaged model's parts, which `jaxsr.load(name)` makes a `jaxsr.Model` of."""
+
+    variables: dict  # {'params': ..., 'batch_stats': ...}, float32 numpy
+    config: Any  # the training config (ml_collections.ConfigDict)
+    step: int  # training steps
+    path: str  # "pretrained:<name>", where the Model says it came from
+
+
+def read(name: str) -> Packaged:
+    """Packaged model `name`: its variables (checksum checked), config and training steps."""
     from jaxsr.config import config_from_json
-    from jaxsr.inference import Model
 
     m = manifest(name)
     config = config_from_json(json.dumps(m["config"]))
-    model = Model.from_variables(
-        read_variables(m["name"]), config, m.get("training", {}).get("steps", 0)
-    )
-    return dataclasses.replace(model, path=PREFIX + m["name"])
+    steps = int(m.get("training", {}).get("steps", 0))
+    return Packaged(read_variables(m["name"]), config, steps, PREFIX + m["name"])
 
 
 __all__ = [
@@ -273,7 +279,8 @@ __all__ = [
     "config_sha256",
     "names",
     "problems",
-    "load",
+    "Packaged",
+    "read",
     "manifest",
     "is_name",
     "read_variables",

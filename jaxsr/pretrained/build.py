@@ -8,7 +8,7 @@
 (`benchmarks/robustness.py` for sr, `benchmarks/denoise_robustness.py` or `launch/evaluate.py` for the
 others); it is stored as is, with a summary the model card prints. Parameters are stored as float16;
 the build measures how far that moves the output (on `--check-audio`, a held-out file) and records it.
-Writes are atomic; the manifest's SHA-256 is what `jaxsr.pretrained.load` checks.
+Writes are atomic; the manifest's SHA-256 is what `jaxsr.pretrained.read` (and so `jaxsr.load`) checks.
 
 `--polarity-equivariant` packages the weights to run as `model.polarity_equivariant = True` (the network
 on x and -x, `jaxsr.models.AudioUNet`): the same parameters, an inference-time choice the card records,

@@ -9,19 +9,20 @@ same command resumes exactly where the run stopped. What it may do to the workdi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
-import json
 import logging
 import pathlib
 import shutil
 import time
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxsr import checkpoints, config as config_lib, parallel
+from jaxsr import checkpoints, parallel
 from jaxsr.config import validate
 from jaxsr.models import model_from_config
 from jaxsr.train.signals import Interrupted, StopFlag
@@ -92,6 +93,25 @@ def train_and_evaluate(
         return _train_and_evaluate(config, workdir, overwrite, quiet, is_main)
 
 
+@dataclasses.dataclass
+class _Run:
+    """What the jobs of one training run share: set up by `_prepare`, stepped by `_run`, reported by
+    `_report`."""
+
+    config: ml_collections.ConfigDict  # the working copy (dtype resolved)
+    workdir: pathlib.Path
+    overwrite: bool
+    is_main: bool
+    mesh: Any
+    model: Any
+    rng: jax.Array
+    loader: Any
+    examples: list
+    writer: Any
+    moved: pathlib.Path | None  # an overwritten run, deleted once this run has saved a checkpoint
+    first_batch: dict | None = None  # a fresh run's first batch, drawn early as a check of the data
+
+
 def _train_and_evaluate(
     config: ml_collections.ConfigDict,
     workdir: pathlib.Path,
@@ -99,16 +119,30 @@ def _train_and_evaluate(
     quiet: bool,
     is_main: bool,
 ) -> dict:
-    from jaxsr import evaluation, writers
+    run, resuming, init_variables = _prepare(config, workdir, overwrite, quiet, is_main)
+    state, step_fn, ckpt, start = _restore_or_init(run, resuming, init_variables)
+    state, summary, step, stopping = _run(run, state, step_fn, ckpt, start)
+    return _report(run, state, summary, step, stopping)
+
+
+def _prepare(
+    user_config: ml_collections.ConfigDict,
+    workdir: pathlib.Path,
+    overwrite: bool,
+    quiet: bool,
+    is_main: bool,
+) -> tuple[_Run, bool, dict | None]:
+    """Check the config, `train.init_from`, the workdir and the data, then claim the workdir.
+
+    Returns `(run, resuming, init_variables)`. Nothing in the workdir changes until every check has
+    passed: a failed start (a bad data.path, an empty folder, an init_from of another shape) leaves an
+    earlier run, its config and its logs as they were.
+    """
+    from jaxsr import writers
     from jaxsr.data import builders, eval_clips, pipeline
 
-    # Nothing in the workdir changes until the config, train.init_from and the data have been checked: a
-    # failed start (a bad data.path, an empty folder, an init_from of another shape) leaves an earlier run,
-    # its config and its logs as they were.
-    user_config = config  # what config.json records ("auto" dtype and all)
-    config = ml_collections.ConfigDict(
-        config.to_dict()
-    )  # a private copy: dtype "auto" is resolved below
+    # A private copy: dtype "auto" is resolved here; config.json records the user's ("auto" and all).
+    config = ml_collections.ConfigDict(user_config.to_dict())
     config.dtype = resolve_dtype(config)
     resuming = not overwrite and bool(checkpoints.checkpoint_steps(workdir))
     init_variables = check_init_from(config) if config.train.init_from and not resuming else None
@@ -116,10 +150,6 @@ def _train_and_evaluate(
 
     mesh = parallel.make_mesh()
     parallel.check_batch_size(config.train.batch_size, mesh)
-    model = model_from_config(config)
-    rng = jax.random.key(config.seed)
-
-    # Data.
     data_dir = config.data.data_dir or None
     train_source = builders.load_split(config.data, "train", data_dir)
     valid_source = builders.load_split(config.data, "valid", data_dir)
@@ -158,80 +188,101 @@ def _train_and_evaluate(
         f"{jax.device_count()} device(s) [{jax.default_backend()}], global batch {config.train.batch_size}, "
         f"compute {config.dtype}"
     )
+    run = _Run(
+        config=config,
+        workdir=workdir,
+        overwrite=overwrite,
+        is_main=is_main,
+        mesh=mesh,
+        model=model_from_config(config),
+        rng=jax.random.key(config.seed),
+        loader=loader,
+        examples=examples,
+        writer=writer,
+        moved=moved,
+        first_batch=first_batch,
+    )
+    return run, resuming, init_variables
 
-    # State, replicated over the mesh; the step is jitted once with explicit shardings.
+
+def _restore_or_init(
+    run: _Run, resuming: bool, init_variables: dict | None
+) -> tuple[TrainState, Callable, checkpoints.Checkpointer, int]:
+    """The train state, replicated over the mesh: restored from the workdir's latest checkpoint that
+    reads back (with the data iterator's position), else initialised, from `train.init_from` when set.
+
+    Returns `(state, jitted step, checkpointer, first step)`.
+    """
+    from jaxsr.data import pipeline
+
+    config, workdir, writer = run.config, run.workdir, run.writer
     tx = make_optimizer(config)
-    init = lambda: create_train_state(config, model, rng, tx)  # noqa: E731
+    init = lambda: create_train_state(config, run.model, run.rng, tx)  # noqa: E731
     state_shapes = jax.eval_shape(init)
-    state_sharding = jax.tree_util.tree_map(lambda _: parallel.replicated(mesh), state_shapes)
+    state_sharding = jax.tree_util.tree_map(lambda _: parallel.replicated(run.mesh), state_shapes)
     state = jax.jit(init, out_shardings=state_sharding)()
-    step_fn = make_jitted_step(config, model, mesh)
+    step_fn = make_jitted_step(config, run.model, run.mesh)
 
     ckpt = checkpoints.Checkpointer(workdir, keep=config.train.keep_checkpoints)
-    start = None
     if resuming:
         target = jax.tree_util.tree_map(
             lambda a, sh: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sh),
             state_shapes,
             state_sharding,
         )
-        model_target = _model_item(target)
-        if "ema_batch_stats" in model_target and not checkpoints.latest_has_model_key(
-            workdir, "ema_batch_stats"
-        ):
-            del model_target[
-                "ema_batch_stats"
-            ]  # an EMA run saved by an older jaxsr: restored, then started below
-        restored = ckpt.restore_latest(model_target, _opt_item(target))
+        restored = ckpt.restore_latest(_model_item(target), _opt_item(target))
         if restored.damaged:
-            # A damaged newer step is moved out of checkpoints/ (not deleted: it may be worth a look), or
-            # the resumed run would collide with it when it reaches that step again.
-            for bad_step, reason in restored.damaged:
-                log.warning(
-                    "checkpoint %s is damaged and was skipped (%s)",
-                    workdir / "checkpoints" / str(bad_step),
-                    reason,
-                )
-            if is_main:
-                aside = checkpoints.move_damaged(workdir, [s for s, _ in restored.damaged])
-                writer.text(
-                    f"moved the damaged checkpoint(s) {[s for s, _ in restored.damaged]} to {aside}"
-                )
-            parallel.barrier("jaxsr-damaged-moved")
-            ckpt.latest.reload()
+            _set_damaged_aside(run, ckpt, restored.damaged)
         if restored.step is not None:
-            start, model_vars, opt, meta = (
-                restored.step,
-                restored.model,
-                restored.opt,
-                restored.meta,
-            )
+            model_vars, opt = restored.model, restored.opt
             state = state.replace(
                 params=model_vars["params"],
                 batch_stats=model_vars["batch_stats"],
                 ema_params=model_vars.get("ema_params"),
+                ema_batch_stats=model_vars.get("ema_batch_stats"),
                 opt_state=opt["opt_state"],
                 step=opt["step"],
             )
-            if state.ema_params is not None and "ema_batch_stats" not in model_vars:
-                # Saved before EMA statistics were kept: they start from the live ones (a copy, for donation).
-                log.warning(
-                    "%s holds no EMA of the BatchNorm statistics (saved by an older jaxsr); starting it from "
-                    "the live statistics",
-                    workdir / "checkpoints" / str(start),
-                )
-                state = state.replace(
-                    ema_batch_stats=jax.tree_util.tree_map(jnp.copy, model_vars["batch_stats"])
-                )
-            elif state.ema_params is not None:
-                state = state.replace(ema_batch_stats=model_vars["ema_batch_stats"])
-            pipeline.set_iterator_state(loader, meta["data_state"])
-            writer.text(f"resumed from {workdir / 'checkpoints' / str(start)} at step {start}")
-    if start is None and config.train.init_from:
+            pipeline.set_iterator_state(run.loader, restored.meta["data_state"])
+            writer.text(
+                f"resumed from {workdir / 'checkpoints' / str(restored.step)} at step {restored.step}"
+            )
+            return state, step_fn, ckpt, restored.step
+    if config.train.init_from:
         state = _init_from(state, init_variables or check_init_from(config))
         writer.text(f"fine-tuning: params and BatchNorm statistics from {config.train.init_from}")
-    start = start or 0
+    return state, step_fn, ckpt, 0
 
+
+def _set_damaged_aside(run: _Run, ckpt: checkpoints.Checkpointer, damaged: list) -> None:
+    """Move damaged newer steps (`[(step, reason)]`) out of checkpoints/ (not deleted: they may be worth
+    a look), or the resumed run would collide with them when it reaches those steps again."""
+    for bad_step, reason in damaged:
+        log.warning(
+            "checkpoint %s is damaged and was skipped (%s)",
+            run.workdir / "checkpoints" / str(bad_step),
+            reason,
+        )
+    if run.is_main:
+        aside = checkpoints.move_damaged(run.workdir, [s for s, _ in damaged])
+        run.writer.text(f"moved the damaged checkpoint(s) {[s for s, _ in damaged]} to {aside}")
+    parallel.barrier("jaxsr-damaged-moved")
+    ckpt.latest.reload()
+
+
+def _run(
+    run: _Run,
+    state: TrainState,
+    step_fn: Callable,
+    ckpt: checkpoints.Checkpointer,
+    start: int,
+) -> tuple[TrainState, dict, int, int | None]:
+    """Train from step `start` to `train.num_train_steps`, logging, checkpointing and evaluating on the
+    way, or until a signal. Returns `(state, last evaluation summary, step, the signal or None)`."""
+    from jaxsr import evaluation
+    from jaxsr.data import pipeline
+
+    config, writer, loader, workdir = run.config, run.writer, run.loader, run.workdir
     num_steps = config.train.num_train_steps
     tr = config.train
     summary: dict = {}
@@ -252,6 +303,7 @@ def _train_and_evaluate(
     agreed_flag = None  # the previous step's all-reduced stop flag (multi-process only)
     stopping = None  # the signal this run stops for, once every process agrees
     step = start
+    first_batch, run.first_batch = run.first_batch, None
     try:
         with StopFlag() as stop, writer.progress(start, num_steps) as bar, _closing(loader, ckpt):
             while step < num_steps:
@@ -261,17 +313,8 @@ def _train_and_evaluate(
                 if multi_process:
                     rows = len(host_batch["x"])
                     host_batch = dict(host_batch, stop=np.full((rows,), stop.signal or 0, np.int32))
-                batch = parallel.shard_batch(host_batch, mesh)
-                try:
-                    state, m = step_fn(state, batch, rng)
-                except Exception as e:  # out of memory at start-up: name the knob to turn
-                    if "RESOURCE_EXHAUSTED" in str(e) or "Out of memory" in str(e):
-                        raise MemoryError(
-                            f"out of device memory with config.train.batch_size={tr.batch_size} and "
-                            f"data.patch_length={config.data.patch_length}; try --config.train.batch_size="
-                            f"{max(tr.batch_size // 2, jax.device_count())}."
-                        ) from e
-                    raise
+                batch = parallel.shard_batch(host_batch, run.mesh)
+                state, m = _step(step_fn, state, batch, run.rng, config)
                 step += 1
                 n_window += 1
                 if multi_process:
@@ -312,18 +355,18 @@ def _train_and_evaluate(
                     # Saved before evaluating, so that a failure during evaluation loses no training.
                     ckpt.save(step, _model_item(state), _opt_item(state), meta(), force=True)
                     if (
-                        overwrite and not committed
+                        run.overwrite and not committed
                     ):  # once, on every process: the new run now has a checkpoint
                         ckpt.wait()
                         committed = True
-                        if moved is not None:
-                            shutil.rmtree(moved, ignore_errors=True)
+                        if run.moved is not None:
+                            shutil.rmtree(run.moved, ignore_errors=True)
                             writer.text(
-                                f"deleted the previous run ({moved}): this run has saved step {step}"
+                                f"deleted the previous run ({run.moved}): this run has saved step {step}"
                             )
-                            moved = None
+                            run.moved = None
                 if eval_now:
-                    summary = evaluation.evaluate(eval_variables(state), config, examples)
+                    summary = evaluation.evaluate(eval_variables(state), config, run.examples)
                     writer.scalars(step, evaluation.flat_summary(summary, prefix="eval/"))
                     writer.text(f"step {step}: " + evaluation.one_line(summary))
                     ckpt.save_best(
@@ -351,18 +394,48 @@ def _train_and_evaluate(
     # A signal during the last step's evaluation also ends the run early (a single process only: several
     # act on the agreed flag alone, so that they all take the same path).
     stopping = stopping or (None if multi_process else stop.signal)
+    return state, summary, step, stopping
+
+
+def _step(
+    step_fn: Callable,
+    state: TrainState,
+    batch: dict,
+    rng: jax.Array,
+    config: ml_collections.ConfigDict,
+) -> tuple[TrainState, dict]:
+    """One jitted train step; running out of device memory (at start-up) names the knob to turn."""
+    try:
+        return step_fn(state, batch, rng)
+    except Exception as e:
+        if "RESOURCE_EXHAUSTED" in str(e) or "Out of memory" in str(e):
+            bs = config.train.batch_size
+            raise MemoryError(
+                f"out of device memory with config.train.batch_size={bs} and "
+                f"data.patch_length={config.data.patch_length}; try --config.train.batch_size="
+                f"{max(bs // 2, jax.device_count())}."
+            ) from e
+        raise
+
+
+def _report(run: _Run, state: TrainState, summary: dict, step: int, stopping: int | None) -> dict:
+    """End the run: raise `Interrupted` after a signal; else log the final evaluation table (and save
+    example audio) and return the summary."""
+    from jaxsr import evaluation
+
+    config, writer, examples = run.config, run.writer, run.examples
     if stopping:  # the last evaluation is stale: report nothing rather than an old table
         writer.close()
-        raise Interrupted(stopping, step, workdir)
+        raise Interrupted(stopping, step, run.workdir)
     if (
         not summary and examples
     ):  # resumed at the end: evaluate once so there is something to report
         summary = evaluation.evaluate(eval_variables(state), config, examples)
-    if is_main and summary:
+    if run.is_main and summary:
         writer.text(evaluation.format_table(summary, config))
         if config.eval.save_examples and examples:
             evaluation.save_examples(
-                workdir,
+                run.workdir,
                 eval_variables(state),
                 config,
                 examples[: config.eval.save_examples],
@@ -378,15 +451,13 @@ def load_init_variables(source: str) -> tuple[dict, ml_collections.ConfigDict]:
     when a local folder has that name), a workdir or a step directory (its EMA params when it kept them,
     as inference uses them). ValueError naming the field for anything else."""
     from jaxsr import pretrained
-    from jaxsr.deploy.runtimes import export_folder
+    from jaxsr.deploy.folder import export_folder
     from jaxsr.inference.model import check_not_a_workdir_lookalike
 
     path = pathlib.Path(source).expanduser()
     if pretrained.is_name(source) and (source.startswith(pretrained.PREFIX) or not path.exists()):
-        m = pretrained.manifest(source)
-        return pretrained.read_variables(source), config_lib.config_from_json(
-            json.dumps(m["config"])
-        )
+        packaged = pretrained.read(source)
+        return packaged.variables, packaged.config
     if not path.exists():
         raise ValueError(
             f"config.train.init_from: {source!r} is neither a workdir nor a packaged model "
