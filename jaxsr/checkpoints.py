@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import ml_collections
@@ -84,21 +84,33 @@ def _is_failed_io_noise(exc: BaseException | None) -> bool:
     ) or "Encountered error while reading array index" in str(exc)
 
 
+def _wrap_hook(owner: Any, attr: str, mark: str, passes: Callable[[Any], bool]) -> None:
+    """Put a filter in front of the hook `owner.attr` (sys.unraisablehook, threading.excepthook): what
+    `passes` lets through reaches the hook installed before; `mark` keeps it from being installed twice."""
+    previous = getattr(owner, attr)
+    if getattr(previous, mark, False):
+        return
+
+    def hook(arg) -> None:
+        if passes(arg):
+            previous(arg)
+
+    setattr(hook, mark, True)
+    setattr(owner, attr, hook)
+
+
 def _drop_failed_io_noise() -> None:
     """Silence what a failed Orbax read or write leaves behind. It reads and writes arrays concurrently;
     when one fails, the others' coroutines are dropped and late TensorStore callbacks find their event
     loop closed, each printing "Event loop is closed" with a traceback (dozens, some after the call has
     returned, none about the failure). A filter on sys.unraisablehook drops exactly those messages and
     passes every other unraisable exception on; it stays installed, as the stragglers come late."""
-    if not getattr(sys.unraisablehook, "_jaxsr_drops_failed_io", False):
-        previous = sys.unraisablehook
-
-        def hook(unraisable) -> None:
-            if not _is_failed_io_noise(unraisable.exc_value):
-                previous(unraisable)
-
-        hook._jaxsr_drops_failed_io = True
-        sys.unraisablehook = hook
+    _wrap_hook(
+        sys,
+        "unraisablehook",
+        "_jaxsr_drops_failed_io",
+        lambda u: not _is_failed_io_noise(u.exc_value),
+    )
 
 
 @contextlib.contextmanager
@@ -139,24 +151,12 @@ def quiet_full_disk_aftermath() -> None:
     """Once a full disk has been reported, drop the same news from whatever still writes in the background:
     TensorBoard's event writer flushing at exit ("Exception ignored in atexit callback"), its worker thread,
     an Orbax thread finishing late. Other exceptions reach the hooks that were installed before."""
-    if not getattr(sys.unraisablehook, "_jaxsr_drops_full_disk", False):
-        previous_unraisable = sys.unraisablehook
-
-        def unraisable(u) -> None:
-            if not is_full_disk(u.exc_value):
-                previous_unraisable(u)
-
-        unraisable._jaxsr_drops_full_disk = True
-        sys.unraisablehook = unraisable
-    if not getattr(threading.excepthook, "_jaxsr_drops_full_disk", False):
-        previous_thread = threading.excepthook
-
-        def thread(args) -> None:
-            if not is_full_disk(args.exc_value):
-                previous_thread(args)
-
-        thread._jaxsr_drops_full_disk = True
-        threading.excepthook = thread
+    _wrap_hook(
+        sys, "unraisablehook", "_jaxsr_drops_full_disk", lambda u: not is_full_disk(u.exc_value)
+    )
+    _wrap_hook(
+        threading, "excepthook", "_jaxsr_drops_full_disk", lambda a: not is_full_disk(a.exc_value)
+    )
 
 
 def checkpoint_steps(workdir: str | os.PathLike, which: str = "checkpoints") -> list[int]:

@@ -102,8 +102,9 @@ def test_smoke_json_has_every_runtime_row(smoke):
             continue
         assert r["status"] == "ok", r
         assert len(r["times"]) == 1 and 0 < r["min_s"] <= r["median_s"] and r["setup_s"] >= 0, r
-        # Reported to 0.1 GFLOP/s: on a loaded machine (under 2.5 GFLOP/s) that rounding exceeds 2%.
-        assert r["gflops_per_s"] == pytest.approx(fwd["gflop"] / r["median_s"], rel=0.02, abs=0.05)
+        # Reported to 0.1 GFLOP/s (rounding: up to 0.05), and median_s to its own few digits: on a loaded
+        # machine (under 2.5 GFLOP/s) the rounding alone exceeds 2%.
+        assert r["gflops_per_s"] == pytest.approx(fwd["gflop"] / r["median_s"], rel=0.02, abs=0.06)
         check_agreement(r)
         ran.append(r)
     xla = next(r for r in fwd["rows"] if r["impl"] == "xla")
