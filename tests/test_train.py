@@ -73,6 +73,24 @@ def _step_config(**train):
     return c
 
 
+def test_snr_loss_is_the_negative_snr_of_the_step_and_learns():
+    # train.loss="snr": the step's loss is the mean negative SNR of its own output (the step's "snr" metric
+    # is computed apart, from the output, by metrics.snr_jnp), up to the 40 dB floor, which an untrained
+    # model is far from; and it falls on a fixed batch as the MSE does.
+    c = _step_config(loss="snr")
+    model = model_from_config(c)
+    mesh = parallel.make_mesh()
+    state = parallel.replicate(create_train_state(c, model, jax.random.key(0)), mesh)
+    step = make_jitted_step(c, model, mesh)
+    batch = parallel.shard_batch(_batch(0), mesh)
+    s, m = step(_copy(state), batch, jax.random.key(1))
+    assert float(m["loss"]) == pytest.approx(-float(m["snr"]), abs=0.05)
+    first = float(m["loss"])
+    for _ in range(20):
+        s, m = step(s, batch, jax.random.key(1))
+    assert float(m["loss"]) < first - 1.0, (first, float(m["loss"]))
+
+
 def test_train_step_is_pure_and_learns():
     # The step train_and_evaluate runs: jitted with the mesh's shardings, the batch sharded, the state donated.
     c = _step_config()
