@@ -296,3 +296,19 @@ def test_training_info_counts_every_stage_of_a_fine_tuned_model(tmp_path, monkey
     # A run that died after saving its last step (no closing log line) is timed to that checkpoint.
     (tmp_path / "a" / "log.txt").write_text("[2026-11-27 10:00:00] data: x; 1 device(s) [cpu]\n")
     assert build_lib.training_info(pathlib.Path("a"), 3000)["wall_minutes_logged"] == 30.0
+
+
+def test_training_time_leaves_out_the_pause_of_a_stopped_and_resumed_run(tmp_path):
+    # 10 minutes, stopped by a signal, resumed two hours later for 20 more: 30 minutes of training.
+    from jaxsr.pretrained.build import training_info
+
+    (tmp_path / "log.txt").write_text(
+        "[2026-01-01 00:00:00] data: synthetic train=4 clips; 1 device(s) [cpu], global batch 4\n"
+        "step 5: train/loss=0.1\n"
+        "[2026-01-01 00:10:00] stopped by signal at step 5; checkpoint saved. Re-run the same command.\n"
+        "[2026-01-01 02:10:00] data: synthetic train=4 clips; 1 device(s) [cpu], global batch 4\n"
+        "[2026-01-01 02:30:00] step 10: snr 10.0\n"
+    )
+    info = training_info(tmp_path, 10)
+    assert info["steps"] == 10 and info["wall_minutes_logged"] == 30.0
+    assert info["date"] == "2026-01-01" and "CPU" in info["device"]

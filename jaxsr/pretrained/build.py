@@ -99,8 +99,15 @@ def _stage_info(workdir: pathlib.Path, step: int) -> dict:
     log = workdir / "log.txt"
     if log.is_file():
         text = log.read_text()
-        stamps = re.findall(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\]", text, flags=re.M)
-        times = [datetime.datetime.strptime(s, "%Y-%m-%d %H:%M:%S") for s in stamps]
+        lines = re.findall(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] (.*)$", text, flags=re.M)
+        times = [datetime.datetime.strptime(s, "%Y-%m-%d %H:%M:%S") for s, _ in lines]
+        # A run stopped by a signal and resumed later was not training in between: that pause (from the
+        # "stopped by signal" line to the next line) is not wall time the model cost.
+        paused = sum(
+            (times[i + 1] - times[i]).total_seconds()
+            for i, (_, msg) in enumerate(lines[:-1])
+            if msg.startswith("stopped by signal")
+        )
         # The step's checkpoint is the run's last sure sign of life: a run that failed after saving it (its
         # final evaluation, say) logged no closing line.
         step_dir = workdir / "checkpoints" / str(int(step))
@@ -110,7 +117,7 @@ def _stage_info(workdir: pathlib.Path, step: int) -> dict:
             )
         if len(times) >= 2:
             t0, t1 = times[0], max(times)
-            info["wall_minutes_logged"] = round((t1 - t0).total_seconds() / 60, 1)
+            info["wall_minutes_logged"] = round(((t1 - t0).total_seconds() - paused) / 60, 1)
             info["date"] = t1.date().isoformat()
         m = re.search(r"(\d+) device\(s\) \[(\w+)\]", text)
         if m:  # the log names the backend; for a CPU, the core count is what tells the cost
