@@ -39,19 +39,21 @@ if (
 ):  # run as `python benchmarks/sr_headroom.py`: the repository root, for `benchmarks.*`
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import (
-    held_out_label,
-    section_markers,
+from benchmarks.common import (  # noqa: E402
     UsageError,
     add_held_out_args,
     add_output_args,
+    by_speaker,
     display_path,
-    emit,  # noqa: E402
+    emit,
     held_out_files,
+    held_out_label,
     log,
     parse,
     parser,
     read_clips,
+    section_markers,
+    speaker_of,
 )
 
 GAIN_DB = 1.0
@@ -127,6 +129,27 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def speaker_shares(rows: list[dict]) -> str:
+    """Per speaker: the spline's SNR and the share of the missing band +1 dB needs, at each ratio."""
+    head = ["speaker", "files"] + [f"r={r['ratio']}: spline SNR / +1 dB needs" for r in rows]
+    lines = [
+        "Per speaker (means over its files; spline SNR in dB, ± the 95% interval over all files in the "
+        "table above: "
+        + ", ".join(f"r={r['ratio']} ±{r['ci95']['spline_snr']:.2f}" for r in rows)
+        + "):",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|---|---:|" + "---:|" * len(rows),
+    ]
+    for i, spk in enumerate(rows[0]["per_speaker"]):
+        cells = [
+            f"{r['per_speaker'][i]['spline_snr']:.2f} / {100 * r['per_speaker'][i]['needed_share']:.0f}%"
+            for r in rows
+        ]
+        lines.append(f"| {spk['speaker']} | {spk['n_files']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def report(result: dict) -> str:
     return "\n".join(
         [
@@ -135,6 +158,8 @@ def report(result: dict) -> str:
             f"resamplers: {', '.join(result['resamplers'])}.",
             "",
             table(result["rows"]),
+            "",
+            speaker_shares(result["rows"]),
             "",
             "oracle - spline: what restoring the kept band exactly (undoing the resampler's roll-off, the spline's "
             "images) can gain at most, without inventing anything above the low Nyquist. "
@@ -159,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     add_output_args(p, "sr-headroom", "unused (no random draw); kept for the shared flags")
     args = parse(p, argv)
     from benchmarks.robustness import SWEEP
+    from jaxsr import evaluation
     from jaxsr.tasks.options import check_ratio
 
     t0 = time.perf_counter()
@@ -185,6 +211,14 @@ def main(argv: list[str] | None = None) -> int:
                 for k in ("oracle_snr", "spline_snr", "spline_min", "spline_max", "needed_share")
             },
             "octaves_db": np.mean([f["octaves_db"] for f in per_file], axis=0).tolist(),
+            "ci95": {
+                k: evaluation.mean_ci95([f[k] for f in per_file])[1]
+                for k in ("oracle_snr", "spline_snr")
+            },
+            "per_speaker": by_speaker(
+                [speaker_of(cid) for cid, _ in clips],
+                {k: [f[k] for f in per_file] for k in ("spline_snr", "needed_share")},
+            ),
         }
         rows.append(row)
         log(

@@ -74,6 +74,11 @@ def test_the_script_writes_its_section(tmp_path):
         assert row["oracle_snr"] == pytest.approx(-10 * np.log10(1 - 1 / row["ratio"]), abs=0.3)
     text = results.read_text()
     assert "<!-- sr-headroom-data:begin -->" in text and "| 4 | 4000 Hz |" in text
+    # Both files sit in one folder, one "speaker": its row is the mean of the two files.
+    for row in out["rows"]:
+        (spk,) = row["per_speaker"]
+        assert spk["n_files"] == 2 and spk["spline_snr"] == pytest.approx(row["spline_snr"])
+    assert "Per speaker" in text
     bad = subprocess.run(
         [sys.executable, "-m", "benchmarks.sr_headroom", "--data", str(data), "--ratios", "0"],
         cwd=REPO,
