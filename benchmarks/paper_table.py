@@ -43,10 +43,12 @@ if (
 from benchmarks.common import (  # noqa: E402
     UsageError,
     add_held_out_args,
+    by_speaker,
     held_out_files,
     held_out_label,
     parser,
     read_clips,
+    speaker_of,
 )
 
 RATIOS = (2, 4, 6)
@@ -140,7 +142,13 @@ def score(clips: list[tuple[str, np.ndarray]], ratio: int, sample_rate: int, mod
     config = copy.deepcopy(model.config)
     config.task.sr_degradation = "paper"
     unet = summary(config, True)
-    return {**spline, "model": unet["model"], "model_ci95": unet["model_ci95"]}
+    per_file = [{**b, "model": u["model"]} for b, u in zip(spline["per_file"], unet["per_file"])]
+    return {
+        **spline,
+        "model": unet["model"],
+        "model_ci95": unet["model_ci95"],
+        "per_file": per_file,
+    }
 
 
 # ----------------------------------------------------------------------------------------- table
@@ -152,6 +160,37 @@ def _published_cell(column: str, ratio: int, metric: str) -> str:
         return "see paper"
     i = 0 if metric == "snr" else 1
     return " / ".join(f"{cell[m][i]:.1f}" if m in cell else "?" for m in ("spline", "dnn", "unet"))
+
+
+def per_speaker(summary: dict) -> list[dict]:
+    """Per-speaker mean SNR of the spline and (when scored) the U-Net, from a summary's per-file metrics."""
+    files = summary["per_file"]
+    values = {"spline": [f["baseline"]["snr"] for f in files]}
+    if all(f["model"] for f in files):
+        values["unet"] = [f["model"]["snr"] for f in files]
+    return by_speaker([speaker_of(f["id"]) for f in files], values)
+
+
+def speaker_markdown(results: dict) -> str:
+    """Per speaker, each dataset and ratio with a U-Net: SNR of the spline and of the U-Net."""
+    lines = []
+    for name, res in results.items():
+        for r, cell in res["ratios"].items():
+            if not cell["unet"]:
+                continue
+            lines += [
+                f"Per speaker, {TITLES[name]}, r={r} (SNR in dB, mean over the speaker's clips):",
+                "",
+                "| speaker | clips | spline | U-Net | U-Net - spline |",
+                "|---|---:|---:|---:|---:|",
+            ]
+            lines += [
+                f"| {s['speaker']} | {s['n_files']} | {s['spline']:.2f} | {s['unet']:.2f} | "
+                f"{s['unet'] - s['spline']:+.2f} |"
+                for s in cell["per_speaker"]
+            ]
+            lines.append("")
+    return "\n".join(lines)
 
 
 def markdown(results: dict, sample_rate: int) -> str:
@@ -266,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
                     "unet": summary["model"] or None,
                     "unet_ci95": summary["model_ci95"] or None,
                     "checkpoint": str(models[(r, workdir)].path) if workdir else None,
+                    "per_speaker": per_speaker(summary),
                 }
                 print(
                     f"  r={r}: spline SNR {summary['baseline']['snr']:.2f} dB"
@@ -276,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(markdown(results, args.sample_rate))
+    print("\n" + speaker_markdown(results))
     print(
         json.dumps(
             {

@@ -217,3 +217,8 @@ def test_paper_table_spline_column_is_the_papers_spline_whatever_the_model(tiny_
         metrics.snr(y, spline.astype(np.float32)), abs=1e-3
     )
     assert out["model"] and np.isfinite(out["model"]["snr"])
+    (spk,) = paper_table.per_speaker(
+        out
+    )  # one clip of speaker "a": its means are the clip's scores
+    assert spk["speaker"] == "a" and spk["spline"] == pytest.approx(out["baseline"]["snr"])
+    assert spk["unet"] == pytest.approx(out["model"]["snr"])
