@@ -64,11 +64,10 @@ from benchmarks.common import (
     polarity,
     read_clips,
 )
-from benchmarks.common import SHARED_DATA, held_out_label, speaker_table  # noqa: E402
+from benchmarks.common import SHARED_DATA, held_out_label, section_markers, speaker_table  # noqa: E402
 
 NOISES = ("white", "pink", "folder", "babble", "varying", "babble_voices", "clean")
 SNRS_DB = (0.0, 5.0, 10.0)
-BEGIN, END = "<!-- denoise-robustness:begin -->", "<!-- denoise-robustness:end -->"
 # The goals (denoise at 16 kHz on unseen speakers): over white, pink, real noise (held-out parts) and babble of
 # other voices at 0, 5 and 10 dB, a mean SI-SDR gain of +8 dB and no cell under +3 dB; clean speech in comes
 # back at 25 dB SI-SDR or more.
@@ -435,15 +434,13 @@ def main(argv: list[str] | None = None) -> int:
         "per_speaker": per_speaker(cells) if model else None,
         "elapsed_s": round(time.perf_counter() - t0, 1),
     }
-    where, suffix = held_out_label(args)
-    key = f"denoise-robustness-{suffix}"
     return emit(
         result,
         args,
         argv,
         report,
-        (BEGIN.replace("denoise-robustness", key), END.replace("denoise-robustness", key)),
-        f"Robustness to the noise: `denoise`, {where}",
+        section_markers("denoise-robustness", args),
+        f"Robustness to the noise: `denoise`, {held_out_label(args)[0]}",
     )
 
 

@@ -69,7 +69,7 @@ from benchmarks.common import (
     polarity,
     read_clips,
 )
-from benchmarks.common import held_out_label  # noqa: E402
+from benchmarks.common import held_out_label, section_markers  # noqa: E402
 
 # The default sweep: the paper's decimator and the resamplers people use. decimate_nofilter (aliasing),
 # bessel6 (a weak anti-aliasing filter) and butter4_causal are in the registry but not in the goals' sweep;
@@ -85,7 +85,6 @@ SWEEP = (
     "cheby2",
     "ellip",
 )
-BEGIN, END = "<!-- robustness:begin -->", "<!-- robustness:end -->"
 # The goals (sr x4 to 16 kHz on unseen speakers; the other ratios have the looser LSD goal).
 GOAL_LSD_REDUCTION = 0.40
 GOAL_LSD_REDUCTION_OTHER = 0.30
@@ -512,24 +511,22 @@ def main(argv: list[str] | None = None) -> int:
         "per_speaker": per_speaker(rows) if model is not None else None,
         "elapsed_s": round(time.perf_counter() - t0, 1),
     }
-    where, suffix = held_out_label(args)
+    where = held_out_label(args)[0]
     if any(codecs):  # a section per model kind, beside the resampler sweep's
-        key = f"robustness-codecs-x{ratio}-{rate // 1000}k-{suffix}"
         return emit(
             result,
             args,
             argv,
             report,
-            (BEGIN.replace("robustness", key), END.replace("robustness", key)),
+            section_markers(f"robustness-codecs-x{ratio}-{rate // 1000}k", args),
             f"Robustness to codecs: `sr` x{ratio} at {rate} Hz, {where}",
         )
-    key = f"robustness-x{ratio}-{rate // 1000}k-{suffix}"
     return emit(
         result,
         args,
         argv,
         report,
-        (BEGIN.replace("robustness", key), END.replace("robustness", key)),
+        section_markers(f"robustness-x{ratio}-{rate // 1000}k", args),
         f"Robustness to the resampler: `sr` x{ratio} at {rate} Hz, {where}",
     )
 
