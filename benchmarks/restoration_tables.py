@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     def rows_json(rows, keys):
         return [
             {
-                **{k: r[k] for k in keys if k in r},
+                **{k: r[k] for k in keys},
                 "baseline": r["summary"]["baseline"],
                 "model": r["summary"]["model"] or None,
                 "baseline_ci95": r["summary"]["baseline_ci95"],
