@@ -53,7 +53,7 @@ def get_config(stage: str = "4"):
     config.train.learning_rate = 5e-4
     config.train.warmup_steps = 100
     config.train.eval_every = 500
-    if str(stage) in ("2", "3", "4"):
+    if str(stage) in ("2", "3", "4", "5"):
         config.seed = 23
         config.train.init_from = "runs/pretrained/speech-denoise-16k"
         config.train.loss = "snr"
@@ -63,7 +63,7 @@ def get_config(stage: str = "4"):
         config.train.learning_rate = 3e-4
         config.train.warmup_steps = 50
         config.train.eval_every = 500
-    if str(stage) in ("3", "4"):
+    if str(stage) in ("3", "4", "5"):
         config.seed = 24
         config.train.init_from = "runs/pretrained/speech-denoise-16k-2"
         config.task.snr_db = (-5.0, 20.0)
@@ -75,6 +75,12 @@ def get_config(stage: str = "4"):
         config.train.init_from = "runs/pretrained/speech-denoise-16k-3"
         config.train.num_train_steps = 2000
         config.train.eval_every = 1000
+    elif str(stage) == "5":
+        config.seed = 27
+        config.train.init_from = "runs/pretrained/speech-denoise-16k-4"
+        config.train.num_train_steps = 7000
+        config.train.learning_rate = 2e-4
+        config.train.eval_every = 1000
     elif str(stage) not in ("1", "2", "3"):
-        raise ValueError(f"speech_denoise_16k: stage {stage!r}; use 1, 2, 3 or 4")
+        raise ValueError(f"speech_denoise_16k: stage {stage!r}; use 1, 2, 3, 4 or 5")
     return config
