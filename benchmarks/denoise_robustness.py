@@ -297,18 +297,19 @@ def goals(cells: list[dict]) -> dict | None:
 
 
 def per_speaker(cells: list[dict]) -> list[dict]:
-    """Per speaker: the mean SI-SDR gain over the goal cells run, and clean speech's SI-SDR out."""
+    """Per speaker: the mean SI-SDR gain over the goal cells run (if any noisy cell ran); clean speech's SI-SDR
+    out, over the whole band and above `RUMBLE_HZ`, and its energy below `RUMBLE_HZ` (if the clean cell ran)."""
     from benchmarks.common import by_speaker, speaker_of
 
     goal = [c for c in cells if c["noise"] in GOAL_MEAN_NOISES and c["snr_db"] in GOAL_MEAN_SNRS_DB]
     noisy = goal or [c for c in cells if c["noise"] != "clean"]
     ids = [f["id"] for f in cells[0]["per_file"]]
-    vals = {
-        "gain": [
+    vals = {}
+    if noisy:  # a run of the clean cell alone has no gain to report
+        vals["gain"] = [
             float(np.mean([c["per_file"][i]["model"] - c["per_file"][i]["noisy"] for c in noisy]))
             for i in range(len(ids))
         ]
-    }
     clean = next((c for c in cells if c["noise"] == "clean"), None)
     if clean is not None:
         vals["clean"] = [f["model"] for f in clean["per_file"]]
@@ -395,7 +396,7 @@ def report(result: dict) -> str:
                     "",
                     speaker_table(
                         result["per_speaker"],
-                        [("gain", "gain (dB)")]
+                        ([("gain", "gain (dB)")] if "gain" in result["per_speaker"][0] else [])
                         + (
                             [
                                 ("clean", "clean out (dB)"),

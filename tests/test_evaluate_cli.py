@@ -390,6 +390,18 @@ def test_denoise_robustness_benchmark_scores_what_the_cli_scores(
     assert text.startswith("# Results\n\nkept\n") and "denoise-robustness-" in text
     assert "babble_voices" in text and "python -m benchmarks.denoise_robustness" in text
 
+    # The clean cell alone: clean speech's score over the whole band and above 60 Hz, and no gain (nothing
+    # noisy ran) rather than a column of NaN.
+    assert bench.main([*argv[:6], "--noises", "clean", "--json"]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    files = alone["cells"][0]["per_file"]
+    assert len(files) == 2 and all(np.isfinite(f["model_above_rumble"]) for f in files)
+    assert all(f["below_rumble_db"] < 0 for f in files)
+    assert "gain" not in alone["per_speaker"][0]
+    assert alone["goals"]["clean_in"]["above_rumble_db"] == pytest.approx(
+        np.mean([f["model_above_rumble"] for f in files])
+    )
+
     folder = tmp_path / "held_out"
     folder.mkdir()
     for f in speech44k_split(speech44k_dir)[1][:2]:
