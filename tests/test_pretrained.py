@@ -293,6 +293,17 @@ def test_training_info_counts_every_stage_of_a_fine_tuned_model(tmp_path, monkey
     assert info["date"] == "2026-11-27" and "CPU" in info["device"]
     single = build_lib.training_info(pathlib.Path("a"), 3000)
     assert single["steps"] == 3000 and "stages" not in single
+    assert "origin" not in info and "origin" not in single  # "a" trained from scratch
+    # Stage "a" fine-tuned from a packaged model: the card names that model for every later stage, not the
+    # workdir of the stage just before.
+    c = default_config()
+    c.train.init_from = "speech-sr-x4-16k"
+    checkpoints.save_config(tmp_path / "a", c)
+    assert build_lib.training_info(pathlib.Path("c"), 4000)["origin"] == "speech-sr-x4-16k"
+    c.data.name = "librispeech"
+    c.train.init_from = "b"
+    text, _ = build_lib.training_data(c, "speech-sr-x4-16k")
+    assert "one-speaker model (speech-sr-x4-16k)" in text and "(b)" not in text
     # A run that died after saving its last step (no closing log line) is timed to that checkpoint.
     (tmp_path / "a" / "log.txt").write_text("[2026-11-27 10:00:00] data: x; 1 device(s) [cpu]\n")
     assert build_lib.training_info(pathlib.Path("a"), 3000)["wall_minutes_logged"] == 30.0

@@ -54,8 +54,10 @@ GENERATED = (
 )
 
 
-def training_data(config) -> tuple[str, str]:
-    """(what the model was trained on, the training data's licences) for a model card, from its config."""
+def training_data(config, origin: str | None = None) -> tuple[str, str]:
+    """(what the model was trained on, the training data's licences) for a model card, from its config.
+    `origin`: what the first of its stages was fine-tuned from (`training_info`'s "origin"); without it, the
+    config's own `train.init_from`."""
     parts, licences = [], []
     if config.data.name == "librispeech":
         parts.append(LIBRISPEECH)
@@ -66,7 +68,7 @@ def training_data(config) -> tuple[str, str]:
     if config.task.name == "denoise" and "folder" in tuple(config.task.noise_types):
         parts.append(NOISE_REAL)
         licences.append("CC BY 4.0 (Speech Commands noise)")
-    init = config.train.get("init_from", "")
+    init = origin or config.train.get("init_from", "")
     if init and config.data.name == "librispeech":
         parts.append(
             f"fine-tuned from the earlier one-speaker model ({init}), trained on " + SPEECH_44K
@@ -134,13 +136,14 @@ def training_info(workdir: pathlib.Path, step: int) -> dict:
 
     A fine-tuning run (`train.init_from` naming an earlier workdir) continues that run's training, so the
     earlier stages are followed back and counted: `steps` and `wall_minutes_logged` are totals and
-    `stages` lists each (oldest first) with its workdir and steps.
+    `stages` lists each (oldest first) with its workdir and steps. `origin`, where there is one, is what the
+    oldest stage was fine-tuned from (a packaged model's name, or a workdir no longer here).
     """
     from jaxsr.checkpoints import checkpoint_steps, read_config
 
     stages = [{"workdir": str(workdir), **_stage_info(workdir, step)}]
     seen = {workdir.resolve()}
-    current = workdir
+    current, origin = workdir, ""
     while True:
         try:
             source = read_config(current).train.get("init_from", "")
@@ -148,6 +151,8 @@ def training_info(workdir: pathlib.Path, step: int) -> dict:
             break
         earlier = pathlib.Path(source).expanduser() if source else None
         if earlier is None or not earlier.is_dir() or earlier.resolve() in seen:
+            if earlier is not None and earlier.resolve() not in seen:
+                origin = source
             break  # from scratch, from a packaged model, or a workdir no longer here
         steps = checkpoint_steps(earlier)
         stages.insert(
@@ -157,6 +162,8 @@ def training_info(workdir: pathlib.Path, step: int) -> dict:
         current = earlier
     info = dict(stages[-1])
     del info["workdir"]
+    if origin:
+        info["origin"] = origin
     if len(stages) > 1:
         info["steps"] = sum(st["steps"] for st in stages)
         if all("wall_minutes_logged" in st for st in stages):
@@ -285,7 +292,8 @@ def build(
     if polarity_equivariant:
         config.model.polarity_equivariant = True
     data = encode_variables(variables)
-    data_text, data_licence = training_data(config)
+    training = training_info(pathlib.Path(workdir), restored.step)
+    data_text, data_licence = training_data(config, training.get("origin"))
     out_dir = pathlib.Path(out_dir) if out_dir is not None else pretrained.MODELS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     npz = out_dir / f"{name}.npz"
@@ -312,7 +320,7 @@ def build(
         "sha256": sha256(npz),
         "storage": storage,
         "training": {
-            **training_info(pathlib.Path(workdir), restored.step),
+            **training,
             "config_file": config_file,
             "data": data_text,
             "data_licence": data_licence,
