@@ -18,8 +18,9 @@ Each score is the mean ± its 95% interval over files (Student t, `jaxsr.evaluat
 files come from more than one speaker (the folder a file sits in), a per-speaker table follows: for each
 model and input rate, the speaker's mean of enhance's SNR minus the stronger of soxr up and reduced on each
 file. Rates default to those of 4, 8, 11.025, 12, 16, 22.05, 24 and 32 kHz strictly between a model's input
-and output rates. Data: `--data`, the `--held-out` files that sort last (default 20). `--write-results [FILE]`
-replaces the section between `<!-- between-rates:begin -->` and `<!-- between-rates:end -->` of FILE.
+and output rates. Data: `--set` (default: the 10 unseen speakers) or `--data` (benchmarks/common.py).
+`--write-results [FILE]` replaces the section between `<!-- between-rates-SET:begin -->` and
+`<!-- between-rates-SET:end -->` of FILE (SET: voices, speech44k or data).
 """
 
 from __future__ import annotations

@@ -29,12 +29,12 @@ reference's on the same files (worst: the largest in magnitude). Goals: every fl
 runtime whose package is missing (`pip install jaxsr[export]`) says "not installed"; one the CPU cannot
 run (bfloat16 without AVX512-BF16/AMX) says so.
 
-Data: `--data` (default ../shared/data/speech-44k), the `--held-out` 20 files that sort last (configs/
-speech.py's test split; benchmarks/common.py), `--max-files` to score fewer, `--seconds S` to score the
-first S seconds of each. `--write-results [FILE]` replaces the section between
-`<!-- runtime-accuracy:begin -->` and `<!-- runtime-accuracy:end -->` of FILE (default
-benchmarks/RESULTS.md; appended if absent) with the table, the command, the date, the CPU (model and
-bfloat16 flags) and the software. Exit status: 0 done, 2 bad usage.
+Data: `--set` (default: the 10 unseen speakers) or `--data` (benchmarks/common.py), `--max-files` to
+score fewer, `--seconds S` to score the first S seconds of each. `--write-results [FILE]` replaces the
+section between `<!-- runtime-accuracy-SET:begin -->` and `<!-- runtime-accuracy-SET:end -->` (SET:
+voices, speech44k or data) of FILE (default benchmarks/RESULTS.md; appended if absent) with the table,
+the command, the date, the CPU (model and bfloat16 flags) and the software. Exit status: 0 done, 2 bad
+usage.
 """
 
 from __future__ import annotations
@@ -409,7 +409,8 @@ def speaker_lines(per_speaker: list[dict]) -> list[str]:
     lines = [
         "",
         "Per speaker (means over its files): for each model, the worst ΔSNR (dB) / ΔLSD over the runtimes "
-        "other than the reference, each the runtime's mean minus the reference's on the speaker's files:",
+        "other than the reference (each the largest in magnitude, whichever runtime gave it: the JSON names "
+        "it), a runtime's Δ being its mean minus the reference's on the speaker's files:",
         "",
         "| speaker | files | " + " | ".join(f"`{m}`" for m in models) + " |",
         "|---|---:|" + "---:|" * len(models),
