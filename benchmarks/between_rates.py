@@ -14,9 +14,13 @@ Each held-out file is read at the model's output rate (soxr HQ), brought to each
   enhance     `jaxsr.enhance(model, audio, sample_rate=rate)`: the input's own band up to 0.95 of its
               Nyquist, the model's restoration above it (`info["kept_input_band_hz"]`).
 
-Rates default to those of 4, 8, 11.025, 12, 16, 22.05, 24 and 32 kHz strictly between a model's input and
-output rates. Data: `--data`, the `--held-out` files that sort last (default 20). `--write-results [FILE]`
-replaces the section between `<!-- between-rates:begin -->` and `<!-- between-rates:end -->` of FILE.
+Each score is the mean ± its 95% interval over files (Student t, `jaxsr.evaluation.mean_ci95`). Where the
+files come from more than one speaker (the folder a file sits in), a per-speaker table follows: for each
+model and input rate, the speaker's mean of enhance's SNR minus the stronger of soxr up and reduced on each
+file. Rates default to those of 4, 8, 11.025, 12, 16, 22.05, 24 and 32 kHz strictly between a model's input
+and output rates. Data: `--set` (default: the 10 unseen speakers) or `--data` (benchmarks/common.py).
+`--write-results [FILE]` replaces the section between `<!-- between-rates-SET:begin -->` and
+`<!-- between-rates-SET:end -->` of FILE (SET: voices, speech44k or data).
 """
 
 from __future__ import annotations
@@ -33,34 +37,39 @@ if (
 ):  # run as `python benchmarks/between_rates.py`: the repository root, for `benchmarks.*`
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import (
-    held_out_label,
-    section_markers,
+from benchmarks.common import (  # noqa: E402
     UsageError,
     add_held_out_args,
     add_output_args,
+    by_speaker,
     display_path,
-    emit,  # noqa: E402
+    emit,
     held_out_files,
+    held_out_label,
     log,
     parse,
     parser,
     read_clips,
+    section_markers,
+    speaker_of,
+    speaker_table,
 )
 
 COMMON_RATES = (4000, 8000, 11025, 12000, 16000, 22050, 24000, 32000)
+WAYS = ("soxr", "reduced", "enhance")
 
 
-def score(model, clips: list[np.ndarray], rate: int) -> dict:
-    """Mean SNR / LSD over `clips` (`[time]` at the model's output rate) of the three ways, from `rate`."""
+def score(model, clips: list[tuple[str, np.ndarray]], rate: int) -> dict:
+    """SNR / LSD of the three ways from `rate`, over `clips` (`(file id, [time] at the model's output rate)`):
+    per file, their means, 95% half-widths and per-speaker means of enhance's SNR and its gain over the
+    stronger of the other two ways on each file."""
     import jaxsr
-    from jaxsr import metrics
+    from jaxsr import evaluation, metrics
     from jaxsr.audio_io import resample
 
     target, want = int(model.sample_rate), float(model.input_rate)
-    out = {k: {"snr": [], "lsd": []} for k in ("soxr", "reduced", "enhance")}
-    kept = None
-    for y in clips:
+    per_file, kept = [], None
+    for cid, y in clips:
         x = resample(y, target, rate)
         enhanced, info = jaxsr.enhance(model, x, sample_rate=rate, return_info=True)
         kept = info["kept_input_band_hz"]
@@ -71,14 +80,32 @@ def score(model, clips: list[np.ndarray], rate: int) -> dict:
             ),
             "enhance": enhanced,
         }
+        f = {"id": cid}
         for k, est in ways.items():
             n = min(len(y), len(est))
-            out[k]["snr"].append(metrics.snr(y[:n], est[:n]))
-            out[k]["lsd"].append(metrics.lsd(y[:n], est[:n]))
+            f[k] = {"snr": metrics.snr(y[:n], est[:n]), "lsd": metrics.lsd(y[:n], est[:n])}
+        per_file.append(f)
+    stats = {
+        (k, m): evaluation.mean_ci95(f[k][m] for f in per_file)
+        for k in WAYS
+        for m in ("snr", "lsd")
+    }
     return {
         "rate": rate,
         "kept_input_band_hz": kept,
-        **{k: {m: float(np.mean(v)) for m, v in d.items()} for k, d in out.items()},
+        **{k: {m: stats[k, m][0] for m in ("snr", "lsd")} for k in WAYS},
+        "ci95": {k: {m: stats[k, m][1] for m in ("snr", "lsd")} for k in WAYS},
+        "per_file": per_file,
+        "per_speaker": by_speaker(
+            [speaker_of(f["id"]) for f in per_file],
+            {
+                "enhance": [f["enhance"]["snr"] for f in per_file],
+                "gain": [
+                    f["enhance"]["snr"] - max(f["soxr"]["snr"], f["reduced"]["snr"])
+                    for f in per_file
+                ],
+            },
+        ),
     }
 
 
@@ -101,28 +128,54 @@ def table(rows: list[dict]) -> str:
             if r["kept_input_band_hz"] is None
             else f"0-{r['kept_input_band_hz'] / 1000:.2f} kHz"
         )
+        cells = [f"{r[k][m]:.2f} ± {r['ci95'][k][m]:.2f}" for m in ("snr", "lsd") for k in WAYS]
         lines.append(
             f"| `{r['model']}` | {r['rate'] / 1000:g} kHz | {kept} | "
-            + " | ".join(
-                f"{r[k][m]:.2f}" if k != "enhance" else f"**{r[k][m]:.2f}**"
-                for m in ("snr", "lsd")
-                for k in ("soxr", "reduced", "enhance")
-            )
+            + " | ".join(f"**{c}**" if k == "enhance" else c for c, k in zip(cells, WAYS * 2))
             + " |"
         )
     return "\n".join(lines)
 
 
+def speakers(rows: list[dict]) -> list[str]:
+    """The per-speaker table (a row per speaker, a column per model and input rate: enhance's gain over the
+    stronger of the other two ways) under its heading; nothing when the files have one speaker."""
+    if len(rows[0]["per_speaker"]) < 2:  # one speaker: its row would repeat the table above
+        return []
+    # Every row scored the same files, so their per-speaker lists hold the same speakers in the same order.
+    # (`speaker_table` signs the keys that name a gain.)
+    columns = [
+        (f"gain {i}", f"`{r['model']}` {r['rate'] / 1000:g} kHz") for i, r in enumerate(rows)
+    ]
+    merged = [
+        {
+            "speaker": s["speaker"],
+            "n_files": s["n_files"],
+            **{key: r["per_speaker"][j]["gain"] for (key, _), r in zip(columns, rows)},
+        }
+        for j, s in enumerate(rows[0]["per_speaker"])
+    ]
+    return [
+        "",
+        "Per speaker (means over its files): SNR of enhance minus the stronger of soxr up and reduced on "
+        "each file, dB, for each model and input rate:",
+        "",
+        speaker_table(merged, columns),
+    ]
+
+
 def report(result: dict) -> str:
     return "\n".join(
         [
-            f"{result['n_files']} held-out file(s) of {result['data']}; SNR in dB, LSD log10, means over files.",
+            f"{result['n_files']} held-out file(s) of {result['data']}; SNR in dB, LSD log10, mean ± 95% "
+            "interval over files.",
             "",
             table(result["rows"]),
             "",
             "soxr up: the input resampled to the output rate (its own band, nothing above). reduced: the "
             "input brought down to the model's input rate first, then restored (what `enhance` did before). "
             "enhance: the input's own band kept, the model's restoration above it.",
+            *(speakers(result["rows"]) if result["rows"] else []),
         ]
     )
 
@@ -173,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name, model in models:
         lo, hi = float(model.input_rate), float(model.sample_rate)
-        clips = [y for _, y in read_clips(files, int(hi))]
+        clips = read_clips(files, int(hi))
         for rate in rates or COMMON_RATES:
             if not lo < rate < hi:
                 continue

@@ -20,17 +20,21 @@ chunked path `jaxsr evaluate` scores with (`jaxsr.evaluation.restore`) by each r
   CPUs with AVX512-BF16 or AMX) and xla bfloat16 (bf16 compute, float32 parameters).
 
 Per model x runtime: the largest |y - y_ref| over every sample of every file (y_ref: XLA float32's
-output), the mean SNR (dB) and LSD (log10) over files (`jaxsr.metrics`) and their differences from the
-reference. Goals: every float32 runtime within 1e-4 of the reference (max abs diff); bfloat16 within
-0.05 dB SNR and 0.01 LSD of the float32 scores. A runtime whose package is missing (`pip install
-jaxsr[export]`) says "not installed"; one the CPU cannot run (bfloat16 without AVX512-BF16/AMX) says so.
+output), the SNR (dB) and LSD (log10) (`jaxsr.metrics`), mean ± 95% interval over files (Student t,
+`jaxsr.evaluation.mean_ci95`), and the means' differences from the reference. Where the files come from
+more than one speaker (the folder a file sits in), a per-speaker table follows: for each model, the worst
+ΔSNR and ΔLSD over the other runtimes, each the runtime's mean over the speaker's files minus the
+reference's on the same files (worst: the largest in magnitude). Goals: every float32 runtime within
+1e-4 of the reference (max abs diff); bfloat16 within 0.05 dB SNR and 0.01 LSD of the float32 scores. A
+runtime whose package is missing (`pip install jaxsr[export]`) says "not installed"; one the CPU cannot
+run (bfloat16 without AVX512-BF16/AMX) says so.
 
-Data: `--data` (default ../shared/data/speech-44k), the `--held-out` 20 files that sort last (configs/
-speech.py's test split; benchmarks/common.py), `--max-files` to score fewer, `--seconds S` to score the
-first S seconds of each. `--write-results [FILE]` replaces the section between
-`<!-- runtime-accuracy:begin -->` and `<!-- runtime-accuracy:end -->` of FILE (default
-benchmarks/RESULTS.md; appended if absent) with the table, the command, the date, the CPU (model and
-bfloat16 flags) and the software. Exit status: 0 done, 2 bad usage.
+Data: `--set` (default: the 10 unseen speakers) or `--data` (benchmarks/common.py), `--max-files` to
+score fewer, `--seconds S` to score the first S seconds of each. `--write-results [FILE]` replaces the
+section between `<!-- runtime-accuracy-SET:begin -->` and `<!-- runtime-accuracy-SET:end -->` (SET:
+voices, speech44k or data) of FILE (default benchmarks/RESULTS.md; appended if absent) with the table,
+the command, the date, the CPU (model and bfloat16 flags) and the software. Exit status: 0 done, 2 bad
+usage.
 """
 
 from __future__ import annotations
@@ -52,18 +56,20 @@ if (
 ):  # run as `python benchmarks/runtime_accuracy.py`: the repository root, for `benchmarks.*`
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import (
-    section_markers,
+from benchmarks.common import (  # noqa: E402
     UsageError,
     add_held_out_args,
     add_output_args,
+    by_speaker,
     display_path,
-    emit,  # noqa: E402
+    emit,
     held_out_files,
     log,
     parse,
     parser,
     read_clips,
+    section_markers,
+    speaker_of,
 )
 
 # (runtime, precision) rows, the reference first.
@@ -157,19 +163,22 @@ def score_runtime(
     model, config, examples: list[dict], reference: list[np.ndarray] | None, batch_size: int | None
 ) -> tuple[dict, list[np.ndarray]]:
     """One row for `model` (already switched to its runtime): its outputs, the largest |y - y_ref| over
-    them (0 without `reference`: this is the reference), mean SNR and LSD. Returns (row, outputs)."""
+    them (0 without `reference`: this is the reference), SNR and LSD per file, their means and 95%
+    half-widths. Returns (row, outputs)."""
     from jaxsr import metrics
-    from jaxsr.evaluation import restore
+    from jaxsr.evaluation import mean_ci95, restore
 
     outputs = [restore(model.variables, config, ex, batch_size, model.forward) for ex in examples]
     snr = [metrics.snr(ex["y"], y) for ex, y in zip(examples, outputs)]
     lsd = [metrics.lsd(ex["y"], y) for ex, y in zip(examples, outputs)]
     ref = outputs if reference is None else reference
     diff = max(float(np.max(np.abs(y - r))) for y, r in zip(outputs, ref))
+    (snr_mean, snr_half), (lsd_mean, lsd_half) = mean_ci95(snr), mean_ci95(lsd)
     return {
         "max_abs_diff": diff,
-        "snr": float(np.mean(snr)),
-        "lsd": float(np.mean(lsd)),
+        "snr": snr_mean,
+        "lsd": lsd_mean,
+        "ci95": {"snr": snr_half, "lsd": lsd_half},
         "per_file": [{"id": ex["id"], "snr": s, "lsd": d} for ex, s, d in zip(examples, snr, lsd)],
     }, outputs
 
@@ -208,6 +217,7 @@ def score_model(name: str, clips_at, seed: int, batch_size: int | None, rows=ROW
             "max_abs_diff": None,
             "snr": None,
             "lsd": None,
+            "ci95": None,
             "d_snr": None,
             "d_lsd": None,
             "met": None,
@@ -294,6 +304,30 @@ def goals(rows: list[dict]) -> dict:
     return g
 
 
+def per_speaker(rows: list[dict]) -> list[dict]:
+    """Per model and speaker (`by_speaker` rows with the model's name): the reference's mean SNR and LSD,
+    and the worst ΔSNR and ΔLSD over the model's other runtimes that ran, each the runtime's mean over the
+    speaker's files minus the reference's on the same files (worst: the largest in magnitude; None when
+    only the reference ran), with the runtime that gave it."""
+    out = []
+    for name in dict.fromkeys(r["model"] for r in rows):
+        ref, *others = [r for r in rows if r["model"] == name and r["status"] == "ok"]
+        values = {m: [f[m] for f in ref["per_file"]] for m in ("snr", "lsd")}
+        for i, r in enumerate(others):
+            for m in ("snr", "lsd"):
+                values[f"d_{m} {i}"] = [f[m] - g[m] for f, g in zip(r["per_file"], ref["per_file"])]
+        for s in by_speaker([speaker_of(f["id"]) for f in ref["per_file"]], values):
+            row = {"model": name, **{k: s[k] for k in ("speaker", "n_files", "snr", "lsd")}}
+            for m in ("snr", "lsd"):
+                i = max(range(len(others)), key=lambda i: abs(s[f"d_{m} {i}"]), default=None)
+                row[f"worst_d_{m}"] = None if i is None else s[f"d_{m} {i}"]
+                row[f"worst_d_{m}_runtime"] = (
+                    None if i is None else f"{others[i]['runtime']} {others[i]['precision']}"
+                )
+            out.append(row)
+    return out
+
+
 # ------------------------------------------------------------------------------------------ machine
 def versions() -> dict:
     """Installed versions of the packages the runtimes depend on (None: not installed)."""
@@ -348,14 +382,43 @@ def table(rows: list[dict]) -> str:
             )
             cells += [
                 f(r["max_abs_diff"], ".1e"),
-                f(r["snr"], ".3f"),
+                f"{r['snr']:.3f} ± {r['ci95']['snr']:.3f}",
                 f(r["d_snr"], "+.4f"),
-                f(r["lsd"], ".4f"),
+                f"{r['lsd']:.4f} ± {r['ci95']['lsd']:.4f}",
                 f(r["d_lsd"], "+.5f"),
                 goal,
             ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def speaker_lines(per_speaker: list[dict]) -> list[str]:
+    """The per-speaker table (a row per speaker, a column per model: its worst ΔSNR / ΔLSD) under its
+    heading; nothing when the files have one speaker."""
+    models = list(dict.fromkeys(s["model"] for s in per_speaker))
+    speakers = list(dict.fromkeys(s["speaker"] for s in per_speaker))
+    if len(speakers) < 2:  # one speaker: its row would repeat the table above
+        return []
+    cell = {(s["model"], s["speaker"]): s for s in per_speaker}
+
+    def fmt(s: dict) -> str:
+        if s["worst_d_snr"] is None:
+            return "—"
+        return f"{s['worst_d_snr']:+.4f} / {s['worst_d_lsd']:+.5f}"
+
+    lines = [
+        "",
+        "Per speaker (means over its files): for each model, the worst ΔSNR (dB) / ΔLSD over the runtimes "
+        "other than the reference (each the largest in magnitude, whichever runtime gave it: the JSON names "
+        "it), a runtime's Δ being its mean minus the reference's on the speaker's files:",
+        "",
+        "| speaker | files | " + " | ".join(f"`{m}`" for m in models) + " |",
+        "|---|---:|" + "---:|" * len(models),
+    ]
+    for spk in speakers:
+        n = cell[models[0], spk]["n_files"]
+        lines.append(f"| {spk} | {n} | " + " | ".join(fmt(cell[m, spk]) for m in models) + " |")
+    return lines
 
 
 def goal_lines(g: dict) -> list[str]:
@@ -395,7 +458,8 @@ def report(result: dict) -> str:
             f"Each packaged model through each runtime against jaxsr's own output (XLA, float32) on "
             f"{result['n_files']} held-out file(s) of {result['data']} ({span}), degraded as in the model's held-out "
             f"scores (seed {result['seed']}). max \\|y − y_ref\\|: over every output sample of every file; SNR (dB) "
-            "and LSD (log10): mean over files (jaxsr.metrics); Δ: minus the reference's.",
+            "and LSD (log10): mean ± 95% interval over files (jaxsr.metrics); Δ: the mean minus the "
+            "reference's.",
             "",
             f"CPU: {cpu['cpu_model']}, {cpu['cores']} cores, flags {', '.join(cpu['cpu_flags']) or 'none of note'}; "
             f"{soft}.",
@@ -403,6 +467,7 @@ def report(result: dict) -> str:
             table(result["rows"]),
             "",
             *goal_lines(result["goals"]),
+            *speaker_lines(result["per_speaker"]),
         ]
     )
 
@@ -455,6 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m benchmarks.runtime_accuracy " + shlex.join(argv),
         "rows": rows,
         "goals": goals(rows),
+        "per_speaker": per_speaker(rows),
         "elapsed_s": round(time.perf_counter() - t0, 1),
     }
     return emit(result, args, argv, report, section_markers("runtime-accuracy", args), HEADING)

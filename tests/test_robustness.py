@@ -662,37 +662,3 @@ def test_evaluate_codec_none_turns_random_codecs_off():
     c.task.ratio = 2
     conditions.apply_codec(c, "opus")  # 8 kHz: Opus carries it
     assert c.task.sr_codec == "opus"
-
-
-def test_between_rates_benchmark_scores_the_three_ways(workdir, folder, capsys):
-    from benchmarks import between_rates
-
-    argv = [
-        "--models",
-        str(workdir),
-        "--data",
-        str(folder),
-        "--held-out",
-        "2",
-        "--rates",
-        "1000,4000,8000",
-        "--json",
-    ]
-    assert between_rates.main(argv) == 0
-    out = json.loads(capsys.readouterr().out)
-    (row,) = out[
-        "rows"
-    ]  # the model (sr r=4 at 8 kHz) takes 2 kHz: only 4 kHz lies strictly between
-    assert row["rate"] == 4000 and row["kept_input_band_hz"] == pytest.approx(1900.0)
-    clean = [_wav(folder, n) for n in ("b.wav", "c.wav")]
-    up = [
-        soxr.resample(soxr.resample(y, RATE, 4000, quality="HQ"), 4000, RATE, quality="HQ")[
-            : len(y)
-        ]
-        for y in clean
-    ]
-    assert row["soxr"]["snr"] == pytest.approx(
-        np.mean([metrics.snr(y, u) for y, u in zip(clean, up)]), abs=2e-3
-    )
-    assert between_rates.main(["--models", "no-such-model", "--data", str(folder)]) == 2
-    assert "--models no-such-model" in capsys.readouterr().err

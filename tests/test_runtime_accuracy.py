@@ -1,7 +1,9 @@
 """benchmarks/runtime_accuracy.py: a packaged model through every runtime on short held-out files.
 
-Needs ../shared/data/speech-44k (the `speech44k_dir` fixture: a failure in CI when it is missing). The
-export extra (onnx, onnxruntime, openvino) is optional: without it those rows must say "not installed".
+Needs ../shared/data/speech-44k (the `speech44k_dir` fixture: a failure in CI when it is missing); the
+per-speaker rows are checked on synthetic speech in one folder per "speaker", against numpy and scipy.stats
+over the per-file scores. The export extra (onnx, onnxruntime, openvino) is optional: without it those
+rows must say "not installed".
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import sys
 
 import numpy as np
 import pytest
+import scipy.stats
+import soundfile as sf
 
 from benchmarks import runtime_accuracy as bench
 from benchmarks.common import read_clips, speech44k_split
+from jaxsr.data.synthetic import make_corpus
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 MODEL = "speech-sr-x4-16k"
@@ -104,6 +109,55 @@ def test_two_short_files_json_and_results_section(speech44k_dir, tmp_path, capsy
     )
     assert f"## {bench.HEADING}" in text and "python -m benchmarks.runtime_accuracy" in text
     assert f"`{MODEL}`" in text and "reference" in text and out["machine"]["cpu_model"] in text
+    # One speaker: the JSON has its row, the report no per-speaker table.
+    (spk,) = out["per_speaker"]
+    assert spk["speaker"] == speech44k_dir.name and spk["n_files"] == 2
+    assert spk["snr"] == pytest.approx(ref["snr"]) and "Per speaker" not in text
+
+
+def test_intervals_and_per_speaker_rows_match_the_per_file_scores(tmp_path, capsys):
+    # Three "speakers" of two 1 s files each; with --held-out 5 the first keeps one file.
+    for i, clip in enumerate(make_corpus("test", 6, 16000, 1.0, base_seed=3)):
+        (tmp_path / f"s{i // 2 + 1}").mkdir(exist_ok=True)
+        sf.write(tmp_path / f"s{i // 2 + 1}" / f"{'ab'[i % 2]}.wav", clip, 16000, subtype="FLOAT")
+    argv = ["--data", str(tmp_path), "--held-out", "5", "--models", MODEL, "--json"]
+    assert bench.main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    ids = ["s1/b.wav", "s2/a.wav", "s2/b.wav", "s3/a.wav", "s3/b.wav"]
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(ids):
+        groups.setdefault(name.split("/")[0], []).append(i)
+    ok = [r for r in out["rows"] if r["status"] == "ok"]
+    assert len(ok) >= 3  # xla float32 and bfloat16 and stablehlo run everywhere
+    for r in ok:
+        assert [f["id"] for f in r["per_file"]] == ids
+        for m in ("snr", "lsd"):
+            v = [f[m] for f in r["per_file"]]
+            lo, hi = scipy.stats.t.interval(
+                0.95, len(v) - 1, loc=np.mean(v), scale=scipy.stats.sem(v)
+            )
+            assert r[m] == pytest.approx(np.mean(v), abs=1e-9)
+            assert r["ci95"][m] == pytest.approx((hi - lo) / 2, rel=1e-9) and r["ci95"][m] > 0
+    ref, others = ok[0], ok[1:]
+    assert [s["speaker"] for s in out["per_speaker"]] == ["s1", "s2", "s3"]
+    for s in out["per_speaker"]:
+        idx = groups[s["speaker"]]
+        assert s["model"] == MODEL and s["n_files"] == len(idx)
+
+        def mean(r, m, idx=idx):
+            return np.mean([r["per_file"][i][m] for i in idx])
+
+        for m in ("snr", "lsd"):
+            assert s[m] == pytest.approx(mean(ref, m))
+            deltas = {f"{r['runtime']} {r['precision']}": mean(r, m) - mean(ref, m) for r in others}
+            worst = max(deltas, key=lambda k: abs(deltas[k]))
+            assert s[f"worst_d_{m}_runtime"] == worst
+            assert s[f"worst_d_{m}"] == pytest.approx(deltas[worst], abs=1e-9)
+    text = bench.report(out)
+    assert f"{ref['snr']:.3f} ± {ref['ci95']['snr']:.3f}" in text and "Per speaker" in text
+    for s in out["per_speaker"]:
+        cell = f"{s['worst_d_snr']:+.4f} / {s['worst_d_lsd']:+.5f}"
+        assert f"| {s['speaker']} | {s['n_files']} | {cell} |" in text
 
 
 def test_the_reference_is_what_the_held_out_scoring_restores(speech44k_dir):
