@@ -19,10 +19,12 @@ and what lies above it (the band the model must invent). For each held-out file 
                    error energy / the missing band's energy. A prediction with the right spectrum but a
                    random phase adds its own energy to the error: it scores 3 dB *below* the oracle.
 
-Means over files. Data: `--data` (default ../shared/data/speech-44k), the `--held-out` files that sort
-last (default 20). No model is involved: this measures the recordings, so it may be run on the held-out
-files without selecting anything on them. `--write-results [FILE]` replaces the section between
-`<!-- sr-headroom:begin -->` and `<!-- sr-headroom:end -->` of FILE (default benchmarks/RESULTS.md).
+Means over files, and per speaker. Data: `--set voices` (default: the 10 unseen speakers of
+librispeech-261/test), `--set speech44k` (the last 20 files of speech-44k, one speaker) or any `--data`
+folder (its `--held-out` files that sort last). No model is involved: this measures the recordings, so it
+may be run on the held-out files without selecting anything on them. `--write-results [FILE]` replaces the
+section between `<!-- sr-headroom-SET:begin -->` and `<!-- sr-headroom-SET:end -->` (SET: voices,
+speech44k or data) of FILE (default benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
