@@ -65,6 +65,30 @@ def test_build_writes_float16_params_and_a_checksum_that_hashlib_agrees_with(
     assert "# tiny-sr-x4" in card and m["sha256"] in card and "Apache-2.0" in card
 
 
+def test_the_manifest_keeps_a_benchmarks_summary_without_its_per_file_rows(
+    tiny_workdir, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(pretrained, "MODELS_DIR", tmp_path / "models")
+    scores = {
+        "n_files": 2,
+        "files": ["a/1.flac", "b/2.flac"],
+        "rows": [{"resampler": "paper", "model": {"snr": 10.5}, "per_file": [{"id": "a/1"}] * 2}],
+        "per_speaker": [{"speaker": "a", "n_files": 1, "gain": 0.25}],
+    }
+    m = build_lib.build(
+        str(tiny_workdir),
+        "tiny-sr-x4",
+        config_file="tests/conftest.py",
+        description="a test model",
+        scores=scores,
+    )
+    assert m["scores"]["detail"] == {
+        "n_files": 2,
+        "rows": [{"resampler": "paper", "model": {"snr": 10.5}}],
+        "per_speaker": [{"speaker": "a", "n_files": 1, "gain": 0.25}],
+    }
+
+
 def test_load_by_name_gives_the_checkpoint_rounded_to_float16(packaged, tiny_workdir):
     from jaxsr.checkpoints import load_checkpoint
 

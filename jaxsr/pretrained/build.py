@@ -131,6 +131,19 @@ def _stage_info(workdir: pathlib.Path, step: int) -> dict:
     return info
 
 
+def _without_per_file(scores: Any) -> Any:
+    """A benchmark's JSON without its per-file rows (`per_file`, `files`): the manifest keeps the means, the
+    intervals and the per-speaker table; a score per file of every condition would make it larger than the
+    weights it describes."""
+    if isinstance(scores, dict):
+        return {
+            k: _without_per_file(v) for k, v in scores.items() if k not in ("per_file", "files")
+        }
+    if isinstance(scores, list):
+        return [_without_per_file(v) for v in scores]
+    return scores
+
+
 def training_info(workdir: pathlib.Path, step: int) -> dict:
     """Steps, wall time and device of the run that made `workdir`'s step `step`, over all its stages.
 
@@ -328,7 +341,7 @@ def build(
         "scores": {
             "headline": headline,
             "summary": summary,
-            **({"detail": scores} if scores else {}),
+            **({"detail": _without_per_file(scores)} if scores else {}),
         },
         "config": json.loads(_config_json(config)),
     }
