@@ -406,7 +406,7 @@ def report(result: dict) -> str:
 
     speakers = (
         []
-        if not result.get("per_speaker")
+        if len(result.get("per_speaker") or []) < 2  # one speaker: its row would repeat the table
         else [
             "",
             "Per speaker (means over its files and the sweep; SNR dB; the gain is over the stronger baseline):",

@@ -161,8 +161,12 @@ def report(result: dict) -> str:
             "",
             table(result["rows"]),
             "",
-            speaker_shares(result["rows"]),
-            "",
+            # One speaker (speech-44k): its row would repeat the table above.
+            *(
+                [speaker_shares(result["rows"]), ""]
+                if len(result["rows"][0]["per_speaker"]) > 1
+                else []
+            ),
             "oracle - spline: what restoring the kept band exactly (undoing the resampler's roll-off, the spline's "
             "images) can gain at most, without inventing anything above the low Nyquist. "
             "+1 dB needs: the share of the missing band's energy a model must predict with its exact waveform to gain "

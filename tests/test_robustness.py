@@ -300,6 +300,12 @@ def test_robustness_end_to_end(workdir, folder, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert printed.startswith("sr r=4 at 8000 Hz") and "| resampler | SNR spline |" in printed
     assert results.read_text().count(BEGIN) == 1
+    # One folder is one speaker: the JSON keeps its row, the report does not repeat the table in it; a
+    # second speaker brings the per-speaker table.
+    (only,) = out["per_speaker"]
+    assert only["n_files"] == 2 and "Per speaker" not in printed
+    two = {**out, "per_speaker": [only, {**only, "speaker": "other"}]}
+    assert "Per speaker" in robustness.report(two) and "| other | 2 |" in robustness.report(two)
 
 
 def test_robustness_inverted_polarity_scores_the_negated_files_into_its_own_section(
