@@ -200,8 +200,12 @@ def score_cell(
         if clean:
             ex.update(x=ex["y"].copy(), baseline=ex["y"].copy())
         examples.append(ex)
+    outputs = []  # the clean cell's outputs, scored twice: on the whole band and above RUMBLE_HZ
     if model is None:
         summary = evaluation.evaluate_baseline(config, examples)
+    elif clean:
+        outputs = [evaluation.restore(model.variables, config, ex, batch_size) for ex in examples]
+        summary = evaluation.score_outputs(config, zip(examples, outputs))
     else:
         summary = evaluation.evaluate(model.variables, config, examples, batch_size=batch_size)
     cell = {
@@ -229,8 +233,7 @@ def score_cell(
             ],
         )
         if clean:
-            for f, ex in zip(cell["per_file"], examples):
-                y_hat = evaluation.restore(model.variables, config, ex, batch_size)
+            for f, ex, y_hat in zip(cell["per_file"], examples, outputs):
                 f.update(rumble_scores(ex["y"], y_hat, int(config.data.sample_rate)))
         else:
             gains = [f["model"]["si_sdr"] - f["baseline"]["si_sdr"] for f in summary["per_file"]]

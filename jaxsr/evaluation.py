@@ -88,19 +88,31 @@ def evaluate(
     Returns `{'n_files', 'model': {metric: mean}, 'baseline': {...}, 'model_ci95': {...},
     'baseline_ci95': {...}, 'per_file': [{'id', 'model': {...}, 'baseline': {...}}]}`.
     """
+    return score_outputs(
+        config,
+        ((ex, restore(variables, config, ex, batch_size, forward)) for ex in examples),
+        perceptual,
+    )
+
+
+def score_outputs(
+    config: ml_collections.ConfigDict,
+    pairs: Iterable[tuple[dict, np.ndarray]],
+    perceptual: bool = False,
+) -> dict:
+    """`evaluate`'s scores of outputs already made: `pairs` of (example, the model's output `[time]`), for a
+    caller that needs the outputs as well as their scores."""
     sr = config.data.sample_rate
-    per_file = []
-    for ex in examples:
-        y_hat = restore(variables, config, ex, batch_size, forward)
-        per_file.append(
-            {
-                "id": ex["id"],
-                "model": metrics_lib.all_metrics(ex["y"], y_hat, sr, ex.get("mask"), perceptual),
-                "baseline": metrics_lib.all_metrics(
-                    ex["y"], ex["baseline"], sr, ex.get("mask"), perceptual
-                ),
-            }
-        )
+    per_file = [
+        {
+            "id": ex["id"],
+            "model": metrics_lib.all_metrics(ex["y"], y_hat, sr, ex.get("mask"), perceptual),
+            "baseline": metrics_lib.all_metrics(
+                ex["y"], ex["baseline"], sr, ex.get("mask"), perceptual
+            ),
+        }
+        for ex, y_hat in pairs
+    ]
     return summarize(per_file)
 
 

@@ -163,10 +163,11 @@ def training_info(workdir: pathlib.Path, step: int) -> dict:
         except (FileNotFoundError, ValueError):
             break
         earlier = pathlib.Path(source).expanduser() if source else None
-        if earlier is None or not earlier.is_dir() or earlier.resolve() in seen:
-            if earlier is not None and earlier.resolve() not in seen:
-                origin = source
-            break  # from scratch, from a packaged model, or a workdir no longer here
+        if earlier is None or earlier.resolve() in seen:
+            break  # from scratch (or a loop of workdirs)
+        if not earlier.is_dir():
+            origin = source  # a packaged model, or a workdir no longer here
+            break
         steps = checkpoint_steps(earlier)
         stages.insert(
             0, {"workdir": str(earlier), **_stage_info(earlier, steps[-1] if steps else 0)}
