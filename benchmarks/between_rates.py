@@ -51,6 +51,7 @@ from benchmarks.common import (  # noqa: E402
     parser,
     read_clips,
     section_markers,
+    several_speakers,
     speaker_of,
     speaker_table,
 )
@@ -140,7 +141,7 @@ def table(rows: list[dict]) -> str:
 def speakers(rows: list[dict]) -> list[str]:
     """The per-speaker table (a row per speaker, a column per model and input rate: enhance's gain over the
     stronger of the other two ways) under its heading; nothing when the files have one speaker."""
-    if len(rows[0]["per_speaker"]) < 2:  # one speaker: its row would repeat the table above
+    if not several_speakers(rows[0]["per_speaker"]):
         return []
     # Every row scored the same files, so their per-speaker lists hold the same speakers in the same order.
     # (`speaker_table` signs the keys that name a gain.)

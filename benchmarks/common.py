@@ -170,6 +170,12 @@ def by_speaker(speakers: list[str], values: dict[str, list[float]]) -> list[dict
     return [{**r, **{k: float(np.mean(r[k])) for k in values}} for r in out.values()]
 
 
+def several_speakers(per_speaker: list[dict] | None) -> bool:
+    """Whether a per-speaker table (`by_speaker` rows) says anything: with one speaker (speech-44k) its
+    only row would repeat the table above it, so reports print it only for two or more."""
+    return len({r["speaker"] for r in per_speaker or ()}) > 1
+
+
 def read_clips(
     paths: list[pathlib.Path], sample_rate: int, invert: bool = False
 ) -> list[tuple[str, np.ndarray]]:

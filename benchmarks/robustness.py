@@ -402,11 +402,11 @@ def goal_lines(g: dict) -> list[str]:
 
 def report(result: dict) -> str:
     """The Markdown report: heading line, table, goals, per speaker, and what each resampler is."""
-    from benchmarks.common import speaker_table
+    from benchmarks.common import several_speakers, speaker_table
 
     speakers = (
         []
-        if len(result.get("per_speaker") or []) < 2  # one speaker: its row would repeat the table
+        if not several_speakers(result.get("per_speaker"))
         else [
             "",
             "Per speaker (means over its files and the sweep; SNR dB; the gain is over the stronger baseline):",

@@ -69,6 +69,7 @@ from benchmarks.common import (  # noqa: E402
     parser,
     read_clips,
     section_markers,
+    several_speakers,
     speaker_of,
 )
 
@@ -396,9 +397,9 @@ def speaker_lines(per_speaker: list[dict]) -> list[str]:
     """The per-speaker table (a row per speaker, a column per model: its worst ΔSNR / ΔLSD) under its
     heading; nothing when the files have one speaker."""
     models = list(dict.fromkeys(s["model"] for s in per_speaker))
-    speakers = list(dict.fromkeys(s["speaker"] for s in per_speaker))
-    if len(speakers) < 2:  # one speaker: its row would repeat the table above
+    if not several_speakers(per_speaker):
         return []
+    speakers = list(dict.fromkeys(s["speaker"] for s in per_speaker))
     cell = {(s["model"], s["speaker"]): s for s in per_speaker}
 
     def fmt(s: dict) -> str:

@@ -55,6 +55,7 @@ from benchmarks.common import (  # noqa: E402
     parser,
     read_clips,
     section_markers,
+    several_speakers,
     speaker_of,
 )
 
@@ -161,10 +162,9 @@ def report(result: dict) -> str:
             "",
             table(result["rows"]),
             "",
-            # One speaker (speech-44k): its row would repeat the table above.
             *(
                 [speaker_shares(result["rows"]), ""]
-                if len(result["rows"][0]["per_speaker"]) > 1
+                if several_speakers(result["rows"][0]["per_speaker"])
                 else []
             ),
             "oracle - spline: what restoring the kept band exactly (undoing the resampler's roll-off, the spline's "
