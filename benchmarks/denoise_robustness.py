@@ -68,7 +68,13 @@ from benchmarks.common import (
     polarity,
     read_clips,
 )
-from benchmarks.common import SHARED_DATA, held_out_label, section_markers, speaker_table  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    SHARED_DATA,
+    held_out_label,
+    section_markers,
+    several_speakers,
+    speaker_table,
+)
 
 NOISES = ("white", "pink", "folder", "babble", "varying", "babble_voices", "clean")
 SNRS_DB = (0.0, 5.0, 10.0)
@@ -390,7 +396,7 @@ def report(result: dict) -> str:
             "never heard. No reverberation.",
             *(
                 []
-                if not result.get("per_speaker")
+                if not several_speakers(result.get("per_speaker"))
                 else [
                     "",
                     "Per speaker (mean SI-SDR gain over the goal cells; SI-SDR of clean speech out, over the "

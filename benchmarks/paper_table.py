@@ -48,6 +48,7 @@ from benchmarks.common import (  # noqa: E402
     held_out_label,
     parser,
     read_clips,
+    several_speakers,
     speaker_of,
 )
 
@@ -176,7 +177,7 @@ def speaker_markdown(results: dict) -> str:
     lines = []
     for name, res in results.items():
         for r, cell in res["ratios"].items():
-            if not cell["unet"]:
+            if not cell["unet"] or not several_speakers(cell["per_speaker"]):
                 continue
             lines += [
                 f"Per speaker, {TITLES[name]}, r={r} (SNR in dB, mean over the speaker's clips):",

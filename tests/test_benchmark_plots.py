@@ -222,3 +222,13 @@ def test_paper_table_spline_column_is_the_papers_spline_whatever_the_model(tiny_
     )  # one clip of speaker "a": its means are the clip's scores
     assert spk["speaker"] == "a" and spk["spline"] == pytest.approx(out["baseline"]["snr"])
     assert spk["unet"] == pytest.approx(out["model"]["snr"])
+    # One speaker: the per-speaker table would repeat the table above, so none is printed; two: one row each.
+    one = {"voices": {"ratios": {"4": {"unet": out["model"], "per_speaker": [spk]}}}}
+    assert paper_table.speaker_markdown(one) == ""
+    two = {
+        "voices": {
+            "ratios": {"4": {"unet": out["model"], "per_speaker": [spk, {**spk, "speaker": "b"}]}}
+        }
+    }
+    text = paper_table.speaker_markdown(two)
+    assert "Per speaker" in text and "| a | 1 |" in text and "| b | 1 |" in text

@@ -389,6 +389,7 @@ def test_denoise_robustness_benchmark_scores_what_the_cli_scores(
     text = results.read_text()
     assert text.startswith("# Results\n\nkept\n") and "denoise-robustness-" in text
     assert "babble_voices" in text and "python -m benchmarks.denoise_robustness" in text
+    assert "Per speaker" not in text  # one speaker (speech-44k): its row would repeat the table
 
     # The clean cell alone: clean speech's score over the whole band and above 60 Hz, and no gain (nothing
     # noisy ran) rather than a column of NaN.
